@@ -1,0 +1,414 @@
+"""The typed scenario: what a bank looks like, how it fails, how it is loaded.
+
+Vocabulary follows the domain (and ``shared/DESIGN.md``): a bank has regions with data
+centres (IDCs); cells (DCNs) each with an app tier and a database replica set; a shared GNS
+router and message bus. ``failures`` gives stochastic faults, ``chaos`` a deterministic
+schedule reused by the live benchmark, ``slo``/``gates`` the verdict rules.
+
+All durations are seconds, rates are events per second, fractions are in [0, 1] after
+validation (see ``sim.scenario.types``). Every field has a default, so the effective scenario
+echoed into results is complete.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sim.scenario.types import Duration, Fraction, NonNegInt, Number, PosInt, PosNumber, Rate
+
+__all__ = [
+    "Strict", "Simulation", "Idc", "Region", "Failover", "Database", "AppTier", "CellSpec",
+    "CellOverride", "Cells", "SharedService", "Topology", "Profile", "Mix", "Workload",
+    "FailureDist", "RepairDist", "ComponentFailures", "CorrelatedEvent", "PartitionEvent",
+    "GrayFailures", "Changes", "Maintenance", "Correlated", "Failures", "ChaosEntry", "Slo",
+    "Gate", "Scenario", "CHAOS_TARGET_RE",
+]
+
+
+class Strict(BaseModel):
+    """Base for every scenario section: unknown keys are errors (with a suggestion)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- simulation
+class Simulation(Strict):
+    horizon: Duration = Field(365 * 86400.0, gt=0, description="simulated time per replication (365d = one year)")
+    replications: PosInt = Field(200, le=1_000_000, description="independent seeded replications")
+    seed: NonNegInt = Field(20231128, description="root seed; replication i uses SeedSequence(seed).spawn()[i]")
+    warmup: Duration = Field(0.0, description="simulated time discarded at the start of each replication")
+    workers: int | Literal["auto"] = Field("auto", description="worker processes; auto = CPU count; results do not depend on it")
+    mode: Literal["fluid", "request"] = Field("fluid", description="fluid: traffic accounted between events; request: individual requests (short windows)")
+    estimator: Literal["naive", "importance"] = Field("naive", description="naive Monte Carlo replications, or importance sampling for rare quorum losses")
+    timeseries_step: Duration = Field(3600.0, gt=0, description="bucket width of timeseries.csv")
+
+    @field_validator("workers")
+    @classmethod
+    def _workers(cls, v):
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise ValueError("expected an integer >= 1 or 'auto'")
+        return v
+
+    @model_validator(mode="after")
+    def _warm(self):
+        if self.warmup >= self.horizon:
+            raise ValueError(f"warmup ({self.warmup:g}s) must be shorter than horizon ({self.horizon:g}s)")
+        return self
+
+
+# --------------------------------------------------------------------------- topology
+class Idc(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    tier: Literal["I", "II", "III", "IV"] | None = Field(None, description="Uptime Institute tier (documentation)")
+
+
+class Region(Strict):
+    name: str = Field(min_length=1, max_length=64)
+    idcs: list[Idc | str] = Field(min_length=1)
+
+    @field_validator("idcs")
+    @classmethod
+    def _norm(cls, v):
+        return [Idc(name=i) if isinstance(i, str) else i for i in v]
+
+
+class Failover(Strict):
+    detection: Duration = Field(10.0, description="time to notice a lost primary (Patroni ttl-like)")
+    election: Duration = Field(5.0, description="time to elect the new primary")
+    promotion: Duration = Field(5.0, description="time to promote it and redirect clients")
+    coverage: Fraction = Field(1.0, description="probability automatic failover succeeds")
+    manual: Duration = Field(900.0, description="time to restore writes by hand when automatic failover fails")
+
+    @property
+    def total(self) -> float:
+        return self.detection + self.election + self.promotion
+
+
+class Database(Strict):
+    replicas: PosInt = Field(3, le=15)
+    placement: list[str] = Field(default_factory=list, description="IDC of each replica (cycled); empty = spread over all IDCs in order")
+    replication: Literal["sync-quorum", "async"] = "sync-quorum"
+    write_quorum: PosInt | None = Field(None, description="replicas (primary included) that must be up for writes; default: majority for sync-quorum, 1 for async")
+    on_quorum_loss: Literal["stop-writes", "degrade-async"] = Field("stop-writes", description="what a sync set does when fewer than write_quorum replicas are up")
+    failover: Failover = Field(default_factory=Failover)
+    rebuild: Duration = Field(4 * 3600.0, description="time to rebuild a replica after its disk is lost")
+    repair_crews: PosInt | Literal["unlimited"] = Field("unlimited", description="concurrent repairs within one replica set")
+    reads_during_failover: bool = Field(True, description="reads are served by standbys while writes fail over")
+    capacity_tps: PosNumber | None = Field(None, description="transactions/s the primary sustains (capacity issue)")
+
+    @model_validator(mode="after")
+    def _quorum(self):
+        if self.write_quorum is not None and self.write_quorum > self.replicas:
+            raise ValueError(f"write_quorum ({self.write_quorum}) cannot exceed replicas ({self.replicas})")
+        return self
+
+    @property
+    def quorum(self) -> int:
+        if self.write_quorum is not None:
+            return self.write_quorum
+        return self.replicas // 2 + 1 if self.replication == "sync-quorum" else 1
+
+
+class AppTier(Strict):
+    nodes: PosInt = Field(4, le=10_000)
+    capacity_tps: PosNumber = Field(1000.0, description="transactions/s one app node serves")
+    placement: list[str] = Field(default_factory=list, description="IDC of each node (cycled); empty = spread")
+    min_nodes: PosInt = Field(1, description="below this many live nodes the cell's app tier is down")
+
+
+class CellSpec(Strict):
+    app: AppTier = Field(default_factory=AppTier)
+    db: Database = Field(default_factory=Database)
+    weight: PosNumber = Field(1.0, description="relative share of accounts (hash mapping ignores it)")
+
+
+class CellOverride(Strict):
+    cells: list[int] | str = Field(description="cell indices, e.g. [0, 3] or '0-3'")
+    set: dict = Field(default_factory=dict, description="keys of the cell template to override")
+
+    def indices(self, count: int) -> list[int]:
+        if isinstance(self.cells, str):
+            m = re.fullmatch(r"\s*(\d+)\s*-\s*(\d+)\s*", self.cells)
+            if not m:
+                raise ValueError(f"expected a list of indices or a range 'a-b', got {self.cells!r}")
+            lo, hi = int(m.group(1)), int(m.group(2))
+            idx = list(range(lo, hi + 1))
+        else:
+            idx = list(self.cells)
+        bad = [i for i in idx if not 0 <= i < count]
+        if bad:
+            raise ValueError(f"cell index {bad[0]} out of range 0-{count - 1}")
+        return idx
+
+
+class Cells(Strict):
+    count: PosInt = Field(1, le=100_000)
+    template: CellSpec = Field(default_factory=CellSpec)
+    overrides: list[CellOverride] = Field(default_factory=list)
+
+
+class SharedService(Strict):
+    replicas: PosInt = Field(3, le=101)
+    quorum: PosInt = Field(1, description="replicas that must be up for the service to work")
+    placement: list[str] = Field(default_factory=list)
+    failover: Duration = Field(0.0, description="service interruption when a replica is lost (client re-routing)")
+
+    @model_validator(mode="after")
+    def _q(self):
+        if self.quorum > self.replicas:
+            raise ValueError(f"quorum ({self.quorum}) cannot exceed replicas ({self.replicas})")
+        return self
+
+
+class Topology(Strict):
+    regions: list[Region] = Field(default_factory=lambda: [Region(name="region-1", idcs=["idc-a", "idc-b", "idc-c"])])
+    cells: Cells = Field(default_factory=Cells)
+    gns: SharedService | None = Field(default_factory=SharedService, description="global router; null = not modelled")
+    bus: SharedService | None = Field(default_factory=lambda: SharedService(replicas=3, quorum=2), description="message bus for cross-cell transfers; null = not modelled")
+    servers_per_rack: PosInt = Field(40, description="servers per rack, for rack failures")
+    racks_per_power_domain: PosInt = Field(12, description="racks per PDU, for power events")
+
+    @property
+    def idc_names(self) -> list[str]:
+        return [i.name for r in self.regions for i in r.idcs]
+
+    @model_validator(mode="after")
+    def _places(self):
+        names = self.idc_names
+        if len(set(names)) != len(names):
+            raise ValueError("IDC names must be unique")
+        known = set(names)
+
+        def check(where, plist):
+            for p in plist:
+                if p not in known:
+                    raise ValueError(f"{where}: unknown IDC {p!r} (known: {', '.join(names)})")
+        check("cells.template.db.placement", self.cells.template.db.placement)
+        check("cells.template.app.placement", self.cells.template.app.placement)
+        for svc in ("gns", "bus"):
+            if getattr(self, svc) is not None:
+                check(f"{svc}.placement", getattr(self, svc).placement)
+        for ov in self.cells.overrides:
+            ov.indices(self.cells.count)
+        return self
+
+
+# --------------------------------------------------------------------------- workload
+class Profile(Strict):
+    hourly: list[Number] | None = Field(None, description="24 relative weights, hour 0-23 (normalised)")
+    peak_factor: PosNumber = Field(3.0, description="peak hour / mean, when hourly is not given (sinusoid peaking at peak_hour)")
+    peak_hour: Number = Field(14.0, ge=0, lt=24)
+
+    @field_validator("hourly")
+    @classmethod
+    def _h(cls, v):
+        if v is not None:
+            if len(v) != 24:
+                raise ValueError(f"expected 24 hourly weights, got {len(v)}")
+            if any(x < 0 for x in v) or sum(v) <= 0:
+                raise ValueError("expected non-negative weights with a positive sum")
+        return v
+
+
+class Mix(Strict):
+    reads: Fraction = 0.6
+    intra_cell: Fraction = 0.3
+    cross_cell: Fraction = 0.1
+
+    @model_validator(mode="after")
+    def _sum(self):
+        s = self.reads + self.intra_cell + self.cross_cell
+        if abs(s - 1.0) > 1e-6:
+            raise ValueError(f"reads + intra_cell + cross_cell must sum to 1, got {s:.6g}")
+        return self
+
+
+class Workload(Strict):
+    accounts: PosNumber = Field(1_000_000.0)
+    transactions_per_day: Rate = Field(1_000_000 / 86400.0, gt=0, description="mean offered load (write it as N/day)")
+    profile: Profile = Field(default_factory=Profile)
+    mix: Mix = Field(default_factory=Mix)
+    mapping: Literal["hash", "range"] = Field("hash", description="how accounts map to cells: hash = equal shares, range = by cell weight")
+
+
+# --------------------------------------------------------------------------- failures
+class FailureDist(Strict):
+    """Time between failures of one component: give ``mtbf`` or ``rate`` (not both)."""
+
+    mtbf: Duration | None = Field(None, gt=0)
+    rate: Rate | None = Field(None, description="failures per component, e.g. 2/yr")
+    distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
+    shape: PosNumber = Field(1.0, description="Weibull shape k (k < 1: infant mortality)")
+    sigma: PosNumber = Field(1.0, description="lognormal sigma of log(time)")
+    mttr: Duration = Field(3600.0, description="mean time to repair")
+    repair_distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
+    repair_shape: PosNumber = 1.0
+    repair_sigma: PosNumber = 1.0
+
+    @model_validator(mode="after")
+    def _one(self):
+        if self.mtbf is not None and self.rate is not None:
+            raise ValueError("give mtbf or rate, not both")
+        if self.mtbf is None and self.rate is None:
+            raise ValueError("give mtbf (e.g. 4380h) or rate (e.g. 2/yr)")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be > 0 (remove the entry to disable this failure)")
+        return self
+
+    @property
+    def mean_ttf(self) -> float:
+        return self.mtbf if self.mtbf is not None else 1.0 / self.rate
+
+
+RepairDist = FailureDist
+
+
+class ComponentFailures(Strict):
+    server: FailureDist | None = Field(None, description="host crash: DB replicas, app nodes, GNS and bus nodes")
+    disk: FailureDist | None = Field(None, description="DB replica disk loss; repair = the replica set's rebuild time")
+    app_process: FailureDist | None = Field(None, description="app process crash (restart in mttr)")
+    router_node: FailureDist | None = Field(None, description="GNS replica failure")
+    bus_node: FailureDist | None = Field(None, description="message bus node failure")
+    db_process: FailureDist | None = Field(None, description="database process crash on a replica")
+
+
+class CorrelatedEvent(Strict):
+    rate: Rate = Field(gt=0, description="events per unit (rack, power domain, IDC, region), e.g. 1%/yr")
+    duration: Duration = Field(gt=0, description="mean outage duration")
+    distribution: Literal["exponential", "fixed", "lognormal"] = "exponential"
+    sigma: PosNumber = 1.0
+
+
+class PartitionEvent(CorrelatedEvent):
+    """One IDC is cut off from the others (its members unreachable for quorum and clients)."""
+
+
+class GrayFailures(Strict):
+    rate: Rate = Field(gt=0, description="per node")
+    duration: Duration = Field(gt=0)
+    capacity_factor: Fraction = Field(0.3, description="a gray node serves this fraction of its capacity")
+    targets: list[Literal["app", "db"]] = Field(default_factory=lambda: ["app", "db"])
+
+
+class Changes(Strict):
+    deploys: Rate = Field(10_000 / (365 * 86400.0), description="production changes per year, bank-wide")
+    bad_fraction: Fraction = Field(0.001, description="share of changes that break service")
+    rollout: Literal["canary", "global"] = "canary"
+    canary_cells: PosInt = Field(1)
+    escape_probability: Fraction = Field(0.05, description="a bad change passes the canary and reaches all cells")
+    detection: Duration = Field(300.0, description="time to notice a bad change")
+    rollback: Duration = Field(600.0, description="time to roll it back once noticed")
+    impact: Fraction = Field(1.0, description="fraction of an affected cell's requests that fail")
+    business_hours_only: bool = Field(True, description="changes happen 09:00-18:00 (load-correlated failures)")
+
+
+class Maintenance(Strict):
+    every: Duration = Field(gt=0, description="each cell gets one window per period")
+    at_hour: Number = Field(3.0, ge=0, lt=24, description="hour of day the window starts")
+    duration: Duration = Field(gt=0, description="write interruption (e.g. a planned switchover)")
+    impact: Literal["writes", "all"] = "writes"
+
+
+class Correlated(Strict):
+    rack: CorrelatedEvent | None = None
+    power: CorrelatedEvent | None = None
+    idc: CorrelatedEvent | None = None
+    region: CorrelatedEvent | None = None
+    partition: PartitionEvent | None = None
+    common_cause_beta: Fraction = Field(0.0, description="fraction of server failures that take the whole replica set (beta factor)")
+
+
+class Failures(Strict):
+    components: ComponentFailures = Field(default_factory=ComponentFailures)
+    correlated: Correlated = Field(default_factory=Correlated)
+    gray: GrayFailures | None = None
+    changes: Changes | None = None
+    maintenance: Maintenance | None = None
+
+
+# --------------------------------------------------------------------------- chaos
+CHAOS_TARGET_RE = re.compile(
+    r"^(?:cell\[(?P<cell>\d+|\*)\](?:\.(?P<tier>db|app)(?:\.(?P<member>primary|replica\[\d+\]|node\[\d+\]|sync_standby))?)?"
+    r"|idc\[(?P<idc>[^\]]+)\]|gns|bus|gateway|relay|etcd(?:\[(?P<etcd>\d+|quorum)\])?)$")
+
+CHAOS_KINDS = ("crash", "kill-postmaster", "kill-patroni", "pause", "latency", "partition", "down", "bad-change")
+
+
+class ChaosEntry(Strict):
+    at: Duration = Field(description="start, from the beginning of the run")
+    target: str = Field(description="e.g. cell[3].db.primary, cell[0].app, idc[sz-b], gns, bus, etcd[1], gateway")
+    fault: Literal["crash", "kill-postmaster", "kill-patroni", "pause", "latency", "partition", "down", "bad-change"]
+    duration: Duration = Field(0.0, description="how long the fault is held (pause, latency, partition, down); 0 = until repaired")
+    latency: Duration = Field(0.0, description="added latency for fault: latency")
+    jitter: Duration = Field(0.0)
+    note: str = ""
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v):
+        if not CHAOS_TARGET_RE.match(v):
+            raise ValueError(f"expected a target such as cell[3].db.primary, idc[sz-b], gns, bus, etcd[1], gateway; got {v!r}")
+        return v
+
+
+# --------------------------------------------------------------------------- verdict rules
+class Slo(Strict):
+    availability: Fraction = Field(0.99999, description="request-weighted availability target")
+    latency: Duration = Field(0.2, description="a request slower than this counts against availability.request_slo")
+    window: Duration = Field(30 * 86400.0, description="SLO window for windowed gates")
+
+
+class Gate(Strict):
+    metric: str = Field(description="dotted key of summary.json, e.g. availability.request.nines")
+    op: Literal[">=", "<=", ">", "<", "==", "!="]
+    value: Number
+    window: Literal["run", "worst_day", "worst_30d"] = "run"
+
+    @classmethod
+    def parse(cls, text: str) -> "Gate":
+        m = re.fullmatch(r"\s*(?:(worst_day|worst_30d|run):)?\s*([A-Za-z0-9_.\[\]]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*", text)
+        if not m:
+            raise ValueError(f"expected 'metric op value' such as 'availability.request.nines>=5', got {text!r}")
+        from sim.units import parse_fraction, parse_number
+        raw = m.group(4)
+        value = parse_fraction(raw) if raw.endswith("%") else parse_number(raw)
+        return cls(metric=m.group(2), op=m.group(3), value=value, window=m.group(1) or "run")
+
+
+# --------------------------------------------------------------------------- the scenario
+class Scenario(Strict):
+    name: str = Field("scenario", min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    simulation: Simulation = Field(default_factory=Simulation)
+    topology: Topology = Field(default_factory=Topology)
+    workload: Workload = Field(default_factory=Workload)
+    failures: Failures = Field(default_factory=Failures)
+    chaos: list[ChaosEntry] = Field(default_factory=list)
+    slo: Slo = Field(default_factory=Slo)
+    gates: list[Gate | str] = Field(default_factory=list)
+    # sections owned by later issues; kept as plain, validated-by-owner mappings
+    capacity: dict | None = Field(None, description="service demands and node sizes (capacity/latency model)")
+    cost: dict | None = Field(None, description="unit prices and amortisation (cost model)")
+    live: dict | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
+
+    @field_validator("gates")
+    @classmethod
+    def _gates(cls, v):
+        return [Gate.parse(g) if isinstance(g, str) else g for g in v]
+
+    @model_validator(mode="after")
+    def _chaos_targets(self):
+        n = self.topology.cells.count
+        idcs = set(self.topology.idc_names)
+        for i, c in enumerate(self.chaos):
+            m = CHAOS_TARGET_RE.match(c.target)
+            if m.group("cell") not in (None, "*") and int(m.group("cell")) >= n:
+                raise ValueError(f"chaos[{i}].target: cell {m.group('cell')} out of range 0-{n - 1}")
+            if m.group("idc") is not None and m.group("idc") not in idcs:
+                raise ValueError(f"chaos[{i}].target: unknown IDC {m.group('idc')!r}")
+            if c.at >= self.simulation.horizon and self.simulation.mode == "fluid":
+                raise ValueError(f"chaos[{i}].at: {c.at:g}s is beyond the horizon ({self.simulation.horizon:g}s)")
+        return self
