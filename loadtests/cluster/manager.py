@@ -636,8 +636,12 @@ class Cluster:
         procs.wait_dead([m.get("pid") for m in st.get("members", [])], 5.0)
         for m in st.get("members", []):
             pm = procs.read_postmaster_pid(Path(m["member_dir"]) / "data")
-            if pm:
-                procs.kill_group(pm)
+            if pm:  # its backends notice the postmaster's death and exit by themselves
+                try:
+                    procs.kill_group(os.getpgid(pm))  # Patroni's helper setsid()s: pgid != pm
+                except ProcessLookupError:
+                    pass
+                procs.signal_pid(pm, signal.SIGKILL)
         # 3. etcd members one after another (a rushed stop can corrupt membership)
         for e in st.get("etcd", []):
             if procs.signal_pid(e["pid"], signal.SIGTERM):
