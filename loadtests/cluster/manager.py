@@ -639,6 +639,8 @@ class Cluster:
         if not st:
             return {"stopped": 0, "seconds": 0.0}
         every = self.all_pids()
+        for pid in every:  # a process the chaos side left SIGSTOPped would ignore SIGTERM
+            procs.signal_pid(pid, signal.SIGCONT)
         # 1. the supervisor first (so it restarts nothing), then each program's process group
         sup = st.get("supervisor", {}).get("pid")
         procs.kill_group(sup)
