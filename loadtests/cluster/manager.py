@@ -383,6 +383,9 @@ class Cluster:
             old = Cluster.attach(rd)
             if any(procs.alive(p) for p in old.all_pids()):
                 raise ClusterError(f"{rd}: a cluster is already running here; 'hivesim cluster down' it first")
+            shm = old.state.get("etcd_shm")
+            if shm and Path(shm).name.startswith("hivesim-"):
+                shutil.rmtree(shm, ignore_errors=True)
             shutil.rmtree(rd)
         elif rd.exists() and any(rd.iterdir()):
             if not (rd / MARKER).exists():
@@ -445,7 +448,13 @@ class Cluster:
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "etcd": [], "members": [],
         }
         self._save()
-        # -- etcd
+        # -- etcd (data on tmpfs when asked: run_dir/etcd is then a symlink to it)
+        if live.etcd.in_memory and Path("/dev/shm").is_dir():
+            shm = Path(f"/dev/shm/hivesim-{run_id}-etcd")
+            shm.mkdir(mode=0o700)
+            (rd / "etcd").rmdir()
+            (rd / "etcd").symlink_to(shm)
+            st["etcd_shm"] = str(shm)
         names = [f"etcd{i}" for i in range(n_etcd)]
         cports = [(next(ports), next(ports)) for _ in range(n_etcd)]
         initial = ",".join(f"{n}=http://127.0.0.1:{pp}" for n, (_, pp) in zip(names, cports))
@@ -687,11 +696,16 @@ class Cluster:
             raise ClusterError(f"teardown left processes {left} / listening ports {sorted(busy)} "
                                f"(run dir kept: {self.run_dir})")
         t_verified = time.monotonic() - t0
+        shm = st.get("etcd_shm")
         if not keep and self.run_dir.exists() and (self.run_dir / MARKER).exists():
+            if shm and Path(shm).name.startswith("hivesim-"):
+                shutil.rmtree(shm, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
         elif (self.run_dir / STATE).exists():
             os.replace(self.run_dir / STATE, self.run_dir / "cluster.down.json")
         self.state = {}
+        if keep and shm:
+            print(f"note: etcd data kept in {shm} (tmpfs)", file=sys.stderr)
         return {"stopped": len(every), "seconds": round(time.monotonic() - t0, 2),
                 "phases": {"signalled": round(t_stopped, 2), "verified": round(t_verified, 2)}}
 
