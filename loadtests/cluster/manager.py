@@ -390,6 +390,12 @@ class Cluster:
         elif rd.exists() and any(rd.iterdir()):
             if not (rd / MARKER).exists():
                 raise ClusterError(f"{rd}: exists and is not a hivesim run directory; choose another live.run_dir")
+            try:  # a run kept by down(keep=True) may have left etcd's data on tmpfs
+                shm = json.loads((rd / "cluster.down.json").read_text()).get("etcd_shm")
+                if shm and Path(shm).name.startswith("hivesim-"):
+                    shutil.rmtree(shm, ignore_errors=True)
+            except (OSError, ValueError):
+                pass
             shutil.rmtree(rd)
         rd.mkdir(parents=True, exist_ok=True)
         (rd / MARKER).write_text("hivesim live cluster run directory\n")
