@@ -71,3 +71,12 @@ def test_gns_outage_fails_everything_and_cells_keep_their_own_figures():
     r = run("  - {at: 3h, target: gns, fault: down, duration: 10m}")
     assert r.failed_req == pytest.approx(600.0, rel=1e-12)
     assert r.cell_failed == pytest.approx([600.0, 600.0], rel=1e-12)
+
+
+def test_cell_overrides_apply_to_named_cells_only():
+    from sim.model import build_bank
+    text = BASE.format(chaos="  []").replace("    count: 2\n", "    count: 4\n    overrides:\n"
+                                             "      - {cells: '1-2', set: {db: {replicas: 5}}}\n")
+    plan = build_bank(load_scenario_text(text))
+    assert [len(c.db) for c in plan.cells] == [3, 5, 5, 3]
+    assert plan.servers[plan.cells[1].db[4]].scope == "cell[1].db.replica[4]"
