@@ -153,6 +153,20 @@ class CapacityModel:
         """Capacity with every app node healthy and the primary on its usual hardware."""
         return self.cell_capacity_tps(cell, self.plan.cells[cell].spec.app.nodes, 0, 1.0)
 
+    def db_factor_for(self, cell: int, primary: int | None) -> float:
+        """``db_factor`` for a cell whose primary is server ``primary`` (None = no primary: 0).
+
+        The cell's first replica (``plan.cells[cell].db[0]``) is the usual primary; any other
+        replica serves ``capacity.standby_factor`` of its capacity.
+        """
+        if primary is None:
+            return 0.0
+        return 1.0 if primary == self.plan.cells[cell].db[0] else float(self.spec.standby_factor)
+
+    def peak_cell_demand_tps(self, cell: int) -> float:
+        """The cell's demand in the busiest hour (a capacity at or above it never sheds)."""
+        return self.mean_tps * self.plan.cells[cell].share * float(self.profile.weights.max())
+
     def bottleneck(self, cell: int) -> str:
         app, db = self._tiers[cell]
         return "db" if db.node_tps < self.plan.cells[cell].spec.app.nodes * app.node_tps else "app"

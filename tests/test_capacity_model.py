@@ -196,3 +196,13 @@ def test_nominal_latency_hist_counts_every_request():
     m = CapacityModel(sc)
     h = m.nominal_latency_hist()
     assert h.sum() == pytest.approx(200 * 10 * DAY)
+
+
+def test_db_factor_for_primary_and_peak_demand():
+    sc = tiny(**{"capacity.standby_factor": 0.4})
+    m = CapacityModel(sc)
+    first, second = m.plan.cells[1].db[0], m.plan.cells[1].db[1]
+    assert m.db_factor_for(1, first) == 1.0
+    assert m.db_factor_for(1, second) == 0.4
+    assert m.db_factor_for(1, None) == 0.0
+    assert m.peak_cell_demand_tps(1) == pytest.approx(100)   # flat profile, half of 200 tps
