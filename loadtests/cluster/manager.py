@@ -565,6 +565,11 @@ class Cluster:
         return (f"host={hosts} port={ports} dbname={db} user={user} password={password} "
                 f"target_session_attrs=read-write connect_timeout=3 application_name={app}")
 
+    def db_members(self, cell: int) -> list[dict]:
+        """The cell's members as app servers see them: name, proxy port, Patroni REST URL."""
+        return [{"name": m["name"], "port": m["proxy_port"], "rest": f"http://127.0.0.1:{m['rest_port']}"}
+                for m in self.state["members"] if m["cell"] == cell]
+
     def app_dsn(self, cell: int, via_proxy: bool = True, app: str = "hivesim") -> str:
         """libpq connection string of ``cell``'s primary as the bank's role (for tests and benchmarks)."""
         return self._dsn(cell, APP_ROLE, self.state["passwords"]["app"], "postgres", via_proxy, app)
@@ -603,6 +608,7 @@ class Cluster:
                 name, port = f"app-c{cell}-{i}", next(ports)
                 path = write_conf(name, {"name": name, "cell": cell, "cells": st["cells"], "port": port,
                                          "dsn": self.app_dsn(cell, app=name), "pool_size": live.pool_size,
+                                         "members": self.db_members(cell),
                                          "db_timeout": live.db_timeout, "deadline": live.gateway_deadline})
                 apps.append({"name": name, "cell": cell, "index": i, "port": port})
                 programs.append({"name": name, "argv": [py, "-m", "loadtests.bank.app"],
@@ -610,7 +616,8 @@ class Cluster:
                                  "restart": live.restart_app_servers, "cwd": str(REPO_ROOT)})
         relay_port, gw_port = next(ports), next(ports)
         path = write_conf("relay", {"port": relay_port, "interval": live.relay_interval, "db_timeout": live.db_timeout,
-                                    "cells": [self.app_dsn(c, app="relay") for c in range(st["cells"])]})
+                                    "cells": [self.app_dsn(c, app="relay") for c in range(st["cells"])],
+                                    "members": [self.db_members(c) for c in range(st["cells"])]})
         programs.append({"name": "relay", "argv": [py, "-m", "loadtests.bank.relay"],
                          "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "relay.log"),
                          "restart": live.restart_app_servers, "cwd": str(REPO_ROOT)})
