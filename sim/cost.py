@@ -161,10 +161,13 @@ def variant_scenario(sc: Scenario) -> Scenario:
 
 
 def cost_per_extra_nine(cost: float, nines: float, other_cost: float, other_nines: float,
-                        accounts: float | None = None) -> dict | None:
+                        accounts: float | None = None, ci: tuple[float, float] | None = None,
+                        other_ci: tuple[float, float] | None = None) -> dict | None:
     """What one more nine costs: ``(cost - other_cost) / (nines - other_nines)`` per year.
 
-    Returns None when both have the same number of nines (the ratio is undefined).
+    Returns None when both have the same number of nines (the ratio is undefined). With both
+    runs' 95 % availability intervals (``ci``, ``other_ci``), ``significant`` says whether they
+    are disjoint; when they overlap the ratio is mostly noise and readers should say so.
     """
     dn = nines - other_nines
     if not math.isfinite(dn) or abs(dn) < 1e-9:
@@ -173,4 +176,6 @@ def cost_per_extra_nine(cost: float, nines: float, other_cost: float, other_nine
     out = {"per_year": per_year, "nines_gained": dn, "extra_cost_per_year": cost - other_cost}
     if accounts:
         out["per_account_per_year"] = per_year / accounts
+    if ci is not None and other_ci is not None:
+        out["significant"] = bool(ci[0] > other_ci[1] or other_ci[0] > ci[1])
     return out

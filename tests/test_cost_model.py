@@ -131,3 +131,10 @@ def test_cost_per_extra_nine_undefined_for_equal_nines():
     assert cost_per_extra_nine(10.0, 5.0, 8.0, 5.0) is None
     assert cost_per_extra_nine(10.0, 5.0, 8.0, 4.0)["per_year"] == 2.0
     assert cost_per_extra_nine(10.0, math.inf, 8.0, 4.0) is None
+
+
+def test_per_extra_nine_flags_overlapping_intervals():
+    r = cost_per_extra_nine(11.5, 5.05, 10.7, 5.08, ci=(0.999989, 0.999993), other_ci=(0.999990, 0.999994))
+    assert r["significant"] is False and r["per_year"] < 0
+    r = cost_per_extra_nine(11.5, 5.5, 10.7, 4.5, ci=(0.999996, 0.999998), other_ci=(0.99996, 0.99997))
+    assert r["significant"] is True and r["per_year"] == pytest.approx(0.8)
