@@ -52,11 +52,14 @@ def node_counts(sc: Scenario, plan: BankPlan | None = None) -> dict[str, int]:
 
 
 def cost_summary(sc: Scenario, availability_nines: float | None = None,
-                 variant_nines: float | None = None, plan: BankPlan | None = None) -> dict:
+                 variant_nines: float | None = None, plan: BankPlan | None = None,
+                 ci: tuple[float, float] | None = None,
+                 variant_ci: tuple[float, float] | None = None) -> dict:
     """summary.json ``cost.*``: currency, total and per-account yearly cost, breakdowns.
 
     With ``cost.compare_with`` the variant's cost is included; ``per_extra_nine`` is filled
-    when both ``availability_nines`` and ``variant_nines`` are given (else null).
+    when both ``availability_nines`` and ``variant_nines`` are given (else null), and says
+    whether the two availability intervals (``ci``, ``variant_ci``: 95 % CIs) are disjoint.
     """
     spec: CostSpec | None = sc.cost
     if spec is None:
@@ -130,7 +133,7 @@ def cost_summary(sc: Scenario, availability_nines: float | None = None,
                                "availability_nines": variant_nines}
         if availability_nines is not None and variant_nines is not None:
             out["per_extra_nine"] = cost_per_extra_nine(total, availability_nines, vc["total_per_year"],
-                                                        variant_nines, accounts)
+                                                        variant_nines, accounts, ci, variant_ci)
     return out
 
 

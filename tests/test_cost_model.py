@@ -123,6 +123,8 @@ def test_compare_with_variant_and_per_extra_nine():
     extra = s["per_extra_nine"]
     assert extra["per_year"] == pytest.approx((s["total_per_year"] - s["compare_with"]["total_per_year"]) / 0.5)
     assert extra["per_account_per_year"] == pytest.approx(extra["per_year"] / 1e6)
+    noisy = cost_summary(s0, 5.2, 4.7, ci=(0.99999, 0.999994), variant_ci=(0.999985, 0.999992))
+    assert noisy["per_extra_nine"]["significant"] is False
     # no nines for the variant yet: no figure, not a made-up one
     assert cost_summary(s0, availability_nines=5.2)["per_extra_nine"] is None
 
