@@ -268,6 +268,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be read by others
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, p)
@@ -294,6 +295,7 @@ def atomic_dir(target: str | os.PathLike, *, replace: bool = False):
         raise ResultsError(f"{t}: already exists (choose another --out or remove it)")
     t.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{t.name}.", suffix=".tmp", dir=t.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes 0700; results are meant to be shared and published
     try:
         yield tmp
         if t.exists() and replace:

@@ -1,0 +1,401 @@
+"""The report's plots, each drawn from the files of one run directory (the results contract).
+
+Every function takes a ``Run`` and returns a matplotlib ``Figure`` (or ``None`` with a reason when
+the run lacks the data). Figures are made with the object API on the Agg backend (no pyplot global
+state), so plotting is safe in worker processes and tests. Every plot has a title, axis labels with
+units and a legend; time plots shade fault periods coloured by cause.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: files only, never a window
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullLocator  # noqa: E402
+
+from sim.results_io import Run, downtime_budget_minutes  # noqa: E402
+
+__all__ = ["Skip", "timeline", "downtime_cdf", "cell_nines", "demand_capacity", "latency", "cost_breakdown",
+           "cause_colors", "time_axis", "shade_faults", "pct_formatter", "nines_of", "PLOTS"]
+
+_PALETTE = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
+            "#2ca02c", "#1f77b4"]
+
+
+class Skip(Exception):
+    """A plot that cannot be drawn for this run (the reason goes into the report)."""
+
+
+def nines_of(a: float, cap: float = 12.0) -> float:
+    """-log10(1 - a), capped (an interval end at 1.0 has infinitely many nines)."""
+    return cap if a >= 1.0 - 10 ** -cap else -math.log10(1.0 - a)
+
+
+def pct_formatter(digits: int | None = None):
+    """Percent tick labels with as many decimals as the value needs (99.999 %)."""
+    def f(y, _pos):
+        if y <= 0 or y >= 1:
+            return f"{100 * y:g}%"
+        d = digits if digits is not None else max(0, round(-math.log10(1 - y)) - 2)
+        return f"{100 * y:.{d}f}%"
+    return FuncFormatter(f)
+
+
+def time_axis(span_s: float) -> tuple[float, str]:
+    """(divisor, label) for a time axis of this span: seconds, minutes, hours or days."""
+    if span_s > 3 * 86400:
+        return 86400.0, "time since start (days)"
+    if span_s > 3 * 3600:
+        return 3600.0, "time since start (hours)"
+    if span_s > 600:
+        return 60.0, "time since start (minutes)"
+    return 1.0, "time since start (s)"
+
+
+def cause_colors(causes) -> dict:
+    return {c: _PALETTE[i % len(_PALETTE)] for i, c in enumerate(sorted(set(causes)))}
+
+
+def _rep0_faults(run: Run) -> list[dict]:
+    """Fault episodes with an effect on traffic in replication 0 (what the timeline shows)."""
+    ev = run.events() or []
+    out = [e for e in ev if e.get("replication") in (0, 0.0) and str(e.get("effect")) != "none"]
+    if not out and run.kind == "live" and isinstance(run.get("faults"), list):
+        for f in run.get("faults"):  # live runs also list injected faults in summary.json
+            if isinstance(f, dict) and isinstance(f.get("start"), (int, float)):
+                end = f.get("end") if isinstance(f.get("end"), (int, float)) else f["start"]
+                out.append({"start_s": float(f["start"]), "end_s": float(end), "cause": str(f.get("kind", "fault")),
+                            "target": str(f.get("target", ""))})
+    return out
+
+
+def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: bool = False) -> list:
+    """Shade each fault period (at least a hairline wide) in its cause's colour; legend handles back."""
+    handles = []
+    for cause, col in colors.items():
+        spans = [(e["start_s"] / div, max(e["end_s"] - e["start_s"], 0.0) / div) for e in faults
+                 if str(e.get("cause")) == cause]
+        if not spans:
+            continue
+        # edge line keeps sub-pixel episodes (a 30 s failover on a 365-day axis) visible
+        rgb = matplotlib.colors.to_rgb(col)
+        ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), facecolors=(*rgb, 0.25),
+                       edgecolors=(*rgb, 0.7), linewidth=0.8, zorder=0)
+        handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=f"fault: {cause} ({len(spans)})"))
+    if with_labels:
+        # label the longest few episodes by cause, right on the plot
+        lo, hi = ax.get_xlim() if ax.get_xlim() != (0.0, 1.0) else (0.0, max((e["end_s"] for e in faults), default=1) / div)
+        placed: list[float] = []
+        for e in sorted(faults, key=lambda e: e["end_s"] - e["start_s"], reverse=True)[:5]:
+            xe = e["start_s"] / div
+            near = sum(abs(xe - p) < 0.02 * (hi - lo) for p in placed)  # stagger labels that would collide
+            placed.append(xe)
+            ax.annotate(str(e.get("cause")), xy=(xe, 0.98 - 0.2 * near), xycoords=ax.get_xaxis_transform(),
+                        rotation=90, va="top", ha="right", fontsize=7, color=colors.get(str(e.get("cause")), "k"))
+    return handles
+
+
+def _rebin(t0: np.ndarray, t1: np.ndarray, cols: list[np.ndarray], max_bins: int = 1500):
+    """Merge adjacent buckets (sums) so a year of hourly buckets draws as ~daily bars."""
+    n = len(t0)
+    if n <= max_bins:
+        return t0, t1, cols
+    step = float(t1[0] - t0[0])
+    k = int(math.ceil(n / max_bins))
+    if step > 0 and 86400.0 % step == 0 and n * step / 86400.0 <= max_bins:
+        k = max(k, int(86400.0 // step))  # whole days read best
+    m = int(math.ceil(n / k))
+    pad = m * k - n
+    out = [np.pad(c, (0, pad)).reshape(m, k).sum(axis=1) for c in cols]
+    return t0[::k], np.append(t0[k::k], t1[-1]), out
+
+
+def _runs(values: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge equal neighbours of a step series (a year of hourly 100 % buckets is one step)."""
+    if len(values) < 2:
+        return values, edges
+    keep = np.concatenate([[True], values[1:] != values[:-1]])
+    return values[keep], np.append(edges[:-1][keep], edges[-1])
+
+
+def timeline(run: Run) -> Figure:
+    """Availability per bucket (logit axis) and traffic, replication 0, fault periods shaded by cause."""
+    ts = run.timeseries()
+    if not ts:
+        raise Skip("no timeseries.csv")
+    ts = [r for r in ts if r.get("replication") in (0, 0.0)] or ts
+    t0 = np.array([r["t_start_s"] for r in ts], float)
+    t1 = np.array([r["t_end_s"] for r in ts], float)
+    ff = np.array([r["failed_fraction"] or 0.0 for r in ts], float)
+    div, xlabel = time_axis(float(t1.max() - t0.min()))
+    faults = _rep0_faults(run)
+    colors = cause_colors(str(e.get("cause")) for e in faults)
+    slo = run.slo_availability()
+
+    fig = Figure(figsize=(11, 6.8), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    a = 1.0 - np.clip(ff, 0.0, 1.0)
+    top_n = max(6, int(math.ceil(nines_of(slo))) + 2) if slo else 6
+    cap = 1.0 - 10.0 ** -top_n
+    low = float(min(max(a.min(), 0.01), 0.99))
+    x = np.append(t0, t1[-1]) / div
+    ya, xa = _runs(np.clip(a, low, cap), x)
+    ax.stairs(ya, xa, baseline=None, color="#1f77b4", lw=1.0,
+              label=f"requests served per {_bucket(t1[0] - t0[0])} bucket (top edge: none failed)")
+    dips = a < 1.0
+    if dips.any() and len(a) > 500:  # one-bucket dips are sub-pixel wide on a long axis: mark them
+        ax.plot(((t0 + t1) / 2)[dips] / div, np.clip(a[dips], low, cap), "v", ms=4, color="#1f77b4",
+                label="bucket with failed requests")
+    ax.set_yscale("logit")
+    ax.set_ylim(low * 0.999 if low < 0.5 else low - (1 - low) * 0.5, cap)
+    ax.yaxis.set_major_formatter(pct_formatter())
+    ax.yaxis.set_minor_locator(NullLocator())  # logit minor ticks cost seconds to lay out and add nothing
+    if slo:
+        ax.axhline(slo, color="k", ls="--", lw=1, label=f"SLO {100 * slo:g}%")
+    handles = shade_faults(ax, faults, div, colors, with_labels=True)
+    ax.set_ylabel("requests served (%, logit scale)")
+    what = "live run, per-second buckets" if run.kind == "live" else "replication 0, the example year"
+    ax.set_title(f"Availability timeline: {run.name} ({what}); fault periods shaded by cause")
+    h, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="legend",
+              title_fontsize=8)
+
+    offered = np.array([r.get("offered_requests") or 0.0 for r in ts], float)
+    failed = np.array([r.get("failed_requests") or 0.0 for r in ts], float)
+    b0, b1, (offered, failed) = _rebin(t0, t1, [offered, failed])
+    width = np.maximum(b1 - b0, 1e-9)
+    offered, failed = offered / width, failed / width
+    xb = np.append(b0, b1[-1]) / div
+    per = _bucket(float(b1[0] - b0[0]))
+    ax2.stairs(offered, xb, baseline=None, color="#2ca02c", lw=1, label=f"offered requests/s (mean per {per})")
+    ax2.stairs(np.where(failed > 0, failed, np.nan), xb, baseline=None, color="#d62728", lw=1.2)
+    if (failed > 0).any():
+        ax2.plot(((b0 + b1) / 2)[failed > 0] / div, failed[failed > 0], "o", ms=3, color="#d62728",
+                 label=f"failed requests/s (mean per {per})")
+    if offered.max() > 0:
+        ax2.set_yscale("log")
+        pos = np.concatenate([offered[offered > 0], failed[failed > 0]])
+        ax2.set_ylim(max(pos.min() * 0.5, offered.max() * 1e-7), offered.max() * 2)
+        ax2.yaxis.set_minor_locator(NullLocator())
+    shade_faults(ax2, faults, div, colors)
+    ax2.set_ylabel("requests per second (log scale)")
+    ax2.set_xlabel(xlabel)
+    ax2.set_xlim(x[0], x[-1])
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    return fig
+
+
+def _bucket(step: float) -> str:
+    from sim.units import format_duration
+    return format_duration(step)
+
+
+def _replication_downtimes(run: Run) -> tuple[np.ndarray, str]:
+    """Per-replication downtime minutes/year: replications.csv, else rebuilt from events.csv."""
+    reps = run.replications()
+    if reps:
+        return np.array([r["downtime_minutes"] for r in reps], float), "replications.csv"
+    ev, n, years = run.events(), run.get("run.replications"), run.horizon_years()
+    if ev is None or not isinstance(n, (int, float)) or not years:
+        raise Skip("no replications.csv, and events.csv / run.replications / run.horizon_days missing")
+    # events.csv lists every episode with an effect for all replications, so per-replication
+    # downtime is sum(duration x failed fraction); it is time-weighted (not request-weighted).
+    d = np.zeros(int(n))
+    for e in ev:
+        if str(e.get("effect")) != "none" and e.get("failed_fraction") is not None:
+            d[int(e["replication"])] += (e["end_s"] - e["start_s"]) * e["failed_fraction"] / 60.0
+    return d / years, "events.csv (time-weighted; replications.csv absent)"
+
+
+def downtime_cdf(run: Run) -> Figure:
+    """Empirical CDF of annual downtime minutes over replications, with the SLO budget line."""
+    d, src = _replication_downtimes(run)
+    if len(d) < 2:
+        raise Skip(f"only {len(d)} replication: no distribution to draw")
+    budget = downtime_budget_minutes(run.slo_availability())
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    xs = np.sort(d)
+    ys = np.arange(1, len(xs) + 1) / len(xs)
+    ax.step(np.concatenate([[0.0], xs]), np.concatenate([[0.0], ys]), where="post", color="#1f77b4", lw=1.5,
+            label=f"replications (n={len(xs)})")
+    ax.axvline(float(np.mean(d)), color="#2ca02c", ls=":", lw=1.2, label=f"mean {np.mean(d):.3g} min/yr")
+    if budget is not None:
+        over = float(np.mean(d > budget))
+        ax.axvline(budget, color="#d62728", ls="--", lw=1.5,
+                   label=f"SLO budget {budget:.3g} min/yr; {100 * over:.0f}% of years exceed it")
+    ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
+    ax.set_xlabel("downtime (minutes per year, request-weighted)" if src == "replications.csv"
+                  else "downtime (minutes per year, time-weighted)")
+    ax.set_ylabel("share of simulated years with at most this downtime (%)")
+    ax.set_title(f"Annual downtime across replications: {run.name}  [source: {src}]")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    return fig
+
+
+def cell_nines(run: Run) -> Figure:
+    """Nines per cell with the 95 % interval as bars, against the bank-wide figure and the SLO."""
+    cells = run.get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise Skip("summary.json has no cells list")
+    idx, mid, lo, hi = [], [], [], []
+    for i, c in enumerate(cells):
+        if not isinstance(c, dict) or not isinstance(c.get("availability"), (int, float)):
+            continue
+        ci = c.get("ci95") if isinstance(c.get("ci95"), list) and len(c["ci95"]) == 2 else [c["availability"]] * 2
+        idx.append(c.get("cell", i))
+        mid.append(nines_of(c["availability"]))
+        lo.append(nines_of(min(ci)))
+        hi.append(nines_of(max(ci)))
+    if not idx:
+        raise Skip("cells list has no availability figures")
+    mid, lo, hi = map(np.array, (mid, lo, hi))
+    cap = 12.0
+    fig = Figure(figsize=(max(7, min(16, 0.25 * len(idx) + 5)), 5), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(idx))
+    ax.errorbar(x, mid, yerr=[mid - lo, hi - mid], fmt="o", ms=4, color="#1f77b4", ecolor="#1f77b4",
+                capsize=2 if len(idx) <= 80 else 0, lw=1, label="cell: nines of the mean, bar = 95% CI")
+    if (hi >= cap).any():
+        ax.plot(x[hi >= cap], hi[hi >= cap], "^", color="#1f77b4", ms=5,
+                label="CI reaches 100% (no failures seen): arrow = unbounded")
+    bank = run.get("availability.request.nines")
+    if isinstance(bank, (int, float)) and math.isfinite(bank):
+        ax.axhline(bank, color="#2ca02c", lw=1.2, label=f"bank, request-weighted (pessimistic end) {bank:.2f}")
+    slo = run.slo_availability()
+    if slo:
+        ax.axhline(nines_of(slo), color="#d62728", ls="--", lw=1.2, label=f"SLO {100 * slo:g}% = {nines_of(slo):.2f} nines")
+    ax.set_xticks(x if len(x) <= 40 else x[:: int(math.ceil(len(x) / 40))])
+    ax.set_xticklabels([str(idx[i]) for i in ax.get_xticks().astype(int)], fontsize=8)
+    ax.set_xlabel("cell (DCN) index")
+    ax.set_ylabel("nines = -log10(1 - availability)")
+    ax.set_title(f"Availability per cell with 95% confidence intervals: {run.name}")
+    ax.grid(alpha=0.3, axis="y")
+    fig.legend(fontsize=8, loc="outside lower center", ncol=2)
+    return fig
+
+
+def demand_capacity(run: Run) -> Figure:
+    """Offered transactions/s over the day against capacity with all IDCs up and with one lost."""
+    prof = run.get("throughput.profile_tps")
+    if not isinstance(prof, list) or len(prof) != 24:
+        raise Skip("summary.json has no throughput.profile_tps (24 hourly values)")
+    prof = np.array(prof, float)
+    cap, cap1 = run.get("throughput.capacity_tps"), run.get("throughput.capacity_tps_n_minus_1_idc")
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    hours = np.arange(25)
+    ax.stairs(prof, hours, color="#1f77b4", lw=2, label=f"demand (peak {prof.max():,.0f} tx/s)")
+    if isinstance(cap, (int, float)):
+        ax.axhline(cap, color="#2ca02c", lw=1.5, label=f"capacity, all IDCs up ({cap:,.0f} tx/s)")
+        over = np.maximum(prof - cap, 0)
+        if over.any():
+            ax.stairs(prof, hours, baseline=np.minimum(prof, cap), fill=True, color="#d62728", alpha=0.5,
+                      label="demand above capacity (shed or slow)")
+    if isinstance(cap1, (int, float)):
+        ax.axhline(cap1, color="#ff7f0e", lw=1.5, ls="--", label=f"capacity, one IDC lost ({cap1:,.0f} tx/s)")
+        if (prof > cap1).any():
+            ax.stairs(prof, hours, baseline=np.minimum(prof, cap1), fill=True, color="#ff7f0e", alpha=0.25,
+                      label="demand above capacity with one IDC lost")
+    ax.set_xlim(0, 24)
+    ax.set_xticks(range(0, 25, 2))
+    ax.set_ylim(0, max(prof.max(), cap or 0, cap1 or 0) * 1.15)
+    ax.set_xlabel("hour of day")
+    ax.set_ylabel("transactions per second")
+    ax.set_title(f"Demand vs capacity over the day: {run.name}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def latency(run: Run) -> Figure:
+    """Request-weighted latency percentiles, against the SLO latency."""
+    lat = run.get("latency_ms")
+    if not isinstance(lat, dict):
+        raise Skip("summary.json has no latency_ms")
+    pts = []
+    for k, v in lat.items():
+        if k.startswith("p") and isinstance(v, (int, float)) and k[1:].replace("_", "").isdigit():
+            q = k[1:].replace("_", "")
+            pct = float(q) if len(q) <= 2 else float(q[:2] + "." + q[2:])  # p999 -> 99.9
+            pts.append((pct, k, float(v)))
+    if not pts:
+        raise Skip("latency_ms has no percentile keys (p50, p99, ...)")
+    pts.sort()
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.subplots()
+    labels = [f"p{p:g}" for p, _, _ in pts]
+    bars = ax.bar(labels, [v for _, _, v in pts], color="#1f77b4", label="latency percentile (request-weighted)")
+    ax.bar_label(bars, fmt="%.3g ms", fontsize=8)
+    slo = (run.scenario().get("slo") or {}).get("latency")
+    if isinstance(slo, (int, float)):
+        ax.axhline(slo * 1000.0, color="#d62728", ls="--", label=f"SLO latency {slo * 1000:g} ms")
+    ax.set_ylim(0, max([v for _, _, v in pts] + ([slo * 1000.0] if isinstance(slo, (int, float)) else [])) * 1.2)
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("latency (ms)")
+    ax.set_title(f"Latency percentiles: {run.name}")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=8, loc="upper left")
+    return fig
+
+
+def _cost_items(br: dict, prefix: str = "") -> list[tuple[str, float]]:
+    items = []
+    for k, v in br.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            items.append((f"{prefix}{k}", float(v)))
+        elif isinstance(v, dict):
+            tot = next((v[t] for t in ("total_per_year", "per_year", "total") if isinstance(v.get(t), (int, float))), None)
+            items += [(f"{prefix}{k}", float(tot))] if tot is not None else _cost_items(v, f"{prefix}{k}.")
+    return items
+
+
+def cost_breakdown(run: Run) -> Figure:
+    """Yearly IT cost by item (and per account per year in the title)."""
+    br = run.get("cost.breakdown")
+    if not isinstance(br, dict) or not br:
+        raise Skip("summary.json has no cost.breakdown")
+    items = sorted(_cost_items(br), key=lambda kv: kv[1])
+    if not items:
+        raise Skip("cost.breakdown has no numeric items")
+    cur = run.get("cost.currency") or "currency units"
+    per_acc = run.get("cost.per_account_per_year")
+    total = sum(v for _, v in items)
+    fig = Figure(figsize=(9, max(3.5, 0.4 * len(items) + 1.5)), layout="constrained")
+    ax = fig.subplots()
+    bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#9467bd", label=f"{cur} per year")
+    ax.bar_label(bars, labels=[f"{v:,.0f} ({100 * v / total:.0f}%)" for _, v in items], fontsize=8, padding=3)
+    ax.set_xlim(0, max(v for _, v in items) * 1.3)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel(f"cost ({cur} per year)")
+    ax.set_ylabel("cost item")
+    extra = f"; {per_acc:.3g} {cur} per account per year" if isinstance(per_acc, (int, float)) else ""
+    ax.set_title(f"IT cost breakdown: {run.name} (total {total:,.0f} {cur}/yr{extra})")
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+# (file stem, title, one-line description, function) in report order
+PLOTS = [
+    ("timeline", "Availability timeline",
+     "Availability per time bucket of replication 0 (logit axis: 99%, 99.9%, ... equally spaced) and offered/failed "
+     "requests per second; fault periods shaded and labelled by cause.", timeline),
+    ("downtime_cdf", "Annual downtime distribution",
+     "Empirical CDF of downtime minutes per year across replications with the SLO's downtime budget.", downtime_cdf),
+    ("cell_nines", "Nines per cell",
+     "Each cell's availability in nines with its 95% confidence interval, the bank-wide figure and the SLO.", cell_nines),
+    ("demand_capacity", "Demand vs capacity",
+     "Hourly demand over the day against capacity with all IDCs up and with one IDC lost.", demand_capacity),
+    ("latency", "Latency percentiles", "Request-weighted latency percentiles against the SLO latency.", latency),
+    ("cost_breakdown", "Cost breakdown", "Yearly IT cost by item, with the cost per account per year.", cost_breakdown),
+]

@@ -1,0 +1,87 @@
+"""The report: every plot drawn is embedded in report.html, PNG+SVG written, absent data skipped
+with a reason, live runs supported. Inputs are synthetic run directories (tests/fixtures_runs.py)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from sim.cli import main
+from sim.report import write_report
+from sim.report.plots import _replication_downtimes
+from sim.results_io import load_run
+from tests.fixtures_runs import make_run
+
+ALL = {"timeline", "downtime_cdf", "cell_nines", "demand_capacity", "latency", "cost_breakdown"}
+
+
+def _embedded(html: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)]
+
+
+def test_report_embeds_every_plot(tmp_path):
+    run = make_run(tmp_path, cells=6, replications=25, seed=21)
+    path = write_report(run)
+    html = path.read_text()
+    pngs = sorted((run / "plots").glob("*.png"))
+    assert {p.stem for p in pngs} == ALL
+    assert {p.stem for p in (run / "plots").glob("*.svg")} == ALL
+    embedded = _embedded(html)
+    assert len(embedded) == len(pngs)
+    assert {p.read_bytes() for p in pngs} == set(embedded)  # the same images, byte for byte
+    assert all(b.startswith(b"\x89PNG") for b in embedded)
+    assert "<script" not in html and "http://" not in html and "https://" not in html  # self-contained
+    assert "Plots not drawn" not in html
+
+
+def test_report_skips_absent_sections_with_reason(tmp_path):
+    run = make_run(tmp_path, seed=22, horizon_days=30, with_cost=False, with_throughput=False, with_latency=False)
+    html = write_report(run).read_text()
+    assert {p.stem for p in (run / "plots").glob("*.png")} == {"timeline", "downtime_cdf", "cell_nines"}
+    assert len(_embedded(html)) == 3
+    for reason in ("no cost.breakdown", "no throughput.profile_tps", "no latency_ms"):
+        assert reason in html
+
+
+def test_report_rewrite_replaces_plots_atomically(tmp_path):
+    run = make_run(tmp_path, seed=23, horizon_days=30, with_cost=False, with_throughput=False, with_latency=False)
+    write_report(run)
+    (run / "plots" / "stale.png").write_bytes(b"old")
+    assert main(["report", str(run)]) == 0
+    assert not (run / "plots" / "stale.png").exists()
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+def test_live_run_report(tmp_path):
+    run = make_run(tmp_path, kind="live", horizon_days=600 / 86400, replications=1, seed=24,
+                   outages_per_year=4 * 365 * 86400 / 600, mean_outage_s=15, with_cost=False)
+    html = write_report(run).read_text()
+    assert (run / "plots" / "timeline.png").exists()
+    assert "only 1 replication" in html  # a single live run has no downtime distribution
+    assert "Injected faults" in html and "Checker" in html
+
+
+def test_downtime_fallback_from_events_matches_replications_csv(tmp_path):
+    # with uniform traffic (as the fixture draws it) time-weighted = request-weighted downtime,
+    # so the events.csv reconstruction must reproduce replications.csv to rounding (1e-4 min)
+    run = make_run(tmp_path, seed=25, replications=30)
+    want, src = _replication_downtimes(load_run(run))
+    assert src == "replications.csv"
+    (run / "replications.csv").unlink()
+    got, src = _replication_downtimes(load_run(run))
+    assert src.startswith("events.csv")
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_report_bad_dir_exit_2(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    bad = make_run(tmp_path, seed=26)
+    (bad / "summary.json").write_text("{not json")
+    assert main(["report", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    shutil.rmtree(bad)
