@@ -156,8 +156,12 @@ def evaluate_gate(summary: dict, gate, source: str = "cli", where: str = "summar
                            "(windows exist for availability.*.mean and .min)")
     value = _number(lookup(summary, key, where), key, where)
     if value is None or (isinstance(value, float) and math.isnan(value)):
+        # the writer nulls figures it cannot support (e.g. nines when no failure was seen) and
+        # says why in a sibling "note": a gate on such a figure fails, with that reason
+        note = lookup_optional(summary, f"{key.rpartition('.')[0]}.note", None) if "." in key else None
+        why = f": {note}" if isinstance(note, str) else ""
         return GateResult(name or _text(gate), source, key, gate.op, gate.value, None, False,
-                          "no value in summary.json (null)")
+                          f"no value in summary.json (null){why}")
     ok = _OPS[gate.op](value, gate.value)
     detail = "" if ok else f"{fmt(value)} is not {gate.op} {fmt(gate.value)}"
     return GateResult(name or _text(gate), source, key, gate.op, gate.value, value, ok, detail)

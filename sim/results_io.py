@@ -153,22 +153,35 @@ def _is_num(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def read_csv(path: Path, required: tuple[str, ...] = ()) -> list[dict] | None:
-    """Rows of a contract CSV with numeric fields as floats; ``None`` when the file is absent."""
+def read_csv(path: Path, required: tuple[str, ...] = (), replication: int | None = None) -> list[dict] | None:
+    """Rows of a contract CSV with numeric fields as floats; ``None`` when the file is absent.
+
+    ``replication`` keeps only that replication's rows, filtered before any conversion (events.csv
+    of a long run holds tens of thousands of rows, and the timeline needs replication 0 only).
+    """
     if not path.exists():
         return None
     try:
         with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            reader = csv.reader(fh)
+            header = next(reader, [])
+            missing = [c for c in required if c not in header]
             if missing:
                 raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
+            rep_col = header.index("replication") if "replication" in header else None
+            want = None if replication is None or rep_col is None else {str(replication), f"{replication}.0"}
             rows = []
-            for row in reader:
+            for line_no, raw in enumerate(reader, start=2):
+                if want is not None and raw and raw[rep_col] not in want:
+                    continue
+                if len(raw) != len(header):
+                    if not raw:
+                        continue
+                    raise ResultsError(f"{path}:{line_no}: expected {len(header)} fields, got {len(raw)}")
                 out = {}
-                for k, v in row.items():
+                for k, v in zip(header, raw):
                     try:
-                        out[k] = float(v) if v not in (None, "") else None
+                        out[k] = float(v) if v != "" else None
                     except ValueError:
                         out[k] = v
                 rows.append(out)
@@ -198,15 +211,16 @@ class Run:
         val = lookup_optional(self.summary, key, default)
         return default if val is MISSING else val
 
-    def csv(self, name: str, required: tuple[str, ...] = ()) -> list[dict] | None:
+    def csv(self, name: str, required: tuple[str, ...] = (), replication: int | None = None) -> list[dict] | None:
         if self.path is None:
             return None
-        if name not in self._cache:
-            self._cache[name] = read_csv(self.path / name, required)
-        return self._cache[name]
+        if (name, replication) not in self._cache:
+            self._cache[(name, replication)] = read_csv(self.path / name, required, replication)
+        return self._cache[(name, replication)]
 
-    def events(self) -> list[dict] | None:
-        return self.csv("events.csv", ("replication", "start_s", "end_s", "cause", "effect"))
+    def events(self, replication: int | None = None) -> list[dict] | None:
+        """Fault episodes (all replications, or only ``replication``)."""
+        return self.csv("events.csv", ("replication", "start_s", "end_s", "cause", "effect"), replication)
 
     def timeseries(self) -> list[dict] | None:
         return self.csv("timeseries.csv", ("replication", "t_start_s", "t_end_s", "failed_fraction"))

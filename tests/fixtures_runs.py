@@ -32,8 +32,9 @@ def _ci(x: np.ndarray) -> tuple[float, float, float]:
     return m, m - hw, m + hw
 
 
-def _nines(a: float) -> float:
-    return math.inf if a >= 1.0 else -math.log10(1.0 - a)
+def _nines(a: float) -> float | None:
+    # as the contract's writer does: no failure seen -> no nines claimed (JSON null), never infinity
+    return None if a >= 1.0 else -math.log10(1.0 - a)
 
 
 def _avail_block(a: np.ndarray, worst_day: np.ndarray, worst_30d: np.ndarray) -> dict:
@@ -41,7 +42,7 @@ def _avail_block(a: np.ndarray, worst_day: np.ndarray, worst_30d: np.ndarray) ->
     lo, hi = max(lo, 0.0), min(hi, 1.0)
     return {
         "mean": m, "ci95": [lo, hi], "half_width": (hi - lo) / 2, "nines": _nines(lo),
-        "nines_ci95": [_nines(lo), _nines(hi)], "failed_per_million": 1e6 * (1 - m),
+        "nines_ci95": None if _nines(lo) is None else [_nines(lo), _nines(hi)], "failed_per_million": 1e6 * (1 - m),
         "worst_day": {"mean": float(np.mean(worst_day)), "min": float(np.min(worst_day))},
         "worst_30d": {"mean": float(np.mean(worst_30d)), "min": float(np.min(worst_30d))},
     }

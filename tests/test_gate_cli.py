@@ -133,3 +133,13 @@ def test_parse_regression_directions():
     assert parse_regression("availability.request.mean=0.0005%").delta == pytest.approx(5e-6)
     assert parse_regression("cost.per_account_per_year=0.1").higher_better is False
     assert parse_regression("my.metric:higher=2").higher_better is True
+
+
+def test_null_figure_fails_with_the_writers_note(tmp_path):
+    run = make_run(tmp_path, seed=7, outages_per_year=0.0)  # no failures: nines are null
+    s = _summary(run)
+    assert s["availability"]["request"]["nines"] is None
+    s["availability"]["request"]["note"] = "no failure seen in any replication"
+    (run / "summary.json").write_text(json.dumps(s))
+    r = check_run(run, requires=["availability.request.nines>=5"], use_scenario=False)[0]
+    assert not r.passed and "no failure seen" in r.detail

@@ -64,8 +64,8 @@ def cause_colors(causes) -> dict:
 
 def _rep0_faults(run: Run) -> list[dict]:
     """Fault episodes with an effect on traffic in replication 0 (what the timeline shows)."""
-    ev = run.events() or []
-    out = [e for e in ev if e.get("replication") in (0, 0.0) and str(e.get("effect")) != "none"]
+    ev = run.events(replication=0) or []
+    out = [e for e in ev if str(e.get("effect")) != "none"]
     if not out and run.kind == "live" and isinstance(run.get("faults"), list):
         for f in run.get("faults"):  # live runs also list injected faults in summary.json
             if isinstance(f, dict) and isinstance(f.get("start"), (int, float)):
@@ -75,19 +75,37 @@ def _rep0_faults(run: Run) -> list[dict]:
     return out
 
 
-def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: bool = False) -> list:
-    """Shade each fault period (at least a hairline wide) in its cause's colour; legend handles back."""
+MAX_SHADED = 40  # beyond this, shading every episode turns a year-long axis into a solid wash
+
+
+def largest_faults(faults: list[dict], limit: int = MAX_SHADED) -> list[dict]:
+    """The ``limit`` episodes that cost the most traffic (duration x failed fraction)."""
+    if len(faults) <= limit:
+        return faults
+    def impact(e):
+        ff = e.get("failed_fraction")
+        return (e["end_s"] - e["start_s"]) * (ff if isinstance(ff, (int, float)) else 1.0)
+    return sorted(faults, key=impact, reverse=True)[:limit]
+
+
+def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: bool = False,
+                 total: dict | None = None) -> list:
+    """Shade each fault period (at least a hairline wide) in its cause's colour; legend handles back.
+
+    ``total`` (cause -> episodes before any selection) makes the legend say "k of n shown".
+    """
     handles = []
     for cause, col in colors.items():
         spans = [(e["start_s"] / div, max(e["end_s"] - e["start_s"], 0.0) / div) for e in faults
                  if str(e.get("cause")) == cause]
-        if not spans:
-            continue
-        # edge line keeps sub-pixel episodes (a 30 s failover on a 365-day axis) visible
-        rgb = matplotlib.colors.to_rgb(col)
-        ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), facecolors=(*rgb, 0.25),
-                       edgecolors=(*rgb, 0.7), linewidth=0.8, zorder=0)
-        handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=f"fault: {cause} ({len(spans)})"))
+        n_all = (total or {}).get(cause, len(spans))
+        if spans:
+            rgb = matplotlib.colors.to_rgb(col)
+            # edge line keeps sub-pixel episodes (a 30 s failover on a 365-day axis) visible
+            ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), facecolors=(*rgb, 0.25),
+                           edgecolors=(*rgb, 0.7), linewidth=0.8, zorder=0)
+        label = f"fault: {cause} ({n_all})" if n_all == len(spans) else f"fault: {cause} ({len(spans)} of {n_all} shown)"
+        handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=label))
     if with_labels:
         # label the longest few episodes by cause, right on the plot
         lo, hi = ax.get_xlim() if ax.get_xlim() != (0.0, 1.0) else (0.0, max((e["end_s"] for e in faults), default=1) / div)
@@ -133,48 +151,56 @@ def timeline(run: Run) -> Figure:
     t0 = np.array([r["t_start_s"] for r in ts], float)
     t1 = np.array([r["t_end_s"] for r in ts], float)
     ff = np.array([r["failed_fraction"] or 0.0 for r in ts], float)
+    offered = np.array([r.get("offered_requests") or 0.0 for r in ts], float)
+    failed = np.array([r.get("failed_requests") or 0.0 for r in ts], float)
     div, xlabel = time_axis(float(t1.max() - t0.min()))
-    faults = _rep0_faults(run)
-    colors = cause_colors(str(e.get("cause")) for e in faults)
+    all_faults = _rep0_faults(run)
+    faults = largest_faults(all_faults)
+    colors = cause_colors(str(e.get("cause")) for e in all_faults)
+    per_cause = {c: sum(str(e.get("cause")) == c for e in all_faults) for c in colors}
     slo = run.slo_availability()
+
+    # long runs (a year of hourly buckets) are drawn per day: thousands of hairline dips read as a wash
+    b0, b1, (offered, failed, ffw) = _rebin(t0, t1, [offered, failed, ff * (t1 - t0)])
+    if len(b0) < len(t0):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = np.where(offered > 0, 1.0 - failed / offered, 1.0 - ffw / (b1 - b0))
+    else:
+        a = 1.0 - np.clip(ff, 0.0, 1.0)
+    a = np.clip(a, 0.0, 1.0)
+    per = _bucket(float(b1[0] - b0[0]))
 
     fig = Figure(figsize=(11, 6.8), layout="constrained")
     ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    a = 1.0 - np.clip(ff, 0.0, 1.0)
     top_n = max(6, int(math.ceil(nines_of(slo))) + 2) if slo else 6
     cap = 1.0 - 10.0 ** -top_n
     low = float(min(max(a.min(), 0.01), 0.99))
-    x = np.append(t0, t1[-1]) / div
+    x = np.append(b0, b1[-1]) / div
     ya, xa = _runs(np.clip(a, low, cap), x)
     ax.stairs(ya, xa, baseline=None, color="#1f77b4", lw=1.0,
-              label=f"requests served per {_bucket(t1[0] - t0[0])} bucket (top edge: none failed)")
+              label=f"requests served per {per} (top edge: none failed)")
     dips = a < 1.0
-    if dips.any() and len(a) > 500:  # one-bucket dips are sub-pixel wide on a long axis: mark them
-        ax.plot(((t0 + t1) / 2)[dips] / div, np.clip(a[dips], low, cap), "v", ms=4, color="#1f77b4",
-                label="bucket with failed requests")
+    if dips.any() and len(a) > 200:  # one-bucket dips are thin on a long axis: mark them
+        ax.plot(((b0 + b1) / 2)[dips] / div, np.clip(a[dips], low, cap), "v", ms=3, color="#1f77b4",
+                label=f"{per} with failed requests")
     ax.set_yscale("logit")
     ax.set_ylim(low * 0.999 if low < 0.5 else low - (1 - low) * 0.5, cap)
     ax.yaxis.set_major_formatter(pct_formatter())
     ax.yaxis.set_minor_locator(NullLocator())  # logit minor ticks cost seconds to lay out and add nothing
     if slo:
         ax.axhline(slo, color="k", ls="--", lw=1, label=f"SLO {100 * slo:g}%")
-    handles = shade_faults(ax, faults, div, colors, with_labels=True)
+    handles = shade_faults(ax, faults, div, colors, with_labels=True, total=per_cause)
     ax.set_ylabel("requests served (%, logit scale)")
     what = "live run, per-second buckets" if run.kind == "live" else "replication 0, the example year"
-    ax.set_title(f"Availability timeline: {run.name} ({what}); fault periods shaded by cause")
+    shown = "" if len(faults) == len(all_faults) else f" (the {len(faults)} costliest of {len(all_faults)} episodes)"
+    ax.set_title(f"Availability timeline: {run.name} ({what})\nfault periods shaded by cause{shown}", fontsize=11)
     h, _ = ax.get_legend_handles_labels()
     ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="legend",
               title_fontsize=8)
 
-    offered = np.array([r.get("offered_requests") or 0.0 for r in ts], float)
-    failed = np.array([r.get("failed_requests") or 0.0 for r in ts], float)
-    b0, b1, (offered, failed) = _rebin(t0, t1, [offered, failed])
     width = np.maximum(b1 - b0, 1e-9)
     offered, failed = offered / width, failed / width
-    xb = np.append(b0, b1[-1]) / div
-    per = _bucket(float(b1[0] - b0[0]))
-    ax2.stairs(offered, xb, baseline=None, color="#2ca02c", lw=1, label=f"offered requests/s (mean per {per})")
-    ax2.stairs(np.where(failed > 0, failed, np.nan), xb, baseline=None, color="#d62728", lw=1.2)
+    ax2.stairs(offered, x, baseline=None, color="#2ca02c", lw=1, label=f"offered requests/s (mean per {per})")
     if (failed > 0).any():
         ax2.plot(((b0 + b1) / 2)[failed > 0] / div, failed[failed > 0], "o", ms=3, color="#d62728",
                  label=f"failed requests/s (mean per {per})")
@@ -259,15 +285,19 @@ def cell_nines(run: Run) -> Figure:
     if not idx:
         raise Skip("cells list has no availability figures")
     mid, lo, hi = map(np.array, (mid, lo, hi))
-    cap = 12.0
-    fig = Figure(figsize=(max(7, min(16, 0.25 * len(idx) + 5)), 5), layout="constrained")
+    # an interval reaching 100 % has unbounded nines: draw it to just above the bounded ones
+    bounded = np.concatenate([mid[mid < 12], hi[hi < 12]])
+    cap = min(12.0, (bounded.max() if bounded.size else 6.0) + 1.0)
+    hi = np.minimum(hi, cap)
+    mid = np.minimum(mid, cap)
+    fig = Figure(figsize=(max(7, min(13, 0.15 * len(idx) + 5)), 5), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(idx))
     ax.errorbar(x, mid, yerr=[mid - lo, hi - mid], fmt="o", ms=4, color="#1f77b4", ecolor="#1f77b4",
                 capsize=2 if len(idx) <= 80 else 0, lw=1, label="cell: nines of the mean, bar = 95% CI")
     if (hi >= cap).any():
         ax.plot(x[hi >= cap], hi[hi >= cap], "^", color="#1f77b4", ms=5,
-                label="CI reaches 100% (no failures seen): arrow = unbounded")
+                label="CI reaches 100%: upper end unbounded")
     bank = run.get("availability.request.nines")
     if isinstance(bank, (int, float)) and math.isfinite(bank):
         ax.axhline(bank, color="#2ca02c", lw=1.2, label=f"bank, request-weighted (pessimistic end) {bank:.2f}")
