@@ -252,6 +252,7 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
                     if bar:
                         bar.advance(task)
             else:
+                import sim.runner  # noqa: F401  (imported before the pool forks: workers start warm)
                 with ProcessPoolExecutor(max_workers=w) as pool:
                     futs = {pool.submit(_task, sc): i for i, sc in enumerate(scenarios)}
                     for f in as_completed(futs):
