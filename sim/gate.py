@@ -172,7 +172,8 @@ def evaluate_regression(summary: dict, baseline: dict, reg: Regression, where: s
     """CI-aware regression: breached when worse by more than DELTA and the 95 % CIs do not overlap."""
     cur = _number(lookup(summary, reg.key, where), reg.key, where)
     base = _number(lookup(baseline, reg.key, base_where), reg.key, base_where)
-    name = f"{reg.key} regression <= {fmt(reg.delta)} ({'higher' if reg.higher_better else 'lower'} is better)"
+    name = f"{reg.key}: regression <= {fmt(reg.delta)}"
+    better = "higher" if reg.higher_better else "lower"
     if cur is None or base is None:
         return GateResult(name, "regression", reg.key, "<=", reg.delta, cur, False,
                           "no value (null) in the run or the baseline")
@@ -192,6 +193,7 @@ def evaluate_regression(summary: dict, baseline: dict, reg: Regression, where: s
         verdict = f"worse by {fmt(worse_by)} > {fmt(reg.delta)}; {ci_note}"
     else:
         verdict = f"{'worse' if worse_by > 0 else 'better or equal'} by {fmt(abs(worse_by))} (baseline {fmt(base)})"
+    verdict += f" [{better} is better]"
     return GateResult(name, "regression", reg.key, "<=", reg.delta, cur, not breached, verdict)
 
 
@@ -248,6 +250,7 @@ def check_run(run_dir, requires: list[str] = (), regressions: list[str] = (), ba
 # --------------------------------------------------------------------------- output
 def render_table(results: list[GateResult], title: str = "hivesim gates"):
     """A rich Table of the verdicts (print it with a rich Console)."""
+    from rich.markup import escape
     from rich.table import Table
     failed = sum(not r.passed for r in results)
     table = Table(title=f"{title}: {'FAIL' if failed else 'PASS'} ({failed} of {len(results)} breached)")
@@ -258,7 +261,8 @@ def render_table(results: list[GateResult], title: str = "hivesim gates"):
     for r in results:
         mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
         thr = f"{r.op} {fmt(r.threshold)}" if r.threshold is not None else r.op
-        table.add_row(mark, r.name, r.source, fmt(r.value), thr, r.detail)
+        # escape: gate names and details hold brackets (cells[3], CIs) that rich would take as markup
+        table.add_row(mark, escape(r.name), r.source, fmt(r.value), escape(thr), escape(r.detail))
     return table
 
 
@@ -301,8 +305,8 @@ def apply_scenario_gates(run_dir, console=None) -> int:
     Reads only the run directory. A scenario without gates passes (prints a note). Bad gates
     raise ``HivesimError`` (exit 2) like any bad input.
     """
-    from rich.console import Console
-    console = console or Console(stderr=True)
+    from sim.results_io import wide_console
+    console = console or wide_console(stderr=True)
     results = check_run(Path(run_dir), use_scenario=True)
     if not results:
         console.print("hivesim: no gates in the scenario; nothing to check")

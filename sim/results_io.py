@@ -26,7 +26,7 @@ from sim.errors import ResultsError
 
 __all__ = ["Run", "load_run", "load_summary", "lookup", "lookup_optional", "ci_key", "ci_of",
            "read_csv", "flat_keys", "atomic_write_text", "atomic_write_bytes", "atomic_dir", "MISSING",
-           "downtime_budget_minutes", "run_label", "MINUTES_PER_YEAR"]
+           "downtime_budget_minutes", "run_label", "wide_console", "MINUTES_PER_YEAR"]
 
 MINUTES_PER_YEAR = 525_600.0
 MISSING = object()  # sentinel: key absent (distinct from a JSON null)
@@ -273,6 +273,16 @@ def downtime_budget_minutes(slo_availability: float | None) -> float | None:
     if slo_availability is None or not math.isfinite(slo_availability):
         return None
     return (1.0 - slo_availability) * MINUTES_PER_YEAR
+
+
+def wide_console(**kw):
+    """A rich Console; when output is not a terminal (CI logs, pipes) use 160 columns, not 80,
+    so verdict tables keep their detail column readable."""
+    from rich.console import Console
+    con = Console(**kw)
+    if not con.is_terminal:
+        con = Console(width=160, **kw)
+    return con
 
 
 # ------------------------------------------------------------------------- atomic writes

@@ -143,3 +143,10 @@ def test_null_figure_fails_with_the_writers_note(tmp_path):
     (run / "summary.json").write_text(json.dumps(s))
     r = check_run(run, requires=["availability.request.nines>=5"], use_scenario=False)[0]
     assert not r.passed and "no failure seen" in r.detail
+
+
+def test_table_shows_bracketed_text(run, capsys):
+    # gate names and details contain brackets (cells[0], CIs); they must not vanish as rich markup
+    assert main(["gate", str(run), "--no-scenario-gates", "--require", "cells[0].availability>=0"]) == 0
+    out = capsys.readouterr().out
+    assert "cells[0].availability>=0" in out

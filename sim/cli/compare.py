@@ -19,7 +19,8 @@ def register(subparsers) -> None:
 def cmd_compare(args) -> int:
     from pathlib import Path
 
-    from rich.console import Console
+    from sim.results_io import wide_console
+    from rich.markup import escape
     from rich.table import Table
 
     from sim.compare import _cell, compare_runs, write_compare
@@ -32,14 +33,14 @@ def cmd_compare(args) -> int:
     t = Table(title="hivesim compare (Δ vs #1; 95% CI in brackets)")
     t.add_column("metric", no_wrap=True)
     for i, r in enumerate(runs):
-        t.add_column(run_label(r, i + 1), overflow="fold")
+        t.add_column(escape(run_label(r, i + 1)), overflow="fold")
     for row in rows:
         cells = []
         for i in range(len(runs)):
-            c = _cell(row, i)
+            c = escape(_cell(row, i))
             cells.append(f"[red]{c}[/]" if i > 0 and row.overlap[i] is False else c)
         t.add_row(row.key, *cells)
-    Console().print(t)
+    wide_console().print(t)
     if args.out:
         out = write_compare(args.out, runs, rows)
         print(f"{out}/compare.html")

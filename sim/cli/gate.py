@@ -35,7 +35,7 @@ def register(subparsers) -> None:
 
 
 def cmd_gate(args) -> int:
-    from rich.console import Console
+    from sim.results_io import wide_console
 
     from sim.errors import HivesimError
     from sim.gate import check_run, render_table, to_junit, to_markdown
@@ -53,5 +53,5 @@ def cmd_gate(args) -> int:
         atomic_write_text(args.junit, to_junit(results))
     if args.markdown:
         atomic_write_text(args.markdown, to_markdown(results))
-    Console().print(render_table(results))
+    wide_console().print(render_table(results))
     return 1 if any(not r.passed for r in results) else 0

@@ -36,7 +36,8 @@ def register(subparsers) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from rich.console import Console
+    from sim.results_io import wide_console
+    from rich.markup import escape
     from rich.table import Table
 
     from sim.errors import HivesimError
@@ -76,10 +77,10 @@ def cmd_sweep(args) -> int:
         for col in ("status", "availability", "nines", "downtime min/yr", "cost/account/yr", "pareto"):
             t.add_column(col)
         for r in rows:
-            t.add_row(r["variant"], r["status"], fmt(r["availability.request.mean"]), fmt(r["availability.request.nines"]),
+            t.add_row(escape(r["variant"]), r["status"], fmt(r["availability.request.mean"]), fmt(r["availability.request.nines"]),
                       fmt(r["downtime_minutes_per_year.mean"]), fmt(r["cost.per_account_per_year"]),
                       {True: "*", False: "", None: "-"}[r["pareto"]])
-        Console().print(t)
+        wide_console().print(t)
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
         print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)
