@@ -78,11 +78,36 @@ def _rep0_faults(run: Run) -> list[dict]:
 MAX_SHADED = 40  # beyond this, shading every episode turns a year-long axis into a solid wash
 
 
+def merge_periods(faults: list[dict]) -> list[dict]:
+    """Overlapping episodes of one cause become one fault period (a global bad change is one
+    episode per cell in events.csv, but one period on a timeline); impact = sum of the parts."""
+    out = []
+    by_cause: dict[str, list[dict]] = {}
+    for e in faults:
+        by_cause.setdefault(str(e.get("cause")), []).append(e)
+    for cause, eps in by_cause.items():
+        eps.sort(key=lambda e: e["start_s"])
+        cur = None
+        for e in eps:
+            ff = e.get("failed_fraction")
+            imp = (e["end_s"] - e["start_s"]) * (ff if isinstance(ff, (int, float)) else 1.0)
+            if cur is not None and e["start_s"] <= cur["end_s"]:
+                cur["end_s"] = max(cur["end_s"], e["end_s"])
+                cur["impact"] += imp
+                cur["episodes"] += 1
+            else:
+                cur = {"start_s": e["start_s"], "end_s": e["end_s"], "cause": cause, "impact": imp, "episodes": 1}
+                out.append(cur)
+    return sorted(out, key=lambda p: p["start_s"])
+
+
 def largest_faults(faults: list[dict], limit: int = MAX_SHADED) -> list[dict]:
     """The ``limit`` episodes that cost the most traffic (duration x failed fraction)."""
     if len(faults) <= limit:
         return faults
     def impact(e):
+        if "impact" in e:
+            return e["impact"]
         ff = e.get("failed_fraction")
         return (e["end_s"] - e["start_s"]) * (ff if isinstance(ff, (int, float)) else 1.0)
     return sorted(faults, key=impact, reverse=True)[:limit]
@@ -104,7 +129,8 @@ def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: 
             # edge line keeps sub-pixel episodes (a 30 s failover on a 365-day axis) visible
             ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), facecolors=(*rgb, 0.25),
                            edgecolors=(*rgb, 0.7), linewidth=0.8, zorder=0)
-        label = f"fault: {cause} ({n_all})" if n_all == len(spans) else f"fault: {cause} ({len(spans)} of {n_all} shown)"
+        label = (f"fault: {cause} ({n_all} periods)" if n_all == len(spans)
+                 else f"fault: {cause} ({len(spans)} of {n_all} periods shown)")
         handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=label))
     if with_labels:
         # label the longest few episodes by cause, right on the plot
@@ -154,7 +180,7 @@ def timeline(run: Run) -> Figure:
     offered = np.array([r.get("offered_requests") or 0.0 for r in ts], float)
     failed = np.array([r.get("failed_requests") or 0.0 for r in ts], float)
     div, xlabel = time_axis(float(t1.max() - t0.min()))
-    all_faults = _rep0_faults(run)
+    all_faults = merge_periods(_rep0_faults(run))
     faults = largest_faults(all_faults)
     colors = cause_colors(str(e.get("cause")) for e in all_faults)
     per_cause = {c: sum(str(e.get("cause")) == c for e in all_faults) for c in colors}
@@ -192,7 +218,7 @@ def timeline(run: Run) -> Figure:
     handles = shade_faults(ax, faults, div, colors, with_labels=True, total=per_cause)
     ax.set_ylabel("requests served (%, logit scale)")
     what = "live run, per-second buckets" if run.kind == "live" else "replication 0, the example year"
-    shown = "" if len(faults) == len(all_faults) else f" (the {len(faults)} costliest of {len(all_faults)} episodes)"
+    shown = "" if len(faults) == len(all_faults) else f" (the {len(faults)} costliest of {len(all_faults)} periods)"
     ax.set_title(f"Availability timeline: {run.name} ({what})\nfault periods shaded by cause{shown}", fontsize=11)
     h, _ = ax.get_legend_handles_labels()
     ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="legend",
