@@ -207,10 +207,12 @@ def build_scenarios(scenario_path, variants: list[Variant], base_sets: list[str]
         d = Located(copy.deepcopy(doc.data), dict(doc.origin), doc.root_file)
         for k, val in v.sets.items():
             _apply(d.data, k, val)
-            d.origin[k] = (f"variant {v.name!r}: {k}", None)
+            d.origin[k] = (f"variant {v.name!r}", None)  # errors on a swept key name the variant
         try:
             out.append(validate_document(d))
         except ScenarioError as exc:
+            if f"variant {v.name!r}" in str(exc):
+                raise
             raise ScenarioError(f"variant {v.name!r}: {exc}") from None
     return out
 
