@@ -25,7 +25,8 @@ def _n(x, fmt="{:.2f}"):
 
 
 def print_summary(summary: dict, out=None, console: Console | None = None) -> None:
-    con = console or Console()
+    import sys
+    con = console or Console(width=None if sys.stdout.isatty() else 120)
     run = summary.get("run", {})
     t = Table(title=f"hivesim: {summary.get('scenario', {}).get('name', '?')}  "
                     f"({run.get('replications')} replications x {run.get('horizon_days', 0):.0f} days, "
