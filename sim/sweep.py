@@ -392,9 +392,10 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
             order = sorted(par, key=lambda i: x[i])
             ax.plot(x[order], [pts[i][NINES_KEY] for i in order], "-", color="#d62728", lw=1, alpha=0.6)
             ax.plot(x[order], [pts[i][NINES_KEY] for i in order], "*", ms=14, mfc="none", mec="#d62728", mew=1.5,
-                    label="Pareto-optimal (cost vs pessimistic nines)")
+                    label="Pareto-optimal, drawn at its pessimistic nines (CI lower end)")
         for i, r in enumerate(pts):
             ax.annotate(r["variant"], (x[i], mid[i]), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        ax.margins(x=0.12)  # room for the variant labels at the right edge
         cur = next((r.get("cost.currency") for r in pts if r.get("cost.currency")), "currency units")
         ax.set_xlabel(f"IT cost per account per year ({cur})")
         ax.set_ylabel("availability, nines = -log10(1 - A), request-weighted")
