@@ -4,6 +4,7 @@ with a reason, live runs supported. Inputs are synthetic run directories (tests/
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 
@@ -49,9 +50,10 @@ def test_report_skips_absent_sections_with_reason(tmp_path):
 
 def test_report_rewrite_replaces_plots_atomically(tmp_path):
     run = make_run(tmp_path, seed=23, horizon_days=30, with_cost=False, with_throughput=False, with_latency=False)
-    write_report(run)
-    (run / "plots" / "stale.png").write_bytes(b"old")
+    (run / "plots").mkdir()
+    (run / "plots" / "stale.png").write_bytes(b"old")  # e.g. from an older report of this run
     assert main(["report", str(run)]) == 0
+    assert (run / "plots" / "timeline.png").exists()
     assert not (run / "plots" / "stale.png").exists()
     assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
@@ -85,3 +87,18 @@ def test_report_bad_dir_exit_2(tmp_path, capsys):
     assert main(["report", str(bad)]) == 2
     assert "not valid JSON" in capsys.readouterr().err
     shutil.rmtree(bad)
+
+
+def test_failed_run_report(tmp_path):
+    # what the runner leaves when a run fails: config, error, empty CSVs, no figures
+    run = tmp_path / "failed"
+    run.mkdir()
+    (run / "summary.json").write_text(json.dumps({
+        "schema_version": 1, "kind": "simulation", "scenario": {"name": "broken"},
+        "run": {"run_id": "failed", "status": "failed", "error": "ValueError: boom"}}))
+    (run / "events.csv").write_text("replication,start_s,end_s,duration_s,target,cause,effect,failed_fraction\n")
+    (run / "timeseries.csv").write_text("replication,t_start_s,t_end_s,offered_requests,failed_requests,"
+                                        "slow_requests,failed_fraction,cells_down\n")
+    html = write_report(run).read_text()
+    assert "ValueError: boom" in html and "Plots not drawn" in html
+    assert not list((run / "plots").glob("*.png"))
