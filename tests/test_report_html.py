@@ -40,8 +40,11 @@ def test_report_embeds_every_plot(tmp_path):
 
 
 def test_report_skips_absent_sections_with_reason(tmp_path):
-    run = make_run(tmp_path, seed=22, horizon_days=30, with_cost=False, with_throughput=False, with_latency=False)
+    run = make_run(tmp_path, seed=22, horizon_days=30, with_cost=False, with_throughput=False, with_latency=False,
+                   gates=["availability.request.mean>=0.5", "outages.count<0"])
     html = write_report(run).read_text()
+    # the scenario's gates are evaluated on the run and shown with their verdicts
+    assert "Scenario gates" in html and html.count("class=pass>PASS") == 1 and html.count("class=fail>FAIL") == 1
     assert {p.stem for p in (run / "plots").glob("*.png")} == {"timeline", "downtime_cdf", "cell_nines"}
     assert len(_embedded(html)) == 3
     for reason in ("no cost.breakdown", "no throughput.profile_tps", "no latency_ms"):

@@ -77,7 +77,7 @@ def _figures(run: Run) -> str:
     out += [("downtime, minutes per year (request-weighted)",
              f"{num(g('downtime_minutes_per_year.mean'))} (95% CI {_ci(g('downtime_minutes_per_year.ci95'))})"
              if g("downtime_minutes_per_year.mean") is not None else "-"),
-            ("SLO availability", pct(run.slo_availability()) if run.slo_availability() else "-"),
+            ("SLO availability", f"{100 * run.slo_availability():g}%" if run.slo_availability() else "-"),
             ("outages (episodes with an effect, all replications)", num(g("outages.count"))),
             ("outages per year", num(g("outages.per_year"))),
             ("estimator", html.escape(str(g("estimator.method") or "-")))]
@@ -107,8 +107,18 @@ def _by_cause(run: Run) -> str:
 
 
 def _gates(run: Run) -> str:
+    """Gates recorded at run time, else the scenario's gates evaluated on this summary."""
     gates = run.get("gates")
+    title = "Gates applied at run time"
     if not isinstance(gates, list) or not gates:
+        from sim.errors import HivesimError
+        from sim.gate import check_run
+        try:
+            gates = [r.to_dict() for r in check_run(run.path, use_scenario=True)] if run.path else []
+        except HivesimError as exc:  # a bad gate must not cost the whole report
+            return f"<h2>Scenario gates</h2><p class=fail>cannot evaluate: {html.escape(str(exc))}</p>"
+        title = "Scenario gates (evaluated on this run; <code>hivesim gate</code> gives the exit code)"
+    if not gates:
         return ""
     body = ""
     for g in gates:
@@ -117,8 +127,8 @@ def _gates(run: Run) -> str:
         ok = g.get("passed")
         body += (f"<tr><td class={'pass' if ok else 'fail'}>{'PASS' if ok else 'FAIL'}</td>"
                  f"<td><code>{html.escape(str(g.get('name', g.get('metric', ''))))}</code></td>"
-                 f"<td class=n>{num(g.get('value'))}</td><td>{html.escape(str(g.get('detail', '')))}</td></tr>")
-    return f"<h2>Gates applied at run time</h2><table><tr><th></th><th>gate</th><th>value</th><th>detail</th></tr>{body}</table>"
+                 f"<td class=n>{num(g.get('value'), 8)}</td><td>{html.escape(str(g.get('detail', '')))}</td></tr>")
+    return f"<h2>{title}</h2><table><tr><th></th><th>gate</th><th>value</th><th>detail</th></tr>{body}</table>"
 
 
 def _live(run: Run) -> str:
@@ -147,7 +157,7 @@ def render(run: Run, plots: list[tuple[str, str, str, bytes]], skipped: list[tup
     meta = [("kind", html.escape(run.kind)), ("status", html.escape(str(g("run.status") or "-"))),
             ("error", html.escape(str(g("run.error")))) if g("run.error") else ("error", None),
             ("replications", num(g("run.replications"))), ("horizon, days", num(g("run.horizon_days"))),
-            ("warm-up, days", num(g("run.warmup_days"))), ("seed", num(g("run.seed"))),
+            ("warm-up, days", num(g("run.warmup_days"))), ("seed", html.escape(str(g("run.seed") or "-"))),
             ("mode", html.escape(str(g("run.mode") or "-"))), ("wall time, s", num(g("run.wall_seconds"))),
             ("workers", num(g("run.workers"))), ("scenario file", html.escape(str(g("run.scenario_file") or "-"))),
             ("scenario sha256", f"<code>{html.escape(str(g('run.scenario_sha256') or '-'))[:16]}</code>"),
