@@ -446,7 +446,6 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
 
 def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta: dict) -> Path:
     """Write the sweep directory atomically (refuses an existing one)."""
-    import numpy as np  # noqa: F401
     with atomic_dir(out) as tmp:
         (tmp / "table.csv").write_text(_csv_text(rows), encoding="utf-8")
         (tmp / "table.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, allow_nan=False, default=str)

@@ -9,7 +9,6 @@ import re
 import shutil
 
 import numpy as np
-import pytest
 
 from sim.cli import main
 from sim.report import write_report
