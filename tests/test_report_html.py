@@ -104,3 +104,19 @@ def test_failed_run_report(tmp_path):
     html = write_report(run).read_text()
     assert "ValueError: boom" in html and "Plots not drawn" in html
     assert not list((run / "plots").glob("*.png"))
+
+
+def test_cost_decompositions_get_one_panel_each():
+    # the cost model reports the same total twice (by category, by role): never summed together
+    from sim.report.plots import cost_breakdown
+    from sim.results_io import Run
+    run = Run(None, {"scenario": {"name": "c"}, "cost": {
+        "currency": "CNY", "total_per_year": 100.0, "per_account_per_year": 1.0,
+        "breakdown": {"by_category": {"servers": 60.0, "power": 40.0, "cloud": 0.0},
+                      "by_role": {"app": 70.0, "db": 30.0}}}})
+    fig = cost_breakdown(run)
+    assert len(fig.axes) == 2
+    (a, b) = fig.axes
+    assert [t.get_text() for t in a.get_yticklabels()] == ["power", "servers"]  # zero item omitted
+    assert "1 zero items omitted" in a.get_title()
+    assert sum(p.get_width() for p in b.patches) == 100.0

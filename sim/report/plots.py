@@ -364,10 +364,28 @@ def demand_capacity(run: Run) -> Figure:
                       label="demand above capacity with one IDC lost")
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 2))
-    ax.set_ylim(0, max(prof.max(), cap or 0, cap1 or 0) * 1.15)
+    top = max(prof.max(), cap or 0, cap1 or 0)
+    log = prof.min() > 0 and top / prof.max() > 5  # capacity far above demand: linear flattens the day
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylim(prof.min() / 2, top * 2)
+    else:
+        ax.set_ylim(0, top * 1.15)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel("hour of day")
-    ax.set_ylabel("transactions per second")
-    ax.set_title(f"Demand vs capacity over the day: {run.name}")
+    ax.set_ylabel("transactions per second" + (" (log scale)" if log else ""))
+    head = run.get("throughput.headroom")
+    head1 = run.get("throughput.headroom_n_minus_1_idc")
+    neck = run.get("throughput.bottleneck")
+    extra = []
+    if isinstance(head, (int, float)):
+        extra.append(f"headroom at peak {head:.3g}x" + (f" ({head1:.3g}x with one IDC lost)"
+                                                        if isinstance(head1, (int, float)) else ""))
+    if isinstance(neck, list) and neck:
+        extra.append(f"bottleneck: {', '.join(map(str, neck))}")
+    elif isinstance(neck, str):
+        extra.append(f"bottleneck: {neck}")
+    ax.set_title(f"Demand vs capacity over the day: {run.name}" + ("\n" + "; ".join(extra) if extra else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
     return fig
@@ -375,9 +393,11 @@ def demand_capacity(run: Run) -> Figure:
 
 def latency(run: Run) -> Figure:
     """Request-weighted latency percentiles, against the SLO latency."""
-    lat = run.get("latency_ms")
+    lat, where = run.get("latency_ms"), "request-weighted"
+    if not isinstance(lat, dict) and isinstance(run.get("throughput.latency_ms_at_peak"), dict):
+        lat, where = run.get("throughput.latency_ms_at_peak"), "at the peak hour, capacity model"
     if not isinstance(lat, dict):
-        raise Skip("summary.json has no latency_ms")
+        raise Skip("summary.json has no latency_ms (nor throughput.latency_ms_at_peak)")
     pts = []
     for k, v in lat.items():
         if k.startswith("p") and isinstance(v, (int, float)) and k[1:].replace("_", "").isdigit():
@@ -390,7 +410,7 @@ def latency(run: Run) -> Figure:
     fig = Figure(figsize=(8, 4.8), layout="constrained")
     ax = fig.subplots()
     labels = [f"p{p:g}" for p, _, _ in pts]
-    bars = ax.bar(labels, [v for _, _, v in pts], color="#1f77b4", label="latency percentile (request-weighted)")
+    bars = ax.bar(labels, [v for _, _, v in pts], color="#1f77b4", label=f"latency percentile ({where})")
     ax.bar_label(bars, fmt="%.3g ms", fontsize=8)
     slo = (run.scenario().get("slo") or {}).get("latency")
     if isinstance(slo, (int, float)):
@@ -398,7 +418,7 @@ def latency(run: Run) -> Figure:
     ax.set_ylim(0, max([v for _, _, v in pts] + ([slo * 1000.0] if isinstance(slo, (int, float)) else [])) * 1.2)
     ax.set_xlabel("percentile")
     ax.set_ylabel("latency (ms)")
-    ax.set_title(f"Latency percentiles: {run.name}")
+    ax.set_title(f"Latency percentiles: {run.name} ({where})")
     ax.grid(alpha=0.3, axis="y")
     ax.legend(fontsize=8, loc="upper left")
     return fig
@@ -416,28 +436,43 @@ def _cost_items(br: dict, prefix: str = "") -> list[tuple[str, float]]:
 
 
 def cost_breakdown(run: Run) -> Figure:
-    """Yearly IT cost by item (and per account per year in the title)."""
+    """Yearly IT cost by item (and per account per year in the title).
+
+    ``cost.breakdown`` is either one mapping of items, or several decompositions of the same total
+    (``by_category``, ``by_role``): those get one panel each, never summed together.
+    """
     br = run.get("cost.breakdown")
     if not isinstance(br, dict) or not br:
         raise Skip("summary.json has no cost.breakdown")
-    items = sorted(_cost_items(br), key=lambda kv: kv[1])
-    if not items:
-        raise Skip("cost.breakdown has no numeric items")
+    if all(isinstance(v, dict) for v in br.values()):
+        panels = [(str(k).replace("_", " "), sorted(_cost_items(v), key=lambda kv: kv[1])) for k, v in br.items()]
+    else:
+        panels = [("by item", sorted(_cost_items(br), key=lambda kv: kv[1]))]
+    panels = [(t, [(k, v) for k, v in items if v > 0], sum(1 for _, v in items if v <= 0)) for t, items in panels]
+    panels = [p for p in panels if p[1]]
+    if not panels:
+        raise Skip("cost.breakdown has no positive numeric items")
     cur = run.get("cost.currency") or "currency units"
     per_acc = run.get("cost.per_account_per_year")
-    total = sum(v for _, v in items)
-    fig = Figure(figsize=(9, max(3.5, 0.4 * len(items) + 1.5)), layout="constrained")
-    ax = fig.subplots()
-    bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#9467bd", label=f"{cur} per year")
-    ax.bar_label(bars, labels=[f"{v:,.0f} ({100 * v / total:.0f}%)" for _, v in items], fontsize=8, padding=3)
-    ax.set_xlim(0, max(v for _, v in items) * 1.3)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel(f"cost ({cur} per year)")
-    ax.set_ylabel("cost item")
-    extra = f"; {per_acc:.3g} {cur} per account per year" if isinstance(per_acc, (int, float)) else ""
-    ax.set_title(f"IT cost breakdown: {run.name} (total {total:,.0f} {cur}/yr{extra})")
-    ax.grid(alpha=0.3, axis="x")
-    ax.legend(fontsize=8, loc="lower right")
+    total = run.get("cost.total_per_year")
+    n_rows = max(len(items) for _, items, _ in panels)
+    fig = Figure(figsize=(6 * len(panels) + 1, max(3.5, 0.45 * n_rows + 1.8)), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (title, items, zeros) in zip(axes, panels):
+        tot = sum(v for _, v in items)
+        bars = ax.barh([k for k, _ in items], [v for _, v in items], color="#9467bd", label=f"{cur} per year")
+        ax.bar_label(bars, labels=[f"{v:,.0f} ({100 * v / tot:.0f}%)" for _, v in items], fontsize=8, padding=3)
+        ax.set_xlim(0, max(v for _, v in items) * 1.45)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+        ax.set_xlabel(f"cost ({cur} per year)")
+        ax.set_ylabel("cost item")
+        ax.set_title(f"{title}" + (f" ({zeros} zero items omitted)" if zeros else ""), fontsize=10)
+        ax.grid(alpha=0.3, axis="x")
+        ax.legend(fontsize=8, loc="lower right")
+    tot_txt = f"total {total:,.0f} {cur}/yr" if isinstance(total, (int, float)) else ""
+    acc_txt = f"{per_acc:.3g} {cur} per account per year" if isinstance(per_acc, (int, float)) else ""
+    fig.suptitle(f"IT cost breakdown: {run.name} ({'; '.join(t for t in (tot_txt, acc_txt) if t)})")
     return fig
 
 
