@@ -376,6 +376,15 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
     if has_cost:
         pts = [r for r in ok if _num(r.get(COST_KEY)) is not None and _num(r.get("availability.request.mean")) is not None]
         x = np.array([r[COST_KEY] for r in pts], float)
+        # variants with equal cost would hide each other's CI bars: spread them a little sideways
+        span = (x.max() - x.min()) or abs(x.max()) or 1.0
+        groups: dict = {}
+        for i, xv in enumerate(x):
+            groups.setdefault(round(xv, 12), []).append(i)
+        dodged = any(len(g) > 1 for g in groups.values())
+        for g in groups.values():
+            for j, i in enumerate(g):
+                x[i] += (j - (len(g) - 1) / 2) * 0.012 * span
         mid = np.array([nines_of(r["availability.request.mean"]) for r in pts])
         ci = [r.get("availability.request.nines_ci95") or [None, None] for r in pts]
         lo = np.array([c[0] if _num(c[0]) is not None else m for c, m in zip(ci, mid)])
@@ -397,7 +406,8 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
             ax.annotate(r["variant"], (x[i], mid[i]), textcoords="offset points", xytext=(6, 4), fontsize=7)
         ax.margins(x=0.12)  # room for the variant labels at the right edge
         cur = next((r.get("cost.currency") for r in pts if r.get("cost.currency")), "currency units")
-        ax.set_xlabel(f"IT cost per account per year ({cur})")
+        ax.set_xlabel(f"IT cost per account per year ({cur})"
+                      + ("; variants of equal cost drawn slightly apart" if dodged else ""))
         ax.set_ylabel("availability, nines = -log10(1 - A), request-weighted")
         ax.set_title(f"Cost vs availability frontier: {title}")
     else:
