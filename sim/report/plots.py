@@ -129,7 +129,7 @@ def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: 
             # edge line keeps sub-pixel episodes (a 30 s failover on a 365-day axis) visible
             ax.broken_barh(spans, (0, 1), transform=ax.get_xaxis_transform(), facecolors=(*rgb, 0.25),
                            edgecolors=(*rgb, 0.7), linewidth=0.8, zorder=0)
-        label = (f"fault: {cause} ({n_all} periods)" if n_all == len(spans)
+        label = (f"fault: {cause} ({n_all} period{'s' if n_all != 1 else ''})" if n_all == len(spans)
                  else f"fault: {cause} ({len(spans)} of {n_all} periods shown)")
         handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=label))
     if with_labels:
@@ -179,6 +179,7 @@ def timeline(run: Run) -> Figure:
     ff = np.array([r["failed_fraction"] or 0.0 for r in ts], float)
     offered = np.array([r.get("offered_requests") or 0.0 for r in ts], float)
     failed = np.array([r.get("failed_requests") or 0.0 for r in ts], float)
+    slow = np.array([r.get("slow_requests") or 0.0 for r in ts], float)
     div, xlabel = time_axis(float(t1.max() - t0.min()))
     all_faults = merge_periods(_rep0_faults(run))
     faults = largest_faults(all_faults)
@@ -187,7 +188,7 @@ def timeline(run: Run) -> Figure:
     slo = run.slo_availability()
 
     # long runs (a year of hourly buckets) are drawn per day: thousands of hairline dips read as a wash
-    b0, b1, (offered, failed, ffw) = _rebin(t0, t1, [offered, failed, ff * (t1 - t0)])
+    b0, b1, (offered, failed, slow, ffw) = _rebin(t0, t1, [offered, failed, slow, ff * (t1 - t0)])
     if len(b0) < len(t0):
         with np.errstate(divide="ignore", invalid="ignore"):
             a = np.where(offered > 0, 1.0 - failed / offered, 1.0 - ffw / (b1 - b0))
@@ -225,14 +226,17 @@ def timeline(run: Run) -> Figure:
               title_fontsize=8)
 
     width = np.maximum(b1 - b0, 1e-9)
-    offered, failed = offered / width, failed / width
+    offered, failed, slow = offered / width, failed / width, slow / width
     ax2.stairs(offered, x, baseline=None, color="#2ca02c", lw=1, label=f"offered requests/s (mean per {per})")
     if (failed > 0).any():
         ax2.plot(((b0 + b1) / 2)[failed > 0] / div, failed[failed > 0], "o", ms=3, color="#d62728",
                  label=f"failed requests/s (mean per {per})")
+    if (slow > 0).any():  # slower than slo.latency: served, but counted against request_slo
+        ax2.plot(((b0 + b1) / 2)[slow > 0] / div, slow[slow > 0], "s", ms=3, color="#ff7f0e",
+                 label=f"slow requests/s (> SLO latency, mean per {per})")
     if offered.max() > 0:
         ax2.set_yscale("log")
-        pos = np.concatenate([offered[offered > 0], failed[failed > 0]])
+        pos = np.concatenate([offered[offered > 0], failed[failed > 0], slow[slow > 0]])
         ax2.set_ylim(max(pos.min() * 0.5, offered.max() * 1e-7), offered.max() * 2)
         ax2.yaxis.set_minor_locator(NullLocator())
     shade_faults(ax2, faults, div, colors)
