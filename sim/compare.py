@@ -132,35 +132,39 @@ def overlay_downtime(runs: list[Run]):
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    from sim.report.plots import Skip, _replication_downtimes
+    from sim.report.plots import Skip, _replication_downtimes, cdf_scale, ecdf_xy
     fig = Figure(figsize=(9.5, 5.2), layout="constrained")
     ax = fig.subplots()
-    drawn, budgets = 0, {}
+    budgets: dict = {}
+    series = []
     for i, r in enumerate(runs):
         try:
             d, src = _replication_downtimes(r)
         except Skip:
             continue
-        if len(d) < 2:
-            continue
-        xs = np.sort(d)
-        ys = np.arange(1, len(xs) + 1) / len(xs)
+        if len(d) >= 2:
+            series.append((i, r, d, src))
+    if not series:
+        return None
+    log, floor = cdf_scale(np.concatenate([d for _, _, d, _ in series]))
+    for i, r, d, src in series:
         tag = "" if src == "replications.csv" else " (time-weighted, from events.csv)"
-        ax.step(np.concatenate([[0.0], xs]), np.concatenate([[0.0], ys]), where="post", lw=1.6,
-                label=f"{run_label(r, i + 1)}: n={len(xs)}, mean {np.mean(d):.3g} min/yr{tag}")
-        drawn += 1
+        ax.step(*ecdf_xy(d, floor), where="post", lw=1.6,
+                label=f"{run_label(r, i + 1)}: n={len(d)}, mean {np.mean(d):.3g} min/yr{tag}")
         slo = r.slo_availability()
         if slo:
             budgets.setdefault(round((1 - slo) * 525_600, 6), []).append(i + 1)
-    if not drawn:
-        return None
     for b, who in budgets.items():
         ax.axvline(b, color="#d62728", ls="--", lw=1.2,
                    label=f"SLO budget {b:.3g} min/yr" + ("" if len(budgets) == 1 else f" (runs {who})"))
-    ax.set_xlim(left=0)
+    if log:  # runs orders of magnitude apart: a linear axis squeezes the better one into the corner
+        ax.set_xscale("log")
+        ax.set_xlim(left=floor)
+    else:
+        ax.set_xlim(left=0)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
-    ax.set_xlabel("downtime (minutes per year, request-weighted)")
+    ax.set_xlabel("downtime (minutes per year, request-weighted" + (", log scale)" if log else ")"))
     ax.set_ylabel("share of simulated years with at most this downtime (%)")
     ax.set_title("Annual downtime across replications, all runs")
     ax.grid(alpha=0.3)

@@ -269,6 +269,23 @@ def _replication_downtimes(run: Run) -> tuple[np.ndarray, str]:
     return d / years, "events.csv (time-weighted; replications.csv absent)"
 
 
+def cdf_scale(values) -> tuple[bool, float]:
+    """(log x-axis?, floor) for downtime CDFs: log when the values span more than 100x, as a
+    centralised bank next to a cell-based one does; zeros are then drawn at ``floor``."""
+    v = np.asarray(values, float)
+    pos = v[v > 0]
+    if pos.size < 2 or pos.max() / pos.min() <= 100:
+        return False, 0.0
+    return True, float(pos.min()) / 2
+
+
+def ecdf_xy(d, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Step coordinates of an empirical CDF starting at (floor, 0)."""
+    xs = np.maximum(np.sort(np.asarray(d, float)), floor) if floor > 0 else np.sort(np.asarray(d, float))
+    ys = np.arange(1, len(xs) + 1) / len(xs)
+    return np.concatenate([[floor], xs]), np.concatenate([[0.0], ys])
+
+
 def downtime_cdf(run: Run) -> Figure:
     """Empirical CDF of annual downtime minutes over replications, with the SLO budget line."""
     d, src = _replication_downtimes(run)
@@ -277,20 +294,22 @@ def downtime_cdf(run: Run) -> Figure:
     budget = downtime_budget_minutes(run.slo_availability())
     fig = Figure(figsize=(9, 5), layout="constrained")
     ax = fig.subplots()
-    xs = np.sort(d)
-    ys = np.arange(1, len(xs) + 1) / len(xs)
-    ax.step(np.concatenate([[0.0], xs]), np.concatenate([[0.0], ys]), where="post", color="#1f77b4", lw=1.5,
-            label=f"replications (n={len(xs)})")
+    log, floor = cdf_scale(d)
+    ax.step(*ecdf_xy(d, floor), where="post", color="#1f77b4", lw=1.5, label=f"replications (n={len(d)})")
     ax.axvline(float(np.mean(d)), color="#2ca02c", ls=":", lw=1.2, label=f"mean {np.mean(d):.3g} min/yr")
     if budget is not None:
         over = float(np.mean(d > budget))
         ax.axvline(budget, color="#d62728", ls="--", lw=1.5,
                    label=f"SLO budget {budget:.3g} min/yr; {100 * over:.0f}% of years exceed it")
-    ax.set_xlim(left=0)
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(left=floor)
+    else:
+        ax.set_xlim(left=0)
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
-    ax.set_xlabel("downtime (minutes per year, request-weighted)" if src == "replications.csv"
-                  else "downtime (minutes per year, time-weighted)")
+    ax.set_xlabel(("downtime (minutes per year, request-weighted" if src == "replications.csv"
+                   else "downtime (minutes per year, time-weighted") + (", log scale)" if log else ")"))
     ax.set_ylabel("share of simulated years with at most this downtime (%)")
     ax.set_title(f"Annual downtime across replications: {run.name}  [source: {src}]")
     ax.grid(alpha=0.3)
