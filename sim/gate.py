@@ -74,16 +74,27 @@ def fmt(v) -> str:
 
 
 # --------------------------------------------------------------------------- parsing
+_REQ_RE = re.compile(r"\s*(?:(worst_day|worst_30d|run):)?\s*([A-Za-z0-9_.\[\]-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*")
+
+
 def parse_require(text: str):
-    """``[window:]metric op value`` -> a scenario ``Gate`` (bad text -> one-line error, exit 2)."""
+    """``[window:]metric op value`` -> a scenario ``Gate`` (bad text -> one-line error, exit 2).
+
+    Same syntax as the scenario's ``gates:`` strings, but keys may contain ``-`` as the contract's
+    cause names do (``outages.by_cause.bad-change-escaped.count<=1``).
+    """
     from sim.scenario.model import Gate
+    from sim.units import parse_fraction, parse_number
+    m = _REQ_RE.fullmatch(text)
+    if not m:
+        raise HivesimError(f"--require {text!r}: expected 'metric op value' such as "
+                           "'availability.request.nines>=5' or 'worst_day:availability.request.mean>=99.9%'")
+    window, metric, op, raw = m.groups()
     try:
-        return Gate.parse(text)
+        value = parse_fraction(raw) if raw.endswith("%") else parse_number(raw)
     except ValueError as exc:
-        msg = str(exc).splitlines()[0]
-        if "validation error" in msg:  # pydantic: keep it one line and user-facing
-            msg = f"expected 'metric op value' such as 'availability.request.nines>=5', got {text!r}"
-        raise HivesimError(f"--require {text!r}: {msg}") from None
+        raise HivesimError(f"--require {text!r}: {exc}") from None
+    return Gate(metric=metric, op=op, value=value, window=window or "run")
 
 
 def higher_is_better(key: str) -> bool | None:

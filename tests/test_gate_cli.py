@@ -150,3 +150,13 @@ def test_table_shows_bracketed_text(run, capsys):
     assert main(["gate", str(run), "--no-scenario-gates", "--require", "cells[0].availability>=0"]) == 0
     out = capsys.readouterr().out
     assert "cells[0].availability>=0" in out
+
+
+def test_keys_with_hyphens(run):
+    # cause names in outages.by_cause contain hyphens (bad-change ...); the fixture's causes do too
+    s = _summary(run)
+    cause = next(c for c in s["outages"]["by_cause"] if "-" in c)
+    n = s["outages"]["by_cause"][cause]["count"]
+    res = check_run(run, requires=[f"outages.by_cause.{cause}.count<={n}", f"outages.by_cause.{cause}.count<{n}"],
+                    use_scenario=False)
+    assert [r.passed for r in res] == [True, False]

@@ -120,3 +120,12 @@ def test_cost_decompositions_get_one_panel_each():
     assert [t.get_text() for t in a.get_yticklabels()] == ["power", "servers"]  # zero item omitted
     assert "1 zero items omitted" in a.get_title()
     assert sum(p.get_width() for p in b.patches) == 100.0
+
+
+def test_cdf_scale_switches_to_log_only_for_wide_spreads():
+    from sim.report.plots import cdf_scale, ecdf_xy
+    assert cdf_scale([0.0, 2.0, 5.0, 9.0]) == (False, 0.0)
+    log, floor = cdf_scale([0.0, 3.0, 4.0, 1300.0])
+    assert log and floor == 1.5
+    x, y = ecdf_xy([0.0, 3.0, 4.0, 1300.0], floor)
+    assert list(x) == [1.5, 1.5, 3.0, 4.0, 1300.0] and list(y) == [0.0, 0.25, 0.5, 0.75, 1.0]
