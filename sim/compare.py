@@ -132,14 +132,14 @@ def overlay_downtime(runs: list[Run]):
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
-    from sim.report.plots import Skip, _replication_downtimes, cdf_scale, ecdf_xy
+    from sim.report.plots import Skip, replication_downtimes, cdf_scale, ecdf_xy
     fig = Figure(figsize=(9.5, 5.2), layout="constrained")
     ax = fig.subplots()
     budgets: dict = {}
     series = []
     for i, r in enumerate(runs):
         try:
-            d, src = _replication_downtimes(r)
+            d, src = replication_downtimes(r)
         except Skip:
             continue
         if len(d) >= 2:

@@ -12,7 +12,7 @@ import numpy as np
 
 from sim.cli import main
 from sim.report import write_report
-from sim.report.plots import _replication_downtimes
+from sim.report.plots import replication_downtimes
 from sim.results_io import load_run
 from tests.fixtures_runs import make_run
 
@@ -73,10 +73,10 @@ def test_downtime_fallback_from_events_matches_replications_csv(tmp_path):
     # with uniform traffic (as the fixture draws it) time-weighted = request-weighted downtime,
     # so the events.csv reconstruction must reproduce replications.csv to rounding (1e-4 min)
     run = make_run(tmp_path, seed=25, replications=30)
-    want, src = _replication_downtimes(load_run(run))
+    want, src = replication_downtimes(load_run(run))
     assert src == "replications.csv"
     (run / "replications.csv").unlink()
-    got, src = _replication_downtimes(load_run(run))
+    got, src = replication_downtimes(load_run(run))
     assert src.startswith("events.csv")
     np.testing.assert_allclose(got, want, atol=1e-4)
 
