@@ -105,7 +105,7 @@ def downtime_cdf(run: Run) -> Figure:
     ax.set_xlabel(("downtime (minutes per year, request-weighted" if src == "replications.csv"
                    else "downtime (minutes per year, time-weighted") + (", log scale)" if log else ")"))
     ax.set_ylabel("share of simulated years with at most this downtime (%)")
-    ax.set_title(f"Annual downtime across replications: {run.name}  [source: {src}]")
+    ax.set_title(f"Annual downtime across replications: {run.name}\n(source: {src})", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
     return fig
