@@ -9,6 +9,7 @@ applies cross-cell transfers after a short delay, and switches set through
 
 ``{"mode": "unavailable", "seconds": 2}``   every request answers 503 (nothing changes)
 ``{"mode": "unknown", "seconds": 2}``       transfers are applied, then answered 504 (unknown outcome)
+``{"mode": "unknown-dark", "seconds": 2}``  the same, and status lookups answer 503 meanwhile
 ``{"mode": "drop", "seconds": 2}``          transfers are *not* applied and answered 504
 ``{"bug": "duplicate"}``                    a planted bug: a retried key is applied again
 ``{"bug": "lose"}``                         a planted bug: every 50th acknowledged transfer is not kept
@@ -121,12 +122,12 @@ def make_app(bank: FakeBank, token: str) -> Starlette:
             bank.balances[src] += amount
             if not cross:
                 bank.balances[dst] -= amount
-        if mode == "unknown":
+        if mode in ("unknown", "unknown-dark"):
             return err(504, "unknown_outcome")
         return JSONResponse({"key": key, "status": t["status"], "cross_cell": cross})
 
     async def transfer_status(req: Request):
-        if bank.faulty() == "unavailable":
+        if bank.faulty() in ("unavailable", "unknown-dark"):
             return err(503, "unavailable", retry=True)
         t = bank.transfers.get(req.path_params["key"])
         if t is None:
