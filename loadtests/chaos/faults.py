@@ -10,9 +10,9 @@
 | partition       | drop every connection on the app -> member path and refuse new ones | -          |
 | bad-change      | -                                        | app server answers 500 (its admin fault hook) |
 
-Signals go to PIDs the cluster manager started, or to their process group when the PID leads
-one of its own (PostgreSQL's backends share the postmaster's group) -- never to our own group,
-never by name. Lifting a fault with ``duration: 0`` ("until repaired") happens when the load
+Signals go to PIDs the cluster manager started, with their process group (every process the
+manager starts gets a session of its own; PostgreSQL's backends share the postmaster's group, so
+a paused primary is frozen whole) -- never to our own group, never by name. Lifting a fault with ``duration: 0`` ("until repaired") happens when the load
 stops, before the checker runs, so every member can converge.
 """
 
@@ -42,9 +42,11 @@ def signal_target(pid: int | None, sig: int, group: bool = True) -> str:
     except ProcessLookupError:
         raise FaultError(f"pid {pid} is not running") from None
     try:
-        if group and pgid == pid and pgid != os.getpgid(0):
+        # Patroni starts the postmaster from a helper that called setsid() and exited, so the
+        # postmaster and its backends form a group of their own that the postmaster does not lead
+        if group and pgid > 1 and pgid != os.getpgid(0):
             os.killpg(pgid, sig)
-            return f"group {pgid}"
+            return f"pid {pid} with its group {pgid}"
         os.kill(pid, sig)
         return f"pid {pid}"
     except ProcessLookupError:

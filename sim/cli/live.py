@@ -52,7 +52,8 @@ def run(args) -> int:
     for f in s["faults"]:
         rec = "-" if f["recovery_seconds"] is None else f"{f['recovery_seconds']:.1f}s"
         print(f"  fault {f['kind']:<15} {f['target']:<22} t={f['start']:6.1f}s recovery {rec:>7} "
-              f"failed {f['failed_requests']:>5}{'' if f['recovered'] else ' NOT RECOVERED'}"
+              f"failed {f['failed_requests']:>5}  stall {f['stall_seconds']:5.1f}s  max latency "
+              f"{f['max_latency_ms']} ms{'' if f['recovered'] else ' NOT RECOVERED'}"
               f"{' ERROR ' + f['error'] if f.get('error') else ''}")
     if s["run"]["status"] != "ok":
         print(f"hivesim live: run failed: {s['run'].get('error')}", file=sys.stderr)
