@@ -157,7 +157,7 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
             raise HivesimError(f"Locust failed (exit {getattr(lr, 'returncode', '?')}); see {work}/locust.log")
         log("live: load done; waiting for every cell to be healthy before checking")
         try:
-            cluster.wait_ready(timeout=90)
+            cluster.wait_ready(timeout=60)
         except HivesimError as exc:
             log(f"live: {exc} (checking anyway)")
         history = read_transfers(spec.record_dir)

@@ -112,7 +112,7 @@ def test_schedule_kills_pauses_and_lifts(cluster):
         ChaosEntry(at=0.1, target="cell[0].db.primary", fault="kill-postmaster"),
         ChaosEntry(at=0.2, target="cell[1].db.primary", fault="pause", duration=0.8),
         ChaosEntry(at=0.3, target="etcd[quorum]", fault="crash", duration=0.5),
-        ChaosEntry(at=0.3, target="cell[0].app", fault="latency", latency=0.05),  # not applicable: error
+        ChaosEntry(at=0.3, target="cell[0].app", fault="partition", duration=1),  # not applicable: error
     ]
     inj = Injector(cluster, entries, log=lambda s: None)
     inj.start()
@@ -127,7 +127,7 @@ def test_schedule_kills_pauses_and_lifts(cluster):
     assert eps[0].end == eps[0].start and eps[0].error is None and "SIGKILL postmaster" in eps[0].detail
     assert eps[1].end - eps[1].start == pytest.approx(0.8, abs=0.3)
     assert cluster.restarts == ["etcd-0:all", "etcd-1:all"]  # crash lifted after its duration
-    assert eps[3].error and "database members" in eps[3].error
+    assert eps[3].error and "app -> database path" in eps[3].error
 
 
 def test_finish_lifts_faults_held_until_the_end(cluster):

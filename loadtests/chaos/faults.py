@@ -6,7 +6,7 @@
 | kill-patroni    | SIGKILL its Patroni (the leader key expires after ttl) | -                     |
 | crash / down    | SIGKILL Patroni and PostgreSQL (a host crash); restarted when lifted | SIGKILL (gateway, app and relay are restarted by the cluster's supervisor; etcd when lifted) |
 | pause           | SIGSTOP Patroni and PostgreSQL, SIGCONT when lifted | SIGSTOP / SIGCONT           |
-| latency         | delay + jitter on the app -> member path (TCP fault proxy) | -                     |
+| latency         | delay + jitter on the app -> member path (TCP fault proxy) | app: delay per request (admin hook) |
 | partition       | drop every connection on the app -> member path and refuse new ones | -          |
 | bad-change      | -                                        | app server answers 500 (its admin fault hook) |
 
@@ -136,9 +136,9 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
     """Apply ``kind`` to everything in ``res`` now; return how to lift it."""
     held = Held(detail="")
     notes: list[str] = []
-    if kind in ("latency", "partition") and res.procs:
-        raise FaultError(f"{kind} works on the app -> database path: target database members, not "
-                         f"{', '.join(p.name for p in res.procs)}")
+    if kind == "partition" and res.procs or kind == "latency" and any(p.kind != "app" for p in res.procs):
+        raise FaultError(f"{kind} works on the app -> database path (or, latency, on app servers): "
+                         f"not {', '.join(p.name for p in res.procs if kind == 'partition' or p.kind != 'app')}")
     if kind in ("kill-postmaster", "kill-patroni") and (res.procs or not res.members):
         raise FaultError(f"{kind} needs database member targets")
     if kind == "bad-change" and (res.members or not res.procs):
@@ -186,8 +186,12 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
             notes.append(f"{p.name}: SIGSTOP {signal_target(p.pid, signal.SIGSTOP)}")
             held.lifters.append(lambda p=p: signal_target(p.pid, signal.SIGCONT))
         elif kind == "bad-change":
-            _app_fault(cluster, p, {"mode": "error"})
+            _app_fault(cluster, p, {"error_rate": 1.0})
             notes.append(f"{p.name}: answering 500")
+            held.lifters.append(lambda p=p: _app_fault(cluster, p, None))
+        elif kind == "latency":
+            _app_fault(cluster, p, {"latency_ms": latency * 1000})
+            notes.append(f"{p.name}: +{latency * 1000:g} ms per request (app hook; no jitter)")
             held.lifters.append(lambda p=p: _app_fault(cluster, p, None))
         else:
             raise FaultError(f"fault {kind!r} does not apply to {p.kind} {p.name}")
@@ -197,7 +201,7 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
 
 def _app_fault(cluster: ClusterView, p: Proc, body: dict | None) -> None:
     import httpx
-    url = getattr(p, "url", None) or getattr(cluster, "app_url", lambda p: None)(p)
+    url = p.url
     if not url:
         raise FaultError(f"{p.name}: no admin URL known")
     path, payload = ("/admin/fault", body) if body else ("/admin/heal", {})
