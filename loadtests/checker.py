@@ -256,8 +256,8 @@ class MemberDsn:
     conninfo: str
 
 
-def table_checksums_sql(tables: list[str]) -> str:
-    """One query returning a checksum over the given public tables' full contents.
+def table_checksums_sql(tables: list[tuple[str, str]]) -> str:
+    """One query returning a checksum over the given (schema, table)s' full contents.
 
     Rows are rendered with ``t::text`` and ordered by that text, so the checksum does not depend
     on physical row order (which differs between a primary and a rewound replica).
@@ -265,20 +265,23 @@ def table_checksums_sql(tables: list[str]) -> str:
     from psycopg import sql
     parts = [sql.SQL("(SELECT {name} || ':' || count(*) || ':' || "
                      "coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '') FROM {tbl} t)").format(
-        name=sql.Literal(t), tbl=sql.Identifier("public", t)) for t in sorted(tables)]
+        name=sql.Literal(f"{sch}.{t}"), tbl=sql.Identifier(sch, t)) for sch, t in sorted(tables)]
     if not parts:
         return "SELECT ''"
     return sql.SQL("SELECT md5(concat_ws('|', {}))").format(sql.SQL(", ").join(parts))
 
 
 def replica_checksum(conninfo: str, timeout: float = 5.0) -> str | None:
-    """Checksum of every table in the member's ``public`` schema (None if unreachable)."""
+    """Checksum of every table in the schemas of the role's search path (None if unreachable)."""
     import psycopg
     try:
         with psycopg.connect(conninfo, connect_timeout=max(1, int(timeout)), autocommit=True) as conn:
             conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(int(timeout * 1000)),))
-            tables = [r[0] for r in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")]
+            tables = [(r[0], r[1]) for r in conn.execute(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname = ANY(current_schemas(false)) "
+                "ORDER BY 1, 2")]
+            if not tables:
+                return None  # nothing to compare is not "converged": the connection is wrong
             q = table_checksums_sql(tables)
             return conn.execute(q).fetchone()[0]
     except psycopg.Error:

@@ -61,11 +61,19 @@ class ClusterAdapter:
 
 
 def member_dsns(cluster) -> list:
-    """A direct libpq connection string for every database member (the checker's replica reads)."""
-    from loadtests.bank.schema import APP_ROLE
+    """A direct libpq connection string for every database member (the checker's replica reads).
+
+    Derived from the cluster's own connection string for the bank's role, pointed at one
+    member's PostgreSQL port (no proxy) and allowing standbys (``target_session_attrs=any``).
+    """
+    import re
+
     from loadtests.checker import MemberDsn
-    pw = cluster.state["passwords"]["app"]
-    return [MemberDsn(str(m["cell"]), m["name"],
-                      f"host=127.0.0.1 port={m['pg_port']} dbname=bank user={APP_ROLE} password={pw} "
-                      f"connect_timeout=3 application_name=hivesim-checker")
-            for m in cluster.state["members"]]
+    out = []
+    for m in cluster.state["members"]:
+        dsn = cluster.app_dsn(m["cell"], via_proxy=False, app="hivesim-checker")
+        dsn = re.sub(r"\bhost=\S+", "host=127.0.0.1", dsn)
+        dsn = re.sub(r"\bport=\S+", f"port={m['pg_port']}", dsn)
+        dsn = re.sub(r"\btarget_session_attrs=\S+", "target_session_attrs=any", dsn)
+        out.append(MemberDsn(str(m["cell"]), m["name"], dsn))
+    return out
