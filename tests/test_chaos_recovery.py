@@ -65,6 +65,8 @@ def test_per_second_series_and_events():
     assert ts[2]["cells_down"] == 1 and ts[0]["cells_down"] == 0
     ev = events_rows(analyse_faults(rows, 1000.0, faults, 4.0, 200))
     assert ev[0]["effect"] == "writes-down" and ev[0]["failed_requests"] == 10
+    # an instantaneous kill's episode lasts as long as its effect (for shading plots)
+    assert ev[0]["fault_end_s"] == 2.0 and ev[0]["end_s"] == pytest.approx(3.0, abs=0.01)
 
 
 def test_wilson_interval_known_values():
