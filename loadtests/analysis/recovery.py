@@ -19,8 +19,9 @@ Definitions (documented in docs/live-benchmark.md, reported in summary.json ``fa
 * **stall_seconds**: the longest time, from the fault's start to the window's end, with no
   request of the fault's scope *completing* successfully -- a failover the gateway hides by
   holding requests until a new primary answers shows here even when nothing failed.
-* **scope**: a fault on ``cell[i]...`` is measured on the requests touching cell i (reads of its
-  accounts, transfers from or to them), any other fault on all requests.
+* **scope**: a fault on ``cell[i]...`` is measured on the requests cell i serves (reads of its
+  accounts, transfers from them; a cross-cell credit arrives later through the relay), any other
+  fault on all requests.
 """
 
 from __future__ import annotations
