@@ -109,6 +109,8 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     from sim.scenario import scenario_sha256
     from sim.scenario.live import Live
 
+    from loadtests.chaos.targets import check_schedule
+    check_schedule(scenario)  # bad input fails before anything starts
     missing = check_prerequisites()
     if missing:
         raise HivesimError("hivesim live needs: " + "; ".join(missing))
