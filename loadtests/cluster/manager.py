@@ -383,10 +383,19 @@ class Cluster:
             old = Cluster.attach(rd)
             if any(procs.alive(p) for p in old.all_pids()):
                 raise ClusterError(f"{rd}: a cluster is already running here; 'hivesim cluster down' it first")
+            shm = old.state.get("etcd_shm")
+            if shm and Path(shm).name.startswith("hivesim-"):
+                shutil.rmtree(shm, ignore_errors=True)
             shutil.rmtree(rd)
         elif rd.exists() and any(rd.iterdir()):
             if not (rd / MARKER).exists():
                 raise ClusterError(f"{rd}: exists and is not a hivesim run directory; choose another live.run_dir")
+            try:  # a run kept by down(keep=True) may have left etcd's data on tmpfs
+                shm = json.loads((rd / "cluster.down.json").read_text()).get("etcd_shm")
+                if shm and Path(shm).name.startswith("hivesim-"):
+                    shutil.rmtree(shm, ignore_errors=True)
+            except (OSError, ValueError):
+                pass
             shutil.rmtree(rd)
         rd.mkdir(parents=True, exist_ok=True)
         (rd / MARKER).write_text("hivesim live cluster run directory\n")
@@ -445,7 +454,13 @@ class Cluster:
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "etcd": [], "members": [],
         }
         self._save()
-        # -- etcd
+        # -- etcd (data on tmpfs when asked: run_dir/etcd is then a symlink to it)
+        if live.etcd.in_memory and Path("/dev/shm").is_dir():
+            shm = Path(f"/dev/shm/hivesim-{run_id}-etcd")
+            shm.mkdir(mode=0o700)
+            (rd / "etcd").rmdir()
+            (rd / "etcd").symlink_to(shm)
+            st["etcd_shm"] = str(shm)
         names = [f"etcd{i}" for i in range(n_etcd)]
         cports = [(next(ports), next(ports)) for _ in range(n_etcd)]
         initial = ",".join(f"{n}=http://127.0.0.1:{pp}" for n, (_, pp) in zip(names, cports))
@@ -550,6 +565,11 @@ class Cluster:
         return (f"host={hosts} port={ports} dbname={db} user={user} password={password} "
                 f"target_session_attrs=read-write connect_timeout=3 application_name={app}")
 
+    def db_members(self, cell: int) -> list[dict]:
+        """The cell's members as app servers see them: name, proxy port, Patroni REST URL."""
+        return [{"name": m["name"], "port": m["proxy_port"], "rest": f"http://127.0.0.1:{m['rest_port']}"}
+                for m in self.state["members"] if m["cell"] == cell]
+
     def app_dsn(self, cell: int, via_proxy: bool = True, app: str = "hivesim") -> str:
         """libpq connection string of ``cell``'s primary as the bank's role (for tests and benchmarks)."""
         return self._dsn(cell, APP_ROLE, self.state["passwords"]["app"], "postgres", via_proxy, app)
@@ -588,6 +608,7 @@ class Cluster:
                 name, port = f"app-c{cell}-{i}", next(ports)
                 path = write_conf(name, {"name": name, "cell": cell, "cells": st["cells"], "port": port,
                                          "dsn": self.app_dsn(cell, app=name), "pool_size": live.pool_size,
+                                         "members": self.db_members(cell),
                                          "db_timeout": live.db_timeout, "deadline": live.gateway_deadline})
                 apps.append({"name": name, "cell": cell, "index": i, "port": port})
                 programs.append({"name": name, "argv": [py, "-m", "loadtests.bank.app"],
@@ -595,7 +616,8 @@ class Cluster:
                                  "restart": live.restart_app_servers, "cwd": str(REPO_ROOT)})
         relay_port, gw_port = next(ports), next(ports)
         path = write_conf("relay", {"port": relay_port, "interval": live.relay_interval, "db_timeout": live.db_timeout,
-                                    "cells": [self.app_dsn(c, app="relay") for c in range(st["cells"])]})
+                                    "cells": [self.app_dsn(c, app="relay") for c in range(st["cells"])],
+                                    "members": [self.db_members(c) for c in range(st["cells"])]})
         programs.append({"name": "relay", "argv": [py, "-m", "loadtests.bank.relay"],
                          "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "relay.log"),
                          "restart": live.restart_app_servers, "cwd": str(REPO_ROOT)})
@@ -639,6 +661,8 @@ class Cluster:
         if not st:
             return {"stopped": 0, "seconds": 0.0}
         every = self.all_pids()
+        for pid in every:  # a process the chaos side left SIGSTOPped would ignore SIGTERM
+            procs.signal_pid(pid, signal.SIGCONT)
         # 1. the supervisor first (so it restarts nothing), then each program's process group
         sup = st.get("supervisor", {}).get("pid")
         procs.kill_group(sup)
@@ -685,11 +709,16 @@ class Cluster:
             raise ClusterError(f"teardown left processes {left} / listening ports {sorted(busy)} "
                                f"(run dir kept: {self.run_dir})")
         t_verified = time.monotonic() - t0
+        shm = st.get("etcd_shm")
         if not keep and self.run_dir.exists() and (self.run_dir / MARKER).exists():
+            if shm and Path(shm).name.startswith("hivesim-"):
+                shutil.rmtree(shm, ignore_errors=True)
             shutil.rmtree(self.run_dir, ignore_errors=True)
         elif (self.run_dir / STATE).exists():
             os.replace(self.run_dir / STATE, self.run_dir / "cluster.down.json")
         self.state = {}
+        if keep and shm:
+            print(f"note: etcd data kept in {shm} (tmpfs)", file=sys.stderr)
         return {"stopped": len(every), "seconds": round(time.monotonic() - t0, 2),
                 "phases": {"signalled": round(t_stopped, 2), "verified": round(t_verified, 2)}}
 
