@@ -229,6 +229,34 @@ def test_relay_pause_keeps_money_in_flight(cluster, http):
     assert http.get(f"/transfers/{k}").json()["status"] == "applied"
 
 
+def test_supervisor_restarts_gateway_and_app_server(cluster, http):
+    old_gw = cluster.gateway_pid
+    assert cluster.kill_gateway() == old_gw
+    app = cluster.app_servers[1]
+    assert cluster.kill_app_server(app["cell"], app["index"]) == app["pid"]
+    end = time.monotonic() + 30
+    while not (cluster.gateway_pid not in (None, old_gw) and cluster.app_servers[1]["pid"] not in (None, app["pid"])
+               and cluster._http_ok(cluster.gateway_url + "/health")
+               and cluster._http_ok(cluster.app_servers[1]["url"] + "/health?db=1", 4)):
+        assert time.monotonic() < end, "supervisor did not restart the gateway and the app server"
+        time.sleep(0.2)
+    assert cluster.app_servers[1]["restarts"] == 1
+    assert http.get(f"/accounts/{account_id(0)}").status_code == 200
+
+
+def test_etcd_member_kill_and_restart(cluster):
+    pid = cluster.kill_etcd(2)
+    assert pid is not None and not procs.wait_dead([pid], 5)
+    assert cluster.etcd_members[2]["pid"] is None
+    new = cluster.start_etcd(2)
+    assert new != pid
+    end = time.monotonic() + 30
+    while not all(e["healthy"] for e in cluster.etcd_members):
+        assert time.monotonic() < end, cluster.etcd_members
+        time.sleep(0.3)
+    assert cluster.cell_ready(0) and cluster.cell_ready(1)
+
+
 def test_money_is_conserved(cluster, http):
     audit = settled_audit(http)
     assert audit["total"] == N_ACCOUNTS * BALANCE + 0  # every test above only moved money
