@@ -70,7 +70,7 @@ def _cell_faults(scenario, cell: int, t0: float, t1: float) -> list[FaultWindow]
 
 def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1, *,
                   app_threads: int = 8, db_pool: int = 16, db_capacity_tps: float = 2000.0,
-                  timeout: float = 10.0, retry: RetryPolicy | None = None,
+                  timeout: float = 30.0, retry: RetryPolicy | None = None,
                   warmup: float = 0.0) -> list[RequestSpec]:
     """One ``RequestSpec`` per cell (``cells``: a count from cell 0, or a list of indices)."""
     t0, t1 = float(window[0]), float(window[1])
@@ -88,8 +88,8 @@ def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1,
     mix = scenario.workload.mix
     writes = (mix.intra_cell + mix.cross_cell) if tmpl.db.reads_during_failover else 1.0
     if retry is None:  # the gateway retries through a failover, within its expected length
-        retry = RetryPolicy(max_attempts=8, backoff=0.1, max_backoff=2.0,
-                            deadline=tmpl.db.failover.total + 5.0, attempt_timeout=timeout)
+        retry = RetryPolicy(max_attempts=100, backoff=0.1, max_backoff=1.0,
+                            deadline=tmpl.db.failover.total + 5.0, attempt_timeout=5.0)
     return [RequestSpec(rate=tuple(float(r) for r in rate), tiers=tiers, horizon=t1 - t0, warmup=warmup,
                         timeout=timeout, retry=retry, faults=tuple(_cell_faults(scenario, c, t0, t1)),
                         write_fraction=writes) for c in idx]
