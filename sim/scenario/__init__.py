@@ -15,6 +15,7 @@ import difflib
 import hashlib
 import json
 import os
+import re
 from importlib import resources
 
 from pydantic import BaseModel, ValidationError
@@ -86,6 +87,12 @@ def _describe(err: dict) -> str:
     if typ == "missing":
         return "required field is missing"
     msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    bounds = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
+              "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
+    if typ in bounds:
+        op, key = bounds[typ]
+        kind = "an integer" if isinstance(got, int) and not isinstance(got, bool) else "a number"
+        return f"expected {kind} {op} {err.get('ctx', {}).get(key)}, got {got!r}"
     if typ.startswith(("greater_than", "less_than", "int_", "float_", "bool_", "string_", "literal_",
                        "list_", "too_", "dict_", "model_", "int_type", "enum")):
         msg = msg[0].lower() + msg[1:] if msg else msg
@@ -108,8 +115,14 @@ def validate_document(doc: Located) -> Scenario:
                 err = e
                 break
         path = _loc_to_path(err["loc"])
+        detail = _describe(err)
+        # model-level checks name the offending field at the start of their message
+        m = re.match(r"^([A-Za-z_][\w\[\]]*(?:\.[A-Za-z_][\w\[\]]*)*): (.*)$", detail)
+        if m and err["type"] == "value_error":
+            path = f"{path}.{m.group(1)}" if path else m.group(1)
+            detail = m.group(2)
         file, line = doc.where(path)
-        raise ScenarioError(_describe(err), file=file, line=line, path=path or None) from None
+        raise ScenarioError(detail, file=file, line=line, path=path or None) from None
     except ScenarioError:
         raise
     except ValueError as exc:  # model helpers raising plain ValueError

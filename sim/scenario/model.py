@@ -273,6 +273,9 @@ class ComponentFailures(Strict):
     router_node: FailureDist | None = Field(None, description="GNS replica failure")
     bus_node: FailureDist | None = Field(None, description="message bus node failure")
     db_process: FailureDist | None = Field(None, description="database process crash on a replica")
+    server_roles: list[Literal["db", "app", "gns", "bus"]] = Field(
+        default_factory=lambda: ["db", "app", "gns", "bus"],
+        description="which machines `server` crashes apply to")
 
 
 class CorrelatedEvent(Strict):

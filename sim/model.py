@@ -1,0 +1,152 @@
+"""The bank as a tree of named components, built from a validated Scenario.
+
+``build_bank(scenario)`` resolves cell templates and per-cell overrides, places every DB
+replica, app node, GNS replica and bus node in an IDC, groups servers into racks and power
+domains, and gives each component its scope name (``cell[3].db.replica[1]``), which is also
+how ``chaos:`` entries and errors name it. The result is plain data; the engine
+(``sim.engine``) adds behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from sim.errors import ScenarioError
+from sim.scenario.model import CellSpec, Scenario
+
+__all__ = ["Server", "CellPlan", "BankPlan", "build_bank"]
+
+
+@dataclass
+class Server:
+    """One machine: a DB replica, an app node, a GNS replica or a bus node."""
+
+    index: int            # global index in BankPlan.servers
+    scope: str            # e.g. cell[3].db.replica[1]
+    role: str             # db | app | gns | bus
+    idc: int              # index into BankPlan.idcs
+    cell: int | None = None
+    member: int = 0       # replica / node number within its group
+    rack: int = -1
+    power: int = -1
+
+
+@dataclass
+class CellPlan:
+    index: int
+    spec: CellSpec
+    share: float                      # fraction of accounts (and traffic) this cell serves
+    db: list[int] = field(default_factory=list)    # server indices of replicas
+    app: list[int] = field(default_factory=list)   # server indices of app nodes
+
+
+@dataclass
+class BankPlan:
+    idcs: list[str]
+    idc_region: list[int]
+    regions: list[str]
+    cells: list[CellPlan]
+    servers: list[Server]
+    gns: list[int]
+    bus: list[int]
+    racks: list[list[int]]            # server indices per rack
+    power_domains: list[list[int]]    # rack indices per power domain
+
+    def idc_index(self, name: str) -> int:
+        return self.idcs.index(name)
+
+
+def _deep_update(base: dict, over: dict) -> dict:
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            _deep_update(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def _resolve_cells(sc: Scenario) -> list[CellSpec]:
+    cells = sc.topology.cells
+    template = cells.template.model_dump(mode="python", exclude_unset=False)
+    specs: list[CellSpec | None] = [None] * cells.count
+    raw = [None] * cells.count
+    for oi, ov in enumerate(cells.overrides):
+        for i in ov.indices(cells.count):
+            raw[i] = _deep_update(copy.deepcopy(raw[i] or template), copy.deepcopy(ov.set))
+            try:
+                specs[i] = CellSpec.model_validate(raw[i])
+            except ValidationError as exc:
+                e = exc.errors(include_url=False)[0]
+                loc = ".".join(str(p) for p in e["loc"])
+                raise ScenarioError(f"{e['msg']} (got {e.get('input')!r})",
+                                    path=f"topology.cells.overrides[{oi}].set.{loc}") from None
+    base = cells.template
+    return [s if s is not None else base for s in specs]
+
+
+def _place(plist: list[str], n: int, idcs: list[str]) -> list[int]:
+    names = plist or idcs
+    return [idcs.index(names[i % len(names)]) for i in range(n)]
+
+
+def build_bank(sc: Scenario) -> BankPlan:
+    """Resolve the scenario's topology into a BankPlan (deterministic; no randomness)."""
+    topo = sc.topology
+    idcs, idc_region, regions = [], [], []
+    for ri, region in enumerate(topo.regions):
+        regions.append(region.name)
+        for idc in region.idcs:
+            idcs.append(idc.name)
+            idc_region.append(ri)
+    specs = _resolve_cells(sc)
+    if sc.workload.mapping == "range":
+        total_w = sum(s.weight for s in specs)
+        shares = [s.weight / total_w for s in specs]
+    else:
+        shares = [1.0 / len(specs)] * len(specs)
+
+    servers: list[Server] = []
+
+    def add(scope, role, idc, cell=None, member=0):
+        servers.append(Server(len(servers), scope, role, idc, cell, member))
+        return len(servers) - 1
+
+    cells = []
+    for ci, spec in enumerate(specs):
+        for p in spec.db.placement + spec.app.placement:
+            if p not in idcs:
+                raise ScenarioError(f"unknown IDC {p!r} (known: {', '.join(idcs)})",
+                                    path=f"topology.cells (cell {ci}) placement")
+        cp = CellPlan(ci, spec, shares[ci])
+        for k, idc in enumerate(_place(spec.db.placement, spec.db.replicas, idcs)):
+            cp.db.append(add(f"cell[{ci}].db.replica[{k}]", "db", idc, ci, k))
+        for k, idc in enumerate(_place(spec.app.placement, spec.app.nodes, idcs)):
+            cp.app.append(add(f"cell[{ci}].app.node[{k}]", "app", idc, ci, k))
+        cells.append(cp)
+    gns = [add(f"gns.replica[{k}]", "gns", idc, None, k)
+           for k, idc in enumerate(_place(topo.gns.placement, topo.gns.replicas, idcs))] if topo.gns else []
+    bus = [add(f"bus.node[{k}]", "bus", idc, None, k)
+           for k, idc in enumerate(_place(topo.bus.placement, topo.bus.replicas, idcs))] if topo.bus else []
+
+    # racks: fill each IDC's servers in declaration order, servers_per_rack at a time
+    racks: list[list[int]] = []
+    power: list[list[int]] = []
+    for ii in range(len(idcs)):
+        members = [s.index for s in servers if s.idc == ii]
+        first_rack = len(racks)
+        for k in range(0, len(members), topo.servers_per_rack):
+            racks.append(members[k:k + topo.servers_per_rack])
+        idc_racks = list(range(first_rack, len(racks)))
+        for k in range(0, len(idc_racks), topo.racks_per_power_domain):
+            power.append(idc_racks[k:k + topo.racks_per_power_domain])
+    for ri, rack in enumerate(racks):
+        for s in rack:
+            servers[s].rack = ri
+    for pi, dom in enumerate(power):
+        for r in dom:
+            for s in racks[r]:
+                servers[s].power = pi
+    return BankPlan(idcs, idc_region, regions, cells, servers, gns, bus, racks, power)

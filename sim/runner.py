@@ -1,0 +1,181 @@
+"""Run a scenario's replications (in parallel) and turn them into a run directory.
+
+``simulate(scenario)`` is pure: for a given scenario and seed it returns the same summary
+whatever the number of worker processes (each replication has its own seeded generator and
+results are aggregated in replication order). ``run_to_dir`` adds the results contract's
+files. Sweeps (``sim.sweep``) and benchmarks call these.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from sim import __version__
+from sim.engine import ReplicationResult, run_replication
+from sim.metrics import MIN_PER_YEAR, aggregate
+from sim.model import build_bank
+from sim.results import default_run_dir, new_run_id, write_run_dir
+from sim.scenario import Scenario, scenario_sha256
+from sim.units import DAY
+
+__all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras"]
+
+
+def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
+    w = workers if workers is not None else sc.simulation.workers
+    if w == "auto" or w is None:
+        w = os.cpu_count() or 1
+    return max(1, min(int(w), sc.simulation.replications))
+
+
+def _work(sc: Scenario, indices: list[int]) -> list[ReplicationResult]:
+    plan = build_bank(sc)
+    return [run_replication(sc, i, plan) for i in indices]
+
+
+def _chunks(n: int, workers: int) -> list[list[int]]:
+    size = max(1, math.ceil(n / (workers * 4)))
+    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+
+
+def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationResult]:
+    n = sc.simulation.replications
+    bar = None
+    if progress:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        bar = Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
+                       MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+        bar.start()
+        task = bar.add_task(sc.name, total=n)
+    try:
+        if workers <= 1:
+            plan = build_bank(sc)
+            out = []
+            for i in range(n):
+                out.append(run_replication(sc, i, plan))
+                if bar:
+                    bar.advance(task)
+            return out
+        out = []
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = [pool.submit(_work, sc, idx) for idx in _chunks(n, workers)]
+            for f in as_completed(futs):
+                part = f.result()
+                out.extend(part)
+                if bar:
+                    bar.advance(task, len(part))
+        out.sort(key=lambda r: r.index)
+        return out
+    finally:
+        if bar:
+            bar.stop()
+
+
+def summary_extras(sc: Scenario, summary: dict) -> None:
+    """Add the figures owned by optional models (capacity, cost, rare events) when present."""
+    try:
+        from sim import capacity as _cap  # noqa: F401  (capacity issue)
+    except ImportError:
+        _cap = None
+    if _cap is not None and sc.capacity is not None and hasattr(_cap, "throughput_summary"):
+        summary["throughput"] = _cap.throughput_summary(sc)
+    try:
+        from sim import cost as _cost
+    except ImportError:
+        _cost = None
+    if _cost is not None and sc.cost is not None and hasattr(_cost, "cost_summary"):
+        summary["cost"] = _cost.cost_summary(sc, summary["availability"]["request"].get("nines"))
+
+
+def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):
+    """Run all replications; return (summary dict, replication results). Deterministic."""
+    t0 = time.perf_counter()
+    w = resolve_workers(sc, workers)
+    results = _replicate(sc, w, progress)
+    summary = {"schema_version": 1, "kind": "simulation"}
+    summary.update(aggregate(results))
+    summary["estimator"] = {"method": "naive", "replications": len(results)}
+    if sc.simulation.estimator == "importance":
+        try:
+            from sim.rare import estimate_scenario
+        except ImportError:
+            estimate_scenario = None
+        if estimate_scenario is not None:
+            summary["estimator"] = estimate_scenario(sc)
+    summary_extras(sc, summary)
+    summary["run"] = {
+        "seed": sc.simulation.seed, "replications": sc.simulation.replications,
+        "horizon_days": sc.simulation.horizon / DAY, "warmup_days": sc.simulation.warmup / DAY,
+        "mode": sc.simulation.mode, "workers": w, "wall_seconds": time.perf_counter() - t0,
+        "scenario_sha256": scenario_sha256(sc), "hivesim_version": __version__,
+        "python": platform.python_version(), "status": "ok",
+    }
+    summary["scenario"] = sc.model_dump(mode="json")
+    return summary, results
+
+
+def simulate(sc: Scenario, workers: int | None = None, progress: bool = False) -> dict:
+    """The summary dict of a scenario's run (no files written)."""
+    return simulate_full(sc, workers, progress)[0]
+
+
+def _rows(results: list[ReplicationResult]):
+    events = [e for r in results for e in r.events]
+    ts_rows = []
+    r0 = results[0]
+    if r0.timeseries:
+        ts = r0.timeseries
+        step = ts["step"]
+        span = r0.span
+        for k, (off, fail, cd) in enumerate(zip(ts["offered"], ts["failed"], ts["cells_down"])):
+            t0 = k * step
+            t1 = min(span, (k + 1) * step)
+            ts_rows.append((0, float(t0), float(t1), off, fail, 0.0, fail / off if off > 0 else 0.0, cd))
+    reps = [(r.index, r.availability_request, r.availability_time,
+             (1.0 - r.availability_request) * MIN_PER_YEAR * (365 * DAY / r.span), r.outages)
+            for r in results]
+    return events, ts_rows, reps
+
+
+def _scale_timeseries(ts_rows, sc: Scenario):
+    """Offered/failed as request counts (the engine works in mean-rate seconds)."""
+    rate = sc.workload.transactions_per_day
+    return [(r, a, b, off * rate, fail * rate, slow * rate, ff, cd)
+            for (r, a, b, off, fail, slow, ff, cd) in ts_rows]
+
+
+def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
+               progress: bool = True, scenario_file: str | None = None,
+               results_root: str | os.PathLike = "results") -> tuple[Path, dict]:
+    """Simulate and write the run directory; a failed run still leaves its config and error."""
+    sha = scenario_sha256(sc)
+    run_id = new_run_id(sha)
+    target = Path(out) if out else default_run_dir(sc.name, run_id, results_root)
+    try:
+        summary, results = simulate_full(sc, workers, progress)
+    except Exception as exc:
+        summary = {"schema_version": 1, "kind": "simulation",
+                   "run": {"run_id": run_id, "status": "failed", "seed": sc.simulation.seed,
+                           "error": f"{type(exc).__name__}: {exc}", "scenario_sha256": sha,
+                           "scenario_file": scenario_file, "hivesim_version": __version__},
+                   "scenario": sc.model_dump(mode="json")}
+        write_run_dir(target, summary, sc.model_dump(mode="json"),
+                      extra_files={"error.txt": traceback.format_exc()})
+        raise
+    summary["run"].update({"run_id": target.name, "scenario_file": scenario_file,
+                           "started_utc": run_id.split("-")[0]})
+    events, ts_rows, reps = _rows(results)
+    write_run_dir(target, summary, sc.model_dump(mode="json"), events,
+                  _scale_timeseries(ts_rows, sc), reps)
+    return target, summary
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `hivesim run`")
