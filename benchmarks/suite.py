@@ -57,7 +57,8 @@ def _limit(key, r):
         return f"min at {worst['case']}; worst |z| vs exact {r['worst_abs_z']:.2f}"
     if key == "P4":
         s = r["sizes"]
-        return "; ".join(f"{x['cells']}: {x['wall_s']:.1f} s {x['peak_rss_mib']:.0f} MiB" for x in s)
+        return ("CPU " + "; ".join(f"{x['cells']}: {x['cpu_s']:.1f} s {x['peak_rss_mib']:.0f} MiB" for x in s)
+                + f"; wall ratio {r['wall_ratio']:.2f}")
     return ""
 
 
