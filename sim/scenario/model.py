@@ -393,8 +393,8 @@ class Scenario(Strict):
     slo: Slo = Field(default_factory=Slo)
     gates: list[Gate | str] = Field(default_factory=list)
     # sections owned by later issues; kept as plain, validated-by-owner mappings
-    capacity: dict | None = Field(None, description="service demands and node sizes (capacity/latency model)")
-    cost: dict | None = Field(None, description="unit prices and amortisation (cost model)")
+    capacity: __import__("sim.scenario.capacity", fromlist=["_"]).CapacitySpec | None = Field(None, description="service demands, node sizes, latency model (sim/scenario/capacity.py; imported here lazily, it subclasses Strict)")
+    cost: __import__("sim.scenario.cost", fromlist=["_"]).CostSpec | None = Field(None, description="unit prices and amortisation (sim/scenario/cost.py; imported here lazily, it subclasses Strict)")
     live: dict | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
 
     @field_validator("gates")
