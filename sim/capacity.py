@@ -37,8 +37,8 @@ from sim.queueing import Station, tandem_tail, usl_capacity
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.model import GrayFailures, Scenario
 
-__all__ = ["LATENCY_BINS_MS", "IntervalEffect", "CapacityModel", "percentiles_from_hist",
-           "latency_summary", "throughput_summary"]
+__all__ = ["LATENCY_BINS_MS", "IntervalEffect", "CapacityModel", "DegradationTracker",
+           "percentiles_from_hist", "latency_summary", "throughput_summary"]
 
 #: Latency histogram bin edges in ms: 0, then 10 log-spaced bins per decade from 0.1 ms to
 #: 100 s, then one open bin to infinity. ``hist[i]`` counts requests in [edge[i], edge[i+1]).
@@ -354,6 +354,50 @@ class CapacityModel:
             hist += c.share * (1.0 - shed[peak_h]) * tab[peak_h]
         p50, p99 = percentiles_from_hist(hist, [50, 99])
         return {"p50": p50, "p99": p99}
+
+
+class DegradationTracker:
+    """Accumulates one replication's traffic effects of cells running below nominal capacity.
+
+    The engine calls ``set_capacity(cell, now, capacity_tps)`` whenever a cell's serving
+    capacity changes (app nodes lost or gray, primary on a weaker standby) and ``result(end)``
+    once. Only degraded intervals cost anything: their effect minus the nominal effect over the
+    same interval is added to the nominal effect of the whole span, computed once.
+
+    Capacity 0 sheds everything offered; when the engine already counts a cell as failed (cell
+    down, writes down) it should not also pass 0 here, or those requests count twice.
+    """
+
+    def __init__(self, model: CapacityModel, t_start: float = 0.0):
+        self.m = model
+        self.t_start = t_start
+        n = len(model.plan.cells)
+        self.nominal = [model.nominal_capacity_tps(c) for c in range(n)]
+        self.cap = list(self.nominal)
+        self.since = [t_start] * n
+        self.extra = IntervalEffect(0.0, 0.0, 0.0, np.zeros(_NBINS))
+
+    def _flush(self, cell: int, t: float) -> None:
+        t0 = max(self.since[cell], self.t_start)
+        if self.cap[cell] != self.nominal[cell] and t > t0:
+            m = self.m
+            self.extra = (self.extra + m.interval_effect(cell, self.cap[cell], t0, t)
+                          - m.interval_effect(cell, self.nominal[cell], t0, t))
+        self.since[cell] = t
+
+    def set_capacity(self, cell: int, t: float, capacity_tps: float) -> None:
+        if capacity_tps == self.cap[cell]:
+            return
+        self._flush(cell, t)
+        self.cap[cell] = capacity_tps
+
+    def result(self, t_end: float) -> IntervalEffect:
+        """Offered, shed, slow and latency histogram of the whole bank over [t_start, t_end)."""
+        for c in range(len(self.cap)):
+            self._flush(c, t_end)
+        total = self.m.nominal_effect(self.t_start, t_end) + self.extra
+        total.latency_hist = np.maximum(total.latency_hist, 0.0)  # float noise of the subtraction
+        return total
 
 
 # ---------------------------------------------------------------------- histograms

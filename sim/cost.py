@@ -52,11 +52,14 @@ def node_counts(sc: Scenario, plan: BankPlan | None = None) -> dict[str, int]:
 
 
 def cost_summary(sc: Scenario, availability_nines: float | None = None,
-                 variant_nines: float | None = None, plan: BankPlan | None = None) -> dict:
+                 variant_nines: float | None = None, plan: BankPlan | None = None,
+                 ci: tuple[float, float] | None = None,
+                 variant_ci: tuple[float, float] | None = None) -> dict:
     """summary.json ``cost.*``: currency, total and per-account yearly cost, breakdowns.
 
     With ``cost.compare_with`` the variant's cost is included; ``per_extra_nine`` is filled
-    when both ``availability_nines`` and ``variant_nines`` are given (else null).
+    when both ``availability_nines`` and ``variant_nines`` are given (else null), and says
+    whether the two availability intervals (``ci``, ``variant_ci``: 95 % CIs) are disjoint.
     """
     spec: CostSpec | None = sc.cost
     if spec is None:
@@ -130,7 +133,7 @@ def cost_summary(sc: Scenario, availability_nines: float | None = None,
                                "availability_nines": variant_nines}
         if availability_nines is not None and variant_nines is not None:
             out["per_extra_nine"] = cost_per_extra_nine(total, availability_nines, vc["total_per_year"],
-                                                        variant_nines, accounts)
+                                                        variant_nines, accounts, ci, variant_ci)
     return out
 
 
@@ -161,10 +164,13 @@ def variant_scenario(sc: Scenario) -> Scenario:
 
 
 def cost_per_extra_nine(cost: float, nines: float, other_cost: float, other_nines: float,
-                        accounts: float | None = None) -> dict | None:
+                        accounts: float | None = None, ci: tuple[float, float] | None = None,
+                        other_ci: tuple[float, float] | None = None) -> dict | None:
     """What one more nine costs: ``(cost - other_cost) / (nines - other_nines)`` per year.
 
-    Returns None when both have the same number of nines (the ratio is undefined).
+    Returns None when both have the same number of nines (the ratio is undefined). With both
+    runs' 95 % availability intervals (``ci``, ``other_ci``), ``significant`` says whether they
+    are disjoint; when they overlap the ratio is mostly noise and readers should say so.
     """
     dn = nines - other_nines
     if not math.isfinite(dn) or abs(dn) < 1e-9:
@@ -173,4 +179,6 @@ def cost_per_extra_nine(cost: float, nines: float, other_cost: float, other_nine
     out = {"per_year": per_year, "nines_gained": dn, "extra_cost_per_year": cost - other_cost}
     if accounts:
         out["per_account_per_year"] = per_year / accounts
+    if ci is not None and other_ci is not None:
+        out["significant"] = bool(ci[0] > other_ci[1] or other_ci[0] > ci[1])
     return out

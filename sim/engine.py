@@ -26,6 +26,7 @@ with ``on_quorum_loss: degrade-async``, goes on and the RPO exposure is counted)
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import random
@@ -880,4 +881,16 @@ def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
     ``capacity``: a ``sim.capacity.CapacityModel`` to reuse across replications (its caches
     hold no randomness); built from the scenario when it has a ``capacity:`` section.
     """
-    return Replication(sc, index, plan, capacity=capacity).run()
+    # The cyclic garbage collector finds nothing to free in a replication (SimPy drops an
+    # event's callbacks once processed, so processes and events die by reference counting; peak
+    # RSS is the same with it off), but each full collection walks every live object and they
+    # come once per fixed share of new objects: both grow with the bank, so the collector made
+    # a year at 1,000 cells cost ~2.5x one at 500 (over 40 % of the CPU time). Paused for the
+    # replication, doubling the bank costs ~2.0x (benchmarks P4, docs/performance.md).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Replication(sc, index, plan, capacity=capacity).run()
+    finally:
+        if was_enabled:
+            gc.enable()

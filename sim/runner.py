@@ -114,7 +114,9 @@ def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult]
             summary["cost_variant"] = {"name": variant.name,
                                        "availability": vsum["availability"]["request"],
                                        "downtime_minutes_per_year": vsum["downtime_minutes_per_year"]}
-        summary["cost"] = cost_summary(sc, nines, variant_nines)
+        variant_ci = summary.get("cost_variant", {}).get("availability", {}).get("ci95")
+        summary["cost"] = cost_summary(sc, nines, variant_nines,
+                                       ci=summary["availability"]["request"].get("ci95"), variant_ci=variant_ci)
 
 
 def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.capacity import (
-    LATENCY_BINS_MS, CapacityModel, latency_summary, percentiles_from_hist, throughput_summary,
+    LATENCY_BINS_MS, CapacityModel, DegradationTracker, latency_summary, percentiles_from_hist, throughput_summary,
 )
 from sim.queueing import mmc_sojourn_percentile, usl_capacity
 from sim.scenario import load_scenario_text
@@ -206,3 +206,18 @@ def test_db_factor_for_primary_and_peak_demand():
     assert m.db_factor_for(1, second) == 0.4
     assert m.db_factor_for(1, None) == 0.0
     assert m.peak_cell_demand_tps(1) == pytest.approx(100)   # flat profile, half of 200 tps
+
+
+def test_degradation_tracker_adds_only_degraded_intervals():
+    m = CapacityModel(tiny("51_840_000/day"))              # 300 tps per cell, 600 capacity
+    tr = DegradationTracker(m, t_start=0.0)
+    tr.set_capacity(1, 2 * DAY, m.cell_capacity_tps(1, 2))   # 200 tps from day 2 to day 3
+    tr.set_capacity(1, 3 * DAY, m.nominal_capacity_tps(1))
+    r = tr.result(10 * DAY)
+    assert r.offered == pytest.approx(600 * 10 * DAY)
+    assert r.shed == pytest.approx(100 * DAY)              # one day at 300 offered, 200 served
+    assert r.latency_hist.sum() == pytest.approx(r.offered - r.shed, rel=1e-9)
+    direct = (m.nominal_effect(0, 2 * DAY) + m.nominal_effect(3 * DAY, 10 * DAY)
+              + m.interval_effect(0, 600, 2 * DAY, 3 * DAY) + m.interval_effect(1, 200, 2 * DAY, 3 * DAY))
+    assert r.slow == pytest.approx(direct.slow, rel=1e-9)
+    assert np.allclose(r.latency_hist, direct.latency_hist, rtol=1e-9, atol=1e-3)

@@ -123,6 +123,8 @@ def test_compare_with_variant_and_per_extra_nine():
     extra = s["per_extra_nine"]
     assert extra["per_year"] == pytest.approx((s["total_per_year"] - s["compare_with"]["total_per_year"]) / 0.5)
     assert extra["per_account_per_year"] == pytest.approx(extra["per_year"] / 1e6)
+    noisy = cost_summary(s0, 5.2, 4.7, ci=(0.99999, 0.999994), variant_ci=(0.999985, 0.999992))
+    assert noisy["per_extra_nine"]["significant"] is False
     # no nines for the variant yet: no figure, not a made-up one
     assert cost_summary(s0, availability_nines=5.2)["per_extra_nine"] is None
 
@@ -131,3 +133,10 @@ def test_cost_per_extra_nine_undefined_for_equal_nines():
     assert cost_per_extra_nine(10.0, 5.0, 8.0, 5.0) is None
     assert cost_per_extra_nine(10.0, 5.0, 8.0, 4.0)["per_year"] == 2.0
     assert cost_per_extra_nine(10.0, math.inf, 8.0, 4.0) is None
+
+
+def test_per_extra_nine_flags_overlapping_intervals():
+    r = cost_per_extra_nine(11.5, 5.05, 10.7, 5.08, ci=(0.999989, 0.999993), other_ci=(0.999990, 0.999994))
+    assert r["significant"] is False and r["per_year"] < 0
+    r = cost_per_extra_nine(11.5, 5.5, 10.7, 4.5, ci=(0.999996, 0.999998), other_ci=(0.99996, 0.99997))
+    assert r["significant"] is True and r["per_year"] == pytest.approx(0.8)

@@ -372,7 +372,7 @@ class Gate(Strict):
 
     @classmethod
     def parse(cls, text: str) -> "Gate":
-        m = re.fullmatch(r"\s*(?:(worst_day|worst_30d|run):)?\s*([A-Za-z0-9_.\[\]]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*", text)
+        m = re.fullmatch(r"\s*(?:(worst_day|worst_30d|run):)?\s*([A-Za-z0-9_.\[\]-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*", text)
         if not m:
             raise ValueError(f"expected 'metric op value' such as 'availability.request.nines>=5', got {text!r}")
         from sim.units import parse_fraction, parse_number
