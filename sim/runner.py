@@ -36,8 +36,24 @@ def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
     return max(1, min(int(w), sc.simulation.replications))
 
 
+_MODELS: dict[str, tuple] = {}
+
+
 def _models(sc: Scenario):
-    """Deterministic per-scenario structures shared by the replications of one worker."""
+    """Deterministic per-scenario structures shared by the replications of one worker.
+
+    Cached per worker process (a pool reuses its processes across chunks), because the
+    capacity model's queueing tables take ~0.1 s per tier state to build.
+    """
+    key = scenario_sha256(sc)
+    if key not in _MODELS:
+        if len(_MODELS) > 8:
+            _MODELS.clear()
+        _MODELS[key] = _build_models(sc)
+    return _MODELS[key]
+
+
+def _build_models(sc: Scenario):
     plan = build_bank(sc)
     cm = None
     if sc.capacity is not None:
