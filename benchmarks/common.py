@@ -1,0 +1,59 @@
+"""Small helpers shared by the benchmarks: timing, medians, child processes with their peak RSS."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["ROOT", "timed", "median", "run_child", "figure"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def timed(fn, *args, **kwargs):
+    """(result, wall seconds) of one call."""
+    t = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def figure(value, target, op, **details) -> dict:
+    """The JSON shape of one figure; ``op`` is '>=' or '<='."""
+    ok = value is not None and (value >= target if op == ">=" else value <= target)
+    return {"value": value, "target": target, "op": op, "pass": bool(ok), **details}
+
+
+def run_child(code: str, timeout: float = 1800.0) -> dict:
+    """Run ``code`` in a fresh interpreter (repo root on the path) and return the JSON it prints
+    last, plus ``peak_rss_mib`` of that child alone (``os.wait4`` gives one child's rusage)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=str(ROOT), text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    # communicate() reaped the child; its rusage was folded into RUSAGE_CHILDREN. To get this
+    # child's own peak we ask it to report ru_maxrss itself (same kernel number, KiB on Linux)
+    if proc.returncode != 0:
+        raise RuntimeError(f"child failed ({proc.returncode}): {err.strip().splitlines()[-1] if err.strip() else ''}")
+    lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+    return json.loads(lines[-1])
+
+
+CHILD_FOOTER = """
+import json as _j, resource as _r
+print(_j.dumps({**_out, "peak_rss_mib": _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
