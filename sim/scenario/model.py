@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sim.scenario.live import Live
 from sim.scenario.types import Duration, Fraction, NonNegInt, Number, PosInt, PosNumber, Rate
 
 __all__ = [
@@ -395,7 +396,7 @@ class Scenario(Strict):
     # sections owned by later issues; kept as plain, validated-by-owner mappings
     capacity: dict | None = Field(None, description="service demands and node sizes (capacity/latency model)")
     cost: dict | None = Field(None, description="unit prices and amortisation (cost model)")
-    live: dict | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
+    live: Live | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
 
     @field_validator("gates")
     @classmethod

@@ -1,0 +1,194 @@
+"""summary.json, timeseries.csv and events.csv for live runs (``kind: live``), per docs/results-contract.md.
+
+A live run is one replication of a short window, so the request availability is a binomial
+proportion (succeeded requests / requests) and its 95 % interval is the Wilson score interval
+(well behaved near 1, where the normal approximation claims impossible certainty).
+``nines`` is taken from the pessimistic end, as for simulations. A live run is shorter than a
+day, so ``worst_day`` and ``worst_30d`` equal the run's own figures; ``worst_10s`` is the worst
+sliding 10-second window (a crash late in the run cannot be averaged away).
+
+``write_run_dir`` writes a results directory atomically: everything goes to a hidden temporary
+sibling that is renamed into place at the end; an existing directory is never overwritten.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from loadtests.analysis.records import USER_KINDS, RequestRow
+
+__all__ = ["wilson", "availability_block", "latency_block", "throughput_block", "events_rows",
+           "build_summary", "write_csv", "write_run_dir", "dump_json", "EVENTS_FIELDS", "TIMESERIES_FIELDS"]
+
+EVENTS_FIELDS = ["replication", "start_s", "end_s", "duration_s", "target", "cause", "effect",
+                 "failed_fraction", "recovery_s", "failed_requests", "detail"]
+TIMESERIES_FIELDS = ["replication", "t_start_s", "t_end_s", "offered_requests", "failed_requests",
+                     "slow_requests", "failed_fraction", "cells_down", "ok_requests", "transfers",
+                     "latency_p50_ms", "latency_p99_ms", "faults_active"]
+Z95 = 1.959963984540054
+
+
+def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = successes / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _nines(u: float) -> float | None:
+    return None if u <= 0 else round(-math.log10(u), 4)
+
+
+def availability_block(ok: int, n: int, worst_window: float | None = None) -> dict:
+    mean = ok / n if n else None
+    lo, hi = wilson(ok, n)
+    d = {
+        "mean": mean, "ci95": [lo, hi], "half_width": (hi - lo) / 2, "ci_method": "wilson",
+        "nines": _nines(1 - lo), "nines_ci95": [_nines(1 - lo), _nines(1 - hi)],
+        "failed_per_million": None if mean is None else 1e6 * (1 - mean),
+        "requests": n, "failed": n - ok,
+        "worst_day": {"mean": mean, "min": mean}, "worst_30d": {"mean": mean, "min": mean},
+    }
+    if worst_window is not None:
+        d["worst_10s"] = {"mean": worst_window, "min": worst_window}
+    return d
+
+
+def _worst_window(series: list[dict], width: int = 10) -> float | None:
+    """Lowest request availability over any ``width``-second sliding window."""
+    n = np.array([r["offered_requests"] for r in series], dtype=float)
+    f = np.array([r["failed_requests"] for r in series], dtype=float)
+    if n.size == 0 or n.sum() == 0:
+        return None
+    w = min(width, n.size)
+    cn, cf = np.convolve(n, np.ones(w), "valid"), np.convolve(f, np.ones(w), "valid")
+    ok = cn > 0
+    return float((1 - cf[ok] / cn[ok]).min()) if ok.any() else None
+
+
+def latency_block(rows: list[RequestRow]) -> dict:
+    """Latency percentiles over all user requests (failed ones included: a user waited for them)."""
+    def pct(lat):
+        if not lat:
+            return {"p50": None, "p90": None, "p99": None, "p999": None, "max": None, "mean": None, "count": 0}
+        a = np.array(lat)
+        return {"p50": round(float(np.percentile(a, 50)), 3), "p90": round(float(np.percentile(a, 90)), 3),
+                "p99": round(float(np.percentile(a, 99)), 3), "p999": round(float(np.percentile(a, 99.9)), 3),
+                "max": round(float(a.max()), 3), "mean": round(float(a.mean()), 3), "count": int(a.size)}
+    users = [r for r in rows if r.kind in USER_KINDS]
+    d = pct([r.latency_ms for r in users])
+    d["ok"] = pct([r.latency_ms for r in users if r.ok])
+    d["by_kind"] = {k: pct([r.latency_ms for r in users if r.kind == k]) for k in USER_KINDS}
+    return d
+
+
+def throughput_block(rows: list[RequestRow], series: list[dict], duration: float) -> dict:
+    users = [r for r in rows if r.kind in USER_KINDS]
+    ok = [r for r in users if r.ok]
+    transfers = [r for r in ok if r.kind in ("intra", "cross")]
+    per_s = [r["ok_requests"] for r in series]
+    return {
+        "requests_per_second": round(len(ok) / duration, 3) if duration else None,
+        "offered_requests_per_second": round(len(users) / duration, 3) if duration else None,
+        "transfers_per_second": round(len(transfers) / duration, 3) if duration else None,
+        "peak_requests_per_second": max(per_s) if per_s else None,
+        "requests": len(users), "ok_requests": len(ok), "status_lookups": sum(1 for r in rows if r.kind == "resolve"),
+    }
+
+
+_EFFECT = {"gateway": "bank-down", "gns": "bank-down", "relay": "cross-cell-down", "bus": "cross-cell-down"}
+
+
+def events_rows(faults: list[dict]) -> list[dict]:
+    """One events.csv row per injected fault (effect from what the clients saw)."""
+    out = []
+    for f in faults:
+        tgt = f["target"]
+        if f.get("failed_requests", 0) == 0:
+            effect = "slow" if f.get("slow_requests", 0) else "none"
+        elif tgt.startswith("cell["):
+            effect = "writes-down"
+        elif tgt.startswith(("idc[", "etcd")):
+            effect = "cells-degraded"
+        else:
+            effect = _EFFECT.get(tgt, "cells-degraded")
+        n = f.get("requests") or 0
+        out.append({"replication": 0, "start_s": f["start"], "end_s": f["end"],
+                    "duration_s": round(f["end"] - f["start"], 3), "target": tgt, "cause": f["kind"],
+                    "effect": effect, "failed_fraction": round(f.get("failed_requests", 0) / n, 6) if n else 0.0,
+                    "recovery_s": f.get("recovery_seconds"), "failed_requests": f.get("failed_requests", 0),
+                    "detail": f.get("detail", "")})
+    return out
+
+
+def build_summary(*, rows: list[RequestRow], series: list[dict], faults: list[dict], checker: dict | None,
+                  duration: float, run: dict, scenario: dict) -> dict:
+    """The summary.json document of a live run."""
+    users = [r for r in rows if r.kind in USER_KINDS]
+    ok = sum(1 for r in users if r.ok)
+    req = availability_block(ok, len(users), _worst_window(series))
+    good_s = sum(1 for s in series if s["failed_requests"] == 0)
+    tim = availability_block(good_s, len(series))
+    tim["definition"] = "share of 1-second buckets without a failed request"
+    mean_u = None if req["mean"] is None else 1 - req["mean"]
+    return {
+        "schema_version": 1,
+        "kind": "live",
+        "availability": {"request": req, "time": tim},
+        "downtime_minutes_per_year": {
+            "mean": None if mean_u is None else mean_u * 525_600,
+            "ci95": [(1 - req["ci95"][1]) * 525_600, (1 - req["ci95"][0]) * 525_600]},
+        "outages": {"count": sum(1 for f in faults if f.get("failed_requests", 0) > 0)},
+        "estimator": {"method": "binomial", "interval": "wilson", "confidence": 0.95},
+        "latency_ms": latency_block(rows),
+        "throughput": throughput_block(rows, series, duration),
+        "faults": faults,
+        "checker": checker,
+        "run": run,
+        "scenario": scenario,
+    }
+
+
+def write_csv(path: str, fields: list[str], rows: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def write_run_dir(final_dir: str, fill) -> str:
+    """Create ``final_dir`` atomically: ``fill(tmpdir)`` writes the files, then one rename.
+
+    Refuses to overwrite an existing directory; on any error the temporary directory is removed.
+    """
+    final_dir = os.path.abspath(final_dir)
+    if os.path.exists(final_dir):
+        from sim.errors import ResultsError
+        raise ResultsError(f"{final_dir}: already exists; results are never overwritten")
+    parent = os.path.dirname(final_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final_dir)}.", suffix=".tmp", dir=parent)
+    try:
+        fill(tmp)
+        os.rename(tmp, final_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final_dir
+
+
+def dump_json(path: str, obj) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=False, default=str)
+        f.write("\n")

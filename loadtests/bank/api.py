@@ -1,0 +1,223 @@
+"""HTTP plumbing shared by the app server, the gateway and the relay.
+
+* Request models (pydantic, strict types): a client's mistake is a 4xx with a JSON error,
+  never a 500 (malformed JSON 400, oversized body 413, wrong types or values 422).
+* Prometheus metrics (requests by endpoint and outcome, latency histograms).
+* Admin fault hooks behind ``Authorization: Bearer $HIVESIM_ADMIN_TOKEN``: inject errors or
+  latency into this process's answers (the "bad change" fault), inspect its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import random
+import time
+from typing import Annotated
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+__all__ = ["AccountId", "IdemKey", "TransferIn", "AccountIn", "AccountsIn", "KeysIn", "BadRequest",
+           "read_json", "error", "Metrics", "Faults", "require_admin", "MAX_BODY", "MAX_AMOUNT",
+           "admin_token", "uvicorn_run"]
+
+MAX_BODY = 2 * 1024 * 1024  # 10,000 accounts fit with room to spare
+MAX_AMOUNT = 10**15  # cents; keeps every sum far below bigint's limit
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+IdemKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+class TransferIn(_In):
+    key: IdemKey
+    from_: AccountId = Field(alias="from")
+    to: AccountId
+    amount: int = Field(gt=0, le=MAX_AMOUNT)
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if self.from_ == self.to:
+            raise ValueError("from and to must be different accounts")
+        return self
+
+
+class AccountIn(_In):
+    id: AccountId
+    balance: int = Field(ge=0, le=MAX_AMOUNT)
+
+
+class AccountsIn(_In):
+    accounts: list[AccountIn] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _unique(self):
+        ids = [a.id for a in self.accounts]
+        if len(set(ids)) != len(ids):
+            raise ValueError("account ids must be unique within one request")
+        return self
+
+
+class KeysIn(_In):
+    keys: list[IdemKey] = Field(max_length=100_000)
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, code: str, detail: str = ""):
+        super().__init__(detail or code)
+        self.status, self.code, self.detail = status, code, detail
+
+
+def error(http_status: int, code: str, detail: str = "", **extra) -> JSONResponse:
+    """A JSON error answer ``{"error": code, "detail": ..., **extra}``."""
+    body = {"error": code, **extra}
+    if detail:
+        body["detail"] = detail
+    return JSONResponse(body, status_code=http_status)
+
+
+async def read_json(request: Request, model: type[BaseModel]) -> BaseModel:
+    """Read a bounded JSON body and validate it; raise ``BadRequest`` on any client mistake."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise BadRequest(400, "bad_request", "invalid Content-Length")
+        if int(length) > MAX_BODY:
+            raise BadRequest(413, "too_large", f"body over {MAX_BODY} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise BadRequest(413, "too_large", f"body over {MAX_BODY} bytes")
+        chunks.append(chunk)
+    try:
+        data = json.loads(b"".join(chunks))
+    except (ValueError, RecursionError):
+        raise BadRequest(400, "malformed_json", "body is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in e["loc"]) or "body"
+        raise BadRequest(422, "invalid", f"{where}: {e['msg']}") from None
+
+
+def admin_token() -> str:
+    return os.environ.get("HIVESIM_ADMIN_TOKEN", "")
+
+
+def require_admin(request: Request) -> JSONResponse | None:
+    """None if the request carries the admin bearer token, else the 401 to return."""
+    token = admin_token()
+    got = request.headers.get("authorization", "")
+    if token and hmac.compare_digest(got.encode(), f"Bearer {token}".encode()):
+        return None
+    return error(401, "unauthorized", "admin endpoints need Authorization: Bearer $HIVESIM_ADMIN_TOKEN")
+
+
+class Metrics:
+    """Per-process Prometheus registry: requests, latency, and a few service-specific counters."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self.registry = CollectorRegistry()
+        self.requests = Counter("hivesim_bank_requests", "HTTP requests by endpoint and outcome",
+                                ["service", "endpoint", "outcome"], registry=self.registry)
+        self.latency = Histogram("hivesim_bank_request_seconds", "request latency", ["service", "endpoint"],
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30),
+                                 registry=self.registry)
+        self.failovers = Counter("hivesim_bank_failovers_seen", "times a new primary (or app server) was reached",
+                                 ["service"], registry=self.registry)
+        self.retries = Counter("hivesim_bank_retries", "retries by reason", ["service", "reason"],
+                               registry=self.registry)
+
+    def observe(self, endpoint: str, outcome: str, seconds: float) -> None:
+        self.requests.labels(self.service, endpoint, outcome).inc()
+        self.latency.labels(self.service, endpoint).observe(seconds)
+
+    def response(self) -> Response:
+        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class Faults:
+    """Injected misbehaviour of this process (a bad change): error rate and added latency."""
+
+    def __init__(self):
+        self.error_rate = 0.0
+        self.latency = 0.0
+        self.until = 0.0
+        self.rng = random.Random()
+
+    def active(self) -> bool:
+        if self.until and time.monotonic() > self.until:
+            self.error_rate = self.latency = 0.0
+            self.until = 0.0
+        return self.error_rate > 0 or self.latency > 0
+
+    async def apply(self) -> JSONResponse | None:
+        """Delay and/or fail this request (before it touches any data)."""
+        if not self.active():
+            return None
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        if self.error_rate > 0 and self.rng.random() < self.error_rate:
+            return error(500, "injected_fault", "failure injected through /admin/fault")
+        return None
+
+    def state(self) -> dict:
+        self.active()
+        return {"error_rate": self.error_rate, "latency_ms": self.latency * 1000,
+                "remaining_s": max(0.0, self.until - time.monotonic()) if self.until else None}
+
+    async def admin(self, request: Request) -> Response:
+        """``POST /admin/fault {"error_rate": 0-1, "latency_ms": >=0, "duration_s": >0 | null}``;
+        ``POST /admin/heal``; ``GET /admin/fault``."""
+        denied = require_admin(request)
+        if denied:
+            return denied
+        if request.method == "GET":
+            return JSONResponse(self.state())
+        if request.url.path.endswith("/heal"):
+            self.error_rate = self.latency = 0.0
+            self.until = 0.0
+            return JSONResponse(self.state())
+        try:
+            spec = await read_json(request, FaultIn)
+        except BadRequest as exc:
+            return error(exc.status, exc.code, exc.detail)
+        self.error_rate = spec.error_rate
+        self.latency = spec.latency_ms / 1000.0
+        self.until = time.monotonic() + spec.duration_s if spec.duration_s else 0.0
+        return JSONResponse(self.state())
+
+
+class FaultIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error_rate: float = Field(0.0, ge=0, le=1)
+    latency_ms: float = Field(0.0, ge=0, le=600_000)
+    duration_s: float | None = Field(None, gt=0, le=86_400)
+
+
+def uvicorn_run(app, port: int, host: str = "127.0.0.1") -> None:
+    """Serve ``app`` with uvicorn (uvloop + httptools when installed), quietly."""
+    import uvicorn
+    try:
+        import uvloop  # noqa: F401
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    try:
+        import httptools  # noqa: F401
+        http = "httptools"
+    except ImportError:
+        http = "h11"
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, loop=loop, http=http,
+                timeout_keep_alive=30, lifespan="on")

@@ -1,0 +1,249 @@
+"""Database access of the bank: a failover-aware connection pool and the transfer transactions.
+
+Three rules from running Patroni cells (shared/reference/live-stack-notes.md) shape this module:
+
+1. **Never cancel a query** that may be waiting for synchronous replication: PostgreSQL then
+   reports the commit as done although no standby has it. A slow call is cut by shutting down
+   the connection's socket (``Watchdog``); the server sees a dead client, the commit stays
+   undecided until replication resolves it, and we report "unknown".
+2. **A connection that broke during COMMIT has an unknown outcome** (``UnknownOutcome``), never
+   "failed". Before COMMIT was sent, a broken connection means nothing happened
+   (``Unavailable`` once the deadline passes) and the transaction is simply retried.
+3. **Find the new primary fast.** The connection string lists every member (through its fault
+   proxy) with ``target_session_attrs=read-write``; libpq tries them in order and keeps the
+   writable one. psycopg_pool's reconnect backoff (1 s, doubling) would stretch a 3 s failover to
+   7 s or more, so this small pool connects on demand and retries within the caller's deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import errors as pgerr
+from psycopg.pq import TransactionStatus
+
+__all__ = ["Pool", "Unavailable", "UnknownOutcome", "Watchdog", "run_tx", "transfer_tx",
+           "TransferResult", "RETRYABLE"]
+
+
+class Unavailable(Exception):
+    """No primary answered before the deadline; nothing was committed."""
+
+
+class UnknownOutcome(Exception):
+    """The connection broke while COMMIT was in flight: the transfer may or may not exist."""
+
+
+# server-side errors after which the same transaction can safely run again elsewhere
+RETRYABLE = (pgerr.ReadOnlySqlTransaction, pgerr.SerializationFailure, pgerr.DeadlockDetected,
+             pgerr.AdminShutdown, pgerr.CannotConnectNow, pgerr.CrashShutdown)
+
+
+class Watchdog:
+    """Shuts a connection's socket down after ``timeout`` s unless cancelled first.
+
+    shutdown(2) on a duplicate of the descriptor ends the TCP connection for every copy, so the
+    psycopg call blocked on it returns at once with an OperationalError; no cancel request is
+    ever sent to the server.
+    """
+
+    def __init__(self, conn: psycopg.AsyncConnection, timeout: float):
+        self.conn = conn
+        self.fired = False
+        self._handle = asyncio.get_running_loop().call_later(max(timeout, 0.001), self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        try:
+            fd = self.conn.pgconn.socket
+            s = socket.socket(fileno=os.dup(fd))
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            finally:
+                s.close()
+        except Exception:  # connection already gone: nothing to cut
+            pass
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+
+
+class Pool:
+    """At most ``size`` connections to the current primary, opened on demand."""
+
+    def __init__(self, dsn: str, size: int = 8, op_timeout: float = 5.0, connect_timeout: float = 3.0):
+        self.dsn = dsn
+        self.size = size
+        self.op_timeout = op_timeout
+        self.connect_timeout = connect_timeout
+        self._idle: list[psycopg.AsyncConnection] = []
+        self._sem = asyncio.Semaphore(size)
+        self.primary_port: int | None = None  # port (of the member's proxy) we last reached
+        self.failovers_seen = 0
+        self.connects = 0
+
+    async def _connect(self, timeout: float) -> psycopg.AsyncConnection:
+        # No query runs during connect, so a wait_for cancel here is harmless.
+        conn = await asyncio.wait_for(
+            psycopg.AsyncConnection.connect(self.dsn, autocommit=False,
+                                            connect_timeout=max(1, int(min(timeout, self.connect_timeout)))),
+            timeout)
+        self.connects += 1
+        port = conn.info.port
+        if self.primary_port is not None and port != self.primary_port:
+            self.failovers_seen += 1
+        self.primary_port = port
+        return conn
+
+    @asynccontextmanager
+    async def connection(self, timeout: float):
+        """A connection in a fresh transaction; a broken or busy one is closed, not reused."""
+        end = time.monotonic() + timeout
+        try:
+            await asyncio.wait_for(self._sem.acquire(), timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable("all database connections busy") from None
+        conn = None
+        try:
+            while self._idle:
+                c = self._idle.pop()
+                if not c.closed and c.info.transaction_status == TransactionStatus.IDLE:
+                    conn = c
+                    break
+                await _close(c)
+            if conn is None:
+                conn = await self._connect(max(end - time.monotonic(), 0.05))
+            ok = False
+            try:
+                yield conn
+                ok = True
+            finally:
+                if ok and not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+                    self._idle.append(conn)
+                else:
+                    await _close(conn)
+        finally:
+            self._sem.release()
+
+    def drop_idle(self) -> None:
+        """Forget idle connections (after a failover they point at the old primary)."""
+        idle, self._idle = self._idle, []
+        for c in idle:
+            asyncio.ensure_future(_close(c))
+
+    async def close(self) -> None:
+        for c in self._idle:
+            await _close(c)
+        self._idle = []
+
+
+async def _close(conn) -> None:
+    try:
+        await asyncio.wait_for(conn.close(), 1.0)
+    except Exception:
+        pass
+
+
+async def run_tx(pool: Pool, deadline: float, body):
+    """Run ``await body(conn) -> (result, commit: bool)`` until it commits or the deadline passes.
+
+    ``deadline`` is a ``time.monotonic()`` instant. Failures before COMMIT are retried on a new
+    connection (the old primary may be gone); a failure during COMMIT raises ``UnknownOutcome``.
+    """
+    backoff = 0.02
+    last_err: Exception | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Unavailable(str(last_err) if last_err else "deadline passed")
+        committing = False
+        try:
+            async with pool.connection(remaining) as conn:
+                wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), 0.05)))
+                try:
+                    result, commit = await body(conn)
+                    if commit:
+                        committing = True
+                        await conn.commit()
+                    else:
+                        await conn.rollback()
+                finally:
+                    wd.cancel()
+                return result
+        except (Unavailable, asyncio.TimeoutError) as exc:
+            last_err = exc
+        except (psycopg.OperationalError, psycopg.InterfaceError, *RETRYABLE) as exc:
+            if committing:
+                raise UnknownOutcome(str(exc).strip() or type(exc).__name__) from None
+            last_err = exc
+            pool.drop_idle()
+        except OSError as exc:  # connect failures surfacing as OS errors
+            last_err = exc
+        await asyncio.sleep(min(backoff, max(deadline - time.monotonic(), 0)))
+        backoff = min(backoff * 2, 0.25)
+
+
+@dataclass
+class TransferResult:
+    """What a transfer attempt found: ``outcome`` is one of applied, pending, rejected,
+    unknown_account, key_conflict (same key, other body)."""
+
+    outcome: str
+    key: str
+    src: str
+    dst: str
+    amount: int
+    cross_cell: bool
+    missing: list[str] | None = None
+
+
+async def transfer_tx(conn: psycopg.AsyncConnection, key: str, src: str, dst: str, amount: int,
+                      dst_cell: int | None):
+    """The transfer transaction body for ``run_tx`` (also used by the raw benchmark).
+
+    Same cell (``dst_cell is None``): lock both accounts in id order, record the transfer, move
+    the money. Cross cell: lock the source, record the transfer as pending, debit and write the
+    outbox row. An insufficient balance records the key as rejected (a retry answers the same).
+    The key's INSERT ... ON CONFLICT waits for a concurrent transaction holding the same key, so
+    two racing retries can never both apply.
+    """
+    cross = dst_cell is not None
+    ids = [src] if cross else sorted((src, dst))
+    cur = await conn.execute("SELECT id, balance FROM accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                             (ids,))
+    balances = dict(await cur.fetchall())
+    missing = [a for a in ids if a not in balances]
+    if missing:
+        return TransferResult("unknown_account", key, src, dst, amount, cross, missing), False
+    status = ("pending" if cross else "applied") if balances[src] >= amount else "rejected"
+    cur = await conn.execute(
+        "INSERT INTO transfers (key, src, dst, amount, status, dst_cell, reason) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (key) DO NOTHING RETURNING 1",
+        (key, src, dst, amount, status, dst_cell, "insufficient_funds" if status == "rejected" else None))
+    if cur.rowcount == 0:  # key seen before: answer with the original outcome, change nothing
+        await conn.rollback()
+        cur = await conn.execute("SELECT src, dst, amount, status, dst_cell FROM transfers WHERE key = %s", (key,))
+        row = await cur.fetchone()
+        if row is None:  # cannot happen (rows are never deleted), but never guess
+            raise psycopg.OperationalError("transfer key vanished")
+        if (row[0], row[1], row[2]) != (src, dst, amount):
+            return TransferResult("key_conflict", key, row[0], row[1], row[2], row[4] is not None), False
+        return TransferResult(row[3], key, src, dst, amount, row[4] is not None), False
+    if status == "rejected":
+        return TransferResult("rejected", key, src, dst, amount, cross), True
+    if cross:
+        await conn.execute(
+            "WITH d AS (UPDATE accounts SET balance = balance - %(a)s WHERE id = %(s)s) "
+            "INSERT INTO outbox (key, src, dst_cell, dst, amount) VALUES (%(k)s, %(s)s, %(c)s, %(d)s, %(a)s)",
+            {"a": amount, "s": src, "k": key, "c": dst_cell, "d": dst})
+    else:
+        await conn.execute(
+            "UPDATE accounts SET balance = balance + CASE WHEN id = %(s)s THEN -%(a)s::bigint ELSE %(a)s::bigint END "
+            "WHERE id IN (%(s)s, %(d)s)", {"a": amount, "s": src, "d": dst})
+    return TransferResult(status, key, src, dst, amount, cross), True

@@ -1,0 +1,163 @@
+"""What each fault kind does to a resolved target, and how it is lifted.
+
+| kind            | database member                          | process (app, gateway, relay, etcd) |
+|-----------------|------------------------------------------|-------------------------------------|
+| kill-postmaster | SIGKILL its postmaster (Patroni fails over) | -                                |
+| kill-patroni    | SIGKILL its Patroni (the leader key expires after ttl) | -                     |
+| crash / down    | SIGKILL Patroni and PostgreSQL (a host crash); restarted when lifted | SIGKILL (gateway, app and relay are restarted by the cluster's supervisor; etcd when lifted) |
+| pause           | SIGSTOP Patroni and PostgreSQL, SIGCONT when lifted | SIGSTOP / SIGCONT           |
+| latency         | delay + jitter on the app -> member path (TCP fault proxy) | -                     |
+| partition       | drop every connection on the app -> member path and refuse new ones | -          |
+| bad-change      | -                                        | app server answers 500 (its admin fault hook) |
+
+Signals go to PIDs the cluster manager started, or to their process group when the PID leads
+one of its own (PostgreSQL's backends share the postmaster's group) -- never to our own group,
+never by name. Lifting a fault with ``duration: 0`` ("until repaired") happens when the load
+stops, before the checker runs, so every member can converge.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from loadtests.chaos.targets import ClusterView, DbMember, Proc, Resolved
+
+__all__ = ["Held", "apply_fault", "FaultError", "signal_target"]
+
+
+class FaultError(RuntimeError):
+    """The fault could not be applied (e.g. the process is already gone)."""
+
+
+def signal_target(pid: int | None, sig: int, group: bool = True) -> str:
+    """Send ``sig`` to ``pid`` (or to the process group it leads); a short note of what was hit."""
+    if not pid:
+        raise FaultError("no PID known")
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        raise FaultError(f"pid {pid} is not running") from None
+    try:
+        if group and pgid == pid and pgid != os.getpgid(0):
+            os.killpg(pgid, sig)
+            return f"group {pgid}"
+        os.kill(pid, sig)
+        return f"pid {pid}"
+    except ProcessLookupError:
+        raise FaultError(f"pid {pid} is not running") from None
+
+
+@dataclass
+class Held:
+    """A fault in force: ``lift()`` ends it (idempotent)."""
+
+    detail: str
+    lifters: list[Callable[[], None]] = field(default_factory=list)
+    lifted: bool = False
+
+    def lift(self) -> list[str]:
+        """Undo the fault; returns the errors met (lifting goes on past one failure)."""
+        if self.lifted:
+            return []
+        self.lifted = True
+        errors = []
+        for fn in self.lifters:
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - keep lifting the rest, report every failure
+                errors.append(f"{type(exc).__name__}: {exc}")
+        return errors
+
+
+def _member_pids(m: DbMember) -> list[int]:
+    return [p for p in (m.postmaster_pid, m.patroni_pid) if p]
+
+
+def _proxy(cluster: ClusterView, m: DbMember, path: str, body: dict | None = None) -> None:
+    import httpx
+    if not m.proxy_control:
+        raise FaultError(f"{m.name} has no fault proxy")
+    r = httpx.post(m.proxy_control.rstrip("/") + path, json=body or {}, timeout=5.0,
+                   headers={"Authorization": f"Bearer {cluster.admin_token}"})
+    if r.status_code != 200:
+        raise FaultError(f"proxy of {m.name}: {path} answered {r.status_code} {r.text[:200]}")
+
+
+def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: float = 0.0,
+                jitter: float = 0.0) -> Held:
+    """Apply ``kind`` to everything in ``res`` now; return how to lift it."""
+    held = Held(detail="")
+    notes: list[str] = []
+    if kind in ("latency", "partition") and res.procs:
+        raise FaultError(f"{kind} works on the app -> database path: target database members, not "
+                         f"{', '.join(p.name for p in res.procs)}")
+    if kind in ("kill-postmaster", "kill-patroni") and (res.procs or not res.members):
+        raise FaultError(f"{kind} needs database member targets")
+    if kind == "bad-change" and (res.members or not res.procs):
+        raise FaultError("bad-change needs app server targets (cell[i].app)")
+
+    for m in res.members:
+        if kind == "kill-postmaster":
+            notes.append(f"{m.name}: SIGKILL postmaster {signal_target(m.postmaster_pid, signal.SIGKILL, group=False)}")
+        elif kind == "kill-patroni":
+            notes.append(f"{m.name}: SIGKILL patroni {signal_target(m.patroni_pid, signal.SIGKILL, group=False)}")
+            held.lifters.append(lambda m=m: cluster.restart(m, "patroni"))
+        elif kind in ("crash", "down"):
+            hit = [signal_target(p, signal.SIGKILL) for p in _member_pids(m)]
+            notes.append(f"{m.name}: SIGKILL {', '.join(hit)}")
+            held.lifters.append(lambda m=m: cluster.restart(m, "all"))
+        elif kind == "pause":
+            hit = [signal_target(p, signal.SIGSTOP) for p in _member_pids(m)]
+            notes.append(f"{m.name}: SIGSTOP {', '.join(hit)}")
+            held.lifters.append(lambda m=m: [signal_target(p, signal.SIGCONT) for p in _member_pids(m)])
+        elif kind == "latency":
+            _proxy(cluster, m, "/latency", {"latency_ms": latency * 1000, "jitter_ms": jitter * 1000})
+            notes.append(f"{m.name}: +{latency * 1000:g} ms +- {jitter * 1000:g} ms")
+            held.lifters.append(lambda m=m: _proxy(cluster, m, "/heal"))
+        elif kind == "partition":
+            _proxy(cluster, m, "/partition", {"mode": "reset"})
+            notes.append(f"{m.name}: partitioned from the app servers")
+            held.lifters.append(lambda m=m: _proxy(cluster, m, "/heal"))
+        else:
+            raise FaultError(f"fault {kind!r} does not apply to database member {m.name}")
+
+    for p in res.procs:
+        if kind in ("crash", "down"):
+            notes.append(f"{p.name}: SIGKILL {signal_target(p.pid, signal.SIGKILL)}")
+            held.lifters.append(lambda p=p: cluster.restart(p, "all"))
+        elif kind == "pause":
+            notes.append(f"{p.name}: SIGSTOP {signal_target(p.pid, signal.SIGSTOP)}")
+            held.lifters.append(lambda p=p: signal_target(p.pid, signal.SIGCONT))
+        elif kind == "bad-change":
+            _app_fault(cluster, p, {"mode": "error"})
+            notes.append(f"{p.name}: answering 500")
+            held.lifters.append(lambda p=p: _app_fault(cluster, p, None))
+        else:
+            raise FaultError(f"fault {kind!r} does not apply to {p.kind} {p.name}")
+    held.detail = "; ".join(notes)
+    return held
+
+
+def _app_fault(cluster: ClusterView, p: Proc, body: dict | None) -> None:
+    import httpx
+    url = getattr(p, "url", None) or getattr(cluster, "app_url", lambda p: None)(p)
+    if not url:
+        raise FaultError(f"{p.name}: no admin URL known")
+    path, payload = ("/admin/fault", body) if body else ("/admin/heal", {})
+    r = httpx.post(url.rstrip("/") + path, json=payload, timeout=5.0,
+                   headers={"Authorization": f"Bearer {cluster.admin_token}"})
+    if r.status_code != 200:
+        raise FaultError(f"{p.name}: {path} answered {r.status_code} {r.text[:200]}")
+
+
+def wait_until(pred: Callable[[], bool], timeout: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()

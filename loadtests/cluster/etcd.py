@@ -1,0 +1,40 @@
+"""etcd members of the live cluster: command lines and health checks.
+
+Three members on 127.0.0.1 form the DCS every cell's Patroni uses. Raft timing is raised from
+etcd's defaults (heartbeat 100 ms, election 1 s) because 2 shared cores under load can starve a
+member long enough to trigger needless elections.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import httpx
+
+__all__ = ["etcd_binary", "etcd_argv", "etcd_healthy"]
+
+
+def etcd_binary() -> str | None:
+    return shutil.which("etcd")
+
+
+def etcd_argv(name: str, data_dir: str, client_port: int, peer_port: int, initial_cluster: str, token: str,
+              heartbeat_ms: int, election_ms: int) -> list[str]:
+    client = f"http://127.0.0.1:{client_port}"
+    peer = f"http://127.0.0.1:{peer_port}"
+    return [etcd_binary() or "etcd", "--name", name, "--data-dir", data_dir,
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", initial_cluster, "--initial-cluster-state", "new",
+            "--initial-cluster-token", token,
+            "--heartbeat-interval", str(heartbeat_ms), "--election-timeout", str(election_ms),
+            "--quota-backend-bytes", str(256 * 1024 * 1024), "--snapshot-count", "10000",
+            "--log-level", "warn", "--logger", "zap"]
+
+
+def etcd_healthy(client_port: int, timeout: float = 1.0) -> bool:
+    try:
+        r = httpx.get(f"http://127.0.0.1:{client_port}/health", timeout=timeout)
+        return r.status_code == 200 and r.json().get("health") == "true"
+    except (httpx.HTTPError, ValueError):
+        return False

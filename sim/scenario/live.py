@@ -1,0 +1,86 @@
+"""The scenario's ``live:`` section: settings only the live benchmark needs.
+
+The bank's shape (regions/IDCs, number of cells, DB replicas per cell and their IDC placement,
+workload mix) comes from the normal scenario sections, so one file drives both the simulator and
+the live cluster. This section adds what only real processes need: where they keep their data,
+which ports, how Patroni and etcd are tuned, how many app servers a cell runs, how many accounts
+to seed, and the load settings of ``hivesim live`` (issue 6 may extend ``LiveLoad``).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from sim.scenario.types import Duration, NonNegInt, PosInt
+
+__all__ = ["Live", "LivePatroni", "LiveEtcd", "LiveLoad"]
+
+
+class Strict(BaseModel):
+    """Same rules as the other sections (sim.scenario.model.Strict; not imported, to avoid a cycle)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class LivePatroni(Strict):
+    """Patroni's timing (its floors: ttl >= 20, loop_wait >= 1, retry_timeout >= 3)."""
+
+    ttl: PosInt = Field(20, ge=20, le=600, description="leader key lifetime, seconds")
+    loop_wait: PosInt = Field(1, ge=1, le=60, description="seconds between HA loop runs")
+    retry_timeout: PosInt = Field(4, ge=3, le=120, description="DCS and PostgreSQL operation retry timeout")
+    synchronous_node_count: PosInt = Field(2, le=15, description="synchronous standbys (capped at replicas - 1)")
+    maximum_lag_on_failover: NonNegInt = Field(1_048_576, description="bytes a standby may lag and still be promoted")
+
+    @model_validator(mode="after")
+    def _floors(self):
+        if self.loop_wait + 2 * self.retry_timeout > self.ttl:
+            raise ValueError(f"loop_wait + 2 x retry_timeout ({self.loop_wait + 2 * self.retry_timeout}) "
+                             f"must be <= ttl ({self.ttl})")
+        return self
+
+
+class LiveEtcd(Strict):
+    """etcd cluster size and Raft timing (raised from 100/1000 ms so 2 busy cores do not cause elections)."""
+
+    members: PosInt = Field(3, le=7)
+    heartbeat_ms: PosInt = Field(200, ge=10, le=5000)
+    election_ms: PosInt = Field(2000, ge=50, le=50000)
+
+    @model_validator(mode="after")
+    def _ratio(self):
+        if self.election_ms < 5 * self.heartbeat_ms:
+            raise ValueError(f"election_ms ({self.election_ms}) should be >= 5 x heartbeat_ms ({self.heartbeat_ms})")
+        return self
+
+
+class LiveLoad(Strict):
+    """Load settings of ``hivesim live`` (owned by the load/chaos side; defaults are modest)."""
+
+    duration: Duration = Field(60.0, gt=0, le=86400, description="length of the load run")
+    rate: float = Field(150.0, gt=0, le=100_000, description="target requests/s over all users")
+    users: PosInt = Field(20, le=10_000, description="concurrent Locust users")
+    shape: Literal["day", "constant", "step"] = Field("constant", description="load shape")
+
+
+class Live(Strict):
+    """How the live cluster is run (see docs/live-cluster.md)."""
+
+    run_dir: str | None = Field(None, description="data, logs and state; default /tmp/hivesim-live-<scenario name>")
+    port_base: int | None = Field(None, ge=1024, le=64000,
+                                  description="first port to use (next free ones after it); null = any free ports")
+    app_servers_per_cell: PosInt = Field(1, le=16)
+    accounts: NonNegInt = Field(1000, le=1_000_000, description="accounts seeded at cluster up")
+    initial_balance: NonNegInt = Field(100_000, le=10**15, description="cents per seeded account")
+    gateway_deadline: Duration = Field(10.0, gt=0, le=600, description="how long the gateway retries across a failover")
+    db_timeout: Duration = Field(5.0, gt=0, le=600,
+                                 description="a database call taking longer has its socket closed (never cancelled)")
+    pool_size: PosInt = Field(8, le=200, description="database connections per app server")
+    restart_delay: Duration = Field(0.5, ge=0, le=60, description="supervisor's wait before restarting a dead gateway/app/relay")
+    restart_app_servers: bool = Field(True, description="the supervisor also restarts dead app servers and the relay")
+    relay_interval: Duration = Field(0.05, gt=0, le=10, description="relay's poll interval when idle")
+    startup_timeout: Duration = Field(90.0, gt=0, le=3600, description="bring-up gives up after this long")
+    patroni: LivePatroni = Field(default_factory=LivePatroni)
+    etcd: LiveEtcd = Field(default_factory=LiveEtcd)
+    load: LiveLoad = Field(default_factory=LiveLoad)

@@ -1,0 +1,134 @@
+"""The fault injector on a fake cluster made of real processes (``sleep``), so the signals are real.
+
+Each fake member has a "patroni" and a "postmaster" process, each leading its own process group
+as in the live cluster; the test checks process states in /proc, not the injector's own claims.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from loadtests.chaos.injector import Injector
+from loadtests.chaos.targets import DbMember, Proc, TargetError, resolve
+from sim.scenario.model import ChaosEntry
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+class FakeCluster:
+    cells = 2
+    admin_token = "t"
+
+    def __init__(self):
+        self.procs: list[subprocess.Popen] = []
+        self.restarts: list[str] = []
+        self.members = {c: [DbMember(c, k, f"c{c}-m{k}", f"idc-{'abc'[k]}", "leader" if k == 0 else
+                                     ("sync_standby" if k == 1 else "replica"), self._spawn(), self._spawn())
+                            for k in range(3)] for c in range(2)}
+        self.apps = {c: [Proc(f"app-{c}", self._spawn(), "idc-a", "app")] for c in range(2)}
+        self.etcd = [Proc(f"etcd-{k}", self._spawn(), f"idc-{'abc'[k]}", "etcd") for k in range(3)]
+
+    def _spawn(self) -> int:
+        p = subprocess.Popen(["sleep", "120"], start_new_session=True)
+        self.procs.append(p)
+        return p.pid
+
+    def db_members(self, cell):
+        return self.members[cell]
+
+    def app_servers(self, cell):
+        return self.apps[cell]
+
+    def gateway(self):
+        return None
+
+    def relay(self):
+        return None
+
+    def etcd_members(self):
+        return self.etcd
+
+    def restart(self, what, part="all"):
+        self.restarts.append(f"{what.name}:{part}")
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                try:
+                    os.kill(p.pid, 18)  # SIGCONT, in case a test left it stopped
+                    p.kill()
+                except ProcessLookupError:
+                    pass
+            p.wait(timeout=5)
+
+
+@pytest.fixture
+def cluster():
+    c = FakeCluster()
+    yield c
+    c.close()
+
+
+def _reap(cluster, pid):
+    for p in cluster.procs:
+        if p.pid == pid:
+            p.wait(timeout=5)  # a killed child shows as a zombie until reaped
+
+
+def test_resolve_targets(cluster):
+    assert [m.name for m in resolve("cell[1].db.primary", cluster).members] == ["c1-m0"]
+    assert [m.name for m in resolve("cell[0].db.sync_standby", cluster).members] == ["c0-m1"]
+    assert [m.name for m in resolve("cell[0].db.replica[2]", cluster).members] == ["c0-m2"]
+    r = resolve("idc[idc-b]", cluster)
+    assert sorted(m.name for m in r.members) == ["c0-m1", "c1-m1"] and [p.name for p in r.procs] == ["etcd-1"]
+    assert len(resolve("etcd[quorum]", cluster).procs) == 2
+    assert len(resolve("cell[*].db", cluster).members) == 6
+    with pytest.raises(TargetError):
+        resolve("cell[0].db.replica[3]", cluster)
+
+
+def test_schedule_kills_pauses_and_lifts(cluster):
+    pm0 = cluster.members[0][0].postmaster_pid
+    c1 = cluster.members[1][0]
+    entries = [
+        ChaosEntry(at=0.1, target="cell[0].db.primary", fault="kill-postmaster"),
+        ChaosEntry(at=0.2, target="cell[1].db.primary", fault="pause", duration=0.8),
+        ChaosEntry(at=0.3, target="etcd[quorum]", fault="crash", duration=0.5),
+        ChaosEntry(at=0.3, target="cell[0].app", fault="latency", latency=0.05),  # not applicable: error
+    ]
+    inj = Injector(cluster, entries, log=lambda s: None)
+    inj.start()
+    time.sleep(0.6)
+    _reap(cluster, pm0)
+    assert _state(pm0) == "gone"
+    assert _state(cluster.members[0][0].patroni_pid) in ("S", "R")  # only the postmaster was killed
+    assert _state(c1.patroni_pid) == "T" and _state(c1.postmaster_pid) == "T"
+    time.sleep(0.8)
+    assert _state(c1.patroni_pid) in ("S", "R") and _state(c1.postmaster_pid) in ("S", "R")
+    eps = inj.finish()
+    assert eps[0].end == eps[0].start and eps[0].error is None and "SIGKILL postmaster" in eps[0].detail
+    assert eps[1].end - eps[1].start == pytest.approx(0.8, abs=0.3)
+    assert cluster.restarts == ["etcd-0:all", "etcd-1:all"]  # crash lifted after its duration
+    assert eps[3].error and "database members" in eps[3].error
+
+
+def test_finish_lifts_faults_held_until_the_end(cluster):
+    m = cluster.members[0][2]
+    inj = Injector(cluster, [ChaosEntry(at=0.0, target="cell[0].db.replica[2]", fault="pause"),
+                             ChaosEntry(at=60.0, target="gateway", fault="crash")], log=lambda s: None)
+    inj.start()
+    time.sleep(0.4)
+    assert _state(m.patroni_pid) == "T"
+    eps = inj.finish()
+    assert _state(m.patroni_pid) in ("S", "R")
+    assert eps[0].end > eps[0].start and eps[1].error == "not reached: the run ended first"
