@@ -90,6 +90,7 @@ class _Bank:
         self.ready = False
         self.by_cell: dict[str, list[str]] = {}
         self.all: list[str] = []
+        self.cell_of: dict[str, str] = {}
         self.weights = (0.6, 0.3, 0.1)
         self.writer: RecordWriter | None = None
         self.rng = random.Random()
@@ -119,6 +120,7 @@ class _Bank:
                 raise RuntimeError("no accounts found: seed the bank or pass --bank-accounts-file")
             self.by_cell = {c: sorted(a) for c, a in sorted(cells.items())}
             self.all = [a for accts in self.by_cell.values() for a in accts]
+            self.cell_of = {a: c for c, accts in self.by_cell.items() for a in accts}
             self.ready = True
 
     def pair(self, cross: bool) -> tuple[str, str, bool]:
@@ -150,13 +152,14 @@ def _mix(o) -> tuple[float, float, float]:
 
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, response=None, exception=None,
-            start_time=None, **_kw):
+            start_time=None, context=None, **_kw):
     """Observation decoupled from the users: every request becomes one row."""
     if BANK.writer is None or name not in KIND_OF:
         return
     status = int(getattr(response, "status_code", 0) or 0)
     outcome = "ok" if exception is None else classify_status(status)
-    BANK.writer.request(start_time or time.time(), response_time or 0.0, KIND_OF[name], status, outcome)
+    BANK.writer.request(start_time or time.time(), response_time or 0.0, KIND_OF[name], status, outcome,
+                        (context or {}).get("cells", ""))
 
 
 @events.test_start.add_listener
@@ -201,7 +204,8 @@ class BankUser(FastHttpUser):
 
     def read(self):
         acct = BANK.rng.choice(BANK.all)
-        with self.client.get(f"/accounts/{acct}", name=NAMES["read"], catch_response=True) as r:
+        with self.client.get(f"/accounts/{acct}", name=NAMES["read"], catch_response=True,
+                             context={"cells": BANK.cell_of.get(acct, "")}) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code}")
 
@@ -215,10 +219,11 @@ class BankUser(FastHttpUser):
         deadline = time.monotonic() + o.bank_op_deadline
         saw_unknown, backoff = False, 0.2
         body = {"key": rec.key, "from": src, "to": dst, "amount": rec.amount}
+        cells = ";".join(dict.fromkeys((BANK.cell_of.get(src, ""), BANK.cell_of.get(dst, ""))))
         while True:
             rec.attempts += 1
             with self.client.post("/transfers", json=body, name=NAMES["cross" if cross else "intra"],
-                                  catch_response=True) as r:
+                                  catch_response=True, context={"cells": cells}) as r:
                 code = r.status_code or 0
                 if 200 <= code < 300:
                     rec.outcome, rec.status = "acknowledged", _json(r).get("status", "applied")

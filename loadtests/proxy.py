@@ -87,6 +87,27 @@ class FaultProxy:
         return max(0.0, self.latency + self.rng.uniform(-self.jitter, self.jitter))
 
     async def _pipe(self, conn: "_Conn", src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        if self.mode == "ok" and self.latency <= 0 and self.jitter <= 0:
+            # fast path while no fault is set: copy directly (no queue, no extra task switch);
+            # it hands over to the delaying path below as soon as a fault is switched on
+            while not conn.closed.is_set():
+                if self.mode != "ok" or self.latency > 0 or self.jitter > 0:
+                    break
+                data = await src.read(CHUNK)
+                if not data:
+                    conn.close()
+                    return
+                if self.mode == "blackhole":
+                    conn.doomed = True
+                    break
+                if self.latency > 0 or self.jitter > 0:  # switched on while we waited: delay this chunk too
+                    await asyncio.sleep(self.delay())
+                dst.write(data)
+                if dst.transport.get_write_buffer_size() > 4 * CHUNK:
+                    await dst.drain()
+            if conn.doomed or conn.closed.is_set():
+                await conn.closed.wait()
+                return
         queue: asyncio.Queue = asyncio.Queue()
 
         async def writer_task():

@@ -43,6 +43,29 @@ class Sampler:
             return rng.weibullvariate(self._b, self._a)
         return rng.lognormvariate(self._a, self._b)
 
+    def draw_residual(self, rng) -> float:
+        """Remaining life at a random moment of a long-running renewal process (stationary start).
+
+        Components start a replication at a random point of their life rather than new, so a
+        one-year replication measures the steady state the closed forms describe. The residual
+        life is U * L with L length-biased (density x f(x) / mean): for exponential it is the
+        exponential itself; Weibull(k, b) has L^k ~ Gamma(1 + 1/k, b^k); lognormal(mu, s) has
+        L ~ lognormal(mu + s^2, s).
+        """
+        if self.mean <= 0:
+            return 0.0
+        k = self.kind
+        if k == "exponential":
+            return rng.expovariate(1.0 / self.mean)
+        u = rng.random()
+        if k == "fixed":
+            return u * self.mean
+        if k == "weibull":
+            length = rng.gammavariate(1.0 + 1.0 / self._a, self._b ** self._a) ** (1.0 / self._a)
+        else:
+            length = rng.lognormvariate(self._a + self._b * self._b, self._b)
+        return u * length
+
     @classmethod
     def ttf(cls, fd) -> "Sampler":
         """Time-to-failure sampler of a ``FailureDist``."""

@@ -471,8 +471,10 @@ class Replication:
         env = self.env
         scope = self.plan.servers[s].scope
         rng = self.stream(f"{scope}/{cause}")
+        first = True
         while True:
-            yield env.timeout(ttf.draw(rng))
+            yield env.timeout(ttf.draw_residual(rng) if first else ttf.draw(rng))
+            first = False
             start = env.now
             self.server_fail(s, cause)
             if crews is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sim import __version__
 from sim.engine import ReplicationResult, run_replication
+from sim.errors import ScenarioError
 from sim.metrics import MIN_PER_YEAR, aggregate
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
@@ -97,6 +98,13 @@ def summary_extras(sc: Scenario, summary: dict) -> None:
 def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):
     """Run all replications; return (summary dict, replication results). Deterministic."""
     t0 = time.perf_counter()
+    if sc.simulation.mode == "request":
+        try:
+            from sim.predict import simulate_request_mode
+        except ImportError:
+            raise ScenarioError("request mode is not available in this build",
+                                path="simulation.mode") from None
+        return simulate_request_mode(sc, workers=workers, progress=progress)
     w = resolve_workers(sc, workers)
     results = _replicate(sc, w, progress)
     summary = {"schema_version": 1, "kind": "simulation"}
@@ -106,9 +114,9 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
         try:
             from sim.rare import estimate_scenario
         except ImportError:
-            estimate_scenario = None
-        if estimate_scenario is not None:
-            summary["estimator"] = estimate_scenario(sc)
+            raise ScenarioError("the importance-sampling estimator is not available in this build",
+                                path="simulation.estimator") from None
+        summary["estimator"] = estimate_scenario(sc)
     summary_extras(sc, summary)
     summary["run"] = {
         "seed": sc.simulation.seed, "replications": sc.simulation.replications,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +43,13 @@ class FakeCluster:
         p = subprocess.Popen(["sleep", "120"], start_new_session=True)
         self.procs.append(p)
         return p.pid
+
+    def add_child(self, parent_pid: int) -> int:
+        """A child that, like a PostgreSQL backend, sits in a session of its own under its parent."""
+        code = "import subprocess,time; c=subprocess.Popen(['sleep','120'],start_new_session=True); print(c.pid, flush=True); time.sleep(120)"
+        p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, start_new_session=True)
+        self.procs.append(p)
+        return p.pid, int(p.stdout.readline())
 
     def db_members(self, cell):
         return self.members[cell]
@@ -104,7 +112,7 @@ def test_schedule_kills_pauses_and_lifts(cluster):
         ChaosEntry(at=0.1, target="cell[0].db.primary", fault="kill-postmaster"),
         ChaosEntry(at=0.2, target="cell[1].db.primary", fault="pause", duration=0.8),
         ChaosEntry(at=0.3, target="etcd[quorum]", fault="crash", duration=0.5),
-        ChaosEntry(at=0.3, target="cell[0].app", fault="latency", latency=0.05),  # not applicable: error
+        ChaosEntry(at=0.3, target="cell[0].app", fault="partition", duration=1),  # not applicable: error
     ]
     inj = Injector(cluster, entries, log=lambda s: None)
     inj.start()
@@ -119,7 +127,7 @@ def test_schedule_kills_pauses_and_lifts(cluster):
     assert eps[0].end == eps[0].start and eps[0].error is None and "SIGKILL postmaster" in eps[0].detail
     assert eps[1].end - eps[1].start == pytest.approx(0.8, abs=0.3)
     assert cluster.restarts == ["etcd-0:all", "etcd-1:all"]  # crash lifted after its duration
-    assert eps[3].error and "database members" in eps[3].error
+    assert eps[3].error and "app -> database path" in eps[3].error
 
 
 def test_finish_lifts_faults_held_until_the_end(cluster):
@@ -132,3 +140,19 @@ def test_finish_lifts_faults_held_until_the_end(cluster):
     eps = inj.finish()
     assert _state(m.patroni_pid) in ("S", "R")
     assert eps[0].end > eps[0].start and eps[1].error == "not reached: the run ended first"
+
+
+def test_pause_freezes_children_in_their_own_sessions(cluster):
+    """PostgreSQL backends call setsid(): a group signal to the postmaster would miss them."""
+    parent, child = cluster.add_child(0)
+    m = cluster.members[1][0]
+    m.postmaster_pid = parent  # the "postmaster" with a "backend" in its own session
+    inj = Injector(cluster, [ChaosEntry(at=0.0, target="cell[1].db.primary", fault="pause", duration=0.6)],
+                   log=lambda s: None)
+    inj.start()
+    time.sleep(0.3)
+    assert _state(parent) == "T" and _state(child) == "T" and _state(m.patroni_pid) == "T"
+    time.sleep(0.6)
+    assert _state(parent) in ("S", "R") and _state(child) in ("S", "R")
+    inj.finish()
+    os.kill(child, 9)

@@ -65,6 +65,8 @@ def test_per_second_series_and_events():
     assert ts[2]["cells_down"] == 1 and ts[0]["cells_down"] == 0
     ev = events_rows(analyse_faults(rows, 1000.0, faults, 4.0, 200))
     assert ev[0]["effect"] == "writes-down" and ev[0]["failed_requests"] == 10
+    # an instantaneous kill's episode lasts as long as its effect (for shading plots)
+    assert ev[0]["fault_end_s"] == 2.0 and ev[0]["end_s"] == pytest.approx(3.0, abs=0.01)
 
 
 def test_wilson_interval_known_values():
@@ -106,3 +108,17 @@ def test_run_dir_is_atomic_and_never_overwritten(tmp_path):
     write_run_dir(str(target), lambda d: open(os.path.join(d, "summary.json"), "w").write("{}"))
     with pytest.raises(ResultsError):
         write_run_dir(str(target), lambda d: None)
+
+
+def test_cell_fault_is_measured_on_that_cells_traffic_and_stalls_show():
+    # cell 1 stalls from 10 s to 14 s (requests held, then all succeed); cell 0 is unaffected
+    rows = [RequestRow(1000.0 + k / 10, 5.0, "read", 200, "ok", "0") for k in range(300)]
+    rows += [RequestRow(1000.0 + k / 10, 5.0, "read", 200, "ok", "1") for k in range(100)]
+    rows += [RequestRow(1010.0 + k / 10, 4000.0 - k * 100, "intra", 200, "ok", "1") for k in range(40)]
+    rows += [RequestRow(1014.0 + k / 10, 5.0, "cross", 200, "ok", "0;1") for k in range(160)]
+    rows.sort(key=lambda r: r.t)
+    f1 = analyse_faults(rows, 1000.0, [FaultEpisode("pause", "cell[1].db.primary", 10.0, 14.0)], 30.0, 200)[0]
+    assert f1["scope"] == "cell[1]" and f1["failed_requests"] == 0
+    assert f1["stall_seconds"] == pytest.approx(4.0, abs=0.01)  # 10.0 -> first completion at 14.0
+    f0 = analyse_faults(rows, 1000.0, [FaultEpisode("pause", "cell[0].db.primary", 10.0, 14.0)], 30.0, 200)[0]
+    assert f0["stall_seconds"] < 0.2  # cell 0 kept completing requests

@@ -113,3 +113,10 @@ def test_each_planted_violation_is_named(plant, kind):
     res = check(hist, initial, state)
     assert not res.valid
     assert kind in {v.kind for v in res.violations}, res.explain()
+
+
+def test_without_history_only_bank_side_checks_run():
+    hist, initial, state = _world()
+    assert check(None, initial, state).valid  # phantom/lost need a history: not claimed
+    state.balances["c"] += 1
+    assert not check(None, initial, state).valid  # the total still catches a changed sum

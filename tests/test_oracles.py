@@ -140,3 +140,13 @@ def test_ci_coverage_over_seeds():
         lo, hi = simulate(sc, workers=1)["availability"]["request"]["ci95"]
         covered += (1 - hi) <= u <= (1 - lo)
     assert 0.85 * len(seeds) <= covered <= len(seeds), f"coverage {covered}/{len(seeds)}"
+
+
+@pytest.mark.parametrize("ttf,ttr", [("weibull", "lognormal"), ("lognormal", "fixed"), ("fixed", "weibull")])
+def test_single_component_any_distribution(ttf, ttr):
+    """Renewal-reward: A = MTBF / (MTBF + MTTR) whatever the distributions (§1), so the
+    distributions must be parameterised by their means."""
+    failures = (f"  components:\n    db_process: {{mtbf: 1000h, mttr: 1h, distribution: {ttf}, shape: 0.7, "
+                f"sigma: 0.8, repair_distribution: {ttr}, repair_shape: 1.5, repair_sigma: 0.8}}")
+    sc = load_scenario_text(one_cell(f"{{replicas: 1, failover: {NO_FAILOVER}}}", failures, reps=150))
+    check(simulate(sc, workers=1), cf.single(1000 * H, 1 * H))

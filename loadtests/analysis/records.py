@@ -4,10 +4,12 @@ Every Locust process (the single local runner, or each worker in master/worker m
 two files into the record directory, named by its PID so processes never share a file:
 
 ``requests-<pid>.csv``  one row per HTTP request:
-    ``t,latency_ms,kind,status,outcome`` -- ``t`` is the request's start (Unix seconds),
+    ``t,latency_ms,kind,status,outcome,cells`` -- ``t`` is the request's start (Unix seconds),
     ``kind`` one of ``read``, ``intra``, ``cross`` (user operations) or ``resolve`` (a status
     lookup that settles an unknown outcome), ``status`` the HTTP status (0 = no response),
-    ``outcome`` one of :data:`OUTCOMES`.
+    ``outcome`` one of :data:`OUTCOMES`, ``cells`` the cells the request touches (``0``, or
+    ``0;1`` for a cross-cell transfer; empty if unknown) so a fault in one cell is measured on
+    that cell's traffic.
 ``transfers-<pid>.jsonl``  one JSON object per transfer the client *requested*, written
     twice, Jepsen style: once before the first attempt (``outcome: unknown``, the invocation)
     and again when the client is done with it (the completion; the last line of a key wins).
@@ -68,6 +70,11 @@ class RequestRow:
     kind: str
     status: int
     outcome: str
+    cells: str = ""
+
+    def touches(self, cell: int) -> bool:
+        """True if the request involves ``cell`` (or its cells were not recorded)."""
+        return not self.cells or str(cell) in self.cells.split(";")
 
     @property
     def ok(self) -> bool:
@@ -112,11 +119,11 @@ class RecordWriter:
         self._req = open(self.requests_path, "a", newline="", encoding="utf-8")
         self._csv = csv.writer(self._req)
         if new:
-            self._csv.writerow(["t", "latency_ms", "kind", "status", "outcome"])
+            self._csv.writerow(["t", "latency_ms", "kind", "status", "outcome", "cells"])
         self._tr = open(self.transfers_path, "a", encoding="utf-8")
 
-    def request(self, t: float, latency_ms: float, kind: str, status: int, outcome: str) -> None:
-        self._csv.writerow([f"{t:.6f}", f"{latency_ms:.3f}", kind, status, outcome])
+    def request(self, t: float, latency_ms: float, kind: str, status: int, outcome: str, cells: str = "") -> None:
+        self._csv.writerow([f"{t:.6f}", f"{latency_ms:.3f}", kind, status, outcome, cells])
 
     def transfer(self, rec: TransferRecord) -> None:
         self._tr.write(rec.to_json() + "\n")
@@ -141,7 +148,7 @@ def read_requests(directory: str) -> list[RequestRow]:
                     continue  # a row cut short by a killed process
                 try:
                     rows.append(RequestRow(float(r["t"]), float(r["latency_ms"]), r["kind"],
-                                           int(r["status"]), r["outcome"]))
+                                           int(r["status"]), r["outcome"], r.get("cells") or ""))
                 except (TypeError, ValueError):
                     continue
     rows.sort(key=lambda r: r.t)

@@ -15,19 +15,25 @@ Definitions (documented in docs/live-benchmark.md, reported in summary.json ``fa
   ``recovery_seconds`` counts to the end of the window) if no request succeeded after the last
   failure within ``steady`` seconds of data.
 * **disruption_seconds** is the same with slow requests (above the scenario's ``slo.latency``)
-  counted as bad too: a failover the gateway hides by holding requests still shows here.
+  counted as bad too.
+* **stall_seconds**: the longest time, from the fault's start to the window's end, with no
+  request of the fault's scope *completing* successfully -- a failover the gateway hides by
+  holding requests until a new primary answers shows here even when nothing failed.
+* **scope**: a fault on ``cell[i]...`` is measured on the requests touching cell i (reads of its
+  accounts, transfers from or to them), any other fault on all requests.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from loadtests.analysis.records import USER_KINDS, RequestRow
 
-__all__ = ["FaultEpisode", "analyse_faults", "per_second", "recovery_in_window"]
+__all__ = ["FaultEpisode", "analyse_faults", "per_second", "recovery_in_window", "fault_cell", "longest_stall"]
 
 
 @dataclass
@@ -65,23 +71,38 @@ def recovery_in_window(ts: np.ndarray, bad: np.ndarray, start: float, end: float
     return max(0.0, t_ok - first_bad), bool(recovered), first_bad
 
 
+def fault_cell(target: str) -> int | None:
+    """The one cell a target lies in (``cell[2].db.primary`` -> 2), else None."""
+    m = re.match(r"cell\[(\d+)\]", target)
+    return int(m.group(1)) if m else None
+
+
+def longest_stall(done: np.ndarray, start: float, end: float) -> float:
+    """Longest interval within [start, end] without a successful completion (``done`` sorted)."""
+    pts = done[(done >= start) & (done <= end)]
+    edges = np.concatenate(([start], pts, [end]))
+    return float(np.diff(edges).max()) if edges.size > 1 else end - start
+
+
 def analyse_faults(rows: list[RequestRow], t0: float, faults: list[FaultEpisode], run_end: float,
                    slow_ms: float, steady: float = 3.0) -> list[dict]:
     """Per fault: recovery_seconds, failed_requests, slow_requests, requests, max_latency_ms ..."""
-    users = [r for r in rows if r.kind in USER_KINDS]
-    ts = np.array([r.t - t0 for r in users], dtype=float)
-    lat = np.array([r.latency_ms for r in users], dtype=float)
-    failed = np.array([not r.ok for r in users], dtype=bool)
-    slow = lat > slow_ms
     order = sorted(range(len(faults)), key=lambda i: faults[i].start)
     out: list[dict | None] = [None] * len(faults)
     for n, i in enumerate(order):
         f = faults[i]
+        cell = fault_cell(f.target)
+        users = [r for r in rows if r.kind in USER_KINDS and (cell is None or r.touches(cell))]
+        ts = np.array([r.t - t0 for r in users], dtype=float)
+        lat = np.array([r.latency_ms for r in users], dtype=float)
+        failed = np.array([not r.ok for r in users], dtype=bool)
+        slow = lat > slow_ms
         w_end = faults[order[n + 1]].start if n + 1 < len(order) else run_end
         sel = (ts + lat / 1000.0 >= f.start) & (ts < w_end)
         wt, wf, ws, wl = ts[sel], failed[sel], slow[sel], lat[sel]
         rec_s, recovered, first_fail = recovery_in_window(wt, wf, f.start, w_end, steady)
         dis_s, _, _ = recovery_in_window(wt, wf | ws, f.start, w_end, steady)
+        done = np.sort((ts + lat / 1000.0)[~failed])
         d = f.to_dict()
         d.update({
             "recovery_seconds": None if rec_s is None else round(rec_s, 3),
@@ -89,9 +110,11 @@ def analyse_faults(rows: list[RequestRow], t0: float, faults: list[FaultEpisode]
             "failed_requests": int(wf.sum()),
             "slow_requests": int((ws & ~wf).sum()),
             "requests": int(sel.sum()),
+            "scope": "all" if cell is None else f"cell[{cell}]",
             "first_failure": None if first_fail is None else round(first_fail, 3),
             "detection_seconds": None if first_fail is None else round(first_fail - f.start, 3),
             "disruption_seconds": None if dis_s is None else round(dis_s, 3),
+            "stall_seconds": round(longest_stall(done, f.start, w_end), 3),
             "max_latency_ms": round(float(wl.max()), 1) if wl.size else None,
             "window_end": round(w_end, 3),
         })

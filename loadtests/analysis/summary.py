@@ -28,7 +28,7 @@ __all__ = ["wilson", "availability_block", "latency_block", "throughput_block", 
            "build_summary", "write_csv", "write_run_dir", "dump_json", "EVENTS_FIELDS", "TIMESERIES_FIELDS"]
 
 EVENTS_FIELDS = ["replication", "start_s", "end_s", "duration_s", "target", "cause", "effect",
-                 "failed_fraction", "recovery_s", "failed_requests", "detail"]
+                 "failed_fraction", "recovery_s", "failed_requests", "stall_s", "fault_end_s", "detail"]
 TIMESERIES_FIELDS = ["replication", "t_start_s", "t_end_s", "offered_requests", "failed_requests",
                      "slow_requests", "failed_fraction", "cells_down", "ok_requests", "transfers",
                      "latency_p50_ms", "latency_p99_ms", "faults_active"]
@@ -124,11 +124,17 @@ def events_rows(faults: list[dict]) -> list[dict]:
         else:
             effect = _EFFECT.get(tgt, "cells-degraded")
         n = f.get("requests") or 0
-        out.append({"replication": 0, "start_s": f["start"], "end_s": f["end"],
-                    "duration_s": round(f["end"] - f["start"], 3), "target": tgt, "cause": f["kind"],
+        # the episode lasts while the fault is held and while its effect is seen (a kill is
+        # instantaneous, the outage it causes is not), so plots can shade the whole period
+        impact_end = f["start"] + (f.get("stall_seconds") or 0.0)
+        if f.get("first_failure") is not None and f.get("recovery_seconds") is not None:
+            impact_end = max(impact_end, f["first_failure"] + f["recovery_seconds"])
+        end = round(max(f["end"], impact_end), 3)
+        out.append({"replication": 0, "start_s": f["start"], "end_s": end,
+                    "duration_s": round(end - f["start"], 3), "target": tgt, "cause": f["kind"],
                     "effect": effect, "failed_fraction": round(f.get("failed_requests", 0) / n, 6) if n else 0.0,
                     "recovery_s": f.get("recovery_seconds"), "failed_requests": f.get("failed_requests", 0),
-                    "detail": f.get("detail", "")})
+                    "stall_s": f.get("stall_seconds"), "fault_end_s": f["end"], "detail": f.get("detail", "")})
     return out
 
 

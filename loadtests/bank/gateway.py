@@ -21,13 +21,14 @@ Run: ``HIVESIM_BANK_CONFIG=gateway.json python -m loadtests.bank.gateway`` with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
 import sys
 import time
 
-import httpx
+import aiohttp
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,9 +52,21 @@ class Router:
         self.deadline = deadline
         self.metrics = metrics
         self.rr = [0] * len(cells)
-        self.client = httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=256),
-                                        timeout=httpx.Timeout(deadline + 1.0))
+        self._session: aiohttp.ClientSession | None = None
         self.known: set[str] = set()  # accounts seen to exist (never deleted)
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        # aiohttp rather than httpx here: about 4x less CPU per forwarded request, which is
+        # what the gateway spends its share of the 2 cores on
+        if self._session is None:
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=30),
+                                                  auto_decompress=False)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     def cell(self, account: str) -> int:
         return cell_of(account, len(self.cells))
@@ -73,27 +86,29 @@ class Router:
             i = self.rr[cell] = (self.rr[cell] + 1) % len(servers)
             url = servers[i] + path
             headers = {"x-hivesim-deadline": f"{remaining:.3f}", "content-type": "application/json"}
+            timeout = aiohttp.ClientTimeout(total=remaining + 1.0, sock_connect=min(1.0, remaining))
             try:
-                r = await self.client.request(method, url, content=body, params=params, headers=headers,
-                                              timeout=httpx.Timeout(remaining + 1.0, connect=min(1.0, remaining)))
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                async with self.session.request(method, url, data=body, params=params, headers=headers,
+                                                timeout=timeout) as r:
+                    status, content = r.status, await r.read()
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:  # never sent
                 detail = f"cell {cell} app server unreachable: {type(exc).__name__}"
                 self.metrics.retries.labels("gateway", "connect").inc()
-            except httpx.TransportError as exc:  # sent (maybe partly), answer lost
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # sent (maybe partly), answer lost
                 detail = f"cell {cell} connection lost: {type(exc).__name__}"
                 if write:
                     unknown = True
                 self.metrics.retries.labels("gateway", "lost").inc()
             else:
-                if r.status_code == 503:
-                    detail = f"cell {cell}: " + _detail(r.content)
+                if status == 503:
+                    detail = f"cell {cell}: " + _detail(content)
                     self.metrics.retries.labels("gateway", "unavailable").inc()
-                elif r.status_code == 504:
-                    detail = f"cell {cell}: " + _detail(r.content)
+                elif status == 504:
+                    detail = f"cell {cell}: " + _detail(content)
                     unknown = unknown or write
                     self.metrics.retries.labels("gateway", "unknown").inc()
                 else:
-                    return r.status_code, r.content
+                    return status, content
             await asyncio.sleep(min(backoff, max(end - time.monotonic(), 0)))
             backoff = min(backoff * 2, 0.2)
         if unknown:
@@ -306,7 +321,12 @@ def create_app(cfg: dict) -> Starlette:
         Route("/admin/heal", fault, methods=["POST"]),
         Route("/admin/routes", admin_routes, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        await app.state.router.close()
+
+    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed}, lifespan=lifespan)
     app.state.cfg = cfg
     app.state.metrics = Metrics("gateway")
     app.state.router = Router(cfg["cells"], float(cfg.get("deadline", 10.0)), app.state.metrics)

@@ -119,6 +119,7 @@ class Relay:
         return len(done), True
 
     async def loop(self, src: int) -> None:
+        idle = self.interval
         while True:
             if self.paused:
                 await asyncio.sleep(0.1)
@@ -137,8 +138,11 @@ class Relay:
                 log.exception("cell %d: unexpected", src)
                 await asyncio.sleep(0.5)
                 continue
+            # poll fast while there is traffic, back off (to 5x the interval) while idle, so an
+            # idle bank does not spend its cores on empty outbox queries
+            idle = self.interval if n else min(idle * 1.5, 5 * self.interval)
             if n < self.batch:
-                await asyncio.sleep(self.interval)
+                await asyncio.sleep(idle)
 
     def start(self) -> None:
         self.tasks = [asyncio.create_task(self.loop(i)) for i in range(len(self.pools))]

@@ -6,13 +6,15 @@
 | kill-patroni    | SIGKILL its Patroni (the leader key expires after ttl) | -                     |
 | crash / down    | SIGKILL Patroni and PostgreSQL (a host crash); restarted when lifted | SIGKILL (gateway, app and relay are restarted by the cluster's supervisor; etcd when lifted) |
 | pause           | SIGSTOP Patroni and PostgreSQL, SIGCONT when lifted | SIGSTOP / SIGCONT           |
-| latency         | delay + jitter on the app -> member path (TCP fault proxy) | -                     |
+| latency         | delay + jitter on the app -> member path (TCP fault proxy) | app: delay per request (admin hook) |
 | partition       | drop every connection on the app -> member path and refuse new ones | -          |
 | bad-change      | -                                        | app server answers 500 (its admin fault hook) |
 
-Signals go to PIDs the cluster manager started, or to their process group when the PID leads
-one of its own (PostgreSQL's backends share the postmaster's group) -- never to our own group,
-never by name. Lifting a fault with ``duration: 0`` ("until repaired") happens when the load
+Signals go to PIDs the cluster manager started, with their process group (every process the
+manager starts gets a session of its own) -- never to our own group, never by name. A database
+member is frozen or crashed *whole*: Patroni, the postmaster and every process the postmaster
+forked (PostgreSQL backends call setsid(), so its process group alone would leave the backends
+serving their open connections); the tree is found from the known PIDs through /proc parent links. Lifting a fault with ``duration: 0`` ("until repaired") happens when the load
 stops, before the checker runs, so every member can converge.
 """
 
@@ -26,7 +28,7 @@ from typing import Callable
 
 from loadtests.chaos.targets import ClusterView, DbMember, Proc, Resolved
 
-__all__ = ["Held", "apply_fault", "FaultError", "signal_target"]
+__all__ = ["Held", "apply_fault", "FaultError", "signal_target", "process_tree"]
 
 
 class FaultError(RuntimeError):
@@ -42,9 +44,11 @@ def signal_target(pid: int | None, sig: int, group: bool = True) -> str:
     except ProcessLookupError:
         raise FaultError(f"pid {pid} is not running") from None
     try:
-        if group and pgid == pid and pgid != os.getpgid(0):
+        # Patroni starts the postmaster from a helper that called setsid() and exited, so the
+        # postmaster and its backends form a group of their own that the postmaster does not lead
+        if group and pgid > 1 and pgid != os.getpgid(0):
             os.killpg(pgid, sig)
-            return f"group {pgid}"
+            return f"pid {pid} with its group {pgid}"
         os.kill(pid, sig)
         return f"pid {pid}"
     except ProcessLookupError:
@@ -73,8 +77,48 @@ class Held:
         return errors
 
 
-def _member_pids(m: DbMember) -> list[int]:
-    return [p for p in (m.postmaster_pid, m.patroni_pid) if p]
+def process_tree(pid: int | None) -> list[int]:
+    """``pid`` and all its descendants (parents first), from the parent links in /proc."""
+    if not pid:
+        return []
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", encoding="ascii", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        out.append(p)
+        todo.extend(sorted(children.get(p, [])))
+    return out
+
+
+def _member_tree(m: DbMember) -> list[int]:
+    """Every process of a member: the postmaster and its children first, then Patroni's tree."""
+    seen: list[int] = []
+    for root in (m.postmaster_pid, m.patroni_pid):
+        for p in process_tree(root):
+            if p not in seen:
+                seen.append(p)
+    return seen
+
+
+def _signal_all(pids: list[int], sig: int) -> list[int]:
+    """Signal each PID alone (the tree is explicit); the ones that were still there."""
+    hit = []
+    for p in pids:
+        try:
+            os.kill(p, sig)
+            hit.append(p)
+        except ProcessLookupError:
+            pass
+    return hit
 
 
 def _proxy(cluster: ClusterView, m: DbMember, path: str, body: dict | None = None) -> None:
@@ -92,9 +136,9 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
     """Apply ``kind`` to everything in ``res`` now; return how to lift it."""
     held = Held(detail="")
     notes: list[str] = []
-    if kind in ("latency", "partition") and res.procs:
-        raise FaultError(f"{kind} works on the app -> database path: target database members, not "
-                         f"{', '.join(p.name for p in res.procs)}")
+    if kind == "partition" and res.procs or kind == "latency" and any(p.kind != "app" for p in res.procs):
+        raise FaultError(f"{kind} works on the app -> database path (or, latency, on app servers): "
+                         f"not {', '.join(p.name for p in res.procs if kind == 'partition' or p.kind != 'app')}")
     if kind in ("kill-postmaster", "kill-patroni") and (res.procs or not res.members):
         raise FaultError(f"{kind} needs database member targets")
     if kind == "bad-change" and (res.members or not res.procs):
@@ -107,13 +151,22 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
             notes.append(f"{m.name}: SIGKILL patroni {signal_target(m.patroni_pid, signal.SIGKILL, group=False)}")
             held.lifters.append(lambda m=m: cluster.restart(m, "patroni"))
         elif kind in ("crash", "down"):
-            hit = [signal_target(p, signal.SIGKILL) for p in _member_pids(m)]
-            notes.append(f"{m.name}: SIGKILL {', '.join(hit)}")
+            tree = _member_tree(m)
+            if not tree:
+                raise FaultError(f"{m.name}: no running process")
+            hit = _signal_all(tree, signal.SIGKILL)
+            notes.append(f"{m.name}: SIGKILL {len(hit)} processes (patroni {m.patroni_pid}, postmaster "
+                         f"{m.postmaster_pid} and its children)")
             held.lifters.append(lambda m=m: cluster.restart(m, "all"))
         elif kind == "pause":
-            hit = [signal_target(p, signal.SIGSTOP) for p in _member_pids(m)]
-            notes.append(f"{m.name}: SIGSTOP {', '.join(hit)}")
-            held.lifters.append(lambda m=m: [signal_target(p, signal.SIGCONT) for p in _member_pids(m)])
+            tree = _member_tree(m)
+            if not tree:
+                raise FaultError(f"{m.name}: no running process")
+            stopped = _signal_all(tree, signal.SIGSTOP)
+            notes.append(f"{m.name}: SIGSTOP {len(stopped)} processes (patroni {m.patroni_pid}, postmaster "
+                         f"{m.postmaster_pid} and its children)")
+            # resume exactly what was stopped (a new child cannot appear while its parent is stopped)
+            held.lifters.append(lambda stopped=stopped: _signal_all(stopped, signal.SIGCONT))
         elif kind == "latency":
             _proxy(cluster, m, "/latency", {"latency_ms": latency * 1000, "jitter_ms": jitter * 1000})
             notes.append(f"{m.name}: +{latency * 1000:g} ms +- {jitter * 1000:g} ms")
@@ -133,8 +186,12 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
             notes.append(f"{p.name}: SIGSTOP {signal_target(p.pid, signal.SIGSTOP)}")
             held.lifters.append(lambda p=p: signal_target(p.pid, signal.SIGCONT))
         elif kind == "bad-change":
-            _app_fault(cluster, p, {"mode": "error"})
+            _app_fault(cluster, p, {"error_rate": 1.0})
             notes.append(f"{p.name}: answering 500")
+            held.lifters.append(lambda p=p: _app_fault(cluster, p, None))
+        elif kind == "latency":
+            _app_fault(cluster, p, {"latency_ms": latency * 1000})
+            notes.append(f"{p.name}: +{latency * 1000:g} ms per request (app hook; no jitter)")
             held.lifters.append(lambda p=p: _app_fault(cluster, p, None))
         else:
             raise FaultError(f"fault {kind!r} does not apply to {p.kind} {p.name}")
@@ -144,7 +201,7 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
 
 def _app_fault(cluster: ClusterView, p: Proc, body: dict | None) -> None:
     import httpx
-    url = getattr(p, "url", None) or getattr(cluster, "app_url", lambda p: None)(p)
+    url = p.url
     if not url:
         raise FaultError(f"{p.name}: no admin URL known")
     path, payload = ("/admin/fault", body) if body else ("/admin/heal", {})

@@ -85,8 +85,9 @@ class Injector:
             return
         errors = held.lift()
         ep = self.episodes[i]
-        if held.lifters:  # instantaneous kills end when they happen; held faults when lifted
-            ep.end = self.now()
+        if not held.lifters:
+            return  # an instantaneous kill: it ended when it happened
+        ep.end = self.now()
         if errors:
             ep.error = "; ".join(errors)
         self.log(f"chaos: t={ep.end:6.1f}s lifted {ep.kind} {ep.target}" + (f" ({ep.error})" if errors else ""))

@@ -40,6 +40,7 @@ class Proc:
     pid: int | None
     idc: str | None = None
     kind: str = "proc"     # app | gateway | relay | etcd
+    url: str | None = None  # HTTP base URL, for services with an admin hook
 
 
 @dataclass

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 import pwd
 import secrets
 import shutil
@@ -41,7 +42,8 @@ from loadtests.bank.routing import account_id
 from loadtests.bank.schema import APP_ROLE, SCHEMA_SQL
 from loadtests.cluster import procs
 from loadtests.cluster.etcd import etcd_argv, etcd_binary, etcd_healthy
-from loadtests.cluster.patroni import cluster_view, patroni_binary, patroni_config, pg_bin_dir
+from loadtests.cluster.patroni import (bootstrap_script, cluster_view, ensure_template, patroni_binary, patroni_config,
+                                      pg_bin_dir)
 from sim.errors import HivesimError
 
 __all__ = ["Cluster", "ClusterError", "ProxyControl", "check_prerequisites"]
@@ -409,6 +411,7 @@ class Cluster:
             self._up(t0)
             if seed:
                 self.seed()
+                self._phase("seeded", t0)
         except BaseException:
             try:
                 self.down(keep=True)
@@ -456,15 +459,19 @@ class Cluster:
                                "log": str(log), "data_dir": str(rd / "etcd" / n)})
         self._save()
         self._wait(lambda: all(etcd_healthy(e["client_port"]) for e in st["etcd"]), 20, "etcd healthy")
+        self._phase("etcd_healthy", t0)
         # -- Patroni/PostgreSQL members and their proxies
         root = procs.running_as_root()
         pg_uid = pwd.getpwnam(procs.POSTGRES_USER) if root else None
         bin_dir = pg_bin_dir()
+        template = ensure_template(bin_dir)
+        self._phase("pg_template", t0)
         for cell in range(n_cells):
             for i in range(replicas):
                 name = f"c{cell}-m{i}"
                 mdir = rd / f"c{cell}m{i}"
                 mdir.mkdir()
+                script = bootstrap_script(mdir, template)
                 pg_port, rest_port, proxy_port, ctl_port = next(ports), next(ports), next(ports), next(ports)
                 cfg = patroni_config(
                     scope=f"hivesim-{run_id}-cell{cell}", name=name, idc=idcs[i % len(idcs)], member_dir=mdir,
@@ -472,14 +479,15 @@ class Cluster:
                     passwords={"superuser": st["passwords"]["superuser"], "replication": st["passwords"]["replication"],
                                "rest": st["passwords"]["rest"]},
                     ttl=live.patroni.ttl, loop_wait=live.patroni.loop_wait, retry_timeout=live.patroni.retry_timeout,
-                    sync_count=sync_count, max_lag=live.patroni.maximum_lag_on_failover)
+                    sync_count=sync_count, max_lag=live.patroni.maximum_lag_on_failover,
+                    bootstrap_command=f"/bin/sh {script}")
                 conf = mdir / "patroni.yml"
                 fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 with os.fdopen(fd, "w") as f:
                     yaml.safe_dump(cfg, f, sort_keys=False)
                 if root:
                     os.chmod(mdir, 0o700)
-                    for path in (mdir, conf):
+                    for path in (mdir, conf, script):
                         os.chown(path, pg_uid.pw_uid, pg_uid.pw_gid)
                 st["members"].append({
                     "cell": cell, "index": i, "name": name, "idc": idcs[i % len(idcs)], "member_dir": str(mdir),
@@ -505,15 +513,22 @@ class Cluster:
             self._procs[p.pid] = p
             m["proxy_pid"] = p.pid
         self._save()
+        # -- app servers, relay, gateway under the supervisor, started now so their (slow) Python
+        #    start-up overlaps Patroni's bootstrap; they connect to the database on demand
+        self._start_services(ports, token)
         self._wait(lambda: all(self.cell_ready(c) for c in range(n_cells)), live.startup_timeout - (time.monotonic() - t0),
                    "every cell has a leader and its synchronous standbys")
-        for cell in range(n_cells):
-            self._create_schema(cell)
-        # -- app servers, relay, gateway under the supervisor
-        self._start_services(ports, token)
+        self._phase("cells_ready", t0)
+        with ThreadPoolExecutor(n_cells) as pool:
+            list(pool.map(self._create_schema, range(n_cells)))
+        self._phase("schema", t0)
         self._wait(lambda: self._http_ok(self.gateway_url + "/health") and self._http_ok(self.relay_url + "/health")
                    and all(self._http_ok(a["url"] + "/health?db=1", 4) for a in self.app_servers),
                    max(live.startup_timeout - (time.monotonic() - t0), 10), "gateway, relay and app servers answering")
+        self._phase("services", t0)
+
+    def _phase(self, name: str, t0: float) -> None:
+        self.state.setdefault("phases", {})[name] = round(time.monotonic() - t0, 2)
 
     def _wait(self, cond, timeout: float, what: str) -> None:
         end = time.monotonic() + max(timeout, 1.0)
@@ -537,17 +552,20 @@ class Cluster:
 
     def app_dsn(self, cell: int, via_proxy: bool = True, app: str = "hivesim") -> str:
         """libpq connection string of ``cell``'s primary as the bank's role (for tests and benchmarks)."""
-        return self._dsn(cell, APP_ROLE, self.state["passwords"]["app"], "bank", via_proxy, app)
+        return self._dsn(cell, APP_ROLE, self.state["passwords"]["app"], "postgres", via_proxy, app)
 
     def _create_schema(self, cell: int) -> None:
+        """The bank's role and its own schema (in database ``postgres``: CREATE DATABASE would
+        copy a template and force a checkpoint, seconds on a busy machine)."""
         import psycopg
         from psycopg import sql
         pw = self.state["passwords"]
         dsn = self._dsn(cell, "postgres", pw["superuser"], "postgres", via_proxy=False)
+        role = sql.Identifier(APP_ROLE)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(APP_ROLE),
-                                                                             sql.Literal(pw["app"])))
-            conn.execute(sql.SQL("CREATE DATABASE bank OWNER {}").format(sql.Identifier(APP_ROLE)))
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(pw["app"])))
+            conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(role, role))
+            conn.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(role, role))
         with psycopg.connect(self.app_dsn(cell, via_proxy=False)) as conn:
             conn.execute(SCHEMA_SQL)
 
@@ -621,13 +639,12 @@ class Cluster:
         if not st:
             return {"stopped": 0, "seconds": 0.0}
         every = self.all_pids()
-        # 1. the supervisor stops its programs itself; then make sure, by PID
+        # 1. the supervisor first (so it restarts nothing), then each program's process group
         sup = st.get("supervisor", {}).get("pid")
-        if procs.signal_pid(sup, signal.SIGTERM):
-            procs.wait_dead([sup], 5.0)
+        procs.kill_group(sup)
+        procs.wait_dead([sup], 5.0)
         for name in self._supervised_names():
             procs.kill_group(self._pidfile(name)["pid"])
-        procs.kill_group(sup)
         # 2. proxies and Patroni (SIGKILL: the data is disposable), then each postmaster's
         #    process group (Patroni starts postmaster in its own session: pgid == pid)
         for m in st.get("members", []):
@@ -636,13 +653,18 @@ class Cluster:
         procs.wait_dead([m.get("pid") for m in st.get("members", [])], 5.0)
         for m in st.get("members", []):
             pm = procs.read_postmaster_pid(Path(m["member_dir"]) / "data")
-            if pm:
-                procs.kill_group(pm)
+            if pm:  # its backends notice the postmaster's death and exit by themselves
+                try:
+                    procs.kill_group(os.getpgid(pm))  # Patroni's helper setsid()s: pgid != pm
+                except ProcessLookupError:
+                    pass
+                procs.signal_pid(pm, signal.SIGKILL)
         # 3. etcd members one after another (a rushed stop can corrupt membership)
         for e in st.get("etcd", []):
             if procs.signal_pid(e["pid"], signal.SIGTERM):
-                if procs.wait_dead([e["pid"]], 5.0):
+                if procs.wait_dead([e["pid"]], 2.0):
                     procs.kill_group(e["pid"])
+        t_stopped = time.monotonic() - t0
         left = procs.wait_dead(every, timeout)
         for p in left:
             procs.kill_group(p)
@@ -662,12 +684,14 @@ class Cluster:
         if left or busy:
             raise ClusterError(f"teardown left processes {left} / listening ports {sorted(busy)} "
                                f"(run dir kept: {self.run_dir})")
+        t_verified = time.monotonic() - t0
         if not keep and self.run_dir.exists() and (self.run_dir / MARKER).exists():
             shutil.rmtree(self.run_dir, ignore_errors=True)
         elif (self.run_dir / STATE).exists():
             os.replace(self.run_dir / STATE, self.run_dir / "cluster.down.json")
         self.state = {}
-        return {"stopped": len(every), "seconds": round(time.monotonic() - t0, 2)}
+        return {"stopped": len(every), "seconds": round(time.monotonic() - t0, 2),
+                "phases": {"signalled": round(t_stopped, 2), "verified": round(t_verified, 2)}}
 
     def _all_ports(self) -> set[int]:
         st = self.state

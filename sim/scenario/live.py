@@ -27,9 +27,9 @@ class Strict(BaseModel):
 class LivePatroni(Strict):
     """Patroni's timing (its floors: ttl >= 20, loop_wait >= 1, retry_timeout >= 3)."""
 
-    ttl: PosInt = Field(20, ge=20, le=600, description="leader key lifetime, seconds")
-    loop_wait: PosInt = Field(1, ge=1, le=60, description="seconds between HA loop runs")
-    retry_timeout: PosInt = Field(4, ge=3, le=120, description="DCS and PostgreSQL operation retry timeout")
+    ttl: int = Field(20, strict=True, ge=20, le=600, description="leader key lifetime, seconds")
+    loop_wait: int = Field(1, strict=True, ge=1, le=60, description="seconds between HA loop runs")
+    retry_timeout: int = Field(4, strict=True, ge=3, le=120, description="DCS and PostgreSQL operation retry timeout")
     synchronous_node_count: PosInt = Field(2, le=15, description="synchronous standbys (capped at replicas - 1)")
     maximum_lag_on_failover: NonNegInt = Field(1_048_576, description="bytes a standby may lag and still be promoted")
 
@@ -45,8 +45,8 @@ class LiveEtcd(Strict):
     """etcd cluster size and Raft timing (raised from 100/1000 ms so 2 busy cores do not cause elections)."""
 
     members: PosInt = Field(3, le=7)
-    heartbeat_ms: PosInt = Field(200, ge=10, le=5000)
-    election_ms: PosInt = Field(2000, ge=50, le=50000)
+    heartbeat_ms: int = Field(200, strict=True, ge=10, le=5000)
+    election_ms: int = Field(2000, strict=True, ge=50, le=50000)
 
     @model_validator(mode="after")
     def _ratio(self):

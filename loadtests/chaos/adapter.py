@@ -1,0 +1,79 @@
+"""Adapt the cluster manager's handle (``loadtests.cluster.Cluster``) to what chaos and the checker need.
+
+* :class:`ClusterAdapter` implements ``loadtests.chaos.targets.ClusterView``: database members
+  with their current role and PIDs, app servers, gateway, relay and etcd members, each with the IDC
+  the scenario places it in, and how to restart what a fault took down.
+* :func:`member_dsns` gives the checker a direct connection to every database member (not
+  through the fault proxies, so a partition never hides a replica from the checker).
+
+Placement of the parts the cluster manager does not tag: app server ``i`` of a cell sits in
+``app.placement[i]`` (cycled; default: the scenario's IDCs in order), etcd member ``i`` in IDC
+``i`` (cycled), so an "IDC down" also takes an etcd member, as in a real three-site layout.
+"""
+
+from __future__ import annotations
+
+from loadtests.chaos.targets import DbMember, Proc
+
+__all__ = ["ClusterAdapter", "member_dsns"]
+
+
+class ClusterAdapter:
+    def __init__(self, cluster, scenario):
+        self.c = cluster
+        self.cells = cluster.cells
+        self.admin_token = cluster.admin_token
+        idcs = scenario.topology.idc_names
+        app = scenario.topology.cells.template.app
+        self._app_idcs = app.placement or idcs
+        self._idcs = idcs
+
+    def db_members(self, cell: int) -> list[DbMember]:
+        return [DbMember(cell=m["cell"], index=m["index"], name=m["name"], idc=m["idc"], role=m["role"],
+                         patroni_pid=m["patroni_pid"], postmaster_pid=m["postmaster_pid"],
+                         proxy_control=m["proxy_url"])
+                for m in sorted(self.c.members(cell), key=lambda m: m["index"])]
+
+    def app_servers(self, cell: int) -> list[Proc]:
+        out = []
+        for a in sorted((a for a in self.c.app_servers if a["cell"] == cell), key=lambda a: a["index"]):
+            out.append(Proc(a["name"], a["pid"], self._app_idcs[a["index"] % len(self._app_idcs)], "app", a["url"]))
+        return out
+
+    def gateway(self) -> Proc | None:
+        return Proc("gateway", self.c.gateway_pid, None, "gateway")
+
+    def relay(self) -> Proc | None:
+        return Proc("relay", self.c.relay_pid, None, "relay")
+
+    def etcd_members(self) -> list[Proc]:
+        return [Proc(e["name"], e["pid"], self._idcs[e["index"] % len(self._idcs)], "etcd")
+                for e in self.c.etcd_members]
+
+    def restart(self, what, part: str = "all") -> None:
+        """Bring back what a fault killed. Patroni restarts its own PostgreSQL (as a replica, after
+        pg_rewind if needed); gateway, app servers and relay are restarted by the supervisor."""
+        if isinstance(what, DbMember):
+            self.c.start_patroni(what.name)
+        elif what.kind == "etcd":
+            self.c.start_etcd(int(what.name.removeprefix("etcd")))
+        # app / gateway / relay: the cluster's supervisor restarts them by itself
+
+
+def member_dsns(cluster) -> list:
+    """A direct libpq connection string for every database member (the checker's replica reads).
+
+    Derived from the cluster's own connection string for the bank's role, pointed at one
+    member's PostgreSQL port (no proxy) and allowing standbys (``target_session_attrs=any``).
+    """
+    import re
+
+    from loadtests.checker import MemberDsn
+    out = []
+    for m in cluster.state["members"]:
+        dsn = cluster.app_dsn(m["cell"], via_proxy=False, app="hivesim-checker")
+        dsn = re.sub(r"\bhost=\S+", "host=127.0.0.1", dsn)
+        dsn = re.sub(r"\bport=\S+", f"port={m['pg_port']}", dsn)
+        dsn = re.sub(r"\btarget_session_attrs=\S+", "target_session_attrs=any", dsn)
+        out.append(MemberDsn(str(m["cell"]), m["name"], dsn))
+    return out

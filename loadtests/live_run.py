@@ -1,0 +1,217 @@
+"""``hivesim live``: one live chaos benchmark run, from scenario to results directory.
+
+Steps (each one logged):
+
+1. bring the scenario's bank up (``loadtests.cluster.Cluster``) in a run directory of its own,
+   seed its accounts, write the accounts file the Locust users read;
+2. start Locust headless as a subprocess (``loadtests/loadrun.py``) with the scenario's mix and
+   load shape (``live.load``); the run's clock starts with the first request;
+3. play the ``chaos:`` schedule against the cluster (``loadtests/chaos/injector.py``);
+4. when the shape ends: lift every fault still held, wait for the cells to be healthy again,
+   run the checker (``loadtests/checker.py``): history against the bank's final state;
+5. tear the cluster down (by PID; nothing left behind), analyse the per-request records
+   (recovery per fault, per-second series) and write ``results/<scenario>/<run-id>/``
+   atomically (summary.json, scenario.yaml, events.csv, timeseries.csv, checker.json,
+   locust_*.csv, locust.html, the raw records).
+
+A failed run still writes its directory, with ``run.status: failed`` and the error. The exit code
+is 1 when the checker found a violation (the explanation is printed), 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import platform
+import secrets
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Callable
+
+import yaml
+
+from loadtests.analysis.records import read_requests, read_transfers
+from loadtests.analysis.recovery import analyse_faults, per_second
+from loadtests.analysis.summary import (EVENTS_FIELDS, TIMESERIES_FIELDS, build_summary, dump_json,
+                                         events_rows, write_csv)
+from loadtests.loadrun import LoadSpec, run_locust
+
+__all__ = ["LiveOptions", "LiveOutcome", "run_live", "load_spec_for"]
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass
+class LiveOptions:
+    scenario_file: str | None = None
+    results_root: str = "results"
+    out: str | None = None             # exact results directory (default results/<name>/<run-id>)
+    run_id: str | None = None
+    workers: int = 0                   # Locust workers (0 = one local process)
+    keep_cluster: bool = False
+    cluster_dir: str | None = None
+    steady: float = 3.0                # seconds of success that count as "recovered"
+    settle: float = 60.0               # seconds the checker waits for the relay / replicas
+
+
+@dataclass
+class LiveOutcome:
+    run_dir: str
+    summary: dict
+    exit_code: int
+    explanation: str
+
+
+def load_spec_for(scenario, host: str, work: str, accounts_file: str, workers: int = 0) -> LoadSpec:
+    """The Locust run the scenario asks for (``live.load``, ``workload.mix`` and ``.profile``)."""
+    from sim.scenario.live import Live
+    live = scenario.live or Live()
+    load, mix, prof = live.load, scenario.workload.mix, scenario.workload.profile
+    return LoadSpec(host=host, duration=float(load.duration), users=int(load.users), rate=float(load.rate),
+                    shape=load.shape, mix=(mix.reads, mix.intra_cell, mix.cross_cell), hourly=prof.hourly,
+                    peak_factor=prof.peak_factor, peak_hour=prof.peak_hour,
+                    steps=getattr(load, "steps", "") or "", accounts_file=accounts_file,
+                    record_dir=os.path.join(work, "records"), csv_prefix=os.path.join(work, "locust"),
+                    html=os.path.join(work, "locust.html"),
+                    op_deadline=max(2 * float(live.gateway_deadline), 10.0),
+                    timeout=float(live.gateway_deadline) + 5.0, seed=scenario.simulation.seed % 2**31 or 1,
+                    workers=workers)
+
+
+def _wait_first_request(record_dir: str, proc_alive: Callable[[], bool], timeout: float = 60.0) -> float:
+    """Wall-clock time of the first request (the run's t=0), polling the record files."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc_alive():
+        for path in glob.glob(os.path.join(record_dir, "requests-*.csv")):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    f.readline()
+                    first = f.readline()
+                if first.strip():
+                    return float(first.split(",")[0])
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.1)
+    return time.time()
+
+
+def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) -> LiveOutcome:
+    """One live run; see the module docstring."""
+    from loadtests.bank.routing import account_id, cell_of
+    from loadtests.chaos.adapter import ClusterAdapter, member_dsns
+    from loadtests.chaos.injector import Injector
+    from loadtests.checker import run_checker
+    from loadtests.cluster import Cluster, check_prerequisites
+    from sim import __version__
+    from sim.errors import HivesimError
+    from sim.scenario import scenario_sha256
+    from sim.scenario.live import Live
+
+    missing = check_prerequisites()
+    if missing:
+        raise HivesimError("hivesim live needs: " + "; ".join(missing))
+    live = scenario.live or Live()
+    run_id = opts.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+    final = os.path.abspath(opts.out or os.path.join(opts.results_root, scenario.name, run_id))
+    if os.path.exists(final):
+        raise HivesimError(f"{final}: already exists; results are never overwritten")
+    os.makedirs(os.path.dirname(final), exist_ok=True)
+    work = final + f".{secrets.token_hex(3)}.tmp"  # hidden sibling, renamed into place at the end
+    os.makedirs(work)
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    wall0 = time.monotonic()
+    cluster = Cluster(scenario, run_dir=opts.cluster_dir or f"/tmp/hivesim-live-{scenario.name}-{run_id}")
+    faults: list[dict] = []
+    checker_dict: dict | None = None
+    explanation, error, status = "", None, "ok"
+    t0 = time.time()
+    duration = float(live.load.duration)
+    episodes = []
+    try:
+        log(f"live: bringing up {scenario.name} ({scenario.topology.cells.count} cells) in {cluster.run_dir}")
+        secs = cluster.up(seed=True)
+        log(f"live: cluster up in {secs:.1f}s, gateway {cluster.gateway_url}")
+        seeded = cluster.state["seeded"]
+        initial = {account_id(i): seeded["initial_balance"] for i in range(seeded["accounts"])}
+        accounts_file = os.path.join(work, "accounts.json")
+        with open(accounts_file, "w", encoding="utf-8") as f:
+            json.dump({a: {"cell": cell_of(a, cluster.cells), "balance": b} for a, b in initial.items()}, f)
+        spec = load_spec_for(scenario, cluster.gateway_url, work, accounts_file, opts.workers)
+        injector = Injector(ClusterAdapter(cluster, scenario), scenario.chaos, log=log)
+        log(f"live: load {spec.shape} {spec.users} users, {spec.rate:g} req/s peak, {spec.duration:g}s; "
+            f"{len(scenario.chaos)} faults scheduled")
+
+        import threading
+        result: dict = {}
+        th = threading.Thread(target=lambda: result.update(r=run_locust(spec, os.path.join(work, "locust.log"),
+                                                                           cwd=REPO_ROOT)), daemon=True)
+        th.start()
+        t0 = _wait_first_request(spec.record_dir, th.is_alive)
+        injector.start(t0)
+        th.join()
+        episodes = injector.finish()
+        lr = result.get("r")
+        if lr is None or lr.returncode != 0:
+            raise HivesimError(f"Locust failed (exit {getattr(lr, 'returncode', '?')}); see {work}/locust.log")
+        log("live: load done; waiting for every cell to be healthy before checking")
+        try:
+            cluster.wait_ready(timeout=60)
+        except HivesimError as exc:
+            log(f"live: {exc} (checking anyway)")
+        history = read_transfers(spec.record_dir)
+        res = run_checker(cluster.gateway_url, history, initial, member_dsns(cluster), settle=opts.settle,
+                          replica_wait=opts.settle, log=log)
+        checker_dict = res.to_dict()
+        explanation = res.explain()
+        log(explanation)
+    except KeyboardInterrupt:
+        status, error = "failed", "interrupted"
+        raise
+    except Exception as exc:  # a failed run still leaves its config and the error in its result
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        log(f"live: run failed: {error}")
+        (open(os.path.join(work, "error.txt"), "w")).write(traceback.format_exc())
+    finally:
+        if not opts.keep_cluster:
+            try:
+                down = cluster.down(keep=status != "ok")
+                log(f"live: cluster down ({down['stopped']} processes, {down['seconds']}s)")
+            except Exception as exc:  # noqa: BLE001 - report, the results are still written
+                log(f"live: teardown problem: {exc}")
+                error = (error + "; " if error else "") + f"teardown: {exc}"
+                status = "failed"
+        else:
+            log(f"live: cluster kept running in {cluster.run_dir} (hivesim cluster down ... --run-dir)")
+
+    rows = read_requests(os.path.join(work, "records"))
+    slow_ms = float(scenario.slo.latency) * 1000
+    faults = analyse_faults(rows, t0, episodes, duration, slow_ms, opts.steady) if episodes else []
+    series = per_second(rows, t0, duration, slow_ms, episodes)
+    run = {"run_id": run_id, "seed": scenario.simulation.seed, "replications": 1,
+           "horizon_days": duration / 86400, "warmup_days": 0.0, "wall_seconds": round(time.monotonic() - wall0, 2),
+           "scenario_sha256": scenario_sha256(scenario), "scenario_file": opts.scenario_file,
+           "workers": opts.workers, "mode": "live", "hivesim_version": __version__,
+           "python": platform.python_version(), "started_utc": started, "status": status,
+           "load_started_unix": t0, "duration_seconds": duration}
+    if error:
+        run["error"] = error
+    sc_dump = scenario.model_dump(mode="json")
+    summary = build_summary(rows=rows, series=series, faults=faults, checker=checker_dict, duration=duration,
+                            run=run, scenario=sc_dump)
+    dump_json(os.path.join(work, "summary.json"), summary)
+    if checker_dict is not None:
+        dump_json(os.path.join(work, "checker.json"), checker_dict)
+    with open(os.path.join(work, "scenario.yaml"), "w", encoding="utf-8") as f:
+        yaml.safe_dump(sc_dump, f, sort_keys=False)
+    write_csv(os.path.join(work, "events.csv"), EVENTS_FIELDS, events_rows(faults))
+    write_csv(os.path.join(work, "timeseries.csv"), TIMESERIES_FIELDS, series)
+    if os.path.exists(final):  # someone else took the name meanwhile: never overwrite
+        raise HivesimError(f"{final}: appeared during the run; results left in {work}")
+    os.rename(work, final)
+    log(f"live: results in {final}")
+    # 1 = data lost (checker) or the run itself failed; 0 = a verdict and it is clean
+    code = 0 if status == "ok" and checker_dict is not None and checker_dict["valid"] else 1
+    return LiveOutcome(final, summary, code, explanation or (error or ""))
+

@@ -1,0 +1,62 @@
+"""``hivesim live SCENARIO``: the live chaos benchmark (cluster up, load, faults, checker, results).
+
+Brings the scenario's bank up as real processes, runs Locust headless with the scenario's mix and
+load shape (``live.load``), plays the ``chaos:`` schedule, checks the bank (exactly-once transfers,
+money conserved, replicas converged) and writes ``results/<scenario>/<run-id>/`` in the results
+contract (``kind: live``). Exit 1 if the checker finds a violation (explained on stderr) or the
+run fails; 2 for bad input. See docs/live-benchmark.md.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["register"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("live", help="run the live chaos benchmark of a scenario",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("scenario", help="scenario YAML (topology, workload, live:, chaos:)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")
+    p.add_argument("--results", default="results", help="results root (default: results)")
+    p.add_argument("--out", help="exact results directory (default: RESULTS/<scenario>/<run-id>)")
+    p.add_argument("--run-id", help="name of the run directory (default: UTC time + random suffix)")
+    p.add_argument("--workers", type=int, default=0,
+                   help="Locust workers on this machine (0 = one local Locust process)")
+    p.add_argument("--keep-cluster", action="store_true", help="leave the cluster running after the run")
+    p.add_argument("--cluster-dir", help="run directory of the cluster (default /tmp/hivesim-live-<name>-<run-id>)")
+    p.add_argument("--steady", type=float, default=3.0, help="seconds of success that count as recovered")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from loadtests.live_run import LiveOptions, run_live
+    from sim.errors import HivesimError
+    from sim.scenario import load_scenario
+
+    if args.workers < 0 or args.steady <= 0:
+        raise HivesimError("--workers must be >= 0 and --steady > 0")
+    sc = load_scenario(args.scenario, sets=args.set)
+    out = run_live(sc, LiveOptions(scenario_file=args.scenario, results_root=args.results, out=args.out,
+                                   run_id=args.run_id, workers=args.workers, keep_cluster=args.keep_cluster,
+                                   cluster_dir=args.cluster_dir, steady=args.steady),
+                   log=lambda s: print(s, file=sys.stderr, flush=True))
+    s = out.summary
+    a = s["availability"]["request"]
+    print(f"run {out.run_dir}")
+    if a["mean"] is not None:
+        print(f"  availability {a['mean']:.5f} (95% CI {a['ci95'][0]:.5f}-{a['ci95'][1]:.5f}) over {a['requests']} "
+              f"requests; p50 {s['latency_ms']['p50']} ms, p99 {s['latency_ms']['p99']} ms; "
+              f"{s['throughput']['transfers_per_second']} transfers/s")
+    for f in s["faults"]:
+        rec = "-" if f["recovery_seconds"] is None else f"{f['recovery_seconds']:.1f}s"
+        print(f"  fault {f['kind']:<15} {f['target']:<22} t={f['start']:6.1f}s recovery {rec:>7} "
+              f"failed {f['failed_requests']:>5}  stall {f['stall_seconds']:5.1f}s  max latency "
+              f"{f['max_latency_ms']} ms{'' if f['recovered'] else ' NOT RECOVERED'}"
+              f"{' ERROR ' + f['error'] if f.get('error') else ''}")
+    if s["run"]["status"] != "ok":
+        print(f"hivesim live: run failed: {s['run'].get('error')}", file=sys.stderr)
+    if s.get("checker") is not None and not s["checker"]["valid"]:
+        print(out.explanation, file=sys.stderr)
+    return out.exit_code
