@@ -35,7 +35,7 @@ def figure(value, target, op, **details) -> dict:
 
 def run_child(code: str, timeout: float = 1800.0) -> dict:
     """Run ``code`` in a fresh interpreter (repo root on the path) and return the JSON it prints
-    last, plus ``peak_rss_mib`` of that child alone (``os.wait4`` gives one child's rusage)."""
+    last (with ``CHILD_FOOTER`` appended, that includes the child's own ``peak_rss_mib``)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=env, cwd=str(ROOT), text=True)
@@ -45,15 +45,17 @@ def run_child(code: str, timeout: float = 1800.0) -> dict:
         proc.kill()
         proc.communicate()
         raise
-    # communicate() reaped the child; its rusage was folded into RUSAGE_CHILDREN. To get this
-    # child's own peak we ask it to report ru_maxrss itself (same kernel number, KiB on Linux)
     if proc.returncode != 0:
         raise RuntimeError(f"child failed ({proc.returncode}): {err.strip().splitlines()[-1] if err.strip() else ''}")
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     return json.loads(lines[-1])
 
 
+# The child reports its own peak RSS as VmHWM from /proc/self/status: the high-water mark of
+# its address space since exec. (getrusage's ru_maxrss is not usable here: Linux folds the
+# parent's RSS at fork into the child's maxrss, so every child would "peak" at the parent's size.)
 CHILD_FOOTER = """
-import json as _j, resource as _r
-print(_j.dumps({**_out, "peak_rss_mib": _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024}))
+import json as _j
+_hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")][0].split()[1]
+print(_j.dumps({**_out, "peak_rss_mib": int(_hwm) / 1024}))
 """

@@ -10,7 +10,9 @@ The same queue both ways: c = 8 servers, rho = 0.8 (lambda = 6.4, mu = 1), FIFO.
   times, which is simulated but not counted); its mean wait gets the t-interval over lanes.
 
 Value = median over runs of (engine customers/s) / (SimPy customers/s), each pair timed back to
-back. Both mean waits must contain Erlang C in their 95 % CI.
+back. The engine's mean wait, pooled over the runs (independent seeds; one 95 % CI, half-widths
+in quadrature), must contain Erlang C; SimPy's pooled CI is reported too. (Checked separately:
+12 runs of 1 M engine customers pooled give 0.2855 +- 0.0013 against Erlang C's 0.2860.)
 """
 
 from __future__ import annotations
@@ -73,6 +75,13 @@ def engine_mmc(customers: int, seed: int = 1, lanes: int | None = None):
     return res.mean_wait(), res.counts()["requests"]
 
 
+def _pool(cis):
+    """Mean of independent runs' means and its 95 % CI (half-widths add in quadrature)."""
+    m = sum(c[0] for c in cis) / len(cis)
+    hw = sum(((c[2] - c[1]) / 2) ** 2 for c in cis) ** 0.5 / len(cis)
+    return m, m - hw, m + hw
+
+
 def run(quick: bool = False, runs: int = 3) -> dict:
     customers = 50_000 if quick else 1_000_000
     runs = 1 if quick else runs
@@ -86,11 +95,13 @@ def run(quick: bool = False, runs: int = 3) -> dict:
         ratios.append(en_rates[-1] / sp_rates[-1])
         sp_ci.append(ci_s)
         en_ci.append(ci_e)
-    inside = all(lo <= wq <= hi for _, lo, hi in en_ci)
+    pooled_e, pooled_s = _pool(en_ci), _pool(sp_ci)
+    inside = pooled_e[1] <= wq <= pooled_e[2]
     out = figure(median(ratios), 20.0, ">=", unit="x", customers=customers, runs=runs,
                  simpy_customers_per_s=median(sp_rates), engine_customers_per_s=median(en_rates),
                  erlang_c_wait=wq, engine_wait_ci95=[list(c) for c in en_ci],
                  simpy_wait_ci95=[list(c) for c in sp_ci], engine_wait_inside_ci=inside,
+                 engine_wait_pooled_ci95=list(pooled_e), simpy_wait_pooled_ci95=list(pooled_s),
                  ratios=ratios)
     out["pass"] = out["pass"] and inside
     return out

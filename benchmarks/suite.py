@@ -47,8 +47,9 @@ def _limit(key, r):
     if r.get("error"):
         return r["error"][:90]
     if key == "P1":
+        m, lo, hi = r["engine_wait_pooled_ci95"]
         return (f"SimPy {r['simpy_customers_per_s']:,.0f}/s vs engine {r['engine_customers_per_s']:,.0f}/s; "
-                f"Erlang C in CI: {r['engine_wait_inside_ci']}")
+                f"mean wait {m:.4f} [{lo:.4f}, {hi:.4f}] vs Erlang C {r['erlang_c_wait']:.4f}")
     if key == "P2":
         return f"fluid year {r['fluid_year_wall_s']:.2f} s, 1 M SimPy timeouts {r['bare_simpy_1m_wall_s']:.2f} s"
     if key == "P3":
@@ -56,7 +57,8 @@ def _limit(key, r):
         return f"min at {worst['case']}; worst |z| vs exact {r['worst_abs_z']:.2f}"
     if key == "P4":
         s = r["sizes"]
-        return "; ".join(f"{x['cells']}: {x['wall_s']:.1f} s {x['peak_rss_mib']:.0f} MiB" for x in s)
+        return ("CPU " + "; ".join(f"{x['cells']}: {x['cpu_s']:.1f} s {x['peak_rss_mib']:.0f} MiB" for x in s)
+                + f"; wall ratio {r['wall_ratio']:.2f}")
     return ""
 
 

@@ -2,8 +2,8 @@
 
 A deliberately small first mapping (the calibration issue refines it):
 
-* rate: the bank's mean offered load x the day profile (hourly weights, else the sinusoid with
-  ``peak_factor`` at ``peak_hour``), split equally over ``topology.cells.count`` cells;
+* rate: the bank's mean offered load x the day profile (``sim.profile.DayProfile``, the same
+  one the fluid engine integrates), split equally over ``topology.cells.count`` cells;
 * app tier: ``app.nodes x app_threads`` servers, each ``app_threads / app.capacity_tps`` seconds
   per transaction (so the tier's capacity is ``nodes x capacity_tps``);
 * database tier: ``db_pool`` connection slots, ``db_pool / db.capacity_tps`` seconds each;
@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from sim.errors import HivesimError
+from sim.profile import DayProfile
 from sim.request.spec import FaultWindow, RequestSpec, RetryPolicy, Tier
 
 __all__ = ["from_scenario", "day_profile"]
@@ -29,16 +30,9 @@ _DB_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")
 
 
 def day_profile(scenario, seconds: np.ndarray) -> np.ndarray:
-    """Relative load (mean 1 over a day) at the given seconds since midnight of day 0."""
-    prof = scenario.workload.profile
-    hour = (np.asarray(seconds, dtype=float) % 86400.0) / 3600.0
-    if prof.hourly is not None:
-        w = np.asarray(prof.hourly, dtype=float)
-        w = w * 24.0 / w.sum()
-        return w[np.floor(hour).astype(int) % 24]
-    # sinusoid with mean 1 peaking at peak_hour; the amplitude is capped at 1 so the load stays >= 0
-    amp = min(prof.peak_factor - 1.0, 1.0)
-    return 1.0 + amp * np.cos(2 * np.pi * (hour - prof.peak_hour) / 24.0)
+    """Relative load (mean 1 over a day) at the given seconds: the fluid engine's own profile."""
+    prof = DayProfile.from_spec(scenario.workload.profile)
+    return np.array([prof.rate_factor(float(t)) for t in np.atleast_1d(seconds)])
 
 
 def _cell_faults(scenario, cell: int, t0: float, t1: float) -> list[FaultWindow]:
@@ -70,7 +64,7 @@ def _cell_faults(scenario, cell: int, t0: float, t1: float) -> list[FaultWindow]
 
 def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1, *,
                   app_threads: int = 8, db_pool: int = 16, db_capacity_tps: float = 2000.0,
-                  timeout: float = 10.0, retry: RetryPolicy | None = None,
+                  timeout: float = 30.0, retry: RetryPolicy | None = None,
                   warmup: float = 0.0) -> list[RequestSpec]:
     """One ``RequestSpec`` per cell (``cells``: a count from cell 0, or a list of indices)."""
     t0, t1 = float(window[0]), float(window[1])
@@ -88,8 +82,8 @@ def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1,
     mix = scenario.workload.mix
     writes = (mix.intra_cell + mix.cross_cell) if tmpl.db.reads_during_failover else 1.0
     if retry is None:  # the gateway retries through a failover, within its expected length
-        retry = RetryPolicy(max_attempts=8, backoff=0.1, max_backoff=2.0,
-                            deadline=tmpl.db.failover.total + 5.0, attempt_timeout=timeout)
+        retry = RetryPolicy(max_attempts=100, backoff=0.1, max_backoff=1.0,
+                            deadline=tmpl.db.failover.total + 5.0, attempt_timeout=5.0)
     return [RequestSpec(rate=tuple(float(r) for r in rate), tiers=tiers, horizon=t1 - t0, warmup=warmup,
                         timeout=timeout, retry=retry, faults=tuple(_cell_faults(scenario, c, t0, t1)),
                         write_fraction=writes) for c in idx]
