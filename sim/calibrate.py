@@ -2,10 +2,12 @@
 
 What is derived, and from which file of the run directory (only its files are read):
 
-* **service time per transaction type** (``service_ms``): the latency of answered requests in
-  steady seconds (no fault active, none in the previous ``settle`` seconds) from timeseries.csv:
-  the median of the per-second p50 is the median, the median of ln(p99/p50)/2.326 the lognormal
-  sigma; each type's median is scaled by its share of summary.json ``latency_ms.by_kind.p50``.
+* **service time per transaction type** (``service_ms``): lognormal, from the steady seconds
+  (no fault active, none in the previous ``settle`` seconds) of timeseries.csv. Its mean is
+  users / throughput (Little's law on Locust's closed loop, when the users wait rather than
+  pace; else the median per-second p50 is the median), its sigma the median of
+  ln(p99/p50)/2.326; each type's median is scaled by its share of summary.json
+  ``latency_ms.by_kind.p50``.
 * **capacity and service demand** (``throughput``): steady ok requests/s; when the users could
   offer more (``live.load.rate``) than was served, the bank was saturated and that throughput
   is its capacity, and the demand of type k is ``(p50_k / sum_j mix_j p50_j) / capacity``
@@ -71,8 +73,18 @@ def service_profile(run: LiveRun) -> dict:
     use = m & np.isfinite(p50) & np.isfinite(p99) & (n >= 5) & (fail == 0) & (p50 > 0)
     if use.sum() < 5:
         raise HivesimError(f"{run.path}: fewer than 5 steady seconds with traffic; cannot calibrate service times")
-    median = float(np.median(p50[use]))
     sigma = float(np.median(np.log(p99[use] / p50[use]))) / Z99
+    # Little's law on the closed loop: U users, each either waiting for an answer or pacing, so
+    # with latency above the pacing interval the mean latency is U / throughput. Per-second p50s
+    # of a few requests are a biased, noisy estimate; the throughput is not.
+    users = int(run.scenario.live.load.users)
+    pace = users / float(run.scenario.live.load.rate)
+    x = float(np.mean(n[m & (n > 0)])) if (m & (n > 0)).any() else 0.0
+    mean_r = users / x if x > 0 else math.inf
+    if mean_r > 1.2 * pace:
+        median = 1000.0 * mean_r / math.exp(sigma * sigma / 2)
+    else:  # the users were pacing, not waiting: the latency percentiles are all there is
+        median = float(np.median(p50[use]))
     by_kind = run.summary.get("latency_ms", {}).get("by_kind", {})
     overall = run.summary.get("latency_ms", {}).get("p50")
     out = {}
@@ -173,7 +185,7 @@ def calibrate(run: LiveRun | str, seeds=range(6)) -> dict:
     if failed_lat:
         cal["gateway"]["longest_failed_ms"] = max(failed_lat)
     s = run.summary
-    cal["source"] = {"run_dir": os.path.abspath(run.path), "run_id": s["run"].get("run_id"),
+    cal["source"] = {"run_dir": os.path.basename(os.path.abspath(run.path)), "run_id": s["run"].get("run_id"),
                      "scenario": run.scenario.name, "scenario_sha256": s["run"].get("scenario_sha256"),
                      "started_utc": s["run"].get("started_utc"),
                      "faults": [{"kind": f["kind"], "target": f["target"], "start": f["start"],

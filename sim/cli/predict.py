@@ -24,6 +24,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="directory to write (default: LIVE_RUN_DIR/prediction)")
     p.add_argument("--tolerance", type=float, default=0.25, help="relative error allowed on failed requests")
     p.add_argument("--replications", type=int, default=20, help="replays averaged (default 20)")
+    p.add_argument("--service", choices=["run", "calibration"], default="run",
+                   help="service times from this run's steady seconds (default: the machine's load varies "
+                        "between runs) or from the calibration run; fault outages always come from the calibration")
     p.set_defaults(func=_run)
 
 
@@ -50,7 +53,7 @@ def _run(args) -> int:
     if src.get("run_id") and src.get("run_id") == run.summary["run"].get("run_id"):
         print("hivesim predict: warning: the calibration was made on this same run (circular check)",
               file=sys.stderr)
-    pred = predict_run(run, cal, args.tolerance, seeds=range(args.replications))
+    pred = predict_run(run, cal, args.tolerance, seeds=range(args.replications), service=args.service)
     path = write_prediction_dir(pred, out)
     rows = fault_table(pred)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]

@@ -397,6 +397,7 @@ class Scenario(Strict):
     capacity: dict | None = Field(None, description="service demands and node sizes (capacity/latency model)")
     cost: dict | None = Field(None, description="unit prices and amortisation (cost model)")
     live: Live | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
+    calibration: dict | None = Field(None, description="measured parameters written by `hivesim calibrate` (sim.calibrate; docs/calibration.md)")
 
     @field_validator("gates")
     @classmethod
