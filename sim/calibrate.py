@@ -45,7 +45,7 @@ __all__ = ["calibrate", "service_profile", "fit_outages", "write_calibration", "
            "load_calibration"]
 
 Z99 = 2.3263478740408408
-SETTLE = 25.0   # seconds after a fault start that are not "steady"
+SETTLE = 35.0   # seconds after a fault (its start, or its lifting if held) that are not "steady"
 # weight of the window's failed total against the per-second shape in the outage fit: the
 # prediction is judged on failed requests, so the fitted outage is the *effective* one that
 # reproduces them; the shape only breaks ties (a slow ramp back after a failover is not an outage)
@@ -57,7 +57,11 @@ def _steady_mask(run: LiveRun, settle: float = SETTLE) -> np.ndarray:
     t = np.array([r["t_start_s"] for r in run.series])
     m = np.ones(n, dtype=bool)
     for f in run.faults:
-        end = max(float(f["end"]), float(f["start"])) + settle
+        # a crashed member stays down until the run ends ("end" is when it was lifted), but its
+        # effect on traffic ends with the failover: only held faults (pause, latency,
+        # partition) last until they are lifted
+        held = f["kind"] in ("pause", "latency", "partition")
+        end = (max(float(f["end"]), float(f["start"])) if held else float(f["start"])) + settle
         m &= ~((t + 1 > float(f["start"]) - 1) & (t < end))
     m[:2] = False  # Locust's users start together: the first seconds are a burst
     return m

@@ -48,6 +48,7 @@ __all__ = ["fault_windows", "window_specs", "request_windows", "simulate_request
 
 USER_KINDS = ("read", "intra", "cross")
 _REJECT_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")
+MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the scaling)
 IN_DB_SECONDS = 0.05  # a write this close after the outage began was inside its commit
 MAX_REQUESTS = 20_000_000  # request mode refuses windows larger than this (memory: ~60 B/request)
 
@@ -361,6 +362,7 @@ class ReplayModel:
     gateway_poll: float = 0.2           # the gateway's longest backoff between retries (s)
     client_backoff: float = 0.2         # the client's first backoff after a 503 (s); doubles ...
     client_max_backoff: float = 1.0     # ... up to this
+    processor_sharing: bool = True      # latency scales with the users being served (saturated bank)
 
     @classmethod
     def for_run(cls, run: LiveRun, calibration: dict) -> "ReplayModel":
@@ -400,11 +402,17 @@ class _ClosedLoop:
         self.rows: list[tuple[float, float, str, bool]] = []  # start, latency s, kind, ok
         p = np.asarray(m.mix, dtype=float)
         self.p = p / p.sum()
+        self.blocked_until = [0.0] * m.users  # per user: waiting on a dead cell until then
+        self.now, self.user = 0.0, None
         self._u = iter(())
 
     def _svc(self, kind: str) -> float:
         med, sig = self.m.service[kind]
-        return med * math.exp(sig * self.rng.gauss(0.0, 1.0))
+        # the measured bank is saturated (its latency is mostly queueing for 2 shared cores), so
+        # it is processor sharing: latency scales with the users actually being served. Users
+        # waiting on a dead cell load nothing, and the healthy cell gets fast during an outage.
+        busy = sum(1 for x in self.blocked_until if x <= self.now) if self.m.processor_sharing else self.m.users
+        return max(med * busy / self.m.users, MIN_SERVICE) * math.exp(sig * self.rng.gauss(0.0, 1.0))
 
     def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
         """-> (answer time, ok, status, budget left) of a request sent at t with ``budget`` seconds
@@ -416,11 +424,17 @@ class _ClosedLoop:
             if a <= m < b:
                 ready = b + (self.rng.random() * gp if b - m > gp else 0.0)
                 if ready - m <= budget:
+                    self._block(ready)
                     return ready + svc - pre, True, 200, budget - (ready - m)
+                self._block(m + budget)
                 # in the database when it died: the commit's fate is unknown (504), else 503
                 status = 504 if write and m - a < IN_DB_SECONDS else 503
                 return m + budget + svc - pre, False, status, 0.0
         return t + svc, True, 200, budget
+
+    def _block(self, until: float) -> None:
+        if self.user is not None and until > self.blocked_until[self.user]:
+            self.blocked_until[self.user] = until
 
     def _cell(self) -> int:
         return self.rng.randrange(self.m.cells)
@@ -464,6 +478,7 @@ class _ClosedLoop:
             t, u = heapq.heappop(heap)
             if t >= m.duration:
                 continue
+            self.now, self.user = t, u
             r = self.rng.random()
             if r < self.p[0]:
                 end, ok, _, _ = self._attempt(t, self._cell(), self._svc("read"), m.deadline, False)
@@ -570,14 +585,14 @@ def _open_loop_failed(run: LiveRun, cal: dict, fault: dict, w_end: float, g: flo
 
 
 def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, seeds=range(20),
-                service: str = "run") -> dict:
+                service: str = "calibration") -> dict:
     """Replay a live run with a calibration; measured vs predicted per fault (prediction.json).
 
-    ``service="run"`` (default) takes the service-time distribution from the predicted run's own
-    steady seconds (outside every fault window): on a shared machine the bank's baseline latency
-    changes several-fold between runs, and that is the environment, not the fault behaviour under
-    test. Everything about the faults (outage per kind) comes from the calibration only.
-    ``service="calibration"`` uses the calibration run's service times too.
+    ``service="calibration"`` (default): every parameter comes from the calibration run; of the
+    predicted run only its scenario (load shape, users, deadline) and recorded fault schedule are
+    used. ``service="run"`` takes the service-time distribution from the predicted run's own
+    steady seconds instead (on this shared machine the bank's baseline latency changes
+    several-fold between runs); the outage per fault kind still comes from the calibration only.
     """
     if not isinstance(run, LiveRun):
         run = read_live_run(run)

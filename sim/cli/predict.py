@@ -24,9 +24,9 @@ def register(sub) -> None:
     p.add_argument("--out", help="directory to write (default: LIVE_RUN_DIR/prediction)")
     p.add_argument("--tolerance", type=float, default=0.25, help="relative error allowed on failed requests")
     p.add_argument("--replications", type=int, default=20, help="replays averaged (default 20)")
-    p.add_argument("--service", choices=["run", "calibration"], default="run",
-                   help="service times from this run's steady seconds (default: the machine's load varies "
-                        "between runs) or from the calibration run; fault outages always come from the calibration")
+    p.add_argument("--service", choices=["run", "calibration"], default="calibration",
+                   help="service times from the calibration run (default: nothing of the predicted run but its scenario, load shape and fault schedule is used) or from this run's steady seconds "
+                        "(the machine's load varies between runs); fault outages always come from the calibration")
     p.set_defaults(func=_run)
 
 
