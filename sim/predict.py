@@ -363,6 +363,7 @@ class ReplayModel:
     client_backoff: float = 0.2         # the client's first backoff after a 503 (s); doubles ...
     client_max_backoff: float = 1.0     # ... up to this
     processor_sharing: bool = True      # latency scales with the users being served (saturated bank)
+    outage_jitter: float = 0.0          # each outage lasts its kind's time + U(0, this) s (Patroni's loop_wait)
 
     @classmethod
     def for_run(cls, run: LiveRun, calibration: dict) -> "ReplayModel":
@@ -380,7 +381,8 @@ class ReplayModel:
                    op_deadline=max(2 * float(live.gateway_deadline), 10.0),
                    service=svc, gateway_poll=float(gw.get("max_backoff", 0.2)),
                    client_backoff=float(cl.get("backoff", 0.2)),
-                   client_max_backoff=float(cl.get("max_backoff", 1.0)))
+                   client_max_backoff=float(cl.get("max_backoff", 1.0)),
+                   outage_jitter=float(live.patroni.loop_wait))
 
 
 class _ClosedLoop:
@@ -403,6 +405,8 @@ class _ClosedLoop:
         p = np.asarray(m.mix, dtype=float)
         self.p = p / p.sum()
         self.blocked_until = [0.0] * m.users  # per user: waiting on a dead cell until then
+        if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
+            self.out = {c: [(a, b + rng.random() * m.outage_jitter) for a, b in w] for c, w in outages.items()}
         self.now, self.user = 0.0, None
         self._u = iter(())
 
@@ -450,7 +454,9 @@ class _ClosedLoop:
         while True:
             at, ok, status, left = t, True, 200, m.deadline
             if cross and dst_acct not in self.known:  # the gateway checks the destination first
-                at, ok, status, left = self._attempt(t, dst, self._svc("read"), left, False)
+                # its time is inside the measured latency of a cross-cell transfer already: it only
+                # matters when the destination cell is down
+                at, ok, status, left = self._attempt(t, dst, 0.0, left, False)
                 if ok:
                     self.known.add(dst_acct)
                 else:

