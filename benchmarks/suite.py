@@ -11,7 +11,7 @@ FIGURES = {
     "P1": ("benchmarks.p1_request", "request engine vs idiomatic SimPy M/M/c (c=8, rho=0.8), customers/s"),
     "P2": ("benchmarks.p2_fluid", "1 simulated year of webank-2023 (fluid) / 1 M bare SimPy timeouts, wall"),
     "P3": ("benchmarks.p3_rare", "quorum loss: naive MC years / importance-sampling years for +-10 % (min over cases)"),
-    "P4": ("benchmarks.p4_scaling", "wall time when the bank doubles at 1,000 cells; peak RSS <= 1 GiB"),
+    "P4": ("benchmarks.p4_scaling", "time (CPU) of a year when the bank doubles to 1,000 cells; peak RSS <= 1 GiB"),
 }
 
 

@@ -26,6 +26,7 @@ with ``on_quorum_loss: degrade-async``, goes on and the RPO exposure is counted)
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import random
@@ -72,6 +73,13 @@ class ReplicationResult:
     events: list[tuple] = field(default_factory=list)
     timeseries: dict | None = None
     sim_events: int = 0
+    slow_req: float = 0.0           # served but slower than slo.latency (capacity model)
+    latency_hist: list | None = None  # requests per sim.capacity.LATENCY_BINS_MS bin
+
+    @property
+    def availability_request_slo(self) -> float:
+        """Share of requests that succeeded within the latency SLO."""
+        return 1.0 - (self.failed_req + self.slow_req) / self.offered if self.offered > 0 else 1.0
 
     @property
     def availability_request(self) -> float:
@@ -87,7 +95,8 @@ class _Cell:
 
     __slots__ = ("index", "share", "db", "app", "quorum", "primary", "failing_over", "app_up",
                  "stall", "maint", "maint_all", "bad", "w", "r", "cause", "acc", "snap",
-                 "episode_start", "episode_cause", "spec", "n_up", "async_since", "spec_impact")
+                 "episode_start", "episode_cause", "spec", "n_up", "async_since", "spec_impact",
+                 "cap", "cap_since")
 
     def __init__(self, plan_cell):
         self.index = plan_cell.index
@@ -113,13 +122,15 @@ class _Cell:
         self.episode_cause = ""
         self.async_since = None
         self.spec_impact = 1.0
+        self.cap = None        # capacity (tx/s) while below nominal and otherwise up; None = nominal
+        self.cap_since = None
 
 
 class Replication:
     """One replication: build processes, run SimPy to the horizon, return the figures."""
 
     def __init__(self, sc: Scenario, index: int, plan: BankPlan | None = None,
-                 detail: bool | None = None, timeseries: bool | None = None):
+                 detail: bool | None = None, timeseries: bool | None = None, capacity=None):
         self.sc = sc
         self.plan = plan or build_bank(sc)
         self.index = index
@@ -149,6 +160,8 @@ class Replication:
         self.gns_cause = self.bus_cause = ""
         self._shared_start: dict[str, float] = {}
         self._cell_streams: dict[int, random.Random] = {}
+        self.gray: set[int] = set()
+        self._init_capacity(capacity)
 
         # accounting state
         self.Sw = self.Sr = 0.0
@@ -180,6 +193,95 @@ class Replication:
             self.ts_offered = [self.profile.integral(self.warm + b * step,
                                                      min(self.horizon, self.warm + (b + 1) * step))
                                for b in range(nb)]
+
+    def _init_capacity(self, capacity):
+        """Capacity model (``capacity:`` section): shedding, slow requests and latency.
+
+        The all-up traffic of the whole horizon is accounted once; while a cell runs below its
+        nominal capacity (lost or gray app nodes, a primary on a weaker or gray replica) the
+        engine adds the difference between the degraded and the nominal interval effect.
+        Periods when a cell is already failing (w or r > 0) are left to the outage accounting.
+        """
+        self.cm = None
+        self.slow_req = 0.0
+        self.lat_hist = None
+        if self.sc.capacity is None:
+            return
+        from sim.capacity import CapacityModel
+        self.cm = capacity or CapacityModel(self.sc, self.plan)
+        self.mean_tps = float(self.sc.workload.transactions_per_day)
+        self.nominal_cap = [self.cm.nominal_capacity_tps(c.index) for c in self.plan.cells]
+        nominal = self.cm.nominal_effect(self.warm, self.horizon)
+        self.lat_hist = nominal.latency_hist.copy()
+        self.slow_req = nominal.slow / self.mean_tps
+        shed = nominal.shed / self.mean_tps
+        if shed > 0:  # under-provisioned at peak: every day sheds
+            self.failed_req += shed
+            total = sum(self.day_offered)
+            for d, off in enumerate(self.day_offered):
+                self.day_failed[d] += shed * off / total
+            if self.want_ts:
+                tot = sum(self.ts_offered)
+                for k, off in enumerate(self.ts_offered):
+                    self.ts_failed[k] += shed * off / tot
+            self.cause_failed["capacity"] = shed
+
+    def _cap_value(self, c: _Cell):
+        if c.w > 0.0 or c.r > 0.0:
+            return None
+        cm = self.cm
+        gray = self.gray
+        down = self.server_down
+        app_gray = sum(1 for s in c.app if s in gray and down[s] == 0) if gray else 0
+        dbf = cm.db_factor_for(c.index, c.primary)
+        if c.primary in gray:
+            dbf *= cm.gray_factor
+        cap = cm.cell_capacity_tps(c.index, c.app_up - app_gray, app_gray, dbf)
+        return None if cap >= self.nominal_cap[c.index] * (1 - 1e-12) else cap
+
+    def _cap_refresh(self, c: _Cell):
+        new = self._cap_value(c)
+        if new == c.cap:
+            return
+        if c.cap is not None:
+            self._cap_close(c)
+        c.cap = new
+        c.cap_since = self.env.now if new is not None else None
+
+    def _cap_close(self, c: _Cell):
+        now = self.env.now
+        a = max(c.cap_since, self.warm)
+        if now <= a:
+            return
+        cm = self.cm
+        eff = cm.interval_effect(c.index, c.cap, a, now) - cm.interval_effect(
+            c.index, self.nominal_cap[c.index], a, now)
+        self.slow_req += eff.slow / self.mean_tps
+        self.lat_hist += eff.latency_hist
+        shed = eff.shed / self.mean_tps
+        if shed > 0:
+            R = self.profile.integral(a, now)
+            self.failed_req += shed
+            c.acc += shed / c.share
+            self._spread(self.day_failed, DAY, a, now, shed / R)
+            if self.want_ts:
+                self._spread(self.ts_failed, self.ts_step, a, now, shed / R)
+            self.cause_failed["capacity"] = self.cause_failed.get("capacity", 0.0) + shed
+
+    def _gray_proc(self, s: int, g):
+        env = self.env
+        rng = self.stream(f"{self.plan.servers[s].scope}/gray")
+        c = self.cells[self.plan.servers[s].cell]
+        while True:  # exponential: the stationary start is the same draw
+            yield env.timeout(rng.expovariate(g.rate))
+            self.gray.add(s)
+            self._update_cell(c, "gray")
+            start = env.now
+            yield env.timeout(rng.expovariate(1.0 / g.duration))
+            self.gray.discard(s)
+            self._update_cell(c, "gray")
+            if self.detail:
+                self._record(start, env.now, self.plan.servers[s].scope, "gray", "slow", 0.0, False)
 
     def stream(self, key: str) -> random.Random:
         """The random stream of one component or process, keyed by its scope.
@@ -340,6 +442,8 @@ class Replication:
             w = 1.0 - (1.0 - w) * keep
             r = 1.0 - (1.0 - r) * keep
         self._set_cell(c, w, r, cause)
+        if self.cm is not None:
+            self._cap_refresh(c)
 
     def _reconcile(self, c: _Cell, cause: str):
         """After a change in the cell: start a failover if the primary is gone, update state."""
@@ -713,6 +817,11 @@ class Replication:
             if members:
                 dur = Sampler(ev.distribution, ev.duration, 1.0, ev.sigma)
                 env.process(self._group_proc(members, ev.rate, dur, cause, target))
+        g = sc.failures.gray
+        if g is not None and self.cm is not None:  # gray nodes only matter to capacity/latency
+            for srv in plan.servers:
+                if srv.role in g.targets and srv.cell is not None:
+                    env.process(self._gray_proc(srv.index, g))
         if sc.failures.changes:
             env.process(self._changes_proc(sc.failures.changes))
         if sc.failures.maintenance:
@@ -727,6 +836,8 @@ class Replication:
         self.env.run(until=self.horizon)
         self.advance()
         for c in self.cells:
+            if self.cm is not None and c.cap is not None:
+                self._cap_close(c)
             self._flush_cell(c)
             if c.episode_start is not None:
                 self._record(c.episode_start, self.horizon, f"cell[{c.index}]", c.episode_cause,
@@ -750,6 +861,8 @@ class Replication:
             cause_episodes=dict(self.cause_episodes), outages=self.outages,
             day_offered=self.day_offered, day_failed=self.day_failed,
             rpo_exposure=self.rpo_exposure, events=self.events, timeseries=ts,
+            slow_req=self.slow_req,
+            latency_hist=None if self.lat_hist is None else self.lat_hist.tolist(),
             sim_events=_event_count(self.env))
 
 
@@ -761,6 +874,23 @@ def _event_count(env) -> int:
         return 0
 
 
-def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None) -> ReplicationResult:
-    """Run replication ``index`` of ``sc`` (deterministic for the scenario's seed)."""
-    return Replication(sc, index, plan).run()
+def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
+                    capacity=None) -> ReplicationResult:
+    """Run replication ``index`` of ``sc`` (deterministic for the scenario's seed).
+
+    ``capacity``: a ``sim.capacity.CapacityModel`` to reuse across replications (its caches
+    hold no randomness); built from the scenario when it has a ``capacity:`` section.
+    """
+    # The cyclic garbage collector finds nothing to free in a replication (SimPy drops an
+    # event's callbacks once processed, so processes and events die by reference counting; peak
+    # RSS is the same with it off), but each full collection walks every live object and they
+    # come once per fixed share of new objects: both grow with the bank, so the collector made
+    # a year at 1,000 cells cost ~2.5x one at 500 (over 40 % of the CPU time). Paused for the
+    # replication, doubling the bank costs ~2.0x (benchmarks P4, docs/performance.md).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Replication(sc, index, plan, capacity=capacity).run()
+    finally:
+        if was_enabled:
+            gc.enable()

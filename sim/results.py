@@ -97,6 +97,7 @@ def write_run_dir(out: Path, summary: dict, scenario_dump: dict, events=(), time
             raise ResultsError(f"{out}: already exists; choose another --out or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run directory is for everyone to read
     try:
         (tmp / "summary.json").write_text(dumps_json(summary), encoding="utf-8")
         (tmp / "scenario.yaml").write_text(

@@ -36,9 +36,19 @@ def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
     return max(1, min(int(w), sc.simulation.replications))
 
 
-def _work(sc: Scenario, indices: list[int]) -> list[ReplicationResult]:
+def _models(sc: Scenario):
+    """Deterministic per-scenario structures shared by the replications of one worker."""
     plan = build_bank(sc)
-    return [run_replication(sc, i, plan) for i in indices]
+    cm = None
+    if sc.capacity is not None:
+        from sim.capacity import CapacityModel
+        cm = CapacityModel(sc, plan)
+    return plan, cm
+
+
+def _work(sc: Scenario, indices: list[int]) -> list[ReplicationResult]:
+    plan, cm = _models(sc)
+    return [run_replication(sc, i, plan, cm) for i in indices]
 
 
 def _chunks(n: int, workers: int) -> list[list[int]]:
@@ -57,10 +67,10 @@ def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationRe
         task = bar.add_task(sc.name, total=n)
     try:
         if workers <= 1:
-            plan = build_bank(sc)
+            plan, cm = _models(sc)
             out = []
             for i in range(n):
-                out.append(run_replication(sc, i, plan))
+                out.append(run_replication(sc, i, plan, cm))
                 if bar:
                     bar.advance(task)
             return out
@@ -79,20 +89,34 @@ def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationRe
             bar.stop()
 
 
-def summary_extras(sc: Scenario, summary: dict) -> None:
-    """Add the figures owned by optional models (capacity, cost, rare events) when present."""
-    try:
-        from sim import capacity as _cap  # noqa: F401  (capacity issue)
-    except ImportError:
-        _cap = None
-    if _cap is not None and sc.capacity is not None and hasattr(_cap, "throughput_summary"):
-        summary["throughput"] = _cap.throughput_summary(sc)
-    try:
-        from sim import cost as _cost
-    except ImportError:
-        _cost = None
-    if _cost is not None and sc.cost is not None and hasattr(_cost, "cost_summary"):
-        summary["cost"] = _cost.cost_summary(sc, summary["availability"]["request"].get("nines"))
+def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult],
+                   workers: int = 1, progress: bool = False) -> None:
+    """Add capacity (throughput, latency, request_slo) and cost figures when modelled."""
+    from sim.metrics import availability_block
+    if sc.capacity is not None:
+        import numpy as np
+
+        from sim.capacity import latency_summary, throughput_summary
+        summary["throughput"] = throughput_summary(sc)
+        hist = np.sum([r.latency_hist for r in results], axis=0)
+        summary["latency_ms"] = latency_summary(hist)
+        summary["availability"]["request_slo"] = availability_block(
+            [r.availability_request_slo for r in results])
+    if sc.cost is not None:
+        from sim.cost import cost_summary, variant_scenario
+        nines = summary["availability"]["request"].get("nines")
+        variant_nines = None
+        if sc.cost.compare_with is not None:
+            # what an extra nine costs: simulate the cheaper variant with the same seeds
+            variant = variant_scenario(sc)
+            vsum = simulate(variant, workers, progress)
+            variant_nines = vsum["availability"]["request"].get("nines")
+            summary["cost_variant"] = {"name": variant.name,
+                                       "availability": vsum["availability"]["request"],
+                                       "downtime_minutes_per_year": vsum["downtime_minutes_per_year"]}
+        variant_ci = summary.get("cost_variant", {}).get("availability", {}).get("ci95")
+        summary["cost"] = cost_summary(sc, nines, variant_nines,
+                                       ci=summary["availability"]["request"].get("ci95"), variant_ci=variant_ci)
 
 
 def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):
@@ -117,7 +141,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
             raise ScenarioError("the importance-sampling estimator is not available in this build",
                                 path="simulation.estimator") from None
         summary["estimator"] = estimate_scenario(sc)
-    summary_extras(sc, summary)
+    summary_extras(sc, summary, results, w, progress)
     summary["run"] = {
         "seed": sc.simulation.seed, "replications": sc.simulation.replications,
         "horizon_days": sc.simulation.horizon / DAY, "warmup_days": sc.simulation.warmup / DAY,

@@ -178,6 +178,8 @@ def test_bad_specs_are_one_line_errors():
                         np.random.default_rng(0), method="vector")
     with pytest.raises(HivesimError, match="kind"):
         FaultWindow(1, 2, "explode")
+    with pytest.raises(HivesimError, match="tiers"):
+        RequestSpec(tiers=tuple(Tier(f"t{i}", 1, 0.1) for i in range(8)))
 
 
 def test_piecewise_rate_follows_the_profile():

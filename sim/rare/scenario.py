@@ -43,6 +43,14 @@ def chain_from_scenario(scenario):
     notes = []
     if srv.distribution != "exponential" or srv.repair_distribution != "exponential":
         notes.append("server failure/repair distributions taken as exponential with the same means")
+    comp, corr = scenario.failures.components, scenario.failures.correlated
+    left_out = [f"components.{k}" for k in ("disk", "db_process") if getattr(comp, k) is not None]
+    left_out += [f"correlated.{k}" for k in ("rack", "power", "region", "partition") if getattr(corr, k) is not None]
+    if corr.common_cause_beta > 0:
+        left_out.append("correlated.common_cause_beta")
+    if left_out:
+        notes.append("not in the quorum-loss chain (the fluid engine's naive replications count them): "
+                     + ", ".join(left_out))
     idc = scenario.failures.correlated.idc
     desc = {"replicas": n, "write_quorum": k, "repair_crews": crews, "server_failures_per_year": lam * 8760,
             "server_mttr_hours": 1 / mu}

@@ -7,7 +7,7 @@ identical records (a test checks it):
   arrivals at each tier are known once the previous tier is done. Each tier is one
   Kiefer-Wolfowitz pass (``sim.request.fifo``), vectorised across replications (lanes).
 * ``events``: with retries, an attempt's fate feeds back into later arrivals, so a lean event
-  loop (one ``heapq`` of ``(time, seq, tier, attempt)``) runs per lane; each tier still keeps
+  loop (one ``heapq`` of ``(time, code)`` pairs) runs per lane; each tier still keeps
   only its servers' free times, so an event costs a heap operation, not a SimPy process.
 
 Random numbers, in this order from ``rng``: arrival counts and positions (R, N), write flags
@@ -207,11 +207,9 @@ def _event_lane(spec, rng, arrival, write, svc0):
 
     heap = []
     push, pop, replace = heapq.heappush, heapq.heappop, heapq.heapreplace
-    seq = 0
 
     def end_attempt(i, m, when):
         """Attempt ``m`` of request ``i`` failed at ``when``: retry it or give the final answer."""
-        nonlocal seq
         a0 = arrival[i]
         if when >= a0 + timeout:
             outcome[i], finish[i] = TIMEOUT, a0 + timeout
@@ -228,8 +226,7 @@ def _event_lane(spec, rng, arrival, write, svc0):
                     outcome[i], finish[i] = TIMEOUT, a0 + timeout
                     return
                 attempts[i] = m + 1
-                seq += 1
-                push(heap, (nt, seq, -1, i))  # tier -1: a new attempt of request i
+                push(heap, (nt, -1 - i))  # a negative code: a new attempt of request i
                 return
         outcome[i], finish[i] = FAILED, when
 
@@ -239,7 +236,11 @@ def _event_lane(spec, rng, arrival, write, svc0):
             t, k, x = arrival[nxt], -1, nxt
             nxt += 1
         else:
-            t, _, k, x = pop(heap)
+            t, code = pop(heap)  # code = attempt * 8 + tier, or -1 - request for a new attempt
+            if code < 0:
+                k, x = -1, -1 - code
+            else:
+                x, k = code >> 3, code & 7
         if k == -1:  # a new attempt of request x enters the first tier
             i = x
             m = attempts[i]
@@ -271,8 +272,7 @@ def _event_lane(spec, rng, arrival, write, svc0):
         replace(heap_k, e)
         a_svc[x] += sv
         if k < last:
-            seq += 1
-            push(heap, (e, seq, k + 1, x))
+            push(heap, (e, (x << 3) | (k + 1)))
             if e >= a_dead[x] and not a_zombie[x]:  # abandoned before reaching the next tier
                 a_zombie[x] = True
                 end_attempt(i, a_no[x], a_dead[x])

@@ -121,8 +121,8 @@ class RequestSpec:
     rate_step: float = 1.0         # seconds per entry when rate is a tuple
 
     def __post_init__(self):
-        if not self.tiers:
-            raise HivesimError("request spec: at least one tier is needed")
+        if not 1 <= len(self.tiers) <= 7:  # the event loop packs the tier into 3 bits
+            raise HivesimError(f"request spec: expected 1 to 7 tiers, got {len(self.tiers)}")
         if not self.horizon > 0 or not 0 <= self.warmup < self.horizon:
             raise HivesimError(f"request spec: need horizon > 0 and 0 <= warmup < horizon, got "
                                f"{self.horizon}, {self.warmup}")

@@ -373,7 +373,7 @@ class Gate(Strict):
 
     @classmethod
     def parse(cls, text: str) -> "Gate":
-        m = re.fullmatch(r"\s*(?:(worst_day|worst_30d|run):)?\s*([A-Za-z0-9_.\[\]]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*", text)
+        m = re.fullmatch(r"\s*(?:(worst_day|worst_30d|run):)?\s*([A-Za-z0-9_.\[\]-]+)\s*(>=|<=|==|!=|>|<)\s*(\S+)\s*", text)
         if not m:
             raise ValueError(f"expected 'metric op value' such as 'availability.request.nines>=5', got {text!r}")
         from sim.units import parse_fraction, parse_number
@@ -394,8 +394,8 @@ class Scenario(Strict):
     slo: Slo = Field(default_factory=Slo)
     gates: list[Gate | str] = Field(default_factory=list)
     # sections owned by later issues; kept as plain, validated-by-owner mappings
-    capacity: dict | None = Field(None, description="service demands and node sizes (capacity/latency model)")
-    cost: dict | None = Field(None, description="unit prices and amortisation (cost model)")
+    capacity: __import__("sim.scenario.capacity", fromlist=["_"]).CapacitySpec | None = Field(None, description="service demands, node sizes, latency model (sim/scenario/capacity.py; imported here lazily, it subclasses Strict)")
+    cost: __import__("sim.scenario.cost", fromlist=["_"]).CostSpec | None = Field(None, description="unit prices and amortisation (sim/scenario/cost.py; imported here lazily, it subclasses Strict)")
     live: Live | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
     calibration: dict | None = Field(None, description="measured parameters written by `hivesim calibrate` (sim.calibrate; docs/calibration.md)")
 

@@ -1,0 +1,47 @@
+"""``hivesim compare RUN_DIR RUN_DIR... [--out DIR]``: key figures side by side, deltas, CI overlap."""
+
+from __future__ import annotations
+
+__all__ = ["register", "cmd_compare"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "compare", help="compare runs side by side (deltas, CI overlap, overlay plots)",
+        description="Print the key figures of two or more runs side by side, with deltas against the first run "
+                    "and whether the 95%% CIs overlap. With --out DIR also write compare.md, compare.html and "
+                    "overlay plots (downtime CDFs; cost per account vs nines).")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories or summary.json files (first = reference)")
+    p.add_argument("--out", metavar="DIR", help="new directory for compare.md, compare.html and plots")
+    p.set_defaults(func=cmd_compare)
+
+
+def cmd_compare(args) -> int:
+    from pathlib import Path
+
+    from sim.results_io import wide_console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from sim.compare import _cell, compare_runs, write_compare
+    from sim.errors import HivesimError
+    from sim.results_io import run_label
+
+    if args.out and Path(args.out).exists():
+        raise HivesimError(f"{args.out}: already exists (choose another --out or remove it)")
+    runs, rows = compare_runs(args.runs)
+    t = Table(title="hivesim compare (Δ vs #1; 95% CI in brackets)")
+    t.add_column("metric", no_wrap=True)
+    for i, r in enumerate(runs):
+        t.add_column(escape(run_label(r, i + 1)), overflow="fold")
+    for row in rows:
+        cells = []
+        for i in range(len(runs)):
+            c = escape(_cell(row, i))
+            cells.append(f"[red]{c}[/]" if i > 0 and row.overlap[i] is False else c)
+        t.add_row(row.key, *cells)
+    wide_console().print(t)
+    if args.out:
+        out = write_compare(args.out, runs, rows)
+        print(f"{out}/compare.html")
+    return 0

@@ -1,0 +1,57 @@
+"""``hivesim gate RUN_DIR``: check a run against thresholds, windows and a baseline; exit 0/1/2.
+
+Examples::
+
+    hivesim gate results/webank/r1 --require "availability.request.nines>=5" \\
+        --require "cost.per_account_per_year<=3" --require "worst_30d:availability.request.mean>=99.999%"
+    hivesim gate results/webank/r2 --baseline results/webank/r1 \\
+        --max-regression availability.request.mean=0.000005 --junit gates.xml --markdown gates.md
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["register", "cmd_gate"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "gate", help="check a run against gates (exit 1 on breach)",
+        description="Check RUN_DIR's summary.json against the scenario's gates: block and --require "
+                    "thresholds (any dotted key; prefix worst_day: or worst_30d: for windowed figures), and "
+                    "against a baseline run with --max-regression (CI-aware). Exit 0 pass, 1 breach, 2 bad input.")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory (or a summary.json)")
+    p.add_argument("--require", action="append", default=[], metavar="EXPR",
+                   help='threshold such as "availability.request.nines>=5" or "availability.request.mean>=99.999%%"')
+    p.add_argument("--baseline", metavar="RUN_DIR_OR_SUMMARY", help="baseline run for --max-regression")
+    p.add_argument("--max-regression", action="append", default=[], metavar="KEY=DELTA",
+                   help="allowed worsening of KEY vs the baseline (KEY:higher=DELTA / KEY:lower=DELTA to set "
+                        "the good direction); breached only if worse by more than DELTA and the 95%% CIs do not overlap")
+    p.add_argument("--no-scenario-gates", action="store_true", help="ignore the scenario's gates: block")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per gate)")
+    p.add_argument("--markdown", metavar="FILE", help="write a Markdown table (CI job summary)")
+    p.set_defaults(func=cmd_gate)
+
+
+def cmd_gate(args) -> int:
+    from sim.results_io import wide_console
+
+    from sim.errors import HivesimError
+    from sim.gate import check_run, render_table, to_junit, to_markdown
+    from sim.results_io import atomic_write_text
+
+    results = check_run(Path(args.run_dir), requires=args.require, regressions=args.max_regression,
+                        baseline=args.baseline, use_scenario=not args.no_scenario_gates)
+    if not results:
+        raise HivesimError(f"{args.run_dir}: no gates to check (the scenario has no gates: block; "
+                           "give --require or --max-regression)")
+    for target in (args.junit, args.markdown):
+        if target and Path(target).is_dir():
+            raise HivesimError(f"{target}: is a directory, expected a file name")
+    if args.junit:
+        atomic_write_text(args.junit, to_junit(results))
+    if args.markdown:
+        atomic_write_text(args.markdown, to_markdown(results))
+    wide_console().print(render_table(results))
+    return 1 if any(not r.passed for r in results) else 0

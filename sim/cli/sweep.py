@@ -1,0 +1,93 @@
+"""``hivesim sweep SCENARIO``: run a grid or a list of variants; table + frontier plot.
+
+Examples::
+
+    hivesim sweep scenarios/webank-2023.yaml --replications 50 \\
+        --set topology.cells.template.db.replicas=3,5 --set topology.cells.template.db.failover.detection=10s,30s
+    hivesim sweep scenarios/webank-2023.yaml --variants variants.yaml --scheduler tcp://127.0.0.1:8786
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["register", "cmd_sweep"]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep", help="run scenario variants (grid or list) and draw the cost/nines frontier",
+        description="Run every variant of SCENARIO and write table.csv, table.json, frontier.png/svg and each "
+                    "variant's summary into a new sweep directory. Grid values are split on commas outside "
+                    "brackets and quotes: --set a.b=1,2,3 --set c=[x,y],[z]. Runs on a local process pool, or on "
+                    "a Dask cluster with --scheduler; results are identical for the same seeds.")
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=V1,V2,...",
+                   help="grid axis: every combination of all --set values is one variant")
+    p.add_argument("--variants", metavar="FILE", help="YAML list of {name: ..., set: {dotted.key: value}}")
+    p.add_argument("--replications", type=int, help="shortcut for simulation.replications in every variant")
+    p.add_argument("--seed", type=int, help="shortcut for simulation.seed in every variant")
+    p.add_argument("--out", help="sweep directory to create (default: results/<name>/sweep-<UTC time>)")
+    p.add_argument("--results", default="results", help="root of default output directories")
+    p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the variants on this Dask scheduler")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table")
+    p.set_defaults(func=cmd_sweep)
+
+
+def cmd_sweep(args) -> int:
+    from sim.results_io import wide_console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from sim.errors import HivesimError
+    from sim.gate import fmt
+    from sim.sweep import (build_scenarios, combine, default_sweep_dir, grid_variants, load_variants_file,
+                           parse_grid, run_variants, table_rows, write_sweep)
+
+    if args.workers is not None and args.workers < 1:
+        raise HivesimError(f"--workers: expected an integer >= 1, got {args.workers}")
+    base = []
+    if args.replications is not None:
+        base.append(f"simulation.replications={args.replications}")
+    if args.seed is not None:
+        base.append(f"simulation.seed={args.seed}")
+    grid = parse_grid(args.sets)
+    variants = combine(load_variants_file(args.variants) if args.variants else None, grid_variants(grid))
+    if len(variants) > 10_000:
+        raise HivesimError(f"the sweep has {len(variants)} variants; split it (limit 10,000)")
+    if len({v.name for v in variants}) != len(variants):
+        raise HivesimError("two variants got the same name; give distinct names in the variants file")
+    scenarios = build_scenarios(args.scenario, variants, base)  # all validated before anything runs
+    out = default_sweep_dir(scenarios[0].name, args.results) if not args.out else args.out
+    from pathlib import Path
+    if Path(out).exists():
+        raise HivesimError(f"{out}: already exists (choose another --out or remove it)")
+    results = run_variants(scenarios, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
+                           label=f"{scenarios[0].name}: {len(variants)} variants")
+    rows = table_rows(variants, results)
+    swept = list(dict.fromkeys(k for v in variants for k in v.sets if len({json_key(x.sets.get(k)) for x in variants}) > 1))
+    meta = {"scenario_file": args.scenario, "scenario_name": scenarios[0].name, "base_sets": base,
+            "grid": args.sets, "variants_file": args.variants, "swept_keys": swept,
+            "scheduler": args.scheduler or "local-process-pool"}
+    path = write_sweep(out, rows, results, meta)
+    if not args.quiet:
+        t = Table(title=f"sweep: {len(rows)} variants -> {path}")
+        t.add_column("variant", no_wrap=True)
+        for col in ("status", "availability", "nines", "downtime min/yr", "cost/account/yr", "pareto"):
+            t.add_column(col)
+        for r in rows:
+            t.add_row(escape(r["variant"]), r["status"], fmt(r["availability.request.mean"]), fmt(r["availability.request.nines"]),
+                      fmt(r["downtime_minutes_per_year.mean"]), fmt(r["cost.per_account_per_year"]),
+                      {True: "*", False: "", None: "-"}[r["pareto"]])
+        wide_console().print(t)
+    failed = [r for r in rows if r["status"] != "ok"]
+    for r in failed:
+        print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)
+    print(path)
+    return 3 if failed else 0
+
+
+def json_key(v) -> str:
+    import json
+    return json.dumps(v, sort_keys=True, default=str)

@@ -1,0 +1,240 @@
+"""Side-by-side comparison of runs: key figures, deltas against the first run, CI overlap, overlays.
+
+``compare_runs([dir_a, dir_b, ...])`` reads each run directory (or summary.json) and returns the
+table; ``write_compare(out, ...)`` writes ``compare.md``, ``compare.html`` (plots embedded) and the
+overlay plots ``downtime_cdf.png|svg`` (all runs' downtime distributions on one axis) and
+``cost_vs_nines.png|svg`` (cost per account vs nines with CI bars; nines per run when no run has
+cost figures). The first run is the reference: deltas are ``run - first``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.errors import HivesimError
+from sim.gate import fmt
+from sim.results_io import MISSING, Run, atomic_dir, ci_of, load_run, lookup_optional, run_label
+
+__all__ = ["METRICS", "Row", "compare_runs", "to_markdown", "to_html", "write_compare", "overlay_downtime",
+           "overlay_cost_nines"]
+
+# (summary key, label) in table order; a key no run has is left out of the table
+METRICS = [
+    ("availability.request.mean", "availability (request-weighted)"),
+    ("availability.request.nines", "nines (pessimistic end of CI)"),
+    ("availability.request.failed_per_million", "failed requests per million"),
+    ("availability.time.mean", "availability (time-based)"),
+    ("availability.request_slo.mean", "availability incl. slow requests"),
+    ("availability.request.worst_day.mean", "worst day, mean over replications"),
+    ("availability.request.worst_30d.mean", "worst 30 days, mean over replications"),
+    ("downtime_minutes_per_year.mean", "downtime, minutes per year"),
+    ("outages.per_year", "outages per year"),
+    ("throughput.capacity_tps", "capacity, tx/s"),
+    ("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s"),
+    ("latency_ms.p99", "latency p99, ms"),
+    ("cost.per_account_per_year", "cost per account per year"),
+    ("cost.total_per_year", "cost per year"),
+    ("run.replications", "replications"),
+    ("run.seed", "seed"),
+]
+
+
+NO_DELTA = {"run.seed"}  # identifiers, not quantities
+
+
+@dataclass
+class Row:
+    key: str
+    label: str
+    values: list           # one per run (None when absent)
+    cis: list              # (lo, hi) or None per run
+    deltas: list           # value - first run's value (None when either is absent)
+    overlap: list          # per run: True/False whether its CI overlaps the first run's; None without CIs
+
+
+def _val(run: Run, key: str):
+    v = lookup_optional(run.summary, key, None)
+    return None if v is MISSING else v
+
+
+def compare_runs(paths: list) -> tuple[list[Run], list[Row]]:
+    """Load the runs and build the comparison rows (first run = reference)."""
+    if len(paths) < 2:
+        raise HivesimError("compare needs at least two run directories")
+    runs = [load_run(p) for p in paths]
+    rows = []
+    for key, label in METRICS:
+        vals = [_val(r, key) for r in runs]
+        if all(v is None for v in vals):
+            continue
+        nums = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in vals]
+        cis = [ci_of(r.summary, key) for r in runs]
+        deltas = [None if (n is None or nums[0] is None or key in NO_DELTA) else n - nums[0] for n in nums]
+        overlap = [None if (c is None or cis[0] is None) else (c[0] <= cis[0][1] and cis[0][0] <= c[1]) for c in cis]
+        rows.append(Row(key, label, vals, cis, deltas, overlap))
+    return runs, rows
+
+
+def _cell(row: Row, i: int) -> str:
+    v = row.values[i]
+    s = fmt(v)
+    if row.cis[i]:
+        s += f" [{fmt(row.cis[i][0])}, {fmt(row.cis[i][1])}]"
+    if i > 0 and row.deltas[i] is not None:
+        s += f" (Δ {'+' if row.deltas[i] >= 0 else ''}{fmt(row.deltas[i])}"
+        if row.overlap[i] is not None:
+            s += ", CIs overlap" if row.overlap[i] else ", CIs disjoint"
+        s += ")"
+    return s
+
+
+def to_markdown(runs: list[Run], rows: list[Row]) -> str:
+    labels = [run_label(r, i + 1) for i, r in enumerate(runs)]
+    lines = ["### hivesim compare", "", f"Reference: {labels[0]}. Δ = run - reference; 95% CIs in brackets; "
+             "'CIs disjoint' means the difference is significant at that level.", "",
+             "| metric | " + " | ".join(l.replace("|", "\\|") for l in labels) + " |",
+             "|---|" + "---|" * len(runs)]
+    for row in rows:
+        lines.append(f"| {row.label} (`{row.key}`) | " + " | ".join(_cell(row, i).replace("|", "\\|")
+                                                                  for i in range(len(runs))) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_html(runs: list[Run], rows: list[Row], plots: list[tuple[str, str, bytes]]) -> str:
+    from sim.report.html import CSS
+    labels = [run_label(r, i + 1) for i, r in enumerate(runs)]
+    head = "".join(f"<th>{html.escape(l)}</th>" for l in labels)
+    body = ""
+    for row in rows:
+        cells = ""
+        for i in range(len(runs)):
+            cls = ""
+            if i > 0 and row.overlap[i] is False:
+                cls = " style='background:#fdecea'"
+            cells += f"<td class=n{cls}>{html.escape(_cell(row, i))}</td>"
+        body += f"<tr><th>{html.escape(row.label)}<br><code>{html.escape(row.key)}</code></th>{cells}</tr>"
+    figs = "".join(f"<figure><img alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+                   f"<figcaption>{html.escape(t)}</figcaption></figure>" for _, t, png in plots)
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>hivesim compare</title><style>{CSS}</style>"
+            f"</head><body><h1>hivesim compare</h1><p>Reference: {html.escape(labels[0])}. Δ = run - reference; 95% "
+            "CIs in brackets; shaded cells: CIs disjoint from the reference (significant difference).</p>"
+            f"<table><tr><th>metric</th>{head}</tr>{body}</table><h2>Overlays</h2>{figs}</body></html>\n")
+
+
+# --------------------------------------------------------------------------- overlays
+def overlay_downtime(runs: list[Run]):
+    """All runs' downtime-per-year CDFs on one axis (with each run's SLO budget when they differ)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    from sim.report.plots import Skip, replication_downtimes, cdf_scale, ecdf_xy
+    fig = Figure(figsize=(9.5, 5.2), layout="constrained")
+    ax = fig.subplots()
+    budgets: dict = {}
+    series = []
+    for i, r in enumerate(runs):
+        try:
+            d, src = replication_downtimes(r)
+        except Skip:
+            continue
+        if len(d) >= 2:
+            series.append((i, r, d, src))
+    if not series:
+        return None
+    log, floor = cdf_scale(np.concatenate([d for _, _, d, _ in series]))
+    for i, r, d, src in series:
+        tag = "" if src == "replications.csv" else " (time-weighted, from events.csv)"
+        ax.step(*ecdf_xy(d, floor), where="post", lw=1.6,
+                label=f"{run_label(r, i + 1)}: n={len(d)}, mean {np.mean(d):.3g} min/yr{tag}")
+        slo = r.slo_availability()
+        if slo:
+            budgets.setdefault(round((1 - slo) * 525_600, 6), []).append(i + 1)
+    for b, who in budgets.items():
+        ax.axvline(b, color="#d62728", ls="--", lw=1.2,
+                   label=f"SLO budget {b:.3g} min/yr" + ("" if len(budgets) == 1 else f" (runs {who})"))
+    if log:  # runs orders of magnitude apart: a linear axis squeezes the better one into the corner
+        ax.set_xscale("log")
+        ax.set_xlim(left=floor)
+    else:
+        ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
+    ax.set_xlabel("downtime (minutes per year, request-weighted" + (", log scale)" if log else ")"))
+    ax.set_ylabel("share of simulated years with at most this downtime (%)")
+    ax.set_title("Annual downtime across replications, all runs")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
+def overlay_cost_nines(runs: list[Run]):
+    """Cost per account vs nines with CI bars, one point per run (nines per run without cost)."""
+    from matplotlib.figure import Figure
+
+    from sim.report.plots import nines_of
+    fig = Figure(figsize=(9.5, 5.2), layout="constrained")
+    ax = fig.subplots()
+    has_cost = any(isinstance(_val(r, "cost.per_account_per_year"), (int, float)) for r in runs)
+    pts = []
+    for i, r in enumerate(runs):
+        mean = _val(r, "availability.request.mean")
+        if not isinstance(mean, (int, float)):
+            continue
+        ci = ci_of(r.summary, "availability.request.mean")
+        x = _val(r, "cost.per_account_per_year") if has_cost else i + 1
+        if not isinstance(x, (int, float)):
+            continue
+        pts.append((x, nines_of(mean), nines_of(ci[0]) if ci else None, nines_of(ci[1]) if ci else None,
+                    run_label(r, i + 1)))
+    if not pts:
+        return None
+    left_out = [f"#{i + 1}" for i, r in enumerate(runs) if has_cost
+                and not isinstance(_val(r, "cost.per_account_per_year"), (int, float))]
+    finite = [p[1] for p in pts] + [p[3] for p in pts if p[3] is not None and p[3] < 12]
+    cap = min(12.0, max(finite) + 1.0)
+    for x, m, lo, hi, lab in pts:
+        lo = m if lo is None else lo
+        hi = m if hi is None else min(hi, cap)
+        ax.errorbar([x], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7,
+                    label=f"{lab}: {m:.2f} nines (of the mean), bar = 95% CI")
+    if has_cost:
+        cur = next((_val(r, "cost.currency") for r in runs if _val(r, "cost.currency")), "currency units")
+        ax.set_xlabel(f"IT cost per account per year ({cur})")
+        ax.set_title("Cost per account vs availability, all runs"
+                     + (f"\n(runs without cost figures, not shown: {', '.join(left_out)})" if left_out else ""))
+    else:
+        ax.set_xticks([p[0] for p in pts])
+        ax.set_xticklabels([f"#{int(p[0])}" for p in pts])
+        ax.set_xlabel("run (no cost.* figures in these runs, so nines per run instead of cost vs nines)")
+        ax.set_title("Availability per run (no cost figures)")
+        ax.set_xlim(0.5, len(runs) + 0.5)
+    ax.set_ylabel("availability, nines = -log10(1 - A), request-weighted")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def write_compare(out, runs: list[Run], rows: list[Row]) -> Path:
+    """Write compare.md, compare.html and the overlay plots into a new directory ``out``."""
+    plots = []
+    with atomic_dir(out) as tmp:
+        for stem, title, fn in (("downtime_cdf", "Downtime per year across replications, all runs", overlay_downtime),
+                                ("cost_vs_nines", "Cost per account vs nines with 95% CIs", overlay_cost_nines)):
+            fig = fn(runs)
+            if fig is None:
+                continue
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)
+            (tmp / f"{stem}.png").write_bytes(buf.getvalue())
+            fig.set_layout_engine("none")
+            fig.savefig(tmp / f"{stem}.svg", format="svg")
+            plots.append((stem, title, buf.getvalue()))
+        (tmp / "compare.md").write_text(to_markdown(runs, rows), encoding="utf-8")
+        (tmp / "compare.html").write_text(to_html(runs, rows, plots), encoding="utf-8")
+    return Path(out)
+

@@ -1,0 +1,390 @@
+"""Capacity-planning sweeps: run a scenario's variants, tabulate them, draw the cost/nines frontier.
+
+Variants come from a grid of ``--set dotted.key=v1,v2,...`` (every combination) and/or a YAML
+file of named variants (``[{name: ..., set: {dotted.key: value}}]``; grid x file when both).
+Every variant is validated before anything runs (bad input: exit 2, nothing written). Each
+variant is one task, ``sim.runner.simulate(scenario, workers=1)``, executed on a local process
+pool or on a Dask distributed cluster (``scheduler="tcp://host:port"`` or a ``Client``). The
+simulation is deterministic for a seed, so both give the same table (only wall times differ).
+
+Grid value syntax: values are split on commas **outside** brackets, braces and quotes, and each
+piece is read as YAML, exactly like a single ``--set`` value::
+
+    --set topology.cells.template.db.replicas=2,3,5          -> 2 | 3 | 5
+    --set topology.cells.template.db.placement=[sz-a,sz-b],[sz-a,sz-c]   -> two lists
+    --set description="a,b",c                                -> "a,b" | c
+
+Outputs (a new directory, written atomically): ``table.csv``, ``table.json``, ``frontier.png``,
+``frontier.svg`` (drawn by ``sim.report.frontier``) and ``summaries/NNN.json`` (each variant's full
+summary).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.errors import HivesimError, ScenarioError
+from sim.results_io import MISSING, atomic_dir, lookup_optional
+
+__all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
+           "build_scenarios", "run_variants", "table_rows", "pareto", "write_sweep", "TABLE_KEYS",
+           "default_sweep_dir", "COST_KEY", "NINES_KEY"]
+
+# summary keys copied into the table (dotted keys of summary.json, so gates and tables agree)
+TABLE_KEYS = [
+    "availability.request.mean", "availability.request.ci95", "availability.request.nines",
+    "availability.request.nines_ci95", "availability.request.failed_per_million",
+    "availability.request.worst_day.min", "availability.request.worst_30d.min", "availability.time.mean",
+    "downtime_minutes_per_year.mean", "downtime_minutes_per_year.ci95", "outages.count", "outages.per_year",
+    "cost.currency", "cost.per_account_per_year", "cost.total_per_year",
+    "throughput.capacity_tps", "throughput.capacity_tps_n_minus_1_idc", "latency_ms.p99",
+    "run.replications", "run.seed", "run.wall_seconds",
+]
+COST_KEY, NINES_KEY = "cost.per_account_per_year", "availability.request.nines"
+
+
+@dataclass
+class Variant:
+    """One point of the sweep: a name and the scenario values it overrides."""
+
+    name: str
+    sets: dict = field(default_factory=dict)      # dotted scenario key -> value (Python object)
+    shown: dict = field(default_factory=dict)     # dotted key -> text as the user wrote it
+
+
+# --------------------------------------------------------------------------- parsing
+def split_values(raw: str) -> list[str]:
+    """Split ``a,b,[c,d],{e: f},"g,h"`` on top-level commas (see module docstring)."""
+    out, buf, depth, quote = [], [], 0, None
+    for ch in raw:
+        if quote:
+            buf.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "\"'":
+            quote = ch
+        elif ch in "[{(":
+            depth += 1
+        elif ch in "]})":
+            depth -= 1
+            if depth < 0:
+                raise HivesimError(f"--set value {raw!r}: unbalanced {ch!r}")
+        elif ch == "," and depth == 0:
+            out.append("".join(buf).strip())
+            buf = []
+            continue
+        buf.append(ch)
+    if quote or depth:
+        raise HivesimError(f"--set value {raw!r}: unclosed {'quote' if quote else 'bracket'}")
+    out.append("".join(buf).strip())
+    if any(p == "" for p in out):
+        raise HivesimError(f"--set value {raw!r}: empty value between commas")
+    return out
+
+
+def parse_grid(set_args: list[str]) -> list[tuple[str, list[tuple[str, object]]]]:
+    """``["a.b=1,2", "c=x"]`` -> ``[("a.b", [("1", 1), ("2", 2)]), ("c", [("x", "x")])]``."""
+    from sim.scenario.loader import parse_set
+    grid, seen = [], set()
+    for expr in set_args:
+        key, sep, raw = expr.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise HivesimError(f"--set {expr!r}: expected dotted.key=value[,value...]")
+        if key in seen:
+            raise HivesimError(f"--set {expr!r}: {key} given twice (list all values in one --set)")
+        seen.add(key)
+        values = []
+        for piece in split_values(raw):
+            _, val = parse_set(f"{key}={piece}")
+            values.append((piece, val))
+        grid.append((key, values))
+    return grid
+
+
+def _short_names(keys: list[str]) -> dict[str, str]:
+    """Shortest dotted suffix of each key that is unique among ``keys`` (for variant names)."""
+    out = {}
+    for k in keys:
+        parts = k.split(".")
+        for n in range(1, len(parts) + 1):
+            suf = ".".join(parts[-n:])
+            if sum(1 for o in keys if o == suf or o.endswith("." + suf)) == 1:
+                out[k] = suf
+                break
+        else:
+            out[k] = k
+    return out
+
+
+def grid_variants(grid) -> list[Variant]:
+    """Every combination of the grid's values (keys with one value are fixed, not in the name)."""
+    if not grid:
+        return [Variant("base")]
+    varying = [k for k, vals in grid if len(vals) > 1]
+    short = _short_names(varying)
+    out = []
+    for combo in itertools.product(*[vals for _, vals in grid]):
+        sets = {k: v for (k, _), (_, v) in zip(grid, combo)}
+        shown = {k: text for (k, _), (text, _) in zip(grid, combo)}
+        name = " ".join(f"{short[k]}={shown[k]}" for k in varying) or "base"
+        out.append(Variant(name, sets, shown))
+    return out
+
+
+def load_variants_file(path: str | os.PathLike) -> list[Variant]:
+    """A YAML list of ``{name: str, set: {dotted.key: value}}`` (safe-loaded, checked)."""
+    import yaml
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise HivesimError(f"{p}: no such variants file") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{p}:{mark.line + 1}" if mark else str(p)
+        raise HivesimError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, list) or not data:
+        raise HivesimError(f"{p}: expected a non-empty list of {{name: ..., set: {{dotted.key: value}}}}")
+    out, names = [], set()
+    for i, item in enumerate(data):
+        if not isinstance(item, dict) or set(item) - {"name", "set"} or "name" not in item:
+            raise HivesimError(f"{p}: [{i}]: expected a mapping with keys name and set, got {item!r}"[:300])
+        name, sets = str(item["name"]), item.get("set") or {}
+        if not isinstance(sets, dict) or not all(isinstance(k, str) and k for k in sets):
+            raise HivesimError(f"{p}: [{i}].set: expected a mapping of dotted keys to values")
+        if name in names:
+            raise HivesimError(f"{p}: [{i}].name: duplicate variant name {name!r}")
+        names.add(name)
+        out.append(Variant(name, dict(sets), {k: json.dumps(v) if not isinstance(v, str) else v
+                                              for k, v in sets.items()}))
+    return out
+
+
+def combine(file_variants: list[Variant] | None, grid_vars: list[Variant]) -> list[Variant]:
+    """File variants x grid variants (either may be absent)."""
+    if not file_variants:
+        return grid_vars
+    out = []
+    for fv in file_variants:
+        for gv in grid_vars:
+            name = fv.name if gv.name == "base" else f"{fv.name} {gv.name}"
+            out.append(Variant(name, {**fv.sets, **gv.sets}, {**fv.shown, **gv.shown}))
+    return out
+
+
+def _apply(data: dict, key: str, value) -> None:
+    node = data
+    parts = key.split(".")
+    for i, part in enumerate(parts[:-1]):
+        nxt = node.get(part) if isinstance(node, dict) else None
+        if nxt is None:
+            nxt = node[part] = {}
+        if not isinstance(nxt, dict):
+            raise ScenarioError(f"{'.'.join(parts[:i + 1])} is not a mapping", path=key)
+        node = nxt
+    node[parts[-1]] = copy.deepcopy(value)
+
+
+def build_scenarios(scenario_path, variants: list[Variant], base_sets: list[str] = ()) -> list:
+    """Validate every variant's scenario up front; -> list of ``Scenario`` (same order)."""
+    from sim.scenario import validate_document
+    from sim.scenario.loader import Located, apply_sets, load_with_extends
+    from sim.scenario import default_scenario_path
+    doc = load_with_extends(scenario_path or default_scenario_path())
+    apply_sets(doc, list(base_sets))
+    out = []
+    for v in variants:
+        d = Located(copy.deepcopy(doc.data), dict(doc.origin), doc.root_file)
+        for k, val in v.sets.items():
+            _apply(d.data, k, val)
+            d.origin[k] = (f"variant {v.name!r}", None)  # errors on a swept key name the variant
+        try:
+            out.append(validate_document(d))
+        except ScenarioError as exc:
+            if f"variant {v.name!r}" in str(exc):
+                raise
+            raise ScenarioError(f"variant {v.name!r}: {exc}") from None
+    return out
+
+
+# --------------------------------------------------------------------------- running
+def _task(scenario) -> dict:
+    """One variant = one task (module-level so process pools and Dask workers can import it)."""
+    from sim.runner import simulate
+    return simulate(scenario, workers=1, progress=False)
+
+
+def run_variants(scenarios: list, scheduler=None, workers: int | None = None, progress: bool = True,
+                 label: str = "sweep") -> list[dict | BaseException]:
+    """Run every scenario; -> summaries (or the exception a variant raised), in input order.
+
+    ``scheduler``: ``None`` = local ``ProcessPoolExecutor`` (``workers`` processes, default CPU
+    count); ``"tcp://host:port"`` or a ``distributed.Client`` = that Dask cluster.
+    """
+    n = len(scenarios)
+    results: list = [None] * n
+    bar = task = None
+    if progress:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        bar = Progress(TextColumn("[bold]sweep[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+        bar.start()
+        task = bar.add_task(label, total=n)
+    try:
+        if scheduler is None:
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+            w = max(1, min(workers or os.cpu_count() or 1, n))
+            if w == 1:
+                for i, sc in enumerate(scenarios):
+                    try:
+                        results[i] = _task(sc)
+                    except Exception as exc:  # noqa: BLE001 - recorded per variant, reported after
+                        results[i] = exc
+                    if bar:
+                        bar.advance(task)
+            else:
+                import sim.runner  # noqa: F401  (imported before the pool forks: workers start warm)
+                with ProcessPoolExecutor(max_workers=w) as pool:
+                    futs = {pool.submit(_task, sc): i for i, sc in enumerate(scenarios)}
+                    for f in as_completed(futs):
+                        try:
+                            results[futs[f]] = f.result()
+                        except Exception as exc:  # noqa: BLE001
+                            results[futs[f]] = exc
+                        if bar:
+                            bar.advance(task)
+        else:
+            _run_dask(scenarios, scheduler, results, bar, task)
+    finally:
+        if bar:
+            bar.stop()
+    return results
+
+
+def _run_dask(scenarios, scheduler, results, bar, task) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise HivesimError("--scheduler needs dask.distributed (pip install 'hivesim[dist]')") from None
+    own = not isinstance(scheduler, Client)
+    if own:
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            raise HivesimError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    else:
+        client = scheduler
+    try:
+        # pure=False: two variants with equal scenarios are still two tasks (no silent dedup)
+        futs = client.map(_task, scenarios, pure=False)
+        index = {f.key: i for i, f in enumerate(futs)}
+        for f in as_completed(futs):
+            try:
+                results[index[f.key]] = f.result()
+            except Exception as exc:  # noqa: BLE001
+                results[index[f.key]] = exc
+            if bar:
+                bar.advance(task)
+    finally:
+        if own:
+            client.close()
+
+
+# --------------------------------------------------------------------------- table
+def _flat(v):
+    return json.dumps(v) if isinstance(v, (list, dict)) else v
+
+
+def table_rows(variants: list[Variant], results: list) -> list[dict]:
+    """One row per variant: name, the swept scenario keys (``scenario.<key>``), the figures."""
+    swept = list(dict.fromkeys(k for v in variants for k in v.sets))
+    rows = []
+    for i, (v, res) in enumerate(zip(variants, results)):
+        row = {"variant": v.name, "index": i}
+        for k in swept:
+            row[f"scenario.{k}"] = v.sets.get(k)
+        if isinstance(res, BaseException):
+            row.update({"status": "failed", "error": f"{type(res).__name__}: {res}"})
+            row.update({k: None for k in TABLE_KEYS})
+        else:
+            row.update({"status": "ok", "error": ""})
+            for k in TABLE_KEYS:
+                val = lookup_optional(res, k, None)
+                row[k] = None if val is MISSING else val
+        rows.append(row)
+    marks = pareto(rows)
+    for r, m in zip(rows, marks):
+        r["pareto"] = m
+    return rows
+
+
+def _num(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def pareto(rows: list[dict]) -> list[bool | None]:
+    """Pareto-optimal on (lower cost per account, more nines); ``None`` when there is no cost.
+
+    Nines are the contract's pessimistic figure, so a point is never on the frontier by virtue
+    of a wide interval. Rows without both figures are never optimal.
+    """
+    pts = [(_num(r.get(COST_KEY)), _num(r.get(NINES_KEY))) for r in rows]
+    if all(c is None for c, _ in pts):
+        return [None] * len(rows)
+    out = []
+    for i, (c, n) in enumerate(pts):
+        if c is None or n is None:
+            out.append(False)
+            continue
+        dominated = any(oc is not None and on is not None and oc <= c and on >= n and (oc < c or on > n)
+                        for j, (oc, on) in enumerate(pts) if j != i)
+        out.append(not dominated)
+    return out
+
+
+def _csv_text(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if v is None else _flat(v)) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta: dict) -> Path:
+    """Write the sweep directory atomically (refuses an existing one)."""
+    with atomic_dir(out) as tmp:
+        (tmp / "table.csv").write_text(_csv_text(rows), encoding="utf-8")
+        (tmp / "table.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, allow_nan=False, default=str)
+                                        + "\n", encoding="utf-8")
+        (tmp / "summaries").mkdir()
+        for i, s in enumerate(summaries):
+            if isinstance(s, dict):
+                (tmp / "summaries" / f"{i:03d}.json").write_text(json.dumps(s, indent=2) + "\n", encoding="utf-8")
+        from sim.report.frontier import frontier_figure
+        fig = frontier_figure(rows, meta.get("scenario_name", "sweep"), meta.get("swept_keys", []))
+        fig.savefig(tmp / "frontier.png", dpi=100)
+        fig.set_layout_engine("none")
+        fig.savefig(tmp / "frontier.svg")
+    return Path(out)
+
+
+def default_sweep_dir(scenario_name: str, root: str = "results") -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    base = Path(root) / scenario_name / f"sweep-{stamp}"
+    p, n = base, 2
+    while p.exists():
+        p, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return p
