@@ -38,7 +38,7 @@ from loadtests.analysis.summary import (EVENTS_FIELDS, TIMESERIES_FIELDS, build_
                                          events_rows, write_csv)
 from loadtests.loadrun import LoadSpec, run_locust
 
-__all__ = ["LiveOptions", "LiveOutcome", "run_live", "load_spec_for"]
+__all__ = ["LiveOptions", "LiveOutcome", "run_live", "load_spec_for", "wait_first_request"]
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -80,7 +80,7 @@ def load_spec_for(scenario, host: str, work: str, accounts_file: str, workers: i
                     workers=workers)
 
 
-def _wait_first_request(record_dir: str, proc_alive: Callable[[], bool], timeout: float = 60.0) -> float:
+def wait_first_request(record_dir: str, proc_alive: Callable[[], bool], timeout: float = 60.0) -> float:
     """Wall-clock time of the first request (the run's t=0), polling the record files."""
     end = time.monotonic() + timeout
     while time.monotonic() < end and proc_alive():
@@ -109,6 +109,8 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     from sim.scenario import scenario_sha256
     from sim.scenario.live import Live
 
+    from loadtests.chaos.targets import check_schedule
+    check_schedule(scenario)  # bad input fails before anything starts
     missing = check_prerequisites()
     if missing:
         raise HivesimError("hivesim live needs: " + "; ".join(missing))
@@ -148,7 +150,7 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
         th = threading.Thread(target=lambda: result.update(r=run_locust(spec, os.path.join(work, "locust.log"),
                                                                            cwd=REPO_ROOT)), daemon=True)
         th.start()
-        t0 = _wait_first_request(spec.record_dir, th.is_alive)
+        t0 = wait_first_request(spec.record_dir, th.is_alive)
         injector.start(t0)
         th.join()
         episodes = injector.finish()

@@ -240,7 +240,7 @@ class BankUser(FastHttpUser):
                 break
             if outcome != "unavailable":  # 504, 5xx or no response: the commit may have happened
                 saw_unknown = True
-                status = self._resolve(rec.key)
+                status = self._resolve(rec.key, src)
                 if status in ("applied", "pending", "rejected"):
                     rec.outcome, rec.status = "resolved", status
                     break
@@ -255,9 +255,11 @@ class BankUser(FastHttpUser):
         if BANK.writer is not None:
             BANK.writer.transfer(rec)
 
-    def _resolve(self, key: str) -> str | None:
-        """Ask the bank what happened to a transfer: applied/pending/rejected, 'absent', or None."""
-        with self.client.get(f"/transfers/{key}", name=NAMES["resolve"], catch_response=True) as r:
+    def _resolve(self, key: str, src: str) -> str | None:
+        """Ask the bank what happened to a transfer: applied/pending/rejected, 'absent', or None.
+        ``?from=`` sends the lookup to the source cell only (where the transfer commits)."""
+        with self.client.get(f"/transfers/{key}?from={src}", name=NAMES["resolve"], catch_response=True,
+                             context={"cells": BANK.cell_of.get(src, "")}) as r:
             if r.status_code == 200:
                 return _json(r).get("status")
             if r.status_code == 404:

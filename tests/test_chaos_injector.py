@@ -7,6 +7,7 @@ as in the live cluster; the test checks process states in /proc, not the injecto
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -156,3 +157,22 @@ def test_pause_freezes_children_in_their_own_sessions(cluster):
     assert _state(parent) in ("S", "R") and _state(child) in ("S", "R")
     inj.finish()
     os.kill(child, 9)
+
+
+@pytest.mark.parametrize("entry,msg", [
+    ({"at": 1, "target": "cell[0].db.replica[3]", "fault": "crash"}, "replica[3] does not exist"),
+    ({"at": 1, "target": "etcd[5]", "fault": "crash"}, "etcd[5] does not exist"),
+    ({"at": 1, "target": "gateway", "fault": "kill-postmaster"}, "needs a database target"),
+    ({"at": 1, "target": "cell[0].app", "fault": "partition"}, "needs a database target"),
+    ({"at": 1, "target": "cell[0].db.primary", "fault": "latency"}, "latency > 0"),
+    ({"at": 1, "target": "idc[idc-a]", "fault": "bad-change"}, "needs an app target"),
+])
+def test_schedule_checked_before_the_run(entry, msg):
+    from loadtests.chaos.targets import check_schedule
+    from sim.errors import ScenarioError
+    from sim.scenario import load_scenario
+    sc = load_scenario(os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios", "live-smoke.yaml"))
+    check_schedule(sc)  # the smoke schedule itself is fine
+    sc = sc.model_copy(update={"chaos": [ChaosEntry(**entry)]})
+    with pytest.raises(ScenarioError, match=re.escape(msg)):
+        check_schedule(sc)

@@ -38,6 +38,10 @@ def test_live_smoke_verdict_with_recovery_per_fault(tmp_path):
     out = run_live(sc, LiveOptions(scenario_file="scenarios/live-smoke.yaml", results_root=str(tmp_path),
                                    run_id="ci"), log=print)
     s = out.summary
+    for f in s["faults"]:  # the numbers behind the closing note (visible with -s)
+        print(f"fault {f['kind']} {f['target']}: recovery {f['recovery_seconds']} s, failed {f['failed_requests']}, "
+              f"stall {f['stall_seconds']} s, max latency {f['max_latency_ms']} ms")
+    print(f"availability {s['availability']['request']['mean']}, transfers/s {s['throughput']['transfers_per_second']}")
     assert s["run"]["status"] == "ok", s["run"].get("error")
     chk = s["checker"]
     assert chk["valid"], out.explanation

@@ -115,7 +115,9 @@ def test_cell_fault_is_measured_on_that_cells_traffic_and_stalls_show():
     rows = [RequestRow(1000.0 + k / 10, 5.0, "read", 200, "ok", "0") for k in range(300)]
     rows += [RequestRow(1000.0 + k / 10, 5.0, "read", 200, "ok", "1") for k in range(100)]
     rows += [RequestRow(1010.0 + k / 10, 4000.0 - k * 100, "intra", 200, "ok", "1") for k in range(40)]
-    rows += [RequestRow(1014.0 + k / 10, 5.0, "cross", 200, "ok", "0;1") for k in range(160)]
+    rows += [RequestRow(1014.0 + k / 10, 5.0, "cross", 200, "ok", "1;0") for k in range(160)]
+    # transfers from cell 0 to cell 1 need only cell 0 synchronously: they do not hide cell 1's stall
+    rows += [RequestRow(1010.0 + k / 10, 5.0, "cross", 200, "ok", "0;1") for k in range(40)]
     rows.sort(key=lambda r: r.t)
     f1 = analyse_faults(rows, 1000.0, [FaultEpisode("pause", "cell[1].db.primary", 10.0, 14.0)], 30.0, 200)[0]
     assert f1["scope"] == "cell[1]" and f1["failed_requests"] == 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import os
-import signal
 import threading
 import time
 import uuid
@@ -211,6 +210,53 @@ def test_metrics_openapi_and_admin_fault(cluster, http):
     assert http.get(f"/accounts/{account_id(0)}").status_code == 200
 
 
+def test_relay_pause_keeps_money_in_flight(cluster, http):
+    by = accounts_by_cell(2)
+    a, c = by[1][3], by[0][6]
+    auth = {"Authorization": f"Bearer {cluster.admin_token}"}
+    assert httpx.post(cluster.relay_url + "/admin/pause", headers=auth).status_code == 200
+    try:
+        k = key()
+        r = http.post("/transfers", json={"key": k, "from": a, "to": c, "amount": 123})
+        assert r.status_code == 200 and r.json()["status"] == "pending"
+        time.sleep(0.5)
+        audit = http.get("/audit").json()
+        assert audit["in_flight"] == 123 and audit["total"] == N_ACCOUNTS * BALANCE
+        assert http.get(f"/transfers/{k}").json()["status"] == "pending"
+    finally:
+        assert httpx.post(cluster.relay_url + "/admin/resume", headers=auth).status_code == 200
+    assert settled_audit(http)["in_flight"] == 0
+    assert http.get(f"/transfers/{k}").json()["status"] == "applied"
+
+
+def test_supervisor_restarts_gateway_and_app_server(cluster, http):
+    old_gw = cluster.gateway_pid
+    assert cluster.kill_gateway() == old_gw
+    app = cluster.app_servers[1]
+    assert cluster.kill_app_server(app["cell"], app["index"]) == app["pid"]
+    end = time.monotonic() + 30
+    while not (cluster.gateway_pid not in (None, old_gw) and cluster.app_servers[1]["pid"] not in (None, app["pid"])
+               and cluster._http_ok(cluster.gateway_url + "/health")
+               and cluster._http_ok(cluster.app_servers[1]["url"] + "/health?db=1", 4)):
+        assert time.monotonic() < end, "supervisor did not restart the gateway and the app server"
+        time.sleep(0.2)
+    assert cluster.app_servers[1]["restarts"] == 1
+    assert http.get(f"/accounts/{account_id(0)}").status_code == 200
+
+
+def test_etcd_member_kill_and_restart(cluster):
+    pid = cluster.kill_etcd(2)
+    assert pid is not None and not procs.wait_dead([pid], 5)
+    assert cluster.etcd_members[2]["pid"] is None
+    new = cluster.start_etcd(2)
+    assert new != pid
+    end = time.monotonic() + 30
+    while not all(e["healthy"] for e in cluster.etcd_members):
+        assert time.monotonic() < end, cluster.etcd_members
+        time.sleep(0.3)
+    assert cluster.cell_ready(0) and cluster.cell_ready(1)
+
+
 def test_money_is_conserved(cluster, http):
     audit = settled_audit(http)
     assert audit["total"] == N_ACCOUNTS * BALANCE + 0  # every test above only moved money
@@ -310,6 +356,46 @@ def test_sigkill_primary_postmaster_during_writes_loses_nothing(cluster, http):
     gaps = [b - a for a, b in zip(ok_times, ok_times[1:])]
     print(f"\nfailover: {len(acked)} acked, {len(unknown)} unknown, {len(failed)} 503; "
           f"longest gap between acknowledged writes {max(gaps):.2f}s")
+
+
+def test_blackholed_primary_gives_503_or_504_then_resolves(cluster, http):
+    """Cut the app tier from cell 1's primary (proxy black hole: packets vanish, sockets stay open).
+
+    Transfers must end as 200, 503 or 504 within the gateway deadline (never 500, never a hang);
+    after healing, every 504 resolves through GET /transfers/{key}, every 200 exists, and money
+    is conserved.
+    """
+    by = accounts_by_cell(2)
+    src = by[1][10:20]
+    primary = cluster.primary(1)
+    answers = []
+
+    def one(i):
+        body = {"key": key(), "from": src[i % len(src)], "to": src[(i + 1) % len(src)], "amount": 5}
+        t0 = time.monotonic()
+        r = httpx.post(cluster.gateway_url + "/transfers", json=body, timeout=60)
+        return body, r.status_code, time.monotonic() - t0
+
+    proxy = cluster.proxy(primary["name"])
+    proxy.partition("blackhole")
+    try:
+        with cf.ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(one, range(8)))
+    finally:
+        proxy.heal()
+    codes = sorted(c for _, c, _ in answers)
+    assert set(codes) <= {200, 503, 504}, codes
+    deadline = cluster.scenario.live.gateway_deadline
+    assert all(dt < deadline + 3 for _, _, dt in answers), [dt for _, _, dt in answers]
+    settled_audit(http, 60)
+    for body, code, _ in answers:
+        r = http.get(f"/transfers/{body['key']}")
+        if code == 200:
+            assert r.status_code == 200
+        assert r.status_code in (200, 404)
+    assert settled_audit(http)["total"] == N_ACCOUNTS * BALANCE
+    assert cluster.primary(1) is not None
+    print(f"\nblack hole on {primary['name']}: answers {codes}")
 
 
 def test_teardown_leaves_no_process_or_port(cluster):

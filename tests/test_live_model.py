@@ -107,3 +107,17 @@ def test_openapi_documents_every_public_route():
                **({"cells": [["http://127.0.0.1:9"]]} if create is gw_mod.create_app else {})}
         routes = {r.path for r in create(cfg).routes} - {"/internal/applied", "/admin/routes"}
         assert routes <= documented, routes - documented
+
+
+def test_cluster_cli_without_a_cluster_is_a_one_line_error(capsys, tmp_path):
+    from sim.cli import main
+    code = main(["cluster", "status", "scenarios/live-smoke.yaml", "--run-dir", str(tmp_path / "none")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.count("\n") == 0 and "no cluster here" in err
+
+
+def test_cluster_cli_bad_scenario_value(capsys):
+    from sim.cli import main
+    code = main(["cluster", "up", "scenarios/live-smoke.yaml", "--set", "live.patroni.ttl=5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "live.patroni.ttl" in err

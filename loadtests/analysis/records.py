@@ -7,9 +7,10 @@ two files into the record directory, named by its PID so processes never share a
     ``t,latency_ms,kind,status,outcome,cells`` -- ``t`` is the request's start (Unix seconds),
     ``kind`` one of ``read``, ``intra``, ``cross`` (user operations) or ``resolve`` (a status
     lookup that settles an unknown outcome), ``status`` the HTTP status (0 = no response),
-    ``outcome`` one of :data:`OUTCOMES`, ``cells`` the cells the request touches (``0``, or
-    ``0;1`` for a cross-cell transfer; empty if unknown) so a fault in one cell is measured on
-    that cell's traffic.
+    ``outcome`` one of :data:`OUTCOMES`, ``cells`` the cells the request touches, the one that
+    serves it first (``0``; ``0;1`` for a cross-cell transfer from cell 0, whose credit in cell 1
+    goes through the relay later; empty if unknown) so a fault in one cell is measured on the
+    requests that cell serves.
 ``transfers-<pid>.jsonl``  one JSON object per transfer the client *requested*, written
     twice, Jepsen style: once before the first attempt (``outcome: unknown``, the invocation)
     and again when the client is done with it (the completion; the last line of a key wins).
@@ -73,8 +74,9 @@ class RequestRow:
     cells: str = ""
 
     def touches(self, cell: int) -> bool:
-        """True if the request involves ``cell`` (or its cells were not recorded)."""
-        return not self.cells or str(cell) in self.cells.split(";")
+        """True if ``cell`` serves this request (or its cells were not recorded). A cross-cell
+        transfer is served by its source cell; the destination is credited asynchronously."""
+        return not self.cells or self.cells.split(";")[0] == str(cell)
 
     @property
     def ok(self) -> bool:

@@ -3,9 +3,9 @@
 Definitions (documented in docs/live-benchmark.md, reported in summary.json ``faults``):
 
 * A fault's **window** runs from its start to the next fault's start (or the end of the run).
-* A request belongs to the window when it was still running at the fault's start or later
-  (``t + latency >= start``) and started before the window's end; requests in flight when a
-  primary is killed fail because of that fault.
+* A request belongs to the window in which it completed (``t + latency`` in [start, end)):
+  requests in flight when a primary is killed fail because of that fault, and a request in
+  flight when the *next* fault starts and failing from it counts for the next fault.
 * **failed_requests**: requests of the window that did not get a definite answer
   (503, 504, other 5xx, broken connections, timeouts); user operations only (reads, transfers),
   not the client's own status lookups.
@@ -19,8 +19,9 @@ Definitions (documented in docs/live-benchmark.md, reported in summary.json ``fa
 * **stall_seconds**: the longest time, from the fault's start to the window's end, with no
   request of the fault's scope *completing* successfully -- a failover the gateway hides by
   holding requests until a new primary answers shows here even when nothing failed.
-* **scope**: a fault on ``cell[i]...`` is measured on the requests touching cell i (reads of its
-  accounts, transfers from or to them), any other fault on all requests.
+* **scope**: a fault on ``cell[i]...`` is measured on the requests cell i serves (reads of its
+  accounts, transfers from them; a cross-cell credit arrives later through the relay), any other
+  fault on all requests.
 """
 
 from __future__ import annotations
@@ -98,11 +99,14 @@ def analyse_faults(rows: list[RequestRow], t0: float, faults: list[FaultEpisode]
         failed = np.array([not r.ok for r in users], dtype=bool)
         slow = lat > slow_ms
         w_end = faults[order[n + 1]].start if n + 1 < len(order) else run_end
-        sel = (ts + lat / 1000.0 >= f.start) & (ts < w_end)
+        te = ts + lat / 1000.0
+        # a request belongs to the fault in force when its outcome was seen (its completion):
+        # one in flight when the next fault starts and failing from it counts for the next one
+        sel = (te >= f.start) & (te < w_end)
         wt, wf, ws, wl = ts[sel], failed[sel], slow[sel], lat[sel]
         rec_s, recovered, first_fail = recovery_in_window(wt, wf, f.start, w_end, steady)
         dis_s, _, _ = recovery_in_window(wt, wf | ws, f.start, w_end, steady)
-        done = np.sort((ts + lat / 1000.0)[~failed])
+        done = np.sort(te[~failed])
         d = f.to_dict()
         d.update({
             "recovery_seconds": None if rec_s is None else round(rec_s, 3),

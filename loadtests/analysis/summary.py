@@ -195,6 +195,7 @@ def write_run_dir(final_dir: str, fill) -> str:
 
 
 def dump_json(path: str, obj) -> None:
+    from sim.results import json_safe  # NaN/inf -> null, numpy scalars -> numbers, as for simulations
     with open(path, "w", encoding="utf-8") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, default=str)
+        json.dump(json_safe(obj), f, indent=2, sort_keys=False, default=str)
         f.write("\n")

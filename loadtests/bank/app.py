@@ -8,7 +8,8 @@ configured default), 503 ``unavailable`` if no primary answered, 504 ``unknown_o
 connection broke during COMMIT.
 
 Run: ``HIVESIM_BANK_CONFIG=app.json python -m loadtests.bank.app`` where the JSON has
-``cell, cells, port, dsn, pool_size, db_timeout, deadline, name``.
+``cell, cells, port, dsn, pool_size, db_timeout, deadline, name`` and ``members`` (the cell's
+database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``db.LeaderFinder``).
 """
 
 from __future__ import annotations
@@ -273,7 +274,8 @@ def create_app(cfg: dict) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
     app.state.cfg = cfg
-    app.state.pool = Pool(cfg["dsn"], size=cfg.get("pool_size", 8), op_timeout=cfg.get("db_timeout", 5.0))
+    app.state.pool = Pool(cfg["dsn"], size=cfg.get("pool_size", 8), op_timeout=cfg.get("db_timeout", 5.0),
+                          members=cfg.get("members"))
     app.state.metrics = Metrics("app")
     app.state.faults = Faults()
     app.state.failovers_reported = 0

@@ -9,10 +9,15 @@ Three rules from running Patroni cells (shared/reference/live-stack-notes.md) sh
 2. **A connection that broke during COMMIT has an unknown outcome** (``UnknownOutcome``), never
    "failed". Before COMMIT was sent, a broken connection means nothing happened
    (``Unavailable`` once the deadline passes) and the transaction is simply retried.
-3. **Find the new primary fast.** The connection string lists every member (through its fault
-   proxy) with ``target_session_attrs=read-write``; libpq tries them in order and keeps the
-   writable one. psycopg_pool's reconnect backoff (1 s, doubling) would stretch a 3 s failover to
-   7 s or more, so this small pool connects on demand and retries within the caller's deadline.
+3. **Follow the leader Patroni's DCS names, and find it fast.** ``LeaderFinder`` asks the
+   members' Patroni REST APIs (``GET /cluster``, cached for a second) which member holds the
+   leader lock and the pool connects to that member (through its fault proxy) only, dropping
+   pooled connections to any other. Picking "any writable server" is not enough: a primary whose
+   Patroni was killed stays writable after a standby was promoted (a zombie). When no Patroni
+   answers at all, the pool falls back to the multi-host string with
+   ``target_session_attrs=read-write``. psycopg_pool's reconnect backoff (1 s, doubling) would
+   stretch a 3 s failover to 7 s or more, so this small pool connects on demand and retries
+   within the caller's deadline.
 """
 
 from __future__ import annotations
@@ -24,11 +29,13 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import aiohttp
 import psycopg
 from psycopg import errors as pgerr
+from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
-__all__ = ["Pool", "Unavailable", "UnknownOutcome", "Watchdog", "run_tx", "transfer_tx",
+__all__ = ["Pool", "LeaderFinder", "Unavailable", "UnknownOutcome", "Watchdog", "run_tx", "transfer_tx",
            "TransferResult", "RETRYABLE"]
 
 
@@ -74,11 +81,73 @@ class Watchdog:
         self._handle.cancel()
 
 
+class LeaderFinder:
+    """Which member holds the cell's leader lock, per Patroni (cached for ``ttl`` seconds).
+
+    ``members``: ``[{"name", "port" (the member's proxy port), "rest" (Patroni REST URL)}]``.
+    ``port()`` returns ``(proxy port of the leader or None, whether any Patroni answered)``.
+    """
+
+    def __init__(self, members: list[dict], ttl: float = 1.0, timeout: float = 0.5):
+        self.members = members
+        self.ttl = ttl
+        self.timeout = timeout
+        self._at = -1e9
+        self._value: tuple[int | None, bool] = (None, False)
+        self._lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+        self._order = list(range(len(members)))
+
+    def invalidate(self) -> None:
+        self._at = -1e9
+
+    async def port(self) -> tuple[int | None, bool]:
+        if time.monotonic() - self._at < self.ttl:
+            return self._value
+        async with self._lock:
+            if time.monotonic() - self._at < self.ttl:
+                return self._value
+            self._value = await self._ask()
+            self._at = time.monotonic()
+            return self._value
+
+    async def _ask(self) -> tuple[int | None, bool]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+        answered = False
+        for i in list(self._order):
+            m = self.members[i]
+            try:
+                async with self._session.get(m["rest"] + "/cluster") as r:
+                    if r.status != 200:
+                        continue
+                    view = await r.json()
+            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                continue
+            answered = True
+            # ask this member first next time: it answered
+            self._order.remove(i)
+            self._order.insert(0, i)
+            for v in view.get("members", []):
+                if v.get("role") == "leader":
+                    for mm in self.members:
+                        if mm["name"] == v.get("name"):
+                            return mm["port"], True
+            return None, True  # the DCS names no leader right now (election in progress)
+        return None, answered
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
 class Pool:
     """At most ``size`` connections to the current primary, opened on demand."""
 
-    def __init__(self, dsn: str, size: int = 8, op_timeout: float = 5.0, connect_timeout: float = 3.0):
+    def __init__(self, dsn: str, size: int = 8, op_timeout: float = 5.0, connect_timeout: float = 3.0,
+                 members: list[dict] | None = None):
         self.dsn = dsn
+        self.finder = LeaderFinder(members) if members else None
         self.size = size
         self.op_timeout = op_timeout
         self.connect_timeout = connect_timeout
@@ -89,9 +158,17 @@ class Pool:
         self.connects = 0
 
     async def _connect(self, timeout: float) -> psycopg.AsyncConnection:
+        dsn = self.dsn
+        if self.finder is not None:
+            port, answered = await self.finder.port()
+            if port is not None:
+                dsn = make_conninfo(self.dsn, host="127.0.0.1", port=str(port))
+            elif answered:
+                raise psycopg.OperationalError("no leader in the DCS right now (failover in progress)")
+            # no Patroni answered: fall back to any writable member (multi-host string)
         # No query runs during connect, so a wait_for cancel here is harmless.
         conn = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(self.dsn, autocommit=False,
+            psycopg.AsyncConnection.connect(dsn, autocommit=False,
                                             connect_timeout=max(1, int(min(timeout, self.connect_timeout)))),
             timeout)
         self.connects += 1
@@ -111,12 +188,14 @@ class Pool:
             raise Unavailable("all database connections busy") from None
         conn = None
         try:
+            leader = (await self.finder.port())[0] if self.finder is not None else None
             while self._idle:
                 c = self._idle.pop()
-                if not c.closed and c.info.transaction_status == TransactionStatus.IDLE:
+                if (not c.closed and c.info.transaction_status == TransactionStatus.IDLE
+                        and (leader is None or c.info.port == leader)):
                     conn = c
                     break
-                await _close(c)
+                await _close(c)  # broken, or connected to a member that is no longer the leader
             if conn is None:
                 conn = await self._connect(max(end - time.monotonic(), 0.05))
             ok = False
@@ -133,6 +212,8 @@ class Pool:
 
     def drop_idle(self) -> None:
         """Forget idle connections (after a failover they point at the old primary)."""
+        if self.finder is not None:
+            self.finder.invalidate()
         idle, self._idle = self._idle, []
         for c in idle:
             asyncio.ensure_future(_close(c))
@@ -141,6 +222,8 @@ class Pool:
         for c in self._idle:
             await _close(c)
         self._idle = []
+        if self.finder is not None:
+            await self.finder.close()
 
 
 async def _close(conn) -> None:

@@ -213,6 +213,9 @@ async def create_accounts(request: Request):
         for c in cells])
     per_cell = [{"cell": c, "status": s, **json.loads(b)} for c, (s, b) in zip(cells, results)]
     statuses = {s for s, _ in results}
+    for c, (s, _) in zip(cells, results):
+        if s == 201:  # the GNS learns the accounts it created (no lookup before cross-cell transfers)
+            router.known.update(a["id"] for a in by_cell[c])
     if statuses == {201}:
         return JSONResponse({"created": sum(p["created"] for p in per_cell)}, status_code=201)
     worst = 504 if 504 in statuses else 503 if 503 in statuses else max(statuses)

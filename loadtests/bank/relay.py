@@ -44,8 +44,9 @@ log = logging.getLogger("hivesim.relay")
 
 class Relay:
     def __init__(self, dsns: list[str], *, interval: float = 0.05, db_timeout: float = 5.0, batch: int = 500,
-                 metrics: Metrics | None = None):
-        self.pools = [Pool(d, size=2, op_timeout=db_timeout) for d in dsns]
+                 metrics: Metrics | None = None, members: list[list[dict]] | None = None):
+        self.pools = [Pool(d, size=2, op_timeout=db_timeout, members=(members[i] if members else None))
+                      for i, d in enumerate(dsns)]
         self.interval = interval
         self.db_timeout = db_timeout
         self.batch = batch
@@ -160,7 +161,7 @@ class Relay:
 def create_app(cfg: dict) -> Starlette:
     metrics = Metrics("relay")
     relay = Relay(cfg["cells"], interval=cfg.get("interval", 0.05), db_timeout=cfg.get("db_timeout", 5.0),
-                  batch=cfg.get("batch", 500), metrics=metrics)
+                  batch=cfg.get("batch", 500), metrics=metrics, members=cfg.get("members"))
 
     async def health(request):
         return JSONResponse({"ok": True, "service": "relay", "paused": relay.paused, "pid": os.getpid(),

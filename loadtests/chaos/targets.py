@@ -25,7 +25,7 @@ from typing import Protocol
 
 from sim.scenario.model import CHAOS_TARGET_RE
 
-__all__ = ["Proc", "DbMember", "ClusterView", "Resolved", "resolve", "TargetError"]
+__all__ = ["Proc", "DbMember", "ClusterView", "Resolved", "resolve", "TargetError", "check_schedule"]
 
 
 class TargetError(ValueError):
@@ -164,3 +164,36 @@ def resolve(target: str, cluster: ClusterView) -> Resolved:
         else:
             out.procs.append(_pick(ms, int(which), "etcd"))
     return out
+
+
+def check_schedule(scenario) -> None:
+    """Reject, before anything starts, a ``chaos:`` entry the live cluster cannot carry out.
+
+    Raises ``ScenarioError`` naming ``chaos[i]``: a member index beyond the replica set, an app
+    node or etcd member that does not exist, or a fault kind that does not apply to the target.
+    """
+    from sim.errors import ScenarioError
+    from sim.scenario.live import Live
+    live = scenario.live or Live()
+    replicas = scenario.topology.cells.template.db.replicas
+    limits = {"replica": replicas, "node": live.app_servers_per_cell, "etcd": live.etcd.members}
+    for i, e in enumerate(scenario.chaos):
+        where = f"chaos[{i}]"
+        m = CHAOS_TARGET_RE.match(e.target)
+        for what, n in limits.items():
+            k = re.search(rf"{what}\[(\d+)\]", e.target)
+            if k and int(k.group(1)) >= n:
+                raise ScenarioError(f"{what}[{k.group(1)}] does not exist: the live cluster has {n} "
+                                    f"(0-{n - 1})", path=f"{where}.target")
+        app = m.group("tier") == "app"
+        if e.fault in ("kill-postmaster", "kill-patroni", "partition") and not (m.group("tier") == "db"):
+            raise ScenarioError(f"fault {e.fault} needs a database target such as cell[0].db.primary, "
+                                f"got {e.target!r}", path=f"{where}.target")
+        if e.fault == "latency" and not (m.group("tier") in ("db", "app")):
+            raise ScenarioError(f"fault latency needs cell[i].db... or cell[i].app..., got {e.target!r}",
+                                path=f"{where}.target")
+        if e.fault == "bad-change" and not app:
+            raise ScenarioError(f"fault bad-change needs an app target such as cell[0].app, got {e.target!r}",
+                                path=f"{where}.target")
+        if e.fault == "latency" and e.latency <= 0:
+            raise ScenarioError("fault latency needs latency > 0 (e.g. 100ms)", path=f"{where}.latency")

@@ -52,7 +52,7 @@ def ensure_template(bin_dir: str) -> Path:
     root = os.geteuid() == 0
     owner = pwd.getpwnam("postgres") if root else pwd.getpwuid(os.geteuid())
     version = Path(bin_dir).parent.name
-    base = Path(f"/tmp/hivesim-pgtemplate-{version}-{owner.pw_name}")
+    base = Path(f"/tmp/hivesim-pgtemplate-{version}-{owner.pw_name}-1mwal")
     data = base / "data"
     if (data / "PG_VERSION").exists():
         return data
@@ -66,7 +66,9 @@ def ensure_template(bin_dir: str) -> Path:
         tmp = base / f"data.tmp{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         argv = [str(Path(bin_dir) / "initdb"), "-D", str(tmp), "--username=postgres", "--encoding=UTF8",
-                "--locale=C", "--auth=trust", "--no-sync"]
+                "--locale=C", "--auth=trust", "--no-sync",
+                # 1 MB WAL segments: a small bank writes little WAL, and teardown deletes less
+                "--wal-segsize=1"]
         if root:
             argv = ["setpriv", f"--reuid={owner.pw_uid}", f"--regid={owner.pw_gid}", "--init-groups", *argv]
         res = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp")

@@ -47,6 +47,8 @@ class LiveEtcd(Strict):
     members: PosInt = Field(3, le=7)
     heartbeat_ms: int = Field(200, strict=True, ge=10, le=5000)
     election_ms: int = Field(2000, strict=True, ge=50, le=50000)
+    in_memory: bool = Field(True, description="keep etcd's data on /dev/shm (tmpfs): a shared disk's fsync stalls "
+                                              "would otherwise cause needless elections; process faults survive it")
 
     @model_validator(mode="after")
     def _ratio(self):
