@@ -96,7 +96,7 @@ class _Cell:
     __slots__ = ("index", "share", "db", "app", "quorum", "primary", "failing_over", "app_up",
                  "stall", "maint", "maint_all", "bad", "w", "r", "cause", "acc", "snap",
                  "episode_start", "episode_cause", "spec", "n_up", "async_since", "spec_impact",
-                 "cap", "cap_since")
+                 "cap", "cap_since", "detected")
 
     def __init__(self, plan_cell):
         self.index = plan_cell.index
@@ -122,6 +122,7 @@ class _Cell:
         self.episode_cause = ""
         self.async_since = None
         self.spec_impact = 1.0
+        self.detected = False  # the primary's loss was already noticed (paused past detection)
         self.cap = None        # capacity (tx/s) while below nominal and otherwise up; None = nominal
         self.cap_since = None
 
@@ -459,8 +460,11 @@ class Replication:
         fo = c.spec.db.failover
         if fo.coverage < 1.0 and self._cell_rng(c).random() >= fo.coverage:
             d = fo.manual
-        else:
-            d = fo.total if full else fo.election + fo.promotion
+        elif full and not c.detected:
+            d = fo.total
+        else:  # the loss was already noticed (a replica came back, or a stall ran out)
+            d = fo.election + fo.promotion
+        c.detected = False
         if d <= 0.0:
             self._promote(c)
             return
@@ -737,6 +741,7 @@ class Replication:
             yield env.timeout(min(dur, det))
             c.stall -= 1
             if dur > det:
+                c.detected = True  # the stall was the detection time: elect and promote now
                 self.server_fail(servers[0], cause)
                 self._update_cell(c, cause)
                 yield env.timeout(dur - det)

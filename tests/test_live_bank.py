@@ -400,6 +400,7 @@ def test_blackholed_primary_gives_503_or_504_then_resolves(cluster, http):
 
 def test_teardown_leaves_no_process_or_port(cluster):
     pids = cluster.all_pids()
+    pids += [p for m in cluster.state["members"] for p in cluster.member_pids(m["name"])]  # backends too
     ports = cluster._all_ports()
     run_dir = cluster.run_dir
     assert len(pids) >= 20 and procs.listening_ports(ports)

@@ -134,3 +134,22 @@ def test_control_api_needs_token_and_valid_input():
             assert (await _control(p, "GET", "/latency"))[0] == 405
             assert proxy.mode == "ok" and proxy.latency == 0  # nothing invalid was applied
     run(main())
+
+
+def test_children_of_finds_exactly_our_children():
+    import subprocess
+    import sys
+
+    from loadtests.cluster import procs
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                               "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); "
+                               "print(p.pid, flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        child = int(parent.stdout.readline())
+        assert procs.children_of(parent.pid) == [child]
+        assert procs.alive(child)
+    finally:
+        for pid in (child, parent.pid):
+            procs.signal_pid(pid, 9)
+        parent.wait()
+    assert procs.wait_dead([child], 5) == []

@@ -71,6 +71,45 @@ class FaultHelpers:
             return p["patroni_pid"]
         return None
 
+    def _member(self, name: str) -> dict:
+        for m in self.state["members"]:
+            if m["name"] == name:
+                return m
+        raise ClusterError(f"no member {name!r}")
+
+    def member_pids(self, name: str) -> list[int]:
+        """Every PostgreSQL process of member ``name``: the postmaster first, then its children.
+
+        PostgreSQL puts each child (backend, WAL sender/receiver, checkpointer...) in its own
+        process group, so a group signal to the postmaster would reach the postmaster only.
+        """
+        pm = procs.read_postmaster_pid(Path(self._member(name)["member_dir"]) / "data")
+        return [pm, *procs.children_of(pm)] if pm else []
+
+    def pause_member(self, name: str, patroni: bool = True) -> list[int]:
+        """SIGSTOP every PostgreSQL process of member ``name`` (and its Patroni): a frozen host.
+
+        Pausing only the postmaster PID freezes nothing that matters: open connections are
+        served by backends, which keep running. Returns the PIDs stopped.
+        """
+        done = []
+        pids = self.member_pids(name)  # postmaster first: it forks no new child once stopped
+        for pid in pids + [p for p in procs.children_of(pids[0]) if p not in pids] if pids else []:
+            if procs.signal_pid(pid, signal.SIGSTOP):
+                done.append(pid)
+        pid = self._member(name)["pid"]
+        if patroni and procs.signal_pid(pid, signal.SIGSTOP):
+            done.append(pid)
+        return done
+
+    def resume_member(self, name: str) -> list[int]:
+        """SIGCONT Patroni and every PostgreSQL process of member ``name``."""
+        done = []
+        for pid in [self._member(name)["pid"], *self.member_pids(name)]:
+            if procs.signal_pid(pid, signal.SIGCONT):
+                done.append(pid)
+        return done
+
     def pause(self, pid: int) -> bool:
         return self.signal(pid, signal.SIGSTOP)
 

@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 __all__ = ["spawn", "alive", "signal_pid", "kill_group", "wait_dead", "listening_ports",
-           "free_ports", "running_as_root", "POSTGRES_USER", "read_postmaster_pid", "proc_start_time"]
+           "free_ports", "running_as_root", "POSTGRES_USER", "read_postmaster_pid", "proc_start_time",
+           "children_of"]
 
 POSTGRES_USER = "postgres"
 
@@ -151,6 +152,21 @@ def free_ports(n: int, base: int | None = None) -> list[int]:
     finally:
         for s in socks:
             s.close()
+    return out
+
+
+def children_of(pid: int) -> list[int]:
+    """PIDs whose parent is ``pid`` (from /proc)."""
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{d}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(d))
     return out
 
 

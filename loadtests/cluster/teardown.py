@@ -27,6 +27,11 @@ class Teardown:
         if not st:
             return {"stopped": 0, "seconds": 0.0}
         every = self.all_pids()
+        # every PostgreSQL child too: each is its own process group, and a backend the chaos
+        # side left SIGSTOPped would outlive its postmaster
+        pg_children = [c for m in st.get("members", []) for c in self.member_pids(m["name"])[1:]]
+        born = {p: procs.proc_start_time(p) for p in pg_children}  # to never signal a reused PID
+        every += [p for p in pg_children if p not in every]
         for pid in every:  # a process the chaos side left SIGSTOPped would ignore SIGTERM
             procs.signal_pid(pid, signal.SIGCONT)
         # 1. the supervisor first (so it restarts nothing), then each program's process group
@@ -35,20 +40,23 @@ class Teardown:
         procs.wait_dead([sup], 5.0)
         for name in self._supervised_names():
             procs.kill_group(self._pidfile(name)["pid"])
-        # 2. proxies and Patroni (SIGKILL: the data is disposable), then each postmaster's
-        #    process group (Patroni starts postmaster in its own session: pgid == pid)
+        # 2. proxies and Patroni (SIGKILL: the data is disposable), then each postmaster (and the
+        #    process group Patroni's start helper made for it), then its children
         for m in st.get("members", []):
             procs.kill_group(m.get("proxy_pid"))
             procs.kill_group(m.get("pid"))
         procs.wait_dead([m.get("pid") for m in st.get("members", [])], 5.0)
         for m in st.get("members", []):
             pm = procs.read_postmaster_pid(Path(m["member_dir"]) / "data")
-            if pm:  # its backends notice the postmaster's death and exit by themselves
+            if pm:  # its (running) children notice the postmaster's death and exit by themselves
                 try:
                     procs.kill_group(os.getpgid(pm))  # Patroni's helper setsid()s: pgid != pm
                 except ProcessLookupError:
                     pass
                 procs.signal_pid(pm, signal.SIGKILL)
+        for pid in pg_children:  # no need to wait for them to notice: the data is disposable
+            if procs.proc_start_time(pid) == born[pid]:
+                procs.signal_pid(pid, signal.SIGKILL)
         # 3. etcd members one after another (a rushed stop can corrupt membership)
         for e in st.get("etcd", []):
             if procs.signal_pid(e["pid"], signal.SIGTERM):

@@ -64,6 +64,7 @@ class LiveLoad(Strict):
     rate: float = Field(150.0, gt=0, le=100_000, description="target requests/s over all users")
     users: PosInt = Field(20, le=10_000, description="concurrent Locust users")
     shape: Literal["day", "constant", "step"] = Field("constant", description="load shape")
+    steps: str = Field("", max_length=1000, pattern=r"^(\s*\d+@\d+(\.\d+)?\s*,?)*$", description="step shape: users@second list, e.g. '10@0,30@20,10@40'")
 
 
 class Live(Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 
 from sim import units
 
@@ -36,5 +36,15 @@ Number = Annotated[float, BeforeValidator(_wrap(units.parse_number)),
                    _unit_schema("number (underscores allowed: 1_000_000)")]
 PosNumber = Annotated[float, BeforeValidator(_wrap(units.parse_number)), Field(gt=0),
                       _unit_schema("positive number")]
-PosInt = Annotated[int, Field(ge=1, strict=True)]
-NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+def _at_least(n):
+    def check(v):
+        if v < n:
+            raise ValueError(f"expected an integer >= {n}, got {v!r}")
+        return v
+    return check
+
+
+# The lower bound is a validator, not Field(ge=...): pydantic keeps only one ``ge`` when a field
+# adds its own (``x: PosInt = Field(20, ge=20)`` would silently accept 5), so fields may tighten it.
+PosInt = Annotated[int, Field(strict=True, json_schema_extra={"minimum": 1}), AfterValidator(_at_least(1))]
+NonNegInt = Annotated[int, Field(strict=True, json_schema_extra={"minimum": 0}), AfterValidator(_at_least(0))]
