@@ -397,6 +397,7 @@ class Scenario(Strict):
     capacity: __import__("sim.scenario.capacity", fromlist=["_"]).CapacitySpec | None = Field(None, description="service demands, node sizes, latency model (sim/scenario/capacity.py; imported here lazily, it subclasses Strict)")
     cost: __import__("sim.scenario.cost", fromlist=["_"]).CostSpec | None = Field(None, description="unit prices and amortisation (sim/scenario/cost.py; imported here lazily, it subclasses Strict)")
     live: Live | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
+    calibration: dict | None = Field(None, description="measured parameters written by `hivesim calibrate` (sim.calibrate; docs/calibration.md)")
 
     @field_validator("gates")
     @classmethod

@@ -1,0 +1,56 @@
+"""``hivesim calibrate LIVE_RUN_DIR [--out FILE] [--extends PATH]``: simulator parameters from a live run.
+
+Reads only the run directory's files (summary.json, timeseries.csv, the effective scenario) and
+writes a calibration YAML (``sim.calibrate``): the outage time per fault kind (fitted with the
+closed-loop replay), the service-time distribution per transaction type, capacity and service
+demand, the gateway's retry behaviour, and the fluid engine's ``failover`` figures. A scenario
+uses it with ``extends:`` (see docs/calibration.md); ``hivesim predict --calibration`` reads it.
+"""
+
+from __future__ import annotations
+
+import os
+
+__all__ = ["register"]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("calibrate", help="derive simulator parameters from a live run",
+                       description=__doc__.split("\n\n")[0])
+    p.add_argument("run_dir", metavar="LIVE_RUN_DIR", help="a `hivesim live` results directory")
+    p.add_argument("--out", help="calibration YAML to write (default: LIVE_RUN_DIR/calibration.yaml)")
+    p.add_argument("--extends", metavar="PATH",
+                   help="relative path (from the calibration file) of the scenario it refines, written as "
+                        "its `extends:` so a scenario can extend the calibration alone")
+    p.add_argument("--seeds", type=int, default=6, help="replays averaged per candidate outage time (default 6)")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from sim.calibrate import calibrate, calibration_document, write_calibration
+    from sim.errors import HivesimError
+
+    if args.seeds < 1:
+        raise HivesimError(f"--seeds: expected an integer >= 1, got {args.seeds}")
+    if args.extends and os.path.isabs(args.extends):
+        raise HivesimError(f"--extends: expected a relative path (extends: must stay inside the scenario tree), "
+                           f"got {args.extends!r}")
+    out = args.out or os.path.join(args.run_dir, "calibration.yaml")
+    if os.path.exists(out):  # checked before the (slow) fit
+        raise HivesimError(f"{out}: already exists; choose another --out or remove it")
+    cal = calibrate(args.run_dir, seeds=range(args.seeds))
+    src = cal["source"]
+    header = (f"# hivesim calibration from live run {src['run_id']} (scenario {src['scenario']}).\n"
+              "# Use: a scenario `extends:` this file (docs/calibration.md), or\n"
+              "#      hivesim predict OTHER_LIVE_RUN --calibration THIS_FILE\n")
+    path = write_calibration(out, calibration_document(cal, args.extends), header)
+    print(f"calibration written to {path}")
+    for kind, g in sorted(cal["outage_seconds"].items()):
+        print(f"  outage {kind:<16} {g:6.2f} s")
+    for kind, v in cal["service_ms"].items():
+        print(f"  service {kind:<15} median {v['median_ms']:8.1f} ms, lognormal sigma {v['sigma']:.3f}")
+    t = cal["throughput"]
+    cap = t.get("capacity_tps", t.get("capacity_tps_at_least"))
+    print(f"  throughput {t['steady_ok_rps']:.1f} ok req/s steady; capacity {'' if t['saturated'] else '>= '}"
+          f"{cap:.1f} tps; gateway deadline {cal['gateway']['deadline']:g} s")
+    return 0

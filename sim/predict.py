@@ -1,0 +1,781 @@
+"""Request-level predictions: ``simulation.mode: request`` and the replay of a live run.
+
+Two users of the request-level engine (``sim.request``, the vectorised tiers + retry loop):
+
+1. **Request mode of a scenario** (``simulate_request_mode``): each cell's bounded window(s)
+   around the ``chaos:`` faults is simulated request by request with open (Poisson) arrivals
+   from the day profile; faults become the engine's fault windows (``fault_windows``). This is
+   the mode the fluid engine must agree with when retries are off
+   (tests/test_request_vs_fluid_agreement.py).
+
+2. **Prediction of a live run** (``predict_run``): the same scenario, fault schedule (the times
+   the injector actually recorded) and load shape as a recorded ``hivesim live`` run. Locust's
+   users are a *closed* loop: each of ``live.load.users`` users paces at ``rate / users`` and
+   waits for its answer, so during an outage the offered load collapses (every user ends up
+   blocked on the broken cell). An open-loop model over-predicts failures by an order of
+   magnitude there (the prediction reports that figure too, as ``open_loop``), so the replay
+   runs the users explicitly: ``_ClosedLoop`` issues each user's operations (reads, same-cell and
+   cross-cell transfers, with the client's retry / status-lookup rules of loadtests/locustfile.py)
+   and the gateway answers each attempt from the cell's state: within the gateway's retry
+   deadline after the cell is usable again (then latency = the wait + a service time drawn from
+   the calibrated distribution), else a 503/504 at the deadline.
+
+The failover time per fault kind, the service-time distribution per transaction type and the
+gateway's deadline come from a calibration (``sim.calibrate``), made on a *different* live run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import HivesimError
+from sim.request import FaultWindow, RetryPolicy, simulate_window
+from sim.request.result import t_interval
+from sim.request.scenario import from_scenario
+from sim.request.spec import OK
+from sim.scenario.model import CHAOS_TARGET_RE
+
+__all__ = ["fault_windows", "window_specs", "request_windows", "simulate_request_mode",
+           "outage_for", "LiveRun", "read_live_run", "ReplayModel", "replay", "outages_of", "per_second",
+           "fault_figures", "predict_run", "fault_table", "plot_faults", "write_prediction_dir", "USER_KINDS"]
+
+USER_KINDS = ("read", "intra", "cross")
+_REJECT_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")
+MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the scaling)
+IN_DB_SECONDS = 0.05  # a write this close after the outage began was inside its commit
+MAX_REQUESTS = 20_000_000  # request mode refuses windows larger than this (memory: ~60 B/request)
+
+
+# --------------------------------------------------------------------------- faults -> windows
+def outage_for(kind: str, duration: float, failover, calibration: dict | None = None) -> list[tuple[float, float, str]]:
+    """Fault windows (start offset, end offset, 'reject'|'stall') of one chaos entry on a primary.
+
+    Without a calibration: a crash / kill / down refuses writes for ``failover.total``; a pause
+    stalls them for the pause, and if it outlasts ``failover.detection`` the stall ends at the
+    detection and writes are refused until the failover completes (``failover.total`` after the
+    pause began: detection already elapsed while paused). A calibration's
+    ``outage_seconds[kind]`` (measured on a live run) replaces ``failover.total`` for that kind.
+    """
+    cal = (calibration or {}).get("outage_seconds", {})
+    total = float(cal.get(kind, failover.total))
+    if kind == "pause":
+        held = duration if duration > 0 else math.inf
+        det = float((calibration or {}).get("pause_detection_seconds", failover.detection))
+        if held <= det:
+            return [(0.0, held, "stall")]
+        total = max(total, det)
+        out = [(0.0, det, "stall")]
+        if total > det:
+            out.append((det, total, "reject"))
+        return out
+    if kind in _REJECT_FAULTS:
+        return [(0.0, total, "reject")] if total > 0 else []
+    return []
+
+
+def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None = None) -> list[FaultWindow]:
+    """The request engine's fault windows for ``cell`` in the window [t0, t1) of scenario ``sc``.
+
+    Entries that hit the cell's database primary (or the whole database, or the IDC that holds
+    the primary: down/partition) count; app, gateway, etcd and latency faults are not modelled
+    at request level yet (``unmodelled_chaos`` lists them).
+    """
+    db = sc.topology.cells.template.db
+    primary_idc = (db.placement or sc.topology.idc_names)[0]
+    spans: list[tuple[float, float, str]] = []
+    for c in sc.chaos:
+        m = CHAOS_TARGET_RE.match(c.target)
+        hits_cell = (m.group("cell") in ("*", str(cell)) and m.group("tier") == "db"
+                     and m.group("member") in (None, "primary"))
+        hits_idc = m.group("idc") == primary_idc and c.fault in ("down", "partition")
+        if not (hits_cell or hits_idc):
+            continue
+        kind = "down" if hits_idc else c.fault
+        for a, b, what in outage_for(kind, c.duration, db.failover, calibration):
+            a, b = max(c.at + a, t0), min(c.at + b, t1)
+            if b > a:
+                spans.append((a - t0, b - t0, what))
+    spans.sort()
+    merged: list[list] = []
+    for a, b, what in spans:  # overlapping faults: a reject wins over a stall
+        if merged and a < merged[-1][1]:
+            last = merged[-1]
+            if what == last[2]:
+                last[1] = max(last[1], b)
+                continue
+            if what == "reject":
+                last[1] = a
+                if last[1] <= last[0]:
+                    merged.pop()
+            else:
+                a = last[1]
+                if b <= a:
+                    continue
+        merged.append([a, b, what])
+    return [FaultWindow(a, b, w) for a, b, w in merged if b > a]
+
+
+def unmodelled_chaos(sc) -> list[str]:
+    """Chaos entries the request level does not turn into fault windows (reported, not hidden)."""
+    out = []
+    for c in sc.chaos:
+        m = CHAOS_TARGET_RE.match(c.target)
+        db_hit = m.group("tier") == "db" and m.group("member") in (None, "primary") and \
+            (c.fault in _REJECT_FAULTS or c.fault == "pause")
+        idc_hit = m.group("idc") is not None and c.fault in ("down", "partition")
+        if not (db_hit or idc_hit):
+            out.append(f"{c.fault} {c.target} at {c.at:g}s")
+    return out
+
+
+def window_specs(sc, window: tuple[float, float], cells=None, *, retries: bool = True,
+                 calibration: dict | None = None, timeout: float | None = None,
+                 retry: RetryPolicy | None = None):
+    """One ``RequestSpec`` per cell for [t0, t1): perf's scenario mapping with our fault windows.
+
+    ``retries=False`` gives every request exactly one attempt (the fluid engine's view). The
+    outage per fault kind comes from ``calibration`` or else the scenario's own ``calibration:``
+    section (present when it extends a file written by ``hivesim calibrate``).
+    """
+    n = sc.topology.cells.count
+    idx = list(range(n)) if cells is None else ([cells] if isinstance(cells, int) else list(cells))
+    kw = {}
+    if timeout is not None:
+        kw["timeout"] = timeout
+    if retry is not None:
+        kw["retry"] = retry
+    if not retries:
+        kw["retry"] = RetryPolicy()
+    specs = from_scenario(sc, window, idx, **kw)
+    if calibration is None:  # a scenario that extends a calibration file carries it
+        calibration = getattr(sc, "calibration", None)
+    return [dataclasses.replace(s, faults=tuple(fault_windows(sc, c, window[0], window[1], calibration)))
+            for s, c in zip(specs, idx)]
+
+
+# --------------------------------------------------------------------------- request mode
+def request_windows(sc, margin: float = 60.0, max_whole: float = 3600.0) -> list[tuple[float, float]]:
+    """The windows request mode simulates: the whole horizon if short, else around each fault."""
+    H = sc.simulation.horizon
+    if H <= max_whole:
+        return [(sc.simulation.warmup, H)]
+    if not sc.chaos:
+        raise HivesimError(f"simulation.mode: request simulates short windows: give chaos: entries or a "
+                           f"horizon <= {max_whole:g}s (got {H:g}s and no chaos)")
+    fo = sc.topology.cells.template.db.failover
+    spans = sorted((max(0.0, c.at - margin), min(H, c.at + max(c.duration, fo.total) + fo.total + margin))
+                   for c in sc.chaos)
+    out: list[list[float]] = []
+    for a, b in spans:
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return [(a, b) for a, b in out]
+
+
+def simulate_request_mode(sc, workers: int | None = None, progress: bool = False,
+                          replications: int | None = None):
+    """``simulation.mode: request``: every cell's windows, request by request (open arrivals).
+
+    Returns ``(summary, results)`` like ``sim.runner.simulate_full``: one
+    ``sim.engine.ReplicationResult`` per replication (lane), so the runner writes the same files
+    (summary.json, events.csv, timeseries.csv in 1 s buckets, replications.csv). Availability is
+    over the *simulated windows* (around the faults), not a year: ``request_mode.note`` says so.
+    ``workers`` is accepted for the runner's signature; lanes are vectorised in one process.
+    """
+    import platform
+    import time
+
+    from sim import __version__
+    from sim.engine import ReplicationResult
+    from sim.metrics import aggregate
+    from sim.scenario import scenario_sha256
+
+    t_wall = time.perf_counter()
+    R = replications or sc.simulation.replications
+    windows = request_windows(sc)
+    ss = np.random.SeedSequence(sc.simulation.seed)
+    n_cells = sc.topology.cells.count
+    rate = sc.workload.transactions_per_day  # the engine's unit: seconds at the mean rate
+    span = sum(b - a for a, b in windows)
+    nsec = int(sum(math.ceil(b - a) for a, b in windows))
+    off_s = np.zeros((R, nsec))
+    fail_s = np.zeros((R, nsec))
+    cell_failed = np.zeros((R, n_cells))
+    counts = {"ok": 0, "failed": 0, "timeout": 0, "unknown": 0, "requests": 0, "attempts": 0}
+    lat_ok, events = [], []
+    base = 0
+    for t0, t1 in windows:
+        specs = window_specs(sc, (t0, t1))
+        expected = sum(float(np.sum(s.rate)) * (s.rate_step if isinstance(s.rate, tuple) else t1 - t0)
+                       for s in specs) * R
+        if expected > MAX_REQUESTS:
+            raise HivesimError(f"request mode: window {t0:g}-{t1:g}s holds ~{expected:.3g} requests over "
+                               f"{R} replications (limit {MAX_REQUESTS:.0e}); lower simulation.replications "
+                               f"or the horizon")
+        w = int(math.ceil(t1 - t0))
+        for ci, spec in enumerate(specs):
+            res = simulate_window(spec, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), R)
+            m = res.measured
+            bad = m & (res.outcome != OK)
+            sec = np.clip(np.floor(res.arrival).astype(np.int64), 0, w - 1) + base
+            np.add.at(off_s, (res.lane[m], sec[m]), 1.0)
+            np.add.at(fail_s, (res.lane[bad], sec[bad]), 1.0)
+            cell_failed[:, ci] += np.bincount(res.lane[bad], minlength=R)
+            for k, v in res.counts().items():
+                counts[k] += v
+            lat_ok.append(res.latency[m & (res.outcome == OK)])
+            for f in spec.faults:
+                for lane in range(min(R, 10)):
+                    events.append((lane, t0 + f.start, t0 + f.end, f.end - f.start, f"cell[{ci}]",
+                                   f"chaos:{f.kind}", "writes-down" if f.kind == "reject" else "slow",
+                                   spec.write_fraction / n_cells))
+        base += w
+    results = []
+    for lane in range(R):
+        offered, failed = off_s[lane].sum(), fail_s[lane].sum()
+        frac = np.divide(fail_s[lane], off_s[lane], out=np.zeros(nsec), where=off_s[lane] > 0)
+        ts = {"step": 1.0, "offered": list(off_s[lane] / rate), "failed": list(fail_s[lane] / rate),
+              "cells_down": [0] * nsec}
+        results.append(ReplicationResult(
+            index=lane, span=span, offered=offered / rate, failed_req=failed / rate,
+            failed_time=float(frac.sum()), cell_failed=list(cell_failed[lane] / rate),
+            cause_failed={"chaos": failed / rate} if failed else {},
+            cause_episodes={"chaos": int(sum(1 for e in events if e[0] == 0))} if failed else {},
+            outages=int(np.count_nonzero(np.diff(np.concatenate([[0.0], (fail_s[lane] > 0).astype(float)])) > 0)),
+            day_offered=[offered / rate], day_failed=[failed / rate], rpo_exposure=0.0,
+            events=[e for e in events if e[0] == lane], timeseries=ts if lane == 0 else None))
+    summary = {"schema_version": 1, "kind": "simulation"}
+    summary.update(aggregate(results))
+    lat = np.concatenate(lat_ok) * 1000 if lat_ok else np.array([])
+    summary["latency_ms"] = {"p50": float(np.percentile(lat, 50)) if lat.size else None,
+                             "p99": float(np.percentile(lat, 99)) if lat.size else None}
+    summary["request_mode"] = {
+        "windows": [list(w) for w in windows], "outcomes": counts,
+        "retry_amplification": counts["attempts"] / max(counts["requests"], 1),
+        "unmodelled_chaos": unmodelled_chaos(sc),
+        "note": "availability over the simulated windows (around the faults), not a year; "
+                "cross-cell transfers count against their source cell only"}
+    summary["estimator"] = {"method": "naive", "replications": R}
+    summary["run"] = {"seed": sc.simulation.seed, "replications": R, "horizon_days": sc.simulation.horizon / 86400,
+                      "warmup_days": sc.simulation.warmup / 86400, "mode": "request", "workers": 1,
+                      "wall_seconds": time.perf_counter() - t_wall, "scenario_sha256": scenario_sha256(sc),
+                      "hivesim_version": __version__, "python": platform.python_version(), "status": "ok"}
+    summary["scenario"] = sc.model_dump(mode="json")
+    return summary, results
+
+
+# --------------------------------------------------------------------------- live runs (files only)
+@dataclass
+class LiveRun:
+    """What a recorded live run directory holds (summary.json, timeseries.csv, scenario.yaml)."""
+
+    path: str
+    summary: dict
+    series: list[dict]          # timeseries.csv rows (1 s buckets by request start)
+    scenario: object            # the effective Scenario
+    faults: list[dict]          # summary["faults"], sorted by start
+    duration: float
+
+    @property
+    def users(self) -> int:
+        return int(self.scenario.live.load.users)
+
+    @property
+    def deadline(self) -> float:
+        return float(self.scenario.live.gateway_deadline)
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def read_live_run(path) -> LiveRun:
+    """Read a ``hivesim live`` run directory (only its files, per the results contract)."""
+    import csv
+    import json
+    import os
+
+    from sim.errors import ScenarioError
+    from sim.scenario import validate_document
+    from sim.scenario.loader import Located
+
+    p = os.fspath(path)
+    sp = os.path.join(p, "summary.json")
+    if not os.path.isfile(sp):
+        raise HivesimError(f"{p}: not a run directory (no summary.json)")
+    try:
+        with open(sp, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise HivesimError(f"{sp}: unreadable JSON ({exc})") from None
+    if summary.get("kind") != "live":
+        raise HivesimError(f"{sp}: kind: expected 'live' (a hivesim live run), got {summary.get('kind')!r}")
+    for key in ("faults", "scenario", "run"):
+        if key not in summary:
+            raise HivesimError(f"{sp}: {key}: missing (not a complete live run)")
+    tp = os.path.join(p, "timeseries.csv")
+    if not os.path.isfile(tp):
+        raise HivesimError(f"{p}: timeseries.csv missing")
+    with open(tp, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    need = {"t_start_s", "offered_requests", "failed_requests", "ok_requests", "latency_p50_ms", "latency_p99_ms"}
+    if rows and not need <= set(rows[0]):
+        raise HivesimError(f"{tp}: expected columns {sorted(need)}, got {sorted(rows[0])}")
+    series = [{k: _num(v) for k, v in r.items()} for r in rows]
+    try:
+        sc = validate_document(Located(summary["scenario"], {}, sp + ":scenario"))
+    except ScenarioError as exc:
+        raise HivesimError(f"{sp}: scenario: {exc}") from None
+    if sc.live is None:
+        raise HivesimError(f"{sp}: scenario.live: missing (not a live scenario)")
+    faults = sorted((f for f in summary["faults"] if not f.get("error")), key=lambda f: f["start"])
+    duration = float(summary["run"].get("duration_seconds") or len(series))
+    return LiveRun(p, summary, series, sc, faults, duration)
+
+
+# --------------------------------------------------------------------------- closed-loop replay
+@dataclass
+class ReplayModel:
+    """Parameters of the replay: load (from the run's scenario) + calibration (from another run)."""
+
+    users: int
+    rate_per_user: float
+    mix: tuple[float, float, float]     # reads, intra-cell, cross-cell
+    cells: int
+    accounts: int
+    duration: float
+    deadline: float                     # the gateway's retry deadline (s)
+    op_deadline: float                  # the client's deadline for one transfer (s)
+    service: dict                       # kind -> (median s, lognormal sigma) of an answered request
+    gateway_poll: float = 0.2           # the gateway's longest backoff between retries (s)
+    client_backoff: float = 0.2         # the client's first backoff after a 503 (s); doubles ...
+    client_max_backoff: float = 1.0     # ... up to this
+    processor_sharing: bool = True      # latency scales with the users being served (saturated bank)
+    outage_jitter: float = 0.0          # each outage lasts its kind's time + U(0, this) s (Patroni's loop_wait)
+
+    @classmethod
+    def for_run(cls, run: LiveRun, calibration: dict) -> "ReplayModel":
+        sc = run.scenario
+        live = sc.live
+        mix = sc.workload.mix
+        svc = {k: (float(v["median_ms"]) / 1000.0, float(v["sigma"]))
+               for k, v in calibration["service_ms"].items()}
+        gw = calibration.get("gateway", {})
+        cl = calibration.get("client", {})
+        return cls(users=int(live.load.users), rate_per_user=float(live.load.rate) / int(live.load.users),
+                   mix=(mix.reads, mix.intra_cell, mix.cross_cell), cells=sc.topology.cells.count,
+                   accounts=int(live.accounts), duration=run.duration,
+                   deadline=float(live.gateway_deadline),
+                   op_deadline=max(2 * float(live.gateway_deadline), 10.0),
+                   service=svc, gateway_poll=float(gw.get("max_backoff", 0.2)),
+                   client_backoff=float(cl.get("backoff", 0.2)),
+                   client_max_backoff=float(cl.get("max_backoff", 1.0)),
+                   outage_jitter=float(live.patroni.loop_wait))
+
+
+class _ClosedLoop:
+    """Locust's users against the gateway, one operation at a time per user (see module doc).
+
+    The bank side has no queue here: at the live benchmark's load its latency is a service time
+    drawn from the calibrated distribution (which already holds the queueing of the measured
+    run), and a cell without a usable primary answers nothing until its outage ends. A request
+    meets its database at a uniform moment m inside its latency (the rest is gateway and app
+    queueing on either side); if m is in an outage [a, b), the gateway retries inside its
+    deadline: the request is answered at b (+ the gateway's poll) + the rest of its latency if
+    b - m <= deadline, else it fails at m + deadline + the rest of its latency (504 if a write
+    was inside its commit when the primary died, 503 otherwise).
+    """
+
+    def __init__(self, m: ReplayModel, outages: dict[int, list[tuple[float, float]]], rng: random.Random):
+        self.m, self.out, self.rng = m, outages, rng  # scalar draws: random.Random is ~10x numpy's
+        self.known: set[int] = set()  # accounts the gateway has seen to exist (cross-cell check)
+        self.rows: list[tuple[float, float, str, bool]] = []  # start, latency s, kind, ok
+        p = np.asarray(m.mix, dtype=float)
+        self.p = p / p.sum()
+        self.blocked_until = [0.0] * m.users  # per user: waiting on a dead cell until then
+        if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
+            self.out = {c: [(a, b + rng.random() * m.outage_jitter) for a, b in w] for c, w in outages.items()}
+        self.now, self.user = 0.0, None
+        self._u = iter(())
+
+    def _svc(self, kind: str) -> float:
+        med, sig = self.m.service[kind]
+        # the measured bank is saturated (its latency is mostly queueing for 2 shared cores), so
+        # it is processor sharing: latency scales with the users actually being served. Users
+        # waiting on a dead cell load nothing, and the healthy cell gets fast during an outage.
+        busy = sum(1 for x in self.blocked_until if x <= self.now) if self.m.processor_sharing else self.m.users
+        return max(med * busy / self.m.users, MIN_SERVICE) * math.exp(sig * self.rng.gauss(0.0, 1.0))
+
+    def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
+        """-> (answer time, ok, status, budget left) of a request sent at t with ``budget`` seconds
+        of the gateway's deadline left."""
+        pre = self.rng.random() * svc
+        m = t + pre  # the moment it reaches the database: queues before and after it
+        gp = self.m.gateway_poll
+        for a, b in self.out.get(cell, ()):
+            if a <= m < b:
+                ready = b + (self.rng.random() * gp if b - m > gp else 0.0)
+                if ready - m <= budget:
+                    self._block(ready)
+                    return ready + svc - pre, True, 200, budget - (ready - m)
+                self._block(m + budget)
+                # in the database when it died: the commit's fate is unknown (504), else 503
+                status = 504 if write and m - a < IN_DB_SECONDS else 503
+                return m + budget + svc - pre, False, status, 0.0
+        return t + svc, True, 200, budget
+
+    def _block(self, until: float) -> None:
+        if self.user is not None and until > self.blocked_until[self.user]:
+            self.blocked_until[self.user] = until
+
+    def _cell(self) -> int:
+        return self.rng.randrange(self.m.cells)
+
+    def _transfer(self, t: float, cross: bool) -> float:
+        m = self.m
+        kind = "cross" if cross else "intra"
+        src = self._cell()
+        dst = (src + 1 + self.rng.randrange(m.cells - 1)) % m.cells if cross and m.cells > 1 else src
+        dst_acct = self.rng.randrange(max(m.accounts, 1))
+        stop = t + m.op_deadline
+        backoff = m.client_backoff
+        while True:
+            at, ok, status, left = t, True, 200, m.deadline
+            if cross and dst_acct not in self.known:  # the gateway checks the destination first
+                # its time is inside the measured latency of a cross-cell transfer already: it only
+                # matters when the destination cell is down
+                at, ok, status, left = self._attempt(t, dst, 0.0, left, False)
+                if ok:
+                    self.known.add(dst_acct)
+                else:
+                    status = 503
+            if ok:
+                at, ok, status, _ = self._attempt(at, src, self._svc(kind), left, True)
+            self.rows.append((t, at - t, kind, ok))
+            t = at
+            if ok:
+                return t
+            if status == 504:  # unknown: resolve through the status endpoint (asks every cell)
+                ends = [self._attempt(t, c, self._svc("read"), m.deadline, False) for c in range(m.cells)]
+                t = max(e[0] for e in ends)
+            if t + backoff >= stop:
+                return t
+            t += backoff * (0.5 + self.rng.random())
+            backoff = min(m.client_max_backoff, backoff * 2)
+
+    def run(self) -> list[tuple[float, float, str, bool]]:
+        m = self.m
+        pace = 1.0 / m.rate_per_user
+        heap = [(0.0, u) for u in range(m.users)]  # Locust starts every user at once (spawn rate 0)
+        heapq.heapify(heap)
+        while heap:
+            t, u = heapq.heappop(heap)
+            if t >= m.duration:
+                continue
+            self.now, self.user = t, u
+            r = self.rng.random()
+            if r < self.p[0]:
+                end, ok, _, _ = self._attempt(t, self._cell(), self._svc("read"), m.deadline, False)
+                self.rows.append((t, end - t, "read", ok))
+            else:
+                end = self._transfer(t, r >= self.p[0] + self.p[1])
+            heapq.heappush(heap, (max(t + pace, end), u))
+        self.rows.sort()
+        return self.rows
+
+
+def outages_of(run: LiveRun, outage_seconds: dict, default: float | None = None) -> dict[int, list[tuple[float, float]]]:
+    """Per cell, the (start, end) of each recorded fault's outage, end = start + the kind's outage."""
+    out: dict[int, list[tuple[float, float]]] = {}
+    for f in run.faults:
+        m = CHAOS_TARGET_RE.match(f["target"])
+        if m is None or m.group("cell") in (None, "*") or m.group("tier") != "db":
+            continue
+        g = outage_seconds.get(f["kind"], default)
+        if g is None:
+            raise HivesimError(f"calibration: no outage time for fault kind {f['kind']!r} "
+                               f"(calibrated kinds: {', '.join(sorted(outage_seconds)) or 'none'})")
+        if g > 0:
+            out.setdefault(int(m.group("cell")), []).append((float(f["start"]), float(f["start"]) + float(g)))
+    return out
+
+
+def replay(model: ReplayModel, outages, seed: int) -> list[tuple[float, float, str, bool]]:
+    """One closed-loop replay: the per-request rows (start s, latency s, kind, ok)."""
+    ss = np.random.SeedSequence(seed)  # one seeded stream per replay, derived like the engines'
+    return _ClosedLoop(model, outages, random.Random(int(ss.generate_state(2, np.uint64)[0]))).run()
+
+
+def per_second(rows, duration: float) -> dict:
+    """Per-second (by request start) offered, ok, failed and p50/p99 latency (ms), as timeseries.csv."""
+    n = max(1, int(math.ceil(duration)))
+    t = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float) * 1000
+    ok = np.array([r[3] for r in rows], dtype=bool)
+    sec = np.floor(t).astype(int)
+    keep = (sec >= 0) & (sec < n)
+    sec, lat, ok = sec[keep], lat[keep], ok[keep]
+    out = {"offered": np.bincount(sec, minlength=n).astype(float),
+           "ok": np.bincount(sec[ok], minlength=n).astype(float)}
+    out["failed"] = out["offered"] - out["ok"]
+    p50, p99 = np.full(n, np.nan), np.full(n, np.nan)
+    order = np.lexsort((lat, sec))
+    s_sorted, l_sorted = sec[order], lat[order]
+    bounds = np.searchsorted(s_sorted, np.arange(n + 1))
+    for i in range(n):
+        a, b = bounds[i], bounds[i + 1]
+        if b > a:
+            p50[i], p99[i] = np.percentile(l_sorted[a:b], [50, 99])
+    out["p50"], out["p99"] = p50, p99
+    return out
+
+
+def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0) -> list[dict]:
+    """Per fault, with the live benchmark's definitions (loadtests/analysis/recovery.py):
+    failed requests of its window, recovery (outage) seconds, and the window's peak per-second p99."""
+    from loadtests.analysis.recovery import recovery_in_window
+    t = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float)
+    bad = ~np.array([r[3] for r in rows], dtype=bool)
+    ps = per_second(rows, duration)
+    out = []
+    for n, f in enumerate(faults):
+        a = float(f["start"])
+        w_end = float(faults[n + 1]["start"]) if n + 1 < len(faults) else duration
+        sel = (t + lat >= a) & (t < w_end)
+        rec, _, _ = recovery_in_window(t[sel], bad[sel], a, w_end, steady)
+        out.append({"failed_requests": int(bad[sel].sum()), "outage_seconds": round(float(rec or 0.0), 3),
+                    "p99_ms": _peak(ps["p99"], a, w_end), "requests": int(sel.sum())})
+    return out
+
+
+def _peak(p99: np.ndarray, a: float, b: float) -> float | None:
+    seg = p99[int(a):max(int(math.ceil(b)), int(a) + 1)]
+    seg = seg[np.isfinite(seg)]
+    return round(float(seg.max()), 1) if seg.size else None
+
+
+# --------------------------------------------------------------------------- prediction of a run
+def _open_loop_failed(run: LiveRun, cal: dict, fault: dict, w_end: float, g: float, seed: int) -> float:
+    """Failed requests the *open-loop* request engine (sim.request) predicts for one fault window:
+    Poisson arrivals at the run's steady offered rate per cell, the gateway's retries inside its
+    deadline, the cell refusing every request (reads go to the primary too) for the outage."""
+    from sim.request import RequestSpec, Tier
+    steady = cal.get("throughput", {}).get("steady_ok_rps") or run.summary["throughput"]["offered_requests_per_second"]
+    rate = float(steady) / run.scenario.topology.cells.count
+    a = float(fault["start"])
+    t0 = max(0.0, a - 5.0)
+    svc = cal["service_ms"]["intra"]
+    d = run.deadline
+    spec = RequestSpec(rate=rate, tiers=(Tier("bank", 10_000, svc["median_ms"] / 1000.0, "lognormal",
+                                              math.sqrt(math.exp(svc["sigma"] ** 2) - 1)),),
+                       horizon=max(w_end - t0, 1.0), timeout=d, write_fraction=1.0,
+                       retry=RetryPolicy(max_attempts=10_000, backoff=0.02, multiplier=2.0, max_backoff=0.2,
+                                         jitter="none", deadline=d),
+                       faults=(FaultWindow(a - t0, a - t0 + g, "reject"),) if g > 0 else ())
+    res = simulate_window(spec, np.random.default_rng(seed), 4)
+    c = res.counts()
+    return (c["requests"] - c["ok"]) / 4.0
+
+
+def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, seeds=range(20),
+                service: str = "calibration") -> dict:
+    """Replay a live run with a calibration; measured vs predicted per fault (prediction.json).
+
+    ``service="calibration"`` (default): every parameter comes from the calibration run; of the
+    predicted run only its scenario (load shape, users, deadline) and recorded fault schedule are
+    used. ``service="run"`` takes the service-time distribution from the predicted run's own
+    steady seconds instead (on this shared machine the bank's baseline latency changes
+    several-fold between runs); the outage per fault kind still comes from the calibration only.
+    """
+    if not isinstance(run, LiveRun):
+        run = read_live_run(run)
+    if not 0 < tolerance < 10:
+        raise HivesimError(f"--tolerance: expected a fraction such as 0.25, got {tolerance}")
+    if service not in ("run", "calibration"):
+        raise HivesimError(f"--service: expected run or calibration, got {service!r}")
+    if service == "run":
+        from sim.calibrate import service_profile
+        calibration = {**calibration, "service_ms": service_profile(run)}
+    model = ReplayModel.for_run(run, calibration)
+    outs = outages_of(run, calibration["outage_seconds"])
+    seeds = list(seeds)
+    n = int(math.ceil(run.duration))
+    per_fault = [[] for _ in run.faults]
+    ok_tot, req_tot = [], []
+    ts_ok, ts_fail, ts_p99 = np.zeros((len(seeds), n)), np.zeros((len(seeds), n)), np.full((len(seeds), n), np.nan)
+    for i, s in enumerate(seeds):
+        rows = replay(model, outs, 1_000_003 * (i + 1) + int(run.scenario.simulation.seed))
+        for k, fig in enumerate(fault_figures(rows, run.faults, run.duration)):
+            per_fault[k].append(fig)
+        ps = per_second(rows, run.duration)
+        ts_ok[i], ts_fail[i], ts_p99[i] = ps["ok"][:n], ps["failed"][:n], ps["p99"][:n]
+        ok_tot.append(sum(1 for r in rows if r[3]))
+        req_tot.append(len(rows))
+    meas_p99 = np.array([r["latency_p99_ms"] for r in run.series])
+    faults = []
+    for k, f in enumerate(run.faults):
+        figs = per_fault[k]
+        failed = np.array([x["failed_requests"] for x in figs], dtype=float)
+        w_end = float(run.faults[k + 1]["start"]) if k + 1 < len(run.faults) else run.duration
+        g = float(calibration["outage_seconds"].get(f["kind"], 0.0))
+        m_failed = int(f.get("failed_requests") or 0)
+        p_failed = float(failed.mean())
+        rel = (p_failed - m_failed) / m_failed if m_failed > 0 else (0.0 if round(p_failed) == 0 else None)
+        p99s = [x["p99_ms"] for x in figs if x["p99_ms"] is not None]
+        faults.append({
+            "kind": f["kind"], "target": f["target"], "start": f["start"], "window_end": round(w_end, 3),
+            "measured": {"failed_requests": m_failed, "outage_seconds": f.get("recovery_seconds"),
+                         "p99_ms": _peak(meas_p99, float(f["start"]), w_end),
+                         "disruption_seconds": f.get("disruption_seconds")},
+            "predicted": {"failed_requests": round(p_failed, 2),
+                          "failed_requests_p05_p95": [float(np.percentile(failed, 5)), float(np.percentile(failed, 95))],
+                          "outage_seconds": round(float(np.mean([x["outage_seconds"] for x in figs])), 3),
+                          "p99_ms": round(float(np.mean(p99s)), 1) if p99s else None,
+                          "calibrated_outage_seconds": g,
+                          "open_loop_failed_requests": round(_open_loop_failed(run, calibration, f, w_end, g,
+                                                                                 k + 1), 1)},
+            "relative_error": None if rel is None else round(rel, 4),
+            "within_tolerance": rel is not None and abs(rel) <= tolerance,
+        })
+    kinds = {}
+    for f in faults:  # per fault kind: the sums over its faults (the tolerance applies here)
+        k = kinds.setdefault(f["kind"], {"faults": 0, "measured_failed_requests": 0, "predicted_failed_requests": 0.0})
+        k["faults"] += 1
+        k["measured_failed_requests"] += f["measured"]["failed_requests"]
+        k["predicted_failed_requests"] += f["predicted"]["failed_requests"]
+    for k in kinds.values():
+        m_, p_ = k["measured_failed_requests"], k["predicted_failed_requests"]
+        rel = (p_ - m_) / m_ if m_ > 0 else (0.0 if round(p_) == 0 else None)
+        k["predicted_failed_requests"] = round(p_, 2)
+        k["relative_error"] = None if rel is None else round(rel, 4)
+        k["within_tolerance"] = rel is not None and abs(rel) <= tolerance
+    s = run.summary
+    a_meas = s["availability"]["request"]["mean"]
+    a_pred = float(np.sum(ok_tot) / max(np.sum(req_tot), 1))
+    t_meas = s["throughput"].get("requests_per_second")
+    t_pred = float(np.mean(ok_tot)) / run.duration
+    return {
+        "schema_version": 1, "kind": "prediction",
+        "run": {"run_dir": os.path.abspath(run.path), "run_id": s["run"].get("run_id"), "scenario": run.scenario.name,
+                "seed": run.scenario.simulation.seed, "duration_seconds": run.duration},
+        "calibration": {"source": calibration.get("source", {}).get("run_id"),
+                        "source_scenario": calibration.get("source", {}).get("scenario"),
+                        "outage_seconds": calibration["outage_seconds"]},
+        "model": {"method": "closed-loop replay of the Locust users (sim.predict)", "replications": len(seeds),
+                  "service_times_from": "this run's steady seconds" if service == "run" else "the calibration run",
+                  "service_ms": calibration["service_ms"],
+                  "users": model.users, "rate_per_user": model.rate_per_user, "gateway_deadline": model.deadline},
+        "tolerance": tolerance,
+        "faults": faults,
+        "kinds": kinds,
+        "availability": {"request": {"measured": a_meas, "predicted": round(a_pred, 6)}},
+        "throughput": {"requests_per_second": {"measured": t_meas, "predicted": round(t_pred, 3)}},
+        # judged per fault kind (sums over its faults): one fault's count can be small (a postmaster
+        # kill fails ~15 requests, +-26 % Poisson noise alone); per-fault errors are reported too
+        "within_tolerance": bool(kinds) and all(k["within_tolerance"] for k in kinds.values()),
+        "timeline": {"measured_ok": [r["ok_requests"] for r in run.series][:n],
+                     "measured_failed": [r["failed_requests"] for r in run.series][:n],
+                     "predicted_ok": ts_ok.mean(0).round(3).tolist(),
+                     "predicted_failed": ts_fail.mean(0).round(3).tolist(),
+                     "predicted_failed_p95": np.percentile(ts_fail, 95, axis=0).tolist()},
+    }
+
+
+def fault_table(pred: dict) -> list[list[str]]:
+    """Rows of the per-fault table (header first), as printed by ``hivesim predict``."""
+    rows = [["fault", "target", "failed meas", "failed pred", "rel err", "outage meas s", "outage pred s",
+             "p99 meas ms", "p99 pred ms", "ok"]]
+    for f in pred["faults"]:
+        m, p = f["measured"], f["predicted"]
+        rel = f["relative_error"]
+        rows.append([f["kind"], f["target"], str(m["failed_requests"]), f"{p['failed_requests']:.1f}",
+                     "n/a" if rel is None else f"{rel:+.0%}", _fmt(m["outage_seconds"]), _fmt(p["outage_seconds"]),
+                     _fmt(m["p99_ms"], 0), _fmt(p["p99_ms"], 0), "yes" if f["within_tolerance"] else "NO"])
+    for kind, k in pred.get("kinds", {}).items():
+        rel = k["relative_error"]
+        rows.append([f"{kind} (all {k['faults']})", "per kind", str(k["measured_failed_requests"]),
+                     f"{k['predicted_failed_requests']:.1f}", "n/a" if rel is None else f"{rel:+.0%}",
+                     "", "", "", "", "yes" if k["within_tolerance"] else "NO"])
+    return rows
+
+
+def _fmt(v, nd=1):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def plot_faults(pred: dict, out_dir) -> list[str]:
+    """One PNG + SVG per fault: measured and predicted ok/failed requests per second, one axis."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tl = pred["timeline"]
+    written = []
+    for k, f in enumerate(pred["faults"]):
+        a, b = float(f["start"]), float(f["window_end"])
+        lo, hi = max(0, int(a) - 5), min(len(tl["measured_ok"]), int(math.ceil(b)))
+        x = np.arange(lo, hi)
+        fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+        g = f["predicted"]["calibrated_outage_seconds"]
+        ax.axvspan(a, a + g, color="0.85", label=f"predicted outage ({g:g} s, calibrated)")
+        ax.step(x, tl["measured_ok"][lo:hi], where="post", color="tab:blue", label="measured ok")
+        ax.step(x, tl["predicted_ok"][lo:hi], where="post", color="tab:blue", ls="--", label="predicted ok (mean)")
+        ax.step(x, tl["measured_failed"][lo:hi], where="post", color="tab:red", label="measured failed")
+        ax.step(x, tl["predicted_failed"][lo:hi], where="post", color="tab:red", ls="--",
+                label="predicted failed (mean)")
+        m, p = f["measured"], f["predicted"]
+        ax.set_title(f"{f['kind']} {f['target']}: failed {m['failed_requests']} measured, "
+                     f"{p['failed_requests']:.0f} predicted", fontsize=10)
+        ax.set_xlabel("seconds since the load started")
+        ax.set_ylabel("requests per second (by start)")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        stem = os.path.join(os.fspath(out_dir), f"fault-{k}-{f['kind']}")
+        for ext in ("png", "svg"):
+            fig.savefig(f"{stem}.{ext}")
+            written.append(f"{stem}.{ext}")
+        plt.close(fig)
+    return written
+
+
+def write_prediction_dir(pred: dict, out) -> str:
+    """prediction.json + plots/ written to a temporary sibling, renamed into place (never overwrites)."""
+    import json
+    import shutil
+    import tempfile
+
+    from sim.errors import ResultsError
+    from sim.results import json_safe
+    out = os.path.abspath(os.fspath(out))
+    if os.path.exists(out):
+        raise ResultsError(f"{out}: already exists; choose another --out or remove it")
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=parent)
+    try:
+        os.makedirs(os.path.join(tmp, "plots"))
+        plot_faults(pred, os.path.join(tmp, "plots"))
+        with open(os.path.join(tmp, "prediction.json"), "w", encoding="utf-8") as f:
+            json.dump(json_safe(pred), f, indent=2)
+            f.write("\n")
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,105 @@
+"""``hivesim calibrate`` on recorded live runs (results/baselines/live-*: real `hivesim live` runs).
+
+The calibration is deterministic (fixed replay seeds), so calibrating the committed run again
+must give the committed calibration file; the fitted figures must also make physical sense for
+the bank that was measured (Patroni ttl 20 s, gateway deadline 4 s).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from sim.calibrate import calibrate, calibration_document, load_calibration, write_calibration
+from sim.errors import HivesimError, ResultsError
+from sim.predict import fault_windows, read_live_run
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "results" / "baselines"
+RUN_A = BASE / "live-calib-a-20261128T124845Z-745b"
+CAL_A = ROOT / "scenarios" / "calibration" / "live-calib-a.calibration.yaml"
+
+
+@pytest.fixture(scope="module")
+def cal_a():
+    return calibrate(RUN_A)
+
+
+def test_calibration_reproduces_the_committed_file(cal_a):
+    committed = load_calibration(CAL_A)
+    assert cal_a["outage_seconds"] == committed["outage_seconds"]
+    assert cal_a["service_ms"] == committed["service_ms"]
+    assert cal_a["source"]["run_id"] == "20261128T124845Z-745b"
+
+
+def test_fitted_outages_are_physical(cal_a):
+    out = cal_a["outage_seconds"]
+    assert set(out) == {"crash", "kill-postmaster"}
+    sc = read_live_run(RUN_A).scenario
+    ttl, deadline = sc.live.patroni.ttl, sc.live.gateway_deadline
+    # a host crash waits for the leader key to expire (ttl) before Patroni promotes a standby
+    assert ttl <= out["crash"] <= ttl + 15
+    # a killed postmaster is noticed by its own Patroni at once: far shorter, and it did fail
+    # requests (15 measured), so it outlasted the gateway's deadline
+    assert deadline <= out["kill-postmaster"] <= out["crash"] / 2
+    assert cal_a["gateway"]["deadline"] == deadline
+
+
+def test_service_times_and_capacity(cal_a):
+    s = cal_a["service_ms"]
+    assert all(s[k]["median_ms"] > 0 and 0 < s[k]["sigma"] < 3 for k in ("read", "intra", "cross"))
+    assert s["cross"]["median_ms"] > s["read"]["median_ms"]  # the gateway checks the destination first
+    t = cal_a["throughput"]
+    run = read_live_run(RUN_A)
+    assert t["saturated"]  # 150 req/s offered, ~24/s served on this shared machine
+    assert 0.5 * run.summary["throughput"]["requests_per_second"] < t["capacity_tps"] < 150
+
+
+def test_a_scenario_extends_the_calibration(tmp_path, cal_a):
+    """The documented way to use it: scenario -> calibration file -> base scenario (extends chain)."""
+    tree = tmp_path / "scenarios"
+    (tree / "calibration").mkdir(parents=True)
+    shutil.copy(ROOT / "scenarios" / "live-smoke.yaml", tree / "live-smoke.yaml")
+    cal_file = tree / "calibration" / "cal.yaml"
+    write_calibration(cal_file, calibration_document(cal_a, extends="../live-smoke.yaml"))
+    with pytest.raises(ResultsError):
+        write_calibration(cal_file, calibration_document(cal_a))  # never overwritten
+    mine = tree / "calibration" / "mine.yaml"
+    mine.write_text("extends: cal.yaml\nname: mine\nsimulation: {horizon: 120s, replications: 2}\n"
+                    "chaos:\n  - {at: 10s, target: 'cell[0].db.primary', fault: kill-postmaster}\n"
+                    "  - {at: 60s, target: 'cell[1].db.primary', fault: crash}\n")
+    sc = load_scenario(mine)
+    fo = sc.topology.cells.template.db.failover
+    out = cal_a["outage_seconds"]
+    assert fo.total == pytest.approx(out["crash"], abs=0.02)
+    assert fo.election + fo.promotion == pytest.approx(out["kill-postmaster"], abs=0.02)
+    assert sc.calibration["outage_seconds"] == out
+    # request mode uses the calibrated outage of each fault kind
+    assert [(w.start, w.end) for w in fault_windows(sc, 0, 0, 120, sc.calibration)] == \
+        [(10.0, 10.0 + out["kill-postmaster"])]
+    assert [(w.start, w.end) for w in fault_windows(sc, 1, 0, 120, sc.calibration)] == \
+        [(60.0, 60.0 + out["crash"])]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, cli):
+    r = cli("calibrate", tmp_path)
+    assert r.returncode == 2 and "not a run directory" in r.stderr and "Traceback" not in r.stderr
+    sim_run = tmp_path / "sim"
+    sim_run.mkdir()
+    (sim_run / "summary.json").write_text(json.dumps({"kind": "simulation"}))
+    r = cli("calibrate", sim_run)
+    assert r.returncode == 2 and "kind: expected 'live'" in r.stderr
+    existing = tmp_path / "cal.yaml"
+    existing.write_text("x: 1\n")
+    r = cli("calibrate", RUN_A, "--out", existing)
+    assert r.returncode == 2 and "already exists" in r.stderr and existing.read_text() == "x: 1\n"
+    r = cli("calibrate", RUN_A, "--out", tmp_path / "c2.yaml", "--extends", "/etc/passwd")
+    assert r.returncode == 2 and "relative path" in r.stderr
+    with pytest.raises(HivesimError, match="calibration.outage_seconds"):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text("calibration:\n  outage_seconds: [1]\n  service_ms: {}\n")
+        load_calibration(bad)
