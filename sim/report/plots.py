@@ -133,6 +133,7 @@ def cell_nines(run: Run) -> Figure:
     cap = min(12.0, (bounded.max() if bounded.size else 6.0) + 1.0)
     hi = np.minimum(hi, cap)
     mid = np.minimum(mid, cap)
+    lo = np.minimum(lo, mid)  # all cells at 100 %: the lower end is capped with the rest
     fig = Figure(figsize=(max(7, min(13, 0.15 * len(idx) + 5)), 5), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(idx))
