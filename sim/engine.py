@@ -162,7 +162,6 @@ class Replication:
         self._shared_start: dict[str, float] = {}
         self._cell_streams: dict[int, random.Random] = {}
         self.gray: set[int] = set()
-        self._init_capacity(capacity)
 
         # accounting state
         self.Sw = self.Sr = 0.0
@@ -190,10 +189,12 @@ class Replication:
             nb = max(1, math.ceil((self.horizon - self.warm) / step - 1e-9))
             self.ts_step = step
             self.ts_failed = [0.0] * nb
+            self.ts_slow = [0.0] * nb
             self.ts_cells = [0] * nb
             self.ts_offered = [self.profile.integral(self.warm + b * step,
                                                      min(self.horizon, self.warm + (b + 1) * step))
                                for b in range(nb)]
+        self._init_capacity(capacity)  # last: it uses the accounting arrays above
 
     def _init_capacity(self, capacity):
         """Capacity model (``capacity:`` section): shedding, slow requests and latency.
@@ -215,6 +216,8 @@ class Replication:
         nominal = self.cm.nominal_effect(self.warm, self.horizon)
         self.lat_hist = nominal.latency_hist.copy()
         self.slow_req = nominal.slow / self.mean_tps
+        if self.want_ts:
+            self._nominal_slow_timeseries()
         shed = nominal.shed / self.mean_tps
         if shed > 0:  # under-provisioned at peak: every day sheds
             self.failed_req += shed
@@ -226,6 +229,23 @@ class Replication:
                 for k, off in enumerate(self.ts_offered):
                     self.ts_failed[k] += shed * off / tot
             self.cause_failed["capacity"] = shed
+
+    def _nominal_slow_timeseries(self):
+        """Slow requests of the all-up bank per timeseries bucket (the day repeats hour by hour)."""
+        cm = self.cm
+        per_hour = [sum(cm.interval_effect(c.index, self.nominal_cap[c.index], h * 3600.0,
+                                           (h + 1) * 3600.0).slow for c in self.plan.cells) / self.mean_tps
+                    for h in range(24)]
+        step, base = self.ts_step, self.warm
+        for k in range(len(self.ts_slow)):
+            a, b = base + k * step, min(self.horizon, base + (k + 1) * step)
+            total = 0.0
+            while a < b:  # split the bucket at hour boundaries
+                h_end = (math.floor(a / 3600.0) + 1) * 3600.0
+                end = min(b, h_end)
+                total += per_hour[int((a % DAY) // 3600.0)] * (end - a) / 3600.0
+                a = end
+            self.ts_slow[k] = total
 
     def _cap_value(self, c: _Cell):
         if c.w > 0.0 or c.r > 0.0:
@@ -259,6 +279,9 @@ class Replication:
             c.index, self.nominal_cap[c.index], a, now)
         self.slow_req += eff.slow / self.mean_tps
         self.lat_hist += eff.latency_hist
+        if self.want_ts and eff.slow != 0.0:
+            self._spread(self.ts_slow, self.ts_step, a, now,
+                         eff.slow / self.mean_tps / self.profile.integral(a, now))
         shed = eff.shed / self.mean_tps
         if shed > 0:
             R = self.profile.integral(a, now)
@@ -857,6 +880,7 @@ class Replication:
         ts = None
         if self.want_ts:
             ts = {"step": self.ts_step, "offered": self.ts_offered, "failed": self.ts_failed,
+                  "slow": self.ts_slow,
                   "cells_down": self.ts_cells}
         self.events.sort(key=lambda e: (e[1], e[4]))
         return ReplicationResult(

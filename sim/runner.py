@@ -187,10 +187,11 @@ def _rows(results: list[ReplicationResult]):
         ts = r0.timeseries
         step = ts["step"]
         span = r0.span
-        for k, (off, fail, cd) in enumerate(zip(ts["offered"], ts["failed"], ts["cells_down"])):
+        slow = ts.get("slow") or [0.0] * len(ts["offered"])
+        for k, (off, fail, sl, cd) in enumerate(zip(ts["offered"], ts["failed"], slow, ts["cells_down"])):
             t0 = k * step
             t1 = min(span, (k + 1) * step)
-            ts_rows.append((0, float(t0), float(t1), off, fail, 0.0, fail / off if off > 0 else 0.0, cd))
+            ts_rows.append((0, float(t0), float(t1), off, fail, sl, fail / off if off > 0 else 0.0, cd))
     reps = [(r.index, r.availability_request, r.availability_time,
              (1.0 - r.availability_request) * MIN_PER_YEAR * (365 * DAY / r.span), r.outages)
             for r in results]

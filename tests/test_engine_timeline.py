@@ -80,3 +80,13 @@ def test_cell_overrides_apply_to_named_cells_only():
     plan = build_bank(load_scenario_text(text))
     assert [len(c.db) for c in plan.cells] == [3, 5, 5, 3]
     assert plan.servers[plan.cells[1].db[4]].scope == "cell[1].db.replica[4]"
+
+
+def test_timeseries_slow_requests_add_up_to_the_replication_figure():
+    """With a capacity model, timeseries.csv's slow column sums to the replication's slow count."""
+    from sim.scenario import load_scenario
+    sc = load_scenario("scenarios/webank-2023.yaml", ["simulation.horizon=20d", "topology.cells.count=4",
+                                                      "slo.latency=15ms"])
+    r = run_replication(sc, 0)
+    assert r.slow_req > 0
+    assert sum(r.timeseries["slow"]) == pytest.approx(r.slow_req, rel=1e-6)
