@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import os
 import random
+import sys
 import time
 from typing import Annotated
 
@@ -24,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 __all__ = ["AccountId", "IdemKey", "TransferIn", "AccountIn", "AccountsIn", "KeysIn", "BadRequest",
            "read_json", "error", "Metrics", "Faults", "require_admin", "MAX_BODY", "MAX_AMOUNT",
-           "admin_token", "uvicorn_run"]
+           "admin_token", "uvicorn_run", "endpoint", "serve"]
 
 MAX_BODY = 2 * 1024 * 1024  # 10,000 accounts fit with room to spare
 MAX_AMOUNT = 10**15  # cents; keeps every sum far below bigint's limit
@@ -204,6 +206,48 @@ class FaultIn(BaseModel):
     error_rate: float = Field(0.0, ge=0, le=1)
     latency_ms: float = Field(0.0, ge=0, le=600_000)
     duration_s: float | None = Field(None, gt=0, le=86_400)
+
+
+def endpoint(name: str, *, errors: tuple[type[Exception], ...] = (), on_error=None, after=None):
+    """Wrap a handler: injected faults first, a client's mistake -> 4xx, metrics by outcome.
+
+    ``errors`` are further exception types the handler may raise; ``on_error(exc)`` turns them
+    into a response (the app server's 503/504 for database trouble). ``after(state)`` runs once
+    the response is known, before the request is counted.
+    """
+
+    def deco(fn):
+        @functools.wraps(fn)
+        async def handler(request: Request):
+            st = request.app.state
+            t0 = time.perf_counter()
+            resp = await st.faults.apply()
+            if resp is None:
+                try:
+                    resp = await fn(request)
+                except BadRequest as exc:
+                    resp = error(exc.status, exc.code, exc.detail)
+                except errors as exc:
+                    resp = on_error(exc)
+            if after is not None:
+                after(st)
+            outcome = getattr(resp, "outcome", None) or str(resp.status_code)
+            st.metrics.observe(name, outcome, time.perf_counter() - t0)
+            return resp
+        return handler
+    return deco
+
+
+def serve(create_app, module: str) -> int:
+    """``python -m loadtests.bank.<module>``: read the JSON config named by $HIVESIM_BANK_CONFIG
+    (or the first argument) and serve the app it describes on 127.0.0.1."""
+    path = os.environ.get("HIVESIM_BANK_CONFIG") or (sys.argv[1] if len(sys.argv) > 1 else None)
+    if not path:
+        raise SystemExit(f"usage: HIVESIM_BANK_CONFIG={module}.json python -m loadtests.bank.{module}")
+    with open(path) as f:
+        cfg = json.load(f)
+    uvicorn_run(create_app(cfg), cfg["port"])
+    return 0
 
 
 def uvicorn_run(app, port: int, host: str = "127.0.0.1") -> None:

@@ -15,9 +15,7 @@ database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``db.Leade
 from __future__ import annotations
 
 import functools
-import json
 import os
-import sys
 import time
 
 from starlette.applications import Starlette
@@ -25,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from loadtests.bank.api import (AccountsIn, BadRequest, Faults, KeysIn, Metrics, TransferIn, error, read_json,
-                                uvicorn_run)
+from loadtests.bank.api import (AccountsIn, BadRequest, Faults, KeysIn, Metrics, TransferIn, endpoint, error,
+                                read_json, serve)
 from loadtests.bank.db import Pool, Unavailable, UnknownOutcome, run_tx, transfer_tx
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
@@ -36,33 +34,22 @@ __all__ = ["create_app", "main"]
 MAX_LIST = 1000
 
 
-def _endpoint(name: str):
-    """Wrap a handler: injected faults, client errors -> 4xx, unavailability -> 503/504, metrics."""
+def _db_error(exc: Exception):
+    if isinstance(exc, Unavailable):
+        return error(503, "unavailable", str(exc)[:200], retry=True)
+    return error(504, "unknown_outcome", str(exc)[:200])
 
-    def deco(fn):
-        @functools.wraps(fn)
-        async def handler(request: Request):
-            st = request.app.state
-            t0 = time.perf_counter()
-            resp = await st.faults.apply()
-            if resp is None:
-                try:
-                    resp = await fn(request)
-                except BadRequest as exc:
-                    resp = error(exc.status, exc.code, exc.detail)
-                except Unavailable as exc:
-                    resp = error(503, "unavailable", str(exc)[:200], retry=True)
-                except UnknownOutcome as exc:
-                    resp = error(504, "unknown_outcome", str(exc)[:200])
-            new = st.pool.failovers_seen - st.failovers_reported
-            if new > 0:
-                st.metrics.failovers.labels("app").inc(new)
-                st.failovers_reported += new
-            outcome = getattr(resp, "outcome", None) or str(resp.status_code)
-            st.metrics.observe(name, outcome, time.perf_counter() - t0)
-            return resp
-        return handler
-    return deco
+
+def _count_failovers(st) -> None:
+    new = st.pool.failovers_seen - st.failovers_reported
+    if new > 0:
+        st.metrics.failovers.labels("app").inc(new)
+        st.failovers_reported += new
+
+
+# database trouble -> 503 (nothing committed) or 504 (outcome unknown); failovers counted
+_endpoint = functools.partial(endpoint, errors=(Unavailable, UnknownOutcome), on_error=_db_error,
+                              after=_count_failovers)
 
 
 def _deadline(request: Request) -> float:
@@ -290,18 +277,8 @@ async def _not_allowed(request, exc):
     return error(405, "method_not_allowed", f"{request.method} not allowed here")
 
 
-def load_config() -> dict:
-    path = os.environ.get("HIVESIM_BANK_CONFIG") or (sys.argv[1] if len(sys.argv) > 1 else None)
-    if not path:
-        raise SystemExit("usage: HIVESIM_BANK_CONFIG=cfg.json python -m loadtests.bank.app")
-    with open(path) as f:
-        return json.load(f)
-
-
 def main() -> int:
-    cfg = load_config()
-    uvicorn_run(create_app(cfg), cfg["port"])
-    return 0
+    return serve(create_app, "app")
 
 
 if __name__ == "__main__":

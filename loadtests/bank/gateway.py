@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import json
 import os
-import sys
 import time
 
 import aiohttp
@@ -34,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from loadtests.bank.api import (AccountsIn, BadRequest, Faults, Metrics, TransferIn, error, read_json,
-                                require_admin, uvicorn_run)
+from loadtests.bank.api import (AccountsIn, BadRequest, Faults, Metrics, TransferIn, endpoint, error, read_json,
+                                require_admin, serve)
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
 
@@ -143,31 +141,12 @@ def _raw(status: int, content: bytes) -> Response:
     return resp
 
 
-def _endpoint(name: str):
-    def deco(fn):
-        @functools.wraps(fn)
-        async def handler(request: Request):
-            st = request.app.state
-            t0 = time.perf_counter()
-            resp = await st.faults.apply()
-            if resp is None:
-                try:
-                    resp = await fn(request)
-                except BadRequest as exc:
-                    resp = error(exc.status, exc.code, exc.detail)
-            outcome = getattr(resp, "outcome", None) or str(resp.status_code)
-            st.metrics.observe(name, outcome, time.perf_counter() - t0)
-            return resp
-        return handler
-    return deco
-
-
 def _check(value: str, regex, what: str) -> None:
     if not regex.match(value):
         raise BadRequest(422, "invalid", f"{what}: expected {regex.pattern.strip('^$')}")
 
 
-@_endpoint("transfer")
+@endpoint("transfer")
 async def transfer(request: Request):
     router: Router = request.app.state.router
     t = await read_json(request, TransferIn)
@@ -183,7 +162,7 @@ async def transfer(request: Request):
     return _raw(*await router.forward(src, "POST", "/transfers", body=body, write=True, end=end))
 
 
-@_endpoint("get_account")
+@endpoint("get_account")
 async def get_account(request: Request):
     router: Router = request.app.state.router
     account = request.path_params["id"]
@@ -191,7 +170,7 @@ async def get_account(request: Request):
     return _raw(*await router.forward(router.cell(account), "GET", f"/accounts/{account}"))
 
 
-@_endpoint("account_transfers")
+@endpoint("account_transfers")
 async def account_transfers(request: Request):
     router: Router = request.app.state.router
     account = request.path_params["id"]
@@ -199,7 +178,7 @@ async def account_transfers(request: Request):
     return _raw(*await router.forward(router.cell(account), "GET", f"/accounts/{account}/transfers"))
 
 
-@_endpoint("create_accounts")
+@endpoint("create_accounts")
 async def create_accounts(request: Request):
     router: Router = request.app.state.router
     body = await read_json(request, AccountsIn)
@@ -223,7 +202,7 @@ async def create_accounts(request: Request):
     return error(worst, code, "account creation is atomic per cell; see cells", cells=per_cell)
 
 
-@_endpoint("get_transfer")
+@endpoint("get_transfer")
 async def get_transfer(request: Request):
     """Find a transfer by key: in the cell of ``?from=`` if given, else by asking every cell.
 
@@ -249,7 +228,7 @@ async def get_transfer(request: Request):
     return error(503, "unavailable", "some cells did not answer; the transfer may exist there", retry=True)
 
 
-@_endpoint("audit")
+@endpoint("audit")
 async def audit(request: Request):
     """Sum of balances per cell + money in flight (debited in the source, not yet credited).
 
@@ -338,13 +317,7 @@ def create_app(cfg: dict) -> Starlette:
 
 
 def main() -> int:
-    path = os.environ.get("HIVESIM_BANK_CONFIG") or (sys.argv[1] if len(sys.argv) > 1 else None)
-    if not path:
-        raise SystemExit("usage: HIVESIM_BANK_CONFIG=gateway.json python -m loadtests.bank.gateway")
-    with open(path) as f:
-        cfg = json.load(f)
-    uvicorn_run(create_app(cfg), cfg["port"])
-    return 0
+    return serve(create_app, "gateway")
 
 
 if __name__ == "__main__":

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
-import sys
 import time
 
 from prometheus_client import Counter
@@ -34,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from loadtests.bank.api import Metrics, require_admin, uvicorn_run
+from loadtests.bank.api import Metrics, require_admin, serve
 from loadtests.bank.db import Pool, Unavailable, UnknownOutcome, run_tx
 
 __all__ = ["Relay", "create_app", "main"]
@@ -196,13 +194,7 @@ def create_app(cfg: dict) -> Starlette:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    path = os.environ.get("HIVESIM_BANK_CONFIG") or (sys.argv[1] if len(sys.argv) > 1 else None)
-    if not path:
-        raise SystemExit("usage: HIVESIM_BANK_CONFIG=relay.json python -m loadtests.bank.relay")
-    with open(path) as f:
-        cfg = json.load(f)
-    uvicorn_run(create_app(cfg), cfg["port"])
-    return 0
+    return serve(create_app, "relay")
 
 
 if __name__ == "__main__":
