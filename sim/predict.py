@@ -37,7 +37,6 @@ import numpy as np
 
 from sim.errors import HivesimError
 from sim.request import FaultWindow, RetryPolicy, simulate_window
-from sim.request.result import t_interval
 from sim.request.scenario import from_scenario
 from sim.request.spec import OK
 from sim.scenario.model import CHAOS_TARGET_RE
@@ -757,25 +756,14 @@ def plot_faults(pred: dict, out_dir) -> list[str]:
 def write_prediction_dir(pred: dict, out) -> str:
     """prediction.json + plots/ written to a temporary sibling, renamed into place (never overwrites)."""
     import json
-    import shutil
-    import tempfile
 
-    from sim.errors import ResultsError
     from sim.results import json_safe
+    from sim.results_io import atomic_dir
     out = os.path.abspath(os.fspath(out))
-    if os.path.exists(out):
-        raise ResultsError(f"{out}: already exists; choose another --out or remove it")
-    parent = os.path.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(out)}.", suffix=".tmp", dir=parent)
-    try:
+    with atomic_dir(out) as tmp:
         os.makedirs(os.path.join(tmp, "plots"))
         plot_faults(pred, os.path.join(tmp, "plots"))
         with open(os.path.join(tmp, "prediction.json"), "w", encoding="utf-8") as f:
             json.dump(json_safe(pred), f, indent=2)
             f.write("\n")
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

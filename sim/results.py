@@ -11,14 +11,12 @@ import io
 import json
 import math
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-from sim.errors import ResultsError
+from sim.results_io import atomic_dir, atomic_write_text
 
 __all__ = ["new_run_id", "default_run_dir", "write_run_dir", "json_safe", "dumps_json",
            "atomic_write_text"]
@@ -55,21 +53,6 @@ def default_run_dir(scenario_name: str, run_id: str, root: str | os.PathLike = "
     return p
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write a file via a temporary sibling and rename (readers see old or new, never half)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _csv(rows, header) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -92,13 +75,9 @@ def write_run_dir(out: Path, summary: dict, scenario_dump: dict, events=(), time
                   allow_existing_empty: bool = True) -> Path:
     """Write a complete run directory at ``out`` atomically; refuse to overwrite."""
     out = Path(out)
-    if out.exists():
-        if not (allow_existing_empty and out.is_dir() and not any(out.iterdir())):
-            raise ResultsError(f"{out}: already exists; choose another --out or remove it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    os.chmod(tmp, 0o755)  # mkdtemp makes it private; a run directory is for everyone to read
-    try:
+    if out.exists() and allow_existing_empty and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()  # an empty directory made for us (e.g. by a CI step) is not overwritten data
+    with atomic_dir(out) as tmp:
         (tmp / "summary.json").write_text(dumps_json(summary), encoding="utf-8")
         (tmp / "scenario.yaml").write_text(
             "# effective scenario: every default filled in; re-run with `hivesim run scenario.yaml`\n"
@@ -110,10 +89,4 @@ def write_run_dir(out: Path, summary: dict, scenario_dump: dict, events=(), time
             (tmp / "replications.csv").write_text(_csv(replications, REPLICATIONS_HEADER), encoding="utf-8")
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -17,8 +17,6 @@ import csv
 import json
 import math
 import os
-import shutil
-import tempfile
 
 import numpy as np
 
@@ -178,19 +176,10 @@ def write_run_dir(final_dir: str, fill) -> str:
 
     Refuses to overwrite an existing directory; on any error the temporary directory is removed.
     """
+    from sim.results_io import atomic_dir
     final_dir = os.path.abspath(final_dir)
-    if os.path.exists(final_dir):
-        from sim.errors import ResultsError
-        raise ResultsError(f"{final_dir}: already exists; results are never overwritten")
-    parent = os.path.dirname(final_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(final_dir)}.", suffix=".tmp", dir=parent)
-    try:
-        fill(tmp)
-        os.rename(tmp, final_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with atomic_dir(final_dir) as tmp:
+        fill(str(tmp))
     return final_dir
 
 
