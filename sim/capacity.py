@@ -113,6 +113,7 @@ class CapacityModel:
         self._tiers = [self._cell_tiers(c.spec) for c in self.plan.cells]
         self._state_by_cap: dict[tuple[int, float], tuple[float, float]] = {}
         self._tables: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self._nominal: dict[tuple[float, float], IntervalEffect] = {}
 
     # ------------------------------------------------------------------ tiers and capacity
     def _cell_tiers(self, spec) -> tuple[_Tier, _Tier]:
@@ -260,7 +261,17 @@ class CapacityModel:
                               served @ hist_t)
 
     def nominal_effect(self, t0: float, t1: float) -> IntervalEffect:
-        """All cells with everything up over [t0, t1) (e.g. the whole horizon)."""
+        """All cells with everything up over [t0, t1) (e.g. the whole horizon).
+
+        Memoised: every replication asks for the same horizon. Callers must not modify the
+        returned histogram in place (copy it).
+        """
+        key = (t0, t1)
+        if key not in self._nominal:
+            self._nominal[key] = self._nominal_effect(t0, t1)
+        return self._nominal[key]
+
+    def _nominal_effect(self, t0: float, t1: float) -> IntervalEffect:
         total = IntervalEffect(0.0, 0.0, 0.0, np.zeros(_NBINS))
         for c in range(len(self.plan.cells)):
             total = total + self.interval_effect(c, self.nominal_capacity_tps(c), t0, t1)
@@ -268,7 +279,7 @@ class CapacityModel:
 
     def nominal_latency_hist(self, t0: float = 0.0, t1: float | None = None) -> np.ndarray:
         """Request-weighted latency histogram of the whole bank, everything up, over [t0, t1)."""
-        return self.nominal_effect(t0, self.sc.simulation.horizon if t1 is None else t1).latency_hist
+        return self.nominal_effect(t0, self.sc.simulation.horizon if t1 is None else t1).latency_hist.copy()
 
     # ------------------------------------------------------------------ sustainable load
     def max_rate_within_slo(self, cell: int, n_eff: float, db_factor: float) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import os
 import platform
-import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -230,6 +229,3 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
                   _scale_timeseries(ts_rows, sc), reps)
     return target, summary
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use `hivesim run`")
