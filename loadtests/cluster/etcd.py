@@ -29,7 +29,8 @@ def etcd_argv(name: str, data_dir: str, client_port: int, peer_port: int, initia
             "--initial-cluster-token", token,
             "--heartbeat-interval", str(heartbeat_ms), "--election-timeout", str(election_ms),
             "--quota-backend-bytes", str(256 * 1024 * 1024), "--snapshot-count", "10000",
-            "--log-level", "warn", "--logger", "zap"]
+            "--log-level", "warn", "--logger", "zap",
+            "--enable-v2=true"]  # Patroni uses the v2 API (see patroni.py: why not etcd3)
 
 
 def etcd_healthy(client_port: int, timeout: float = 1.0) -> bool:
