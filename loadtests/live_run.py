@@ -32,6 +32,7 @@ from typing import Callable
 
 import yaml
 
+from loadtests.analysis.cpu import CpuSampler, per_second_cpu
 from loadtests.analysis.records import read_requests, read_transfers
 from loadtests.analysis.recovery import analyse_faults, per_second
 from loadtests.analysis.summary import (EVENTS_FIELDS, TIMESERIES_FIELDS, build_summary, dump_json,
@@ -131,6 +132,7 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     t0 = time.time()
     duration = float(live.load.duration)
     episodes = []
+    cpu = None
     try:
         log(f"live: bringing up {scenario.name} ({scenario.topology.cells.count} cells) in {cluster.run_dir}")
         secs = cluster.up(seed=True)
@@ -149,10 +151,12 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
         result: dict = {}
         th = threading.Thread(target=lambda: result.update(r=run_locust(spec, os.path.join(work, "locust.log"),
                                                                            cwd=REPO_ROOT)), daemon=True)
+        cpu = CpuSampler(cluster.all_pids).start()  # the bank's CPU: calibrate's service demand
         th.start()
         t0 = wait_first_request(spec.record_dir, th.is_alive)
         injector.start(t0)
         th.join()
+        cpu.stop()
         episodes = injector.finish()
         lr = result.get("r")
         if lr is None or lr.returncode != 0:
@@ -178,8 +182,11 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     finally:
         if not opts.keep_cluster:
             try:
-                down = cluster.down(keep=status != "ok")
-                log(f"live: cluster down ({down['stopped']} processes, {down['seconds']}s)")
+                # keep the cluster's logs when anything went wrong, the checker's verdict included
+                keep = status != "ok" or (checker_dict is not None and not checker_dict.get("valid", False))
+                down = cluster.down(keep=keep)
+                log(f"live: cluster down ({down['stopped']} processes, {down['seconds']}s)"
+                    + (f"; its logs kept in {cluster.run_dir}/logs" if keep else ""))
             except Exception as exc:  # noqa: BLE001 - report, the results are still written
                 log(f"live: teardown problem: {exc}")
                 error = (error + "; " if error else "") + f"teardown: {exc}"
@@ -191,12 +198,18 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     slow_ms = float(scenario.slo.latency) * 1000
     faults = analyse_faults(rows, t0, episodes, duration, slow_ms, opts.steady) if episodes else []
     series = per_second(rows, t0, duration, slow_ms, episodes)
+    if cpu is not None:
+        per_cpu = per_second_cpu(cpu.samples, t0, duration)
+        for i, row in enumerate(series):
+            for key, col in per_cpu.items():
+                v = col[i] if i < len(col) else float("nan")
+                row[key] = "" if v != v else round(float(v), 4)  # NaN (not sampled) -> empty
     run = {"run_id": run_id, "seed": scenario.simulation.seed, "replications": 1,
            "horizon_days": duration / 86400, "warmup_days": 0.0, "wall_seconds": round(time.monotonic() - wall0, 2),
            "scenario_sha256": scenario_sha256(scenario), "scenario_file": opts.scenario_file,
            "workers": opts.workers, "mode": "live", "hivesim_version": __version__,
            "python": platform.python_version(), "started_utc": started, "status": status,
-           "load_started_unix": t0, "duration_seconds": duration}
+           "load_started_unix": t0, "duration_seconds": duration, "cpu_cores": os.cpu_count()}
     if error:
         run["error"] = error
     sc_dump = scenario.model_dump(mode="json")

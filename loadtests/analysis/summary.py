@@ -29,7 +29,7 @@ EVENTS_FIELDS = ["replication", "start_s", "end_s", "duration_s", "target", "cau
                  "failed_fraction", "recovery_s", "failed_requests", "stall_s", "fault_end_s", "detail"]
 TIMESERIES_FIELDS = ["replication", "t_start_s", "t_end_s", "offered_requests", "failed_requests",
                      "slow_requests", "failed_fraction", "cells_down", "ok_requests", "transfers",
-                     "latency_p50_ms", "latency_p99_ms", "faults_active"]
+                     "latency_p50_ms", "latency_p99_ms", "faults_active", "bank_cpu_s", "machine_busy"]
 Z95 = 1.959963984540054
 
 
