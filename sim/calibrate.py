@@ -11,17 +11,18 @@ What is derived, and from which file of the run directory (only its files are re
 * **capacity and service demand** (``throughput``): steady ok requests/s; when the users could
   offer more (``live.load.rate``) than was served, the bank was saturated and that throughput
   is its capacity, and the demand of type k is ``(p50_k / sum_j mix_j p50_j) / capacity``
-  (utilisation law). CPU is not recorded by the live runs, so demand is not split per process.
+  (utilisation law). Runs that sampled the bank's CPU (timeseries.csv ``bank_cpu_s``) also give
+  ``throughput.cpu``: CPU seconds per answered request (utilisation law), split per type by the
+  latency medians, and the throughput at which the bank alone would fill the machine's cores.
 * **outage time per fault kind** (``outage_seconds``): the time a fault leaves its cell without a
   usable primary. The gateway hides part of it (retries inside its deadline) and Locust's closed
   loop changes the offered load during it, so it is not read off one figure: it is *fitted*, the
-  value for which the closed-loop replay (``sim.predict``) best reproduces the measured failed
-  requests of that fault's window (least squares on the window totals, replays averaged over
-  seeds, 1 s grid then 0.2 s). Per-second counts are not fitted: the ok counts follow the
-  machine's load, which drifts within a run on a shared machine, and measured failures come in
-  bursts (blocked users time out together) that a mean over replays cannot match second by
-  second. A kind seen
-  several times gets one value fitted on all of them.
+  value at which the closed-loop replay (``sim.predict``) reproduces the measured failed requests
+  of the kind's fault windows as summary.json counts them (their total, replays averaged over
+  fixed seeds, bisection to 0.05 s). A kind seen several times gets one value fitted on all of
+  them, and (``outage_samples``) each of its faults' own fitted value:
+  failovers of one kind vary (a postmaster kill: 2-6 s on this machine), and ``predict`` draws
+  from these.
 * **the gateway** (``gateway``): its deadline (the scenario's ``live.gateway_deadline``, checked
   against the longest failed-request latency in the run when one failed) and its retry backoff
   (0.02 s doubling to 0.2 s: loadtests/bank/gateway.py; not visible in the files).
@@ -41,10 +42,9 @@ import numpy as np
 import yaml
 
 from sim.errors import HivesimError, ResultsError
-from sim.predict import (USER_KINDS, LiveRun, ReplayModel, outages_of, per_second, read_live_run,
-                         replay)
+from sim.predict import USER_KINDS, LiveRun, ReplayModel, fault_figures, outages_of, read_live_run, replay
 
-__all__ = ["calibrate", "service_profile", "fit_outages", "write_calibration", "calibration_document",
+__all__ = ["calibrate", "service_profile", "fit_outages", "fit_outage_samples", "write_calibration", "calibration_document",
            "load_calibration"]
 
 Z99 = 2.3263478740408408
@@ -121,48 +121,102 @@ def _throughput(run: LiveRun, service: dict) -> dict:
     else:
         out["capacity_tps_at_least"] = round(steady_ok, 3)
         out["note"] = "not saturated: the throughput is a lower bound of the capacity"
+    cpu = _cpu_demand(run, m, service)
+    if cpu:
+        out["cpu"] = cpu
     return out
 
 
-def _objective(run: LiveRun, model: ReplayModel, outage: dict, kind: str, seeds) -> float:
-    meas_fail = np.array([r["failed_requests"] for r in run.series])
-    n = min(len(meas_fail), int(math.ceil(run.duration)))
-    fail = np.zeros(n)
-    outs = outages_of(run, outage)
+def _cpu_demand(run: LiveRun, steady: np.ndarray, service: dict) -> dict | None:
+    """Service demand from CPU (live runs that sampled it: timeseries.csv ``bank_cpu_s``).
+
+    Utilisation law over the steady seconds: the bank's CPU seconds / its answered requests is
+    the mean CPU demand of a request; split per type in proportion to the types' latency
+    medians (the per-second mix barely moves, so a regression per type would be ill-posed).
+    ``cores / demand`` is the throughput at which the bank alone would fill the machine."""
+    if not run.series or "bank_cpu_s" not in run.series[0]:
+        return None
+    cpu = np.array([r.get("bank_cpu_s", math.nan) for r in run.series], dtype=float)
+    ok = np.array([r["ok_requests"] for r in run.series], dtype=float)
+    busy = np.array([r.get("machine_busy", math.nan) for r in run.series], dtype=float)
+    use = steady & np.isfinite(cpu) & (ok > 0)
+    if use.sum() < 5:
+        return None
+    demand = float(cpu[use].sum() / ok[use].sum())  # CPU s per answered request
+    cores = int(run.summary.get("run", {}).get("cpu_cores") or os.cpu_count() or 1)
+    mix = run.scenario.workload.mix
+    w = {"read": mix.reads, "intra": mix.intra_cell, "cross": mix.cross_cell}
+    mean_med = sum(w[k] * service[k]["median_ms"] for k in USER_KINDS) / max(sum(w.values()), 1e-9)
+    return {"demand_ms": round(1000 * demand, 3),
+            "demand_ms_by_kind": {k: round(1000 * demand * service[k]["median_ms"] / mean_med, 3) for k in USER_KINDS},
+            "bank_utilisation": round(float(cpu[use].sum() / use.sum()) / cores, 3),
+            "machine_busy": round(float(np.nanmean(busy[use])), 3) if np.isfinite(busy[use]).any() else None,
+            "cores": cores, "cpu_bound_capacity_rps": round(cores / demand, 1) if demand > 0 else None,
+            "note": "from the bank's CPU seconds per answered request in the steady seconds (utilisation law); "
+                    "machine_busy includes the load generator"}
+
+
+def _predicted_failed(run: LiveRun, model: ReplayModel, outage: dict, idx: list[int], seeds,
+                      override: dict[int, float] | None = None) -> float:
+    """Failed requests the replay predicts (mean over ``seeds``) in the windows of faults ``idx``,
+    counted as the live benchmark counts them (``sim.predict.fault_figures``).
+
+    Only window totals are fitted, not per-second counts: the ok counts follow the machine's load
+    (it drifts within a run on a shared machine), and measured failures come in bursts (blocked
+    users time out together every deadline) that a mean over replays cannot match second by second."""
+    outs = outages_of(run, outage, override=override)
+    total = 0.0
     for s in seeds:
-        ps = per_second(replay(model, outs, s), run.duration)
-        fail += ps["failed"][:n]
-    fail /= len(seeds)
-    err = 0.0
-    for i, f in enumerate(run.faults):
-        if f["kind"] != kind:
-            continue
-        a = int(float(f["start"]))
-        b = int(float(run.faults[i + 1]["start"])) if i + 1 < len(run.faults) else n
-        sl = slice(max(a - 1, 0), min(b, n))
-        # squared error of the window's failed total. Per-second terms were tried and dropped:
-        # the ok counts follow the machine's load (it drifts within a run on a shared machine), and
-        # the measured failures come in bursts (blocked users time out together every deadline)
-        # that a mean over replays cannot match second by second
-        err += float((fail[sl].sum() - meas_fail[sl].sum()) ** 2)
-    return err
+        figs = fault_figures(replay(model, outs, s), run.faults, run.duration)
+        total += sum(figs[i]["failed_requests"] for i in idx)
+    return total / len(seeds)
 
 
-def fit_outages(run: LiveRun, model: ReplayModel, seeds=range(6), max_outage: float = 60.0,
-                rounds: int = 1) -> dict:
-    """Outage seconds per fault kind that best reproduce the run (coordinate descent over kinds)."""
+def _bisect(pred, target: float, hi: float, tol: float = 0.05) -> float:
+    """The outage g in [0, hi] at which ``pred(g)`` (failed requests, non-decreasing in g up to
+    the replay's noise, which the fixed seeds make the same for every g) reaches ``target``."""
+    lo = 0.0
+    if pred(hi) < target:
+        return hi
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        if pred(mid) < target:
+            lo = mid
+        else:
+            hi = mid
+    return round((lo + hi) / 2, 2)
+
+
+def fit_outages(run: LiveRun, model: ReplayModel, seeds=range(6), max_outage: float = 64.0,
+                rounds: int = 2) -> dict:
+    """Outage seconds per fault kind at which the replay reproduces the kind's measured failed
+    requests (summed over its faults); coordinate descent over the kinds, since a kind's outage
+    changes the load the others' windows see."""
     kinds = sorted({f["kind"] for f in run.faults if _is_db_fault(f)})
     est = {k: run.deadline for k in kinds}
     seeds = list(seeds)
-    for _ in range(rounds):
+    for _ in range(rounds if len(kinds) > 1 else 1):
         for k in kinds:
-            def cost(g):
-                return _objective(run, model, {**est, k: g}, k, seeds)
-            coarse = np.arange(0.0, max_outage + 1e-9, 1.0)
-            best = min(coarse, key=cost)
-            fine = np.arange(max(best - 0.8, 0.0), best + 0.81, 0.2)
-            est[k] = round(float(min(fine, key=cost)), 2)
+            idx = [i for i, f in enumerate(run.faults) if f["kind"] == k]
+            meas = sum(float(run.faults[i].get("failed_requests") or 0) for i in idx)
+            est[k] = _bisect(lambda g: _predicted_failed(run, model, {**est, k: g}, idx, seeds), meas, max_outage)
     return est
+
+
+def fit_outage_samples(run: LiveRun, model: ReplayModel, est: dict, seeds=range(6),
+                       max_outage: float = 64.0) -> dict:
+    """Per fault kind seen more than once: each fault's own outage (its window fitted alone, the
+    others at ``est``), in the order of the run. ``predict`` draws a kind's outage from these,
+    so its spread (and the interval it reports) follows the failovers actually seen."""
+    seeds = list(seeds)
+    out: dict[str, list[float]] = {}
+    for k in sorted(est):
+        idx = [i for i, f in enumerate(run.faults) if f["kind"] == k]
+        if len(idx) < 2:
+            continue
+        out[k] = [_bisect(lambda g, i=i: _predicted_failed(run, model, est, [i], seeds, {i: g}),
+                          float(run.faults[i].get("failed_requests") or 0), max_outage) for i in idx]
+    return out
 
 
 def _is_db_fault(f: dict) -> bool:
@@ -186,6 +240,9 @@ def calibrate(run: LiveRun | str, seeds=range(6)) -> dict:
                       "rate_per_user": float(run.scenario.live.load.rate) / run.users}}
     model = ReplayModel.for_run(run, cal)
     cal["outage_seconds"] = fit_outages(run, model, seeds)
+    samples = fit_outage_samples(run, model, cal["outage_seconds"], seeds)
+    if samples:
+        cal["outage_samples"] = samples
     cal["throughput"] = _throughput(run, service)
     failed_lat = [f.get("max_latency_ms") for f in run.faults if f.get("failed_requests")]
     if failed_lat:
@@ -236,6 +293,12 @@ def load_calibration(path) -> dict:
     for k, v in cal["outage_seconds"].items():
         if not isinstance(v, (int, float)) or v < 0:
             raise HivesimError(f"{path}: calibration.outage_seconds.{k}: expected seconds >= 0, got {v!r}")
+    samples = cal.get("outage_samples", {})
+    if not isinstance(samples, dict):
+        raise HivesimError(f"{path}: calibration.outage_samples: expected a mapping, got {type(samples).__name__}")
+    for k, v in samples.items():
+        if not (isinstance(v, list) and v and all(isinstance(x, (int, float)) and x >= 0 for x in v)):
+            raise HivesimError(f"{path}: calibration.outage_samples.{k}: expected a list of seconds >= 0, got {v!r}")
     return cal
 
 

@@ -400,21 +400,23 @@ class _ClosedLoop:
     def __init__(self, m: ReplayModel, outages: dict[int, list[tuple[float, float]]], rng: random.Random):
         self.m, self.out, self.rng = m, outages, rng  # scalar draws: random.Random is ~10x numpy's
         self.known: set[int] = set()  # accounts the gateway has seen to exist (cross-cell check)
-        self.rows: list[tuple[float, float, str, bool]] = []  # start, latency s, kind, ok
+        self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
         p = np.asarray(m.mix, dtype=float)
         self.p = p / p.sum()
-        self.blocked_until = [0.0] * m.users  # per user: waiting on a dead cell until then
+        self.blocked: dict[int, float] = {}  # user -> waiting on a dead cell until then (only while > now)
         if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
             self.out = {c: [(a, b + rng.random() * m.outage_jitter) for a, b in w] for c, w in outages.items()}
         self.now, self.user = 0.0, None
-        self._u = iter(())
 
     def _svc(self, kind: str) -> float:
         med, sig = self.m.service[kind]
         # the measured bank is saturated (its latency is mostly queueing for 2 shared cores), so
         # it is processor sharing: latency scales with the users actually being served. Users
         # waiting on a dead cell load nothing, and the healthy cell gets fast during an outage.
-        busy = sum(1 for x in self.blocked_until if x <= self.now) if self.m.processor_sharing else self.m.users
+        busy = self.m.users
+        if self.m.processor_sharing and self.blocked:
+            self.blocked = {u: x for u, x in self.blocked.items() if x > self.now}
+            busy -= len(self.blocked)
         return max(med * busy / self.m.users, MIN_SERVICE) * math.exp(sig * self.rng.gauss(0.0, 1.0))
 
     def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
@@ -430,24 +432,26 @@ class _ClosedLoop:
                     self._block(ready)
                     return ready + svc - pre, True, 200, budget - (ready - m)
                 self._block(m + budget)
-                # in the database when it died: the commit's fate is unknown (504), else 503
+                # in the database when it died: the commit's fate is unknown (504), else 503.
+                # (A frozen primary is the same: the app cuts a hung statement at the deadline,
+                # and only a write already inside its COMMIT is unknown; live runs show few lookups.)
                 status = 504 if write and m - a < IN_DB_SECONDS else 503
                 return m + budget + svc - pre, False, status, 0.0
         return t + svc, True, 200, budget
 
     def _block(self, until: float) -> None:
-        if self.user is not None and until > self.blocked_until[self.user]:
-            self.blocked_until[self.user] = until
+        if self.user is not None and until > self.blocked.get(self.user, 0.0):
+            self.blocked[self.user] = until
 
     def _cell(self) -> int:
-        return self.rng.randrange(self.m.cells)
+        return int(self.rng.random() * self.m.cells)
 
     def _transfer(self, t: float, cross: bool) -> float:
         m = self.m
         kind = "cross" if cross else "intra"
         src = self._cell()
-        dst = (src + 1 + self.rng.randrange(m.cells - 1)) % m.cells if cross and m.cells > 1 else src
-        dst_acct = self.rng.randrange(max(m.accounts, 1))
+        dst = (src + 1 + int(self.rng.random() * (m.cells - 1))) % m.cells if cross and m.cells > 1 else src
+        dst_acct = int(self.rng.random() * max(m.accounts, 1))
         stop = t + m.op_deadline
         backoff = m.client_backoff
         while True:
@@ -462,19 +466,19 @@ class _ClosedLoop:
                     status = 503
             if ok:
                 at, ok, status, _ = self._attempt(at, src, self._svc(kind), left, True)
-            self.rows.append((t, at - t, kind, ok))
+            self.rows.append((t, at - t, kind, ok, (src, dst)))
             t = at
             if ok:
                 return t
-            if status == 504:  # unknown: resolve through the status endpoint (asks every cell)
-                ends = [self._attempt(t, c, self._svc("read"), m.deadline, False) for c in range(m.cells)]
-                t = max(e[0] for e in ends)
+            if status == 504:  # unknown: the client looks the key up at the source cell (not a row:
+                # lookups are not user requests in the live figures); absent -> retry the same key
+                t = self._attempt(t, src, self._svc("read"), m.deadline, False)[0]
             if t + backoff >= stop:
                 return t
             t += backoff * (0.5 + self.rng.random())
             backoff = min(m.client_max_backoff, backoff * 2)
 
-    def run(self) -> list[tuple[float, float, str, bool]]:
+    def run(self) -> list[tuple]:
         m = self.m
         pace = 1.0 / m.rate_per_user
         heap = [(0.0, u) for u in range(m.users)]  # Locust starts every user at once (spawn rate 0)
@@ -486,8 +490,9 @@ class _ClosedLoop:
             self.now, self.user = t, u
             r = self.rng.random()
             if r < self.p[0]:
-                end, ok, _, _ = self._attempt(t, self._cell(), self._svc("read"), m.deadline, False)
-                self.rows.append((t, end - t, "read", ok))
+                cell = self._cell()
+                end, ok, _, _ = self._attempt(t, cell, self._svc("read"), m.deadline, False)
+                self.rows.append((t, end - t, "read", ok, (cell,)))
             else:
                 end = self._transfer(t, r >= self.p[0] + self.p[1])
             heapq.heappush(heap, (max(t + pace, end), u))
@@ -495,14 +500,23 @@ class _ClosedLoop:
         return self.rows
 
 
-def outages_of(run: LiveRun, outage_seconds: dict, default: float | None = None) -> dict[int, list[tuple[float, float]]]:
-    """Per cell, the (start, end) of each recorded fault's outage, end = start + the kind's outage."""
+def outages_of(run: LiveRun, outage_seconds: dict, default: float | None = None,
+               samples: dict | None = None, rng: np.random.Generator | None = None,
+               override: dict[int, float] | None = None) -> dict[int, list[tuple[float, float]]]:
+    """Per cell, the (start, end) of each recorded fault's outage, end = start + the kind's
+    outage. With ``samples`` (kind -> outages seen,
+    ``calibration.outage_samples``) and ``rng``, each fault of such a kind draws its outage
+    from them; ``override`` (fault index -> seconds) sets single faults' outages (calibration)."""
     out: dict[int, list[tuple[float, float]]] = {}
-    for f in run.faults:
+    for i, f in enumerate(run.faults):
         m = CHAOS_TARGET_RE.match(f["target"])
         if m is None or m.group("cell") in (None, "*") or m.group("tier") != "db":
             continue
         g = outage_seconds.get(f["kind"], default)
+        if override and i in override:
+            g = override[i]
+        elif samples and rng is not None and samples.get(f["kind"]):
+            g = samples[f["kind"]][int(rng.integers(len(samples[f["kind"]])))]
         if g is None:
             raise HivesimError(f"calibration: no outage time for fault kind {f['kind']!r} "
                                f"(calibrated kinds: {', '.join(sorted(outage_seconds)) or 'none'})")
@@ -511,8 +525,8 @@ def outages_of(run: LiveRun, outage_seconds: dict, default: float | None = None)
     return out
 
 
-def replay(model: ReplayModel, outages, seed: int) -> list[tuple[float, float, str, bool]]:
-    """One closed-loop replay: the per-request rows (start s, latency s, kind, ok)."""
+def replay(model: ReplayModel, outages, seed: int) -> list[tuple]:
+    """One closed-loop replay: the per-request rows (start s, latency s, kind, ok, cells touched)."""
     ss = np.random.SeedSequence(seed)  # one seeded stream per replay, derived like the engines'
     return _ClosedLoop(model, outages, random.Random(int(ss.generate_state(2, np.uint64)[0]))).run()
 
@@ -542,9 +556,10 @@ def per_second(rows, duration: float) -> dict:
 
 
 def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0) -> list[dict]:
-    """Per fault, with the live benchmark's definitions (loadtests/analysis/recovery.py):
-    failed requests of its window, recovery (outage) seconds, and the window's peak per-second p99."""
-    from loadtests.analysis.recovery import recovery_in_window
+    """Per fault, with the live benchmark's definitions (loadtests/analysis/recovery.py): the
+    requests that touch the fault's cell and complete in its window (start to the next fault);
+    their failed count, recovery (outage) seconds, and the window's peak per-second p99."""
+    from loadtests.analysis.recovery import fault_cell, recovery_in_window
     t = np.array([r[0] for r in rows], dtype=float)
     lat = np.array([r[1] for r in rows], dtype=float)
     bad = ~np.array([r[3] for r in rows], dtype=bool)
@@ -553,7 +568,10 @@ def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0
     for n, f in enumerate(faults):
         a = float(f["start"])
         w_end = float(faults[n + 1]["start"]) if n + 1 < len(faults) else duration
-        sel = (t + lat >= a) & (t < w_end)
+        sel = (t + lat >= a) & (t + lat < w_end)
+        cell = fault_cell(f["target"])
+        if cell is not None:
+            sel &= np.array([cell in r[4] for r in rows], dtype=bool)
         rec, _, _ = recovery_in_window(t[sel], bad[sel], a, w_end, steady)
         out.append({"failed_requests": int(bad[sel].sum()), "outage_seconds": round(float(rec or 0.0), 3),
                     "p99_ms": _peak(ps["p99"], a, w_end), "requests": int(sel.sum())})
@@ -609,14 +627,17 @@ def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, 
         from sim.calibrate import service_profile
         calibration = {**calibration, "service_ms": service_profile(run)}
     model = ReplayModel.for_run(run, calibration)
-    outs = outages_of(run, calibration["outage_seconds"])
+    samples = calibration.get("outage_samples") or None
     seeds = list(seeds)
     n = int(math.ceil(run.duration))
     per_fault = [[] for _ in run.faults]
     ok_tot, req_tot = [], []
     ts_ok, ts_fail, ts_p99 = np.zeros((len(seeds), n)), np.zeros((len(seeds), n)), np.full((len(seeds), n), np.nan)
     for i, s in enumerate(seeds):
-        rows = replay(model, outs, 1_000_003 * (i + 1) + int(run.scenario.simulation.seed))
+        seed = 1_000_003 * (i + 1) + int(run.scenario.simulation.seed)
+        outs = outages_of(run, calibration["outage_seconds"], samples=samples,
+                          rng=np.random.default_rng([seed, 7]))  # own stream: the replay's is untouched
+        rows = replay(model, outs, seed)
         for k, fig in enumerate(fault_figures(rows, run.faults, run.duration)):
             per_fault[k].append(fig)
         ps = per_second(rows, run.duration)
@@ -644,6 +665,7 @@ def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, 
                           "outage_seconds": round(float(np.mean([x["outage_seconds"] for x in figs])), 3),
                           "p99_ms": round(float(np.mean(p99s)), 1) if p99s else None,
                           "calibrated_outage_seconds": g,
+                          "calibrated_outage_range": _range(calibration.get("outage_samples", {}).get(f["kind"])),
                           "open_loop_failed_requests": round(_open_loop_failed(run, calibration, f, w_end, g,
                                                                                  k + 1), 1)},
             "relative_error": None if rel is None else round(rel, 4),
@@ -655,10 +677,17 @@ def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, 
         k["faults"] += 1
         k["measured_failed_requests"] += f["measured"]["failed_requests"]
         k["predicted_failed_requests"] += f["predicted"]["failed_requests"]
-    for k in kinds.values():
+    for name, k in kinds.items():
         m_, p_ = k["measured_failed_requests"], k["predicted_failed_requests"]
         rel = (p_ - m_) / m_ if m_ > 0 else (0.0 if round(p_) == 0 else None)
         k["predicted_failed_requests"] = round(p_, 2)
+        # the replays' spread of the kind's total (loop timing, users' positions, and with
+        # outage_samples the failover length drawn per fault): where a run of this schedule lands
+        per_replay = np.sum([[x["failed_requests"] for x in per_fault[i]]
+                             for i, f in enumerate(run.faults) if f["kind"] == name], axis=0)
+        lo, hi = np.percentile(per_replay, [5, 95])
+        k["predicted_p05_p95"] = [float(lo), float(hi)]
+        k["measured_in_p05_p95"] = bool(lo <= m_ <= hi)
         k["relative_error"] = None if rel is None else round(rel, 4)
         k["within_tolerance"] = rel is not None and abs(rel) <= tolerance
     s = run.summary
@@ -693,21 +722,31 @@ def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, 
     }
 
 
+def _range(samples) -> list[float] | None:
+    return [float(min(samples)), float(max(samples))] if samples else None
+
+
 def fault_table(pred: dict) -> list[list[str]]:
-    """Rows of the per-fault table (header first), as printed by ``hivesim predict``."""
-    rows = [["fault", "target", "failed meas", "failed pred", "rel err", "outage meas s", "outage pred s",
-             "p99 meas ms", "p99 pred ms", "ok"]]
+    """Rows of the per-fault table (header first), as printed by ``hivesim predict``: each fault,
+    then each fault kind (its faults summed; the tolerance is judged there)."""
+    rows = [["fault", "target", "failed meas", "failed pred", "pred p05-p95", "rel err", "outage meas s",
+             "outage pred s", "p99 meas ms", "p99 pred ms", "ok"]]
+
+    def band(v):
+        return "-" if not v else f"{v[0]:.0f}-{v[1]:.0f}"
+
     for f in pred["faults"]:
         m, p = f["measured"], f["predicted"]
         rel = f["relative_error"]
         rows.append([f["kind"], f["target"], str(m["failed_requests"]), f"{p['failed_requests']:.1f}",
-                     "n/a" if rel is None else f"{rel:+.0%}", _fmt(m["outage_seconds"]), _fmt(p["outage_seconds"]),
-                     _fmt(m["p99_ms"], 0), _fmt(p["p99_ms"], 0), "yes" if f["within_tolerance"] else "NO"])
+                     band(p.get("failed_requests_p05_p95")), "n/a" if rel is None else f"{rel:+.0%}",
+                     _fmt(m["outage_seconds"]), _fmt(p["outage_seconds"]), _fmt(m["p99_ms"], 0), _fmt(p["p99_ms"], 0),
+                     "yes" if f["within_tolerance"] else "NO"])
     for kind, k in pred.get("kinds", {}).items():
         rel = k["relative_error"]
         rows.append([f"{kind} (all {k['faults']})", "per kind", str(k["measured_failed_requests"]),
-                     f"{k['predicted_failed_requests']:.1f}", "n/a" if rel is None else f"{rel:+.0%}",
-                     "", "", "", "", "yes" if k["within_tolerance"] else "NO"])
+                     f"{k['predicted_failed_requests']:.1f}", band(k.get("predicted_p05_p95")),
+                     "n/a" if rel is None else f"{rel:+.0%}", "", "", "", "", "yes" if k["within_tolerance"] else "NO"])
     return rows
 
 
@@ -725,11 +764,13 @@ def plot_faults(pred: dict, out_dir) -> list[str]:
     written = []
     for k, f in enumerate(pred["faults"]):
         a, b = float(f["start"]), float(f["window_end"])
-        lo, hi = max(0, int(a) - 5), min(len(tl["measured_ok"]), int(math.ceil(b)))
+        lo, hi = max(0, int(a) - 5), min(len(tl["measured_ok"]), int(round(b)))  # b: the next fault's start
         x = np.arange(lo, hi)
         fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
         g = f["predicted"]["calibrated_outage_seconds"]
-        ax.axvspan(a, a + g, color="0.85", label=f"predicted outage ({g:g} s, calibrated)")
+        rng = f["predicted"].get("calibrated_outage_range")
+        ax.axvspan(a, a + g, color="0.85", label=f"calibrated outage {g:g} s" + (
+            f" (drawn per replay from {rng[0]:g}-{rng[1]:g} s)" if rng else ""))
         ax.step(x, tl["measured_ok"][lo:hi], where="post", color="tab:blue", label="measured ok")
         ax.step(x, tl["predicted_ok"][lo:hi], where="post", color="tab:blue", ls="--", label="predicted ok (mean)")
         ax.step(x, tl["measured_failed"][lo:hi], where="post", color="tab:red", label="measured failed")
@@ -754,15 +795,19 @@ def plot_faults(pred: dict, out_dir) -> list[str]:
 
 
 def write_prediction_dir(pred: dict, out) -> str:
-    """prediction.json + plots/ written to a temporary sibling, renamed into place (never overwrites)."""
+    """prediction.json, report.html and plots/ written to a temporary sibling, renamed into place
+    (never overwrites)."""
     import json
 
     from sim.results import json_safe
     from sim.results_io import atomic_dir
     out = os.path.abspath(os.fspath(out))
+    from sim.report.prediction import render_prediction
     with atomic_dir(out) as tmp:
         os.makedirs(os.path.join(tmp, "plots"))
-        plot_faults(pred, os.path.join(tmp, "plots"))
+        written = plot_faults(pred, os.path.join(tmp, "plots"))
+        with open(os.path.join(tmp, "report.html"), "w", encoding="utf-8") as f:
+            f.write(render_prediction(pred, fault_table(pred), [p for p in written if p.endswith(".png")]))
         with open(os.path.join(tmp, "prediction.json"), "w", encoding="utf-8") as f:
             json.dump(json_safe(pred), f, indent=2)
             f.write("\n")

@@ -2,7 +2,7 @@
 
 The calibration is deterministic (fixed replay seeds), so calibrating the committed run again
 must give the committed calibration file; the fitted figures must also make physical sense for
-the bank that was measured (Patroni ttl 20 s, gateway deadline 4 s).
+the bank that was measured (Patroni ttl 20 s; gateway deadline 4 s in run A, 1 s in run E).
 """
 
 from __future__ import annotations
@@ -15,18 +15,59 @@ import pytest
 
 from sim.calibrate import calibrate, calibration_document, load_calibration, write_calibration
 from sim.errors import HivesimError, ResultsError
-from sim.predict import fault_windows, read_live_run
+from sim.calibrate import _predicted_failed
+from sim.predict import ReplayModel, fault_windows, read_live_run
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "results" / "baselines"
 RUN_A = BASE / "live-calib-a-20261128T124845Z-745b"
 CAL_A = ROOT / "scenarios" / "calibration" / "live-calib-a.calibration.yaml"
+RUN_E = BASE / "live-calib-e-20261128T152926Z-54e8"
+CAL_E = ROOT / "scenarios" / "calibration" / "live-calib-e.calibration.yaml"
 
 
 @pytest.fixture(scope="module")
 def cal_a():
     return calibrate(RUN_A)
+
+
+@pytest.fixture(scope="module")
+def cal_e():
+    return calibrate(RUN_E)
+
+
+def test_calibration_e_reproduces_the_committed_file(cal_e):
+    committed = load_calibration(CAL_E)
+    for key in ("outage_seconds", "outage_samples", "service_ms"):
+        assert cal_e[key] == committed[key], key
+
+
+def test_calibration_e_is_physical(cal_e):
+    """Run E: three postmaster kills, a 25 s pause, a host crash; Patroni ttl 20 s."""
+    out, each = cal_e["outage_seconds"], cal_e["outage_samples"]
+    sc = read_live_run(RUN_E).scenario
+    ttl = sc.live.patroni.ttl
+    pause = next(c for c in sc.chaos if c.fault == "pause")
+    assert ttl <= out["crash"] <= ttl + 15  # the leader key expires, then a standby is promoted
+    assert ttl <= out["pause"] <= pause.duration + 10  # frozen: the same expiry (a thaw ends it anyway)
+    assert out["kill-postmaster"] < out["crash"] / 2  # its own Patroni notices at once
+    assert set(each) == {"kill-postmaster"}  # the only kind seen more than once
+    assert len(each["kill-postmaster"]) == 3
+    assert min(each["kill-postmaster"]) <= out["kill-postmaster"] <= max(each["kill-postmaster"])
+
+
+def test_each_fault_s_own_outage_reproduces_its_count(cal_e):
+    """fit_outage_samples: replaying with a kill's own fitted outage gives back that kill's
+    measured failed requests. Tolerance: 2 requests + 10 % (the bisection stops within 0.05 s,
+    and a step of the replay's count can be a few requests)."""
+    run = read_live_run(RUN_E)
+    model = ReplayModel.for_run(run, cal_e)
+    kills = [i for i, f in enumerate(run.faults) if f["kind"] == "kill-postmaster"]
+    for i, g in zip(kills, cal_e["outage_samples"]["kill-postmaster"]):
+        pred = _predicted_failed(run, model, cal_e["outage_seconds"], [i], range(6), {i: g})
+        meas = run.faults[i]["failed_requests"]
+        assert abs(pred - meas) <= 2 + 0.1 * meas, (i, g, pred, meas)
 
 
 def test_calibration_reproduces_the_committed_file(cal_a):
@@ -103,3 +144,29 @@ def test_bad_inputs_are_one_line_errors(tmp_path, cli):
         bad = tmp_path / "bad.yaml"
         bad.write_text("calibration:\n  outage_seconds: [1]\n  service_ms: {}\n")
         load_calibration(bad)
+
+
+def test_cpu_demand_from_a_run_that_sampled_it(cal_e):
+    """Runs since the CPU sampler (loadtests/analysis/cpu.py) give the bank's CPU demand. Two
+    independent readings must agree: the bank's processes (/proc/PID/stat) are part of the
+    machine (/proc/stat), so the bank's utilisation cannot exceed the machine's busy fraction;
+    and the utilisation law ties demand, throughput and utilisation together."""
+    run = read_live_run(RUN_E)  # sampled the bank's CPU (timeseries.csv bank_cpu_s)
+    t = cal_e["throughput"]
+    c = t["cpu"]
+    assert c["cores"] == run.summary["run"]["cpu_cores"] >= 1
+    assert 0 < c["bank_utilisation"] <= c["machine_busy"] <= 1.0
+    assert c["demand_ms"] > 0
+    # U = X * D: the steady throughput times the demand is the bank's share of the cores (the
+    # steady seconds' mean ok rate is the X of both; rounding of the stored figures only)
+    assert t["steady_ok_rps"] * c["demand_ms"] / 1000 / c["cores"] == pytest.approx(c["bank_utilisation"], rel=0.02)
+    assert c["cpu_bound_capacity_rps"] > t["steady_ok_rps"]
+    mix = run.scenario.workload.mix
+    by = c["demand_ms_by_kind"]
+    mean = (mix.reads * by["read"] + mix.intra_cell * by["intra"] + mix.cross_cell * by["cross"]) / \
+        (mix.reads + mix.intra_cell + mix.cross_cell)
+    assert mean == pytest.approx(c["demand_ms"], rel=0.01)
+
+
+def test_older_runs_without_cpu_still_calibrate(cal_a):
+    assert "cpu" not in cal_a["throughput"]

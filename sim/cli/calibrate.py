@@ -46,11 +46,19 @@ def _run(args) -> int:
     path = write_calibration(out, calibration_document(cal, args.extends), header)
     print(f"calibration written to {path}")
     for kind, g in sorted(cal["outage_seconds"].items()):
-        print(f"  outage {kind:<16} {g:6.2f} s")
+        each = cal.get("outage_samples", {}).get(kind)
+        print(f"  outage {kind:<16} {g:6.2f} s" + (f"  (each fault: {', '.join(f'{x:g}' for x in each)} s)"
+                                                  if each else ""))
     for kind, v in cal["service_ms"].items():
         print(f"  service {kind:<15} median {v['median_ms']:8.1f} ms, lognormal sigma {v['sigma']:.3f}")
     t = cal["throughput"]
     cap = t.get("capacity_tps", t.get("capacity_tps_at_least"))
     print(f"  throughput {t['steady_ok_rps']:.1f} ok req/s steady; capacity {'' if t['saturated'] else '>= '}"
           f"{cap:.1f} tps; gateway deadline {cal['gateway']['deadline']:g} s")
+    c = t.get("cpu")
+    if c:
+        print(f"  cpu demand {c['demand_ms']:.2f} ms per request (bank utilisation {c['bank_utilisation']:.0%} of "
+              f"{c['cores']} cores); the bank alone would fill them at {c['cpu_bound_capacity_rps']:g} req/s")
+    else:
+        print("  cpu: not sampled in this run (older run): demand from latency only")
     return 0
