@@ -86,7 +86,6 @@ def _worst_windows(r: ReplicationResult, days: int) -> float:
 def aggregate(results: list[ReplicationResult]) -> dict:
     """Summary figures (without run/scenario metadata) from replications sorted by index."""
     results = sorted(results, key=lambda r: r.index)
-    R = len(results)
     a_req = [r.availability_request for r in results]
     a_time = [r.availability_time for r in results]
     req = availability_block(a_req)

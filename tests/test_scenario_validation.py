@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sim.errors import ScenarioError
-from sim.scenario import json_schema, load_scenario, load_scenario_text
+from sim.scenario import json_schema, load_scenario
 from sim.units import parse_duration, parse_fraction, parse_rate
 
 GOOD = "name: t\ntopology:\n  cells:\n    count: 2\n"
