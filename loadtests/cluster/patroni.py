@@ -125,6 +125,11 @@ def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port
                         # stretched a postmaster kill's write outage from ~4.5 s to 5.5-8 s in
                         # about half the kills (docs/calibration.md). Retry every 0.5 s instead.
                         "wal_retrieve_retry_interval": "500ms",
+                        # dynamic shared memory as files in the data directory, not /dev/shm:
+                        # a SIGKILLed postmaster (the kill-postmaster and crash faults) leaves its
+                        # POSIX segments behind, ~0.5 MB each, and 40 live runs left 980 of them
+                        # (tmpfs memory). In the data directory they go with the run directory.
+                        "dynamic_shared_memory_type": "mmap",
                     },
                 },
             },
