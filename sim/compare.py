@@ -17,7 +17,8 @@ from pathlib import Path
 
 from sim.errors import HivesimError
 from sim.gate import fmt
-from sim.results_io import MISSING, Run, atomic_dir, ci_of, load_run, lookup_optional, run_label
+from sim.results_io import (MISSING, Run, atomic_dir, ci_of, downtime_budget_minutes, load_run, lookup_optional,
+                            run_label)
 
 __all__ = ["METRICS", "Row", "compare_runs", "to_markdown", "to_html", "write_compare", "overlay_downtime",
            "overlay_cost_nines"]
@@ -130,9 +131,8 @@ def overlay_downtime(runs: list[Run]):
     """All runs' downtime-per-year CDFs on one axis (with each run's SLO budget when they differ)."""
     import numpy as np
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
-    from sim.report.plots import Skip, replication_downtimes, cdf_scale, ecdf_xy
+    from sim.report.plots import Skip, cdf_scale, downtime_cdf_axes, ecdf_xy, replication_downtimes
     fig = Figure(figsize=(9.5, 5.2), layout="constrained")
     ax = fig.subplots()
     budgets: dict = {}
@@ -153,19 +153,11 @@ def overlay_downtime(runs: list[Run]):
                 label=f"{run_label(r, i + 1)}: n={len(d)}, mean {np.mean(d):.3g} min/yr{tag}")
         slo = r.slo_availability()
         if slo:
-            budgets.setdefault(round((1 - slo) * 525_600, 6), []).append(i + 1)
+            budgets.setdefault(round(downtime_budget_minutes(slo), 6), []).append(i + 1)
     for b, who in budgets.items():
         ax.axvline(b, color="#d62728", ls="--", lw=1.2,
                    label=f"SLO budget {b:.3g} min/yr" + ("" if len(budgets) == 1 else f" (runs {who})"))
-    if log:  # runs orders of magnitude apart: a linear axis squeezes the better one into the corner
-        ax.set_xscale("log")
-        ax.set_xlim(left=floor)
-    else:
-        ax.set_xlim(left=0)
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
-    ax.set_xlabel("downtime (minutes per year, request-weighted" + (", log scale)" if log else ")"))
-    ax.set_ylabel("share of simulated years with at most this downtime (%)")
+    downtime_cdf_axes(ax, log, floor, "request-weighted")
     ax.set_title("Annual downtime across replications, all runs")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")

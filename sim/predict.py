@@ -564,6 +564,7 @@ def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0
     lat = np.array([r[1] for r in rows], dtype=float)
     bad = ~np.array([r[3] for r in rows], dtype=bool)
     ps = per_second(rows, duration)
+    touches: dict[int, np.ndarray] = {}  # cell -> which rows touch it (one pass per cell, not per fault)
     out = []
     for n, f in enumerate(faults):
         a = float(f["start"])
@@ -571,7 +572,9 @@ def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0
         sel = (t + lat >= a) & (t + lat < w_end)
         cell = fault_cell(f["target"])
         if cell is not None:
-            sel &= np.array([cell in r[4] for r in rows], dtype=bool)
+            if cell not in touches:
+                touches[cell] = np.array([cell in r[4] for r in rows], dtype=bool)
+            sel &= touches[cell]
         rec, _, _ = recovery_in_window(t[sel], bad[sel], a, w_end, steady)
         out.append({"failed_requests": int(bad[sel].sum()), "outage_seconds": round(float(rec or 0.0), 3),
                     "p99_ms": _peak(ps["p99"], a, w_end), "requests": int(sel.sum())})

@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 __all__ = ["AccountId", "IdemKey", "TransferIn", "AccountIn", "AccountsIn", "KeysIn", "BadRequest",
            "read_json", "error", "Metrics", "Faults", "require_admin", "MAX_BODY", "MAX_AMOUNT",
-           "admin_token", "uvicorn_run", "endpoint", "serve"]
+           "admin_token", "uvicorn_run", "endpoint", "serve", "ERROR_HANDLERS"]
 
 MAX_BODY = 2 * 1024 * 1024  # 10,000 accounts fit with room to spare
 MAX_AMOUNT = 10**15  # cents; keeps every sum far below bigint's limit
@@ -84,6 +84,18 @@ def error(http_status: int, code: str, detail: str = "", **extra) -> JSONRespons
     if detail:
         body["detail"] = detail
     return JSONResponse(body, status_code=http_status)
+
+
+async def _not_found(request, exc):
+    return error(404, "not_found", f"no route {request.url.path}")
+
+
+async def _not_allowed(request, exc):
+    return error(405, "method_not_allowed", f"{request.method} not allowed here")
+
+
+# Starlette's 404/405 answers in the bank's JSON error shape (app servers and gateway alike)
+ERROR_HANDLERS = {404: _not_found, 405: _not_allowed}
 
 
 async def read_json(request: Request, model: type[BaseModel]) -> BaseModel:

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from loadtests.bank.api import (AccountsIn, BadRequest, Faults, KeysIn, Metrics, TransferIn, endpoint, error,
-                                read_json, serve)
+from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, Faults, KeysIn, Metrics, TransferIn,
+                                endpoint, error, read_json, serve)
 from loadtests.bank.db import Pool, Unavailable, UnknownOutcome, run_tx, transfer_tx
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
@@ -259,7 +259,7 @@ def create_app(cfg: dict) -> Starlette:
         Route("/admin/fault", fault, methods=["GET", "POST"]),
         Route("/admin/heal", fault, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed})
+    app = Starlette(routes=routes, exception_handlers=ERROR_HANDLERS)
     app.state.cfg = cfg
     app.state.pool = Pool(cfg["dsn"], size=cfg.get("pool_size", 8), op_timeout=cfg.get("db_timeout", 5.0),
                           members=cfg.get("members"))
@@ -267,14 +267,6 @@ def create_app(cfg: dict) -> Starlette:
     app.state.faults = Faults()
     app.state.failovers_reported = 0
     return app
-
-
-async def _not_found(request, exc):
-    return error(404, "not_found", f"no route {request.url.path}")
-
-
-async def _not_allowed(request, exc):
-    return error(405, "method_not_allowed", f"{request.method} not allowed here")
 
 
 def main() -> int:

@@ -32,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from loadtests.bank.api import (AccountsIn, BadRequest, Faults, Metrics, TransferIn, endpoint, error, read_json,
-                                require_admin, serve)
+from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, Faults, Metrics, TransferIn, endpoint,
+                                error, read_json, require_admin, serve)
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
 
@@ -280,14 +280,6 @@ async def admin_routes(request: Request):
     return JSONResponse({"cells": request.app.state.router.cells, "deadline": request.app.state.router.deadline})
 
 
-async def _not_found(request, exc):
-    return error(404, "not_found", f"no route {request.url.path}")
-
-
-async def _not_allowed(request, exc):
-    return error(405, "method_not_allowed", f"{request.method} not allowed here")
-
-
 def create_app(cfg: dict) -> Starlette:
     routes = [
         Route("/accounts", create_accounts, methods=["POST"]),
@@ -308,7 +300,7 @@ def create_app(cfg: dict) -> Starlette:
         yield
         await app.state.router.close()
 
-    app = Starlette(routes=routes, exception_handlers={404: _not_found, 405: _not_allowed}, lifespan=lifespan)
+    app = Starlette(routes=routes, exception_handlers=ERROR_HANDLERS, lifespan=lifespan)
     app.state.cfg = cfg
     app.state.metrics = Metrics("gateway")
     app.state.router = Router(cfg["cells"], float(cfg.get("deadline", 10.0)), app.state.metrics)

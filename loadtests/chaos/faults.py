@@ -109,6 +109,18 @@ def _member_tree(m: DbMember) -> list[int]:
     return seen
 
 
+def _signal_member(m: DbMember, sig: signal.Signals, notes: list[str]) -> list[int]:
+    """Signal every process of member ``m`` (crash: SIGKILL, pause: SIGSTOP), note what was hit,
+    and return those PIDs."""
+    tree = _member_tree(m)
+    if not tree:
+        raise FaultError(f"{m.name}: no running process")
+    hit = _signal_all(tree, sig)
+    notes.append(f"{m.name}: {sig.name} {len(hit)} processes (patroni {m.patroni_pid}, postmaster "
+                 f"{m.postmaster_pid} and its children)")
+    return hit
+
+
 def _signal_all(pids: list[int], sig: int) -> list[int]:
     """Signal each PID alone (the tree is explicit); the ones that were still there."""
     hit = []
@@ -151,20 +163,10 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
             notes.append(f"{m.name}: SIGKILL patroni {signal_target(m.patroni_pid, signal.SIGKILL, group=False)}")
             held.lifters.append(lambda m=m: cluster.restart(m, "patroni"))
         elif kind in ("crash", "down"):
-            tree = _member_tree(m)
-            if not tree:
-                raise FaultError(f"{m.name}: no running process")
-            hit = _signal_all(tree, signal.SIGKILL)
-            notes.append(f"{m.name}: SIGKILL {len(hit)} processes (patroni {m.patroni_pid}, postmaster "
-                         f"{m.postmaster_pid} and its children)")
+            _signal_member(m, signal.SIGKILL, notes)
             held.lifters.append(lambda m=m: cluster.restart(m, "all"))
         elif kind == "pause":
-            tree = _member_tree(m)
-            if not tree:
-                raise FaultError(f"{m.name}: no running process")
-            stopped = _signal_all(tree, signal.SIGSTOP)
-            notes.append(f"{m.name}: SIGSTOP {len(stopped)} processes (patroni {m.patroni_pid}, postmaster "
-                         f"{m.postmaster_pid} and its children)")
+            stopped = _signal_member(m, signal.SIGSTOP, notes)
             # resume exactly what was stopped (a new child cannot appear while its parent is stopped)
             held.lifters.append(lambda stopped=stopped: _signal_all(stopped, signal.SIGCONT))
         elif kind == "latency":

@@ -80,6 +80,21 @@ def ecdf_xy(d, floor: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([[floor], xs]), np.concatenate([[0.0], ys])
 
 
+def downtime_cdf_axes(ax, log: bool, floor: float, weighting: str) -> None:
+    """Axes of a downtime ECDF (this report's and ``hivesim compare``'s): a log x axis from
+    ``floor`` when the values lie orders of magnitude apart (``cdf_scale``; a linear axis would
+    squeeze the smaller ones into the corner), y as the share of years in %."""
+    if log:
+        ax.set_xscale("log")
+        ax.set_xlim(left=floor)
+    else:
+        ax.set_xlim(left=0)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
+    ax.set_xlabel(f"downtime (minutes per year, {weighting}" + (", log scale)" if log else ")"))
+    ax.set_ylabel("share of simulated years with at most this downtime (%)")
+
+
 def downtime_cdf(run: Run) -> Figure:
     """Empirical CDF of annual downtime minutes over replications, with the SLO budget line."""
     d, src = replication_downtimes(run)
@@ -95,16 +110,7 @@ def downtime_cdf(run: Run) -> Figure:
         over = float(np.mean(d > budget))
         ax.axvline(budget, color="#d62728", ls="--", lw=1.5,
                    label=f"SLO budget {budget:.3g} min/yr; {100 * over:.0f}% of years exceed it")
-    if log:
-        ax.set_xscale("log")
-        ax.set_xlim(left=floor)
-    else:
-        ax.set_xlim(left=0)
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{100 * y:.0f}%"))
-    ax.set_xlabel(("downtime (minutes per year, request-weighted" if src == "replications.csv"
-                   else "downtime (minutes per year, time-weighted") + (", log scale)" if log else ")"))
-    ax.set_ylabel("share of simulated years with at most this downtime (%)")
+    downtime_cdf_axes(ax, log, floor, "request-weighted" if src == "replications.csv" else "time-weighted")
     ax.set_title(f"Annual downtime across replications: {run.name}\n(source: {src})", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=9)
