@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sim.scenario.types import Duration, NonNegInt, PosInt
 
-__all__ = ["Live", "LivePatroni", "LiveEtcd", "LiveLoad"]
+__all__ = ["Live", "LivePatroni", "LiveEtcd", "LiveLoad", "LiveRetry"]
 
 
 class Strict(BaseModel):
@@ -67,6 +67,35 @@ class LiveLoad(Strict):
     steps: str = Field("", max_length=1000, pattern=r"^(\s*\d+@\d+(\.\d+)?\s*,?)*$", description="step shape: users@second list, e.g. '10@0,30@20,10@40'")
 
 
+class LiveRetry(Strict):
+    """How the gateway and the load's clients retry. One definition: the bank, the Locust client,
+    calibration and prediction all read these (echoed in every live run's scenario.yaml), so a
+    changed backoff cannot leave calibrations silently stale."""
+
+    gateway_backoff: Duration = Field(0.02, gt=0, le=60, description="gateway's first wait between retries "
+                                                                      "of a 503 or an unreachable app server; doubles")
+    gateway_max_backoff: Duration = Field(0.2, gt=0, le=60, description="cap of the gateway's wait between retries")
+    client_backoff: Duration = Field(0.2, gt=0, le=60, description="client's first wait after a 503 or an unknown "
+                                                                   "outcome; doubles, with jitter x0.5-1.5")
+    client_max_backoff: Duration = Field(1.0, gt=0, le=600, description="cap of the client's wait between retries")
+    client_deadline: Duration | None = Field(None, gt=0, le=3600,
+                                             description="seconds a client retries or resolves one transfer before "
+                                                         "recording it failed; null = max(2 x gateway_deadline, 10 s)")
+
+    @model_validator(mode="after")
+    def _caps(self):
+        for first, cap in (("gateway_backoff", "gateway_max_backoff"), ("client_backoff", "client_max_backoff")):
+            if getattr(self, first) > getattr(self, cap):
+                raise ValueError(f"{first} ({getattr(self, first)}) must be <= {cap} ({getattr(self, cap)})")
+        return self
+
+    def client_deadline_for(self, gateway_deadline: float) -> float:
+        """The client's deadline for one transfer (the default covers two gateway deadlines)."""
+        if self.client_deadline is not None:
+            return float(self.client_deadline)
+        return max(2.0 * float(gateway_deadline), 10.0)
+
+
 class Live(Strict):
     """How the live cluster is run (see docs/live-cluster.md)."""
 
@@ -87,3 +116,4 @@ class Live(Strict):
     patroni: LivePatroni = Field(default_factory=LivePatroni)
     etcd: LiveEtcd = Field(default_factory=LiveEtcd)
     load: LiveLoad = Field(default_factory=LiveLoad)
+    retry: LiveRetry = Field(default_factory=LiveRetry)
