@@ -95,7 +95,7 @@ class _Cell:
 
     __slots__ = ("index", "share", "db", "app", "quorum", "primary", "failing_over", "app_up",
                  "stall", "maint", "maint_all", "bad", "w", "r", "cause", "acc", "snap",
-                 "episode_start", "episode_cause", "spec", "n_up", "async_since", "spec_impact",
+                 "episode_start", "episode_cause", "spec", "n_up", "async_since", "bad_impacts",
                  "cap", "cap_since", "detected")
 
     def __init__(self, plan_cell):
@@ -121,7 +121,7 @@ class _Cell:
         self.episode_start = None
         self.episode_cause = ""
         self.async_since = None
-        self.spec_impact = 1.0
+        self.bad_impacts: list[float] = []  # impact of each bad change now active on the cell
         self.detected = False  # the primary's loss was already noticed (paused past detection)
         self.cap = None        # capacity (tx/s) while below nominal and otherwise up; None = nominal
         self.cap_since = None
@@ -462,7 +462,9 @@ class Replication:
         w = 0.0 if writes_ok else 1.0
         r = 0.0 if reads_ok else 1.0
         if c.bad:
-            keep = (1.0 - c.spec_impact) ** c.bad
+            keep = 1.0  # overlapping bad changes each fail their own share of what is left
+            for impact in c.bad_impacts:
+                keep *= 1.0 - impact
             w = 1.0 - (1.0 - w) * keep
             r = 1.0 - (1.0 - r) * keep
         self._set_cell(c, w, r, cause)
@@ -677,12 +679,13 @@ class Replication:
         start = self.env.now
         for i in cells:
             c = self.cells[i]
-            c.spec_impact = imp
+            c.bad_impacts.append(imp)
             c.bad += 1
             self._update_cell(c, cause)
         yield self.env.timeout(d)
         for i in cells:
             c = self.cells[i]
+            c.bad_impacts.remove(imp)
             c.bad -= 1
             self._update_cell(c, cause)
         target = "cell[*]" if len(cells) == len(self.cells) else ",".join(f"cell[{i}]" for i in cells[:8])
