@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from sim.engine import Replication
+from sim.engine.faults.changes import bad_change
 from sim.scenario import load_scenario_text
 
 SCEN = """
@@ -29,9 +30,9 @@ failures: {components: {server: null}}
 def test_overlapping_bad_changes_keep_their_own_impacts():
     rep = Replication(load_scenario_text(SCEN), 0)
     env = rep.env
-    env.process(rep._bad_change([0], 1200.0, "bad-change-global", impact=0.5))
-    env.process(rep._bad_change([0], 600.0, "chaos:bad-change", delay=300.0, impact=1.0))
+    env.process(bad_change(rep, [0], 1200.0, "bad-change-global", impact=0.5))
+    env.process(bad_change(rep, [0], 600.0, "chaos:bad-change", delay=300.0, impact=1.0))
     env.run(until=2000.0)
-    rep.advance()
+    rep.ledger.advance(env.now)
     # one cell, reads and writes both fail at the impact: 300 s x 0.5 + 600 s x 1 + 300 s x 0.5
-    assert rep.failed_time == pytest.approx(300 * 0.5 + 600 * 1.0 + 300 * 0.5, rel=1e-12)
+    assert rep.ledger.failed_time == pytest.approx(300 * 0.5 + 600 * 1.0 + 300 * 0.5, rel=1e-12)

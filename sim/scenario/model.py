@@ -306,7 +306,16 @@ class Changes(Strict):
     detection: Duration = Field(300.0, description="time to notice a bad change")
     rollback: Duration = Field(600.0, description="time to roll it back once noticed")
     impact: Fraction = Field(1.0, description="fraction of an affected cell's requests that fail")
-    business_hours_only: bool = Field(True, description="changes happen 09:00-18:00 (load-correlated failures)")
+    business_hours_only: bool = Field(True, description="changes happen only in business_hours (load-correlated failures)")
+    business_hours: tuple[Number, Number] = Field((9.0, 18.0), description="[open, close) hours of the day in which "
+                                                  "changes happen when business_hours_only")
+
+    @model_validator(mode="after")
+    def _hours(self):
+        o, c = self.business_hours
+        if not 0 <= o < c <= 24:
+            raise ValueError(f"business_hours: expected 0 <= open < close <= 24, got [{o:g}, {c:g}]")
+        return self
 
 
 class Maintenance(Strict):

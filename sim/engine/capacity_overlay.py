@@ -1,0 +1,111 @@
+"""The capacity model's overlay on a replication: slow and shed requests, latency histogram.
+
+The all-up traffic of the whole horizon is accounted once (``CapacityModel.nominal_effect``);
+while a cell runs below its nominal capacity (lost or gray app nodes, a primary on a weaker or
+gray replica) the overlay adds the difference between the degraded and the nominal interval
+effect. Periods when a cell is already failing (w or r > 0) are left to the outage accounting.
+"""
+
+from __future__ import annotations
+
+import math
+
+from sim.profile import DAY
+
+__all__ = ["CapacityOverlay"]
+
+
+class CapacityOverlay:
+    """Slow requests, shed requests and latency of one replication under the capacity model."""
+
+    def __init__(self, cm, plan, sc, env, ledger, server_down, gray: set):
+        self.cm = cm
+        self.plan = plan
+        self.env = env
+        self.ledger = ledger
+        self.server_down = server_down
+        self.gray = gray
+        self.mean_tps = float(sc.workload.transactions_per_day)
+        self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
+        led = ledger
+        nominal = cm.nominal_effect(led.warm, led.horizon)
+        self.lat_hist = nominal.latency_hist.copy()
+        self.slow_req = nominal.slow / self.mean_tps
+        if led.ts_step is not None:
+            self._nominal_slow_timeseries()
+        shed = nominal.shed / self.mean_tps
+        if shed > 0:  # under-provisioned at peak: every day sheds
+            led.failed_req += shed
+            total = sum(led.day_offered)
+            for d, off in enumerate(led.day_offered):
+                led.day_failed[d] += shed * off / total
+            if led.ts_step is not None:
+                tot = sum(led.ts_offered)
+                for k, off in enumerate(led.ts_offered):
+                    led.ts_failed[k] += shed * off / tot
+            led.cause_failed["capacity"] = shed
+
+    def _nominal_slow_timeseries(self):
+        """Slow requests of the all-up bank per timeseries bucket (the day repeats hour by hour)."""
+        cm, led = self.cm, self.ledger
+        per_hour = [sum(cm.interval_effect(c.index, self.nominal_cap[c.index], h * 3600.0,
+                                           (h + 1) * 3600.0).slow for c in self.plan.cells) / self.mean_tps
+                    for h in range(24)]
+        step, base = led.ts_step, led.warm
+        for k in range(len(led.ts_slow)):
+            a, b = base + k * step, min(led.horizon, base + (k + 1) * step)
+            total = 0.0
+            while a < b:  # split the bucket at hour boundaries
+                h_end = (math.floor(a / 3600.0) + 1) * 3600.0
+                end = min(b, h_end)
+                total += per_hour[int((a % DAY) // 3600.0)] * (end - a) / 3600.0
+                a = end
+            led.ts_slow[k] = total
+
+    def _value(self, c):
+        if c.writes_failed > 0.0 or c.reads_failed > 0.0:
+            return None
+        cm = self.cm
+        gray = self.gray
+        down = self.server_down
+        app_gray = sum(1 for s in c.app if s in gray and down[s] == 0) if gray else 0
+        dbf = cm.db_factor_for(c.index, c.primary)
+        if c.primary in gray:
+            dbf *= cm.gray_factor
+        cap = cm.cell_capacity_tps(c.index, c.app_up - app_gray, app_gray, dbf)
+        return None if cap >= self.nominal_cap[c.index] * (1 - 1e-12) else cap
+
+    def refresh(self, c):
+        """After a change in cell ``c``: open or close its below-nominal period."""
+        new = self._value(c)
+        if new == c.cap:
+            return
+        if c.cap is not None:
+            self.close_period(c)
+        c.cap = new
+        c.cap_since = self.env.now if new is not None else None
+
+    def close_period(self, c):
+        """Account the cell's below-nominal period up to now."""
+        led = self.ledger
+        now = self.env.now
+        a = max(c.cap_since, led.warm)
+        if now <= a:
+            return
+        cm = self.cm
+        eff = cm.interval_effect(c.index, c.cap, a, now) - cm.interval_effect(
+            c.index, self.nominal_cap[c.index], a, now)
+        self.slow_req += eff.slow / self.mean_tps
+        self.lat_hist += eff.latency_hist
+        if led.ts_step is not None and eff.slow != 0.0:
+            led.spread(led.ts_slow, led.ts_step, a, now,
+                       eff.slow / self.mean_tps / led.profile.integral(a, now))
+        shed = eff.shed / self.mean_tps
+        if shed > 0:
+            c.acc += shed / c.share
+            led.add_failed(shed, a, now, "capacity")
+
+    def close(self, cells):
+        for c in cells:
+            if c.cap is not None:
+                self.close_period(c)

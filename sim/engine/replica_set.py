@@ -1,0 +1,119 @@
+"""Each cell's replica set and app tier: which writes and reads fail, and the failover machine.
+
+A cell's writes need its app tier (``app.min_nodes`` up), a primary not failing over, not
+paused, not in a write-stopping maintenance window, and a write quorum of replicas (a sync set
+with fewer than ``write_quorum`` up stops writes; with ``on_quorum_loss: degrade-async`` it goes
+on and the seconds without a synchronous copy count as RPO exposure). Reads need the app tier
+and one replica (or the primary, without ``reads_during_failover``). Bad changes fail their
+impact's share of what is left, each change its own.
+
+Failover: losing the primary starts detection + election + promotion (``failover.total``), or
+``manual`` with probability 1 - ``coverage``; when the loss was already noticed (a replica came
+back to a primary-less set, or a pause ran past detection) only election + promotion.
+"""
+
+from __future__ import annotations
+
+import random
+
+__all__ = ["ReplicaSets"]
+
+
+class ReplicaSets:
+    """The cells' replica-set state machines of one replication."""
+
+    def __init__(self, env, cells, ledger, streams, server_down, warmup: float):
+        self.env = env
+        self.cells = cells
+        self.ledger = ledger
+        self.streams = streams
+        self.server_down = server_down
+        self.warm = warmup
+        self.capacity = None        # a CapacityOverlay, when the scenario models capacity
+        self.rpo_exposure = 0.0     # seconds a cell accepted writes without a synchronous copy
+        self._cell_streams: dict[int, random.Random] = {}
+
+    def update(self, c, cause: str):
+        """Recompute the cell's failing fractions from its state and hand them to the ledger."""
+        db = c.spec.db
+        app_ok = c.app_up >= c.spec.app.min_nodes
+        n_up = c.n_up
+        quorum_ok = n_up >= c.quorum
+        if not quorum_ok and db.on_quorum_loss == "degrade-async" and n_up >= 1:
+            quorum_ok = True
+            if c.async_since is None:
+                c.async_since = self.env.now
+        elif c.async_since is not None and n_up >= c.quorum:
+            self.rpo_exposure += self.env.now - max(c.async_since, self.warm)
+            c.async_since = None
+        writes_ok = (app_ok and c.primary is not None and not c.failing_over and quorum_ok
+                     and c.stall == 0 and c.maint == 0)
+        if db.reads_during_failover:
+            reads_ok = app_ok and n_up >= 1 and c.maint_all == 0
+        else:  # reads need the primary too
+            reads_ok = (app_ok and c.primary is not None and not c.failing_over and c.stall == 0
+                        and c.maint_all == 0)
+        w = 0.0 if writes_ok else 1.0
+        r = 0.0 if reads_ok else 1.0
+        if c.bad:
+            keep = 1.0  # overlapping bad changes each fail their own share of what is left
+            for impact in c.bad_impacts:
+                keep *= 1.0 - impact
+            w = 1.0 - (1.0 - w) * keep
+            r = 1.0 - (1.0 - r) * keep
+        self.ledger.set_cell(c, w, r, cause, self.env.now)
+        if self.capacity is not None:
+            self.capacity.refresh(c)
+
+    def reconcile(self, c, cause: str):
+        """After a change in the cell: start a failover if the primary is gone, update state."""
+        if c.primary is not None and self.server_down[c.primary] > 0:
+            c.primary = None
+            if not c.failing_over:
+                self._start_failover(c, True, cause)
+        elif c.primary is None and not c.failing_over and c.n_up > 0:
+            self._start_failover(c, False, cause)
+        self.update(c, cause)
+
+    def _start_failover(self, c, full: bool, cause: str):
+        fo = c.spec.db.failover
+        if fo.coverage < 1.0 and self._cell_rng(c).random() >= fo.coverage:
+            d = fo.manual
+        elif full and not c.detected:
+            d = fo.total
+        else:  # the loss was already noticed (a replica came back, or a stall ran out)
+            d = fo.election + fo.promotion
+        c.detected = False
+        if d <= 0.0:
+            self._promote(c)
+            return
+        c.failing_over = True
+        self.env.process(self._failover(c, d, cause))
+
+    def _cell_rng(self, c) -> random.Random:
+        rng = self._cell_streams.get(c.index)
+        if rng is None:
+            rng = self._cell_streams[c.index] = self.streams.stream(f"cell[{c.index}].failover")
+        return rng
+
+    def _promote(self, c):
+        for s in c.db:
+            if self.server_down[s] == 0:
+                c.primary = s
+                return
+        c.primary = None
+
+    def _failover(self, c, d: float, cause: str):
+        yield self.env.timeout(d)
+        c.failing_over = False
+        self._promote(c)
+        if c.primary is None:
+            self.update(c, cause)
+        else:
+            self.reconcile(c, cause)
+
+    def close(self, horizon: float):
+        """At the horizon: RPO exposure still open."""
+        for c in self.cells:
+            if c.async_since is not None:
+                self.rpo_exposure += horizon - max(c.async_since, self.warm)

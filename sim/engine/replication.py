@@ -1,0 +1,162 @@
+"""One replication of the bank under failures: wire the parts, run SimPy to the horizon.
+
+The parts, one concept each: ``streams`` (seeded keyed random streams), ``state`` (a cell's
+mutable state), ``replica_set`` (what fails in a cell, failover), ``shared`` (router and bus),
+``ledger`` (traffic integrals by cause), ``capacity_overlay`` (slow and shed requests),
+``faults/`` (one module per fault family) and ``result`` (what a replication returns).
+Servers are shared by the families: each counts its down-holders, and the first failure or the
+last repair of a server changes its cell's replica set, app tier, or a shared service.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import simpy
+
+from sim.engine import faults
+from sim.engine.capacity_overlay import CapacityOverlay
+from sim.engine.episodes import DETAIL_REPLICATIONS, EpisodeLog
+from sim.engine.ledger import Ledger
+from sim.engine.replica_set import ReplicaSets
+from sim.engine.result import ReplicationResult
+from sim.engine.shared import SharedServices
+from sim.engine.state import CellState
+from sim.engine.streams import Streams
+from sim.model import BankPlan, build_bank
+from sim.profile import DayProfile
+from sim.scenario.model import Scenario
+
+__all__ = ["Replication", "run_replication"]
+
+
+class Replication:
+    """One replication: build the bank's state and fault processes, run, return the figures."""
+
+    def __init__(self, sc: Scenario, index: int, plan: BankPlan | None = None,
+                 detail: bool | None = None, timeseries: bool | None = None, capacity=None):
+        self.sc = sc
+        self.plan = plan or build_bank(sc)
+        self.index = index
+        self.env = simpy.Environment()
+        self.streams = Streams(sc.simulation.seed, index)
+        self.stream = self.streams.stream
+        sim = sc.simulation
+        self.horizon = sim.horizon
+        self.warm = sim.warmup
+        want_ts = index == 0 if timeseries is None else timeseries
+        self.episodes = EpisodeLog(index, sim.warmup,
+                                   index < DETAIL_REPLICATIONS if detail is None else detail)
+        self.ledger = Ledger(DayProfile.from_spec(sc.workload.profile), sc.workload.mix, sim.warmup,
+                             sim.horizon, sim.timeseries_step if want_ts else None, self.episodes)
+        self.server_down = [0] * len(self.plan.servers)  # holders of each server's failure
+        self.gray: set[int] = set()                      # servers in a gray failure
+        self.cells = [CellState(c) for c in self.plan.cells]
+        self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
+                                        self.server_down, sim.warmup)
+        self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
+        self.capacity = None
+        if sc.capacity is not None:
+            if capacity is None:
+                from sim.capacity import CapacityModel
+                capacity = CapacityModel(sc, self.plan)
+            self.capacity = CapacityOverlay(capacity, self.plan, sc, self.env, self.ledger,
+                                            self.server_down, self.gray)
+            self.replica_sets.capacity = self.capacity
+
+    # ------------------------------------------------------------------ servers
+    def server_fail(self, s: int, cause: str):
+        """One more holder of server ``s``'s failure; the first one takes it down."""
+        down = self.server_down
+        down[s] += 1
+        if down[s] > 1:
+            return
+        srv = self.plan.servers[s]
+        if srv.role == "db":
+            c = self.cells[srv.cell]
+            c.n_up -= 1
+            self.replica_sets.reconcile(c, cause)
+        elif srv.role == "app":
+            c = self.cells[srv.cell]
+            c.app_up -= 1
+            self.replica_sets.update(c, cause)
+        elif srv.role == "gns":
+            self.shared.gns_fail(cause)
+        else:
+            self.shared.bus_fail(cause)
+
+    def server_repair(self, s: int, cause: str):
+        """One holder of server ``s``'s failure fewer; the last one brings it back."""
+        down = self.server_down
+        down[s] -= 1
+        if down[s] > 0:
+            return
+        srv = self.plan.servers[s]
+        if srv.role == "db":
+            c = self.cells[srv.cell]
+            c.n_up += 1
+            self.replica_sets.reconcile(c, cause)
+        elif srv.role == "app":
+            c = self.cells[srv.cell]
+            c.app_up += 1
+            self.replica_sets.update(c, cause)
+        elif srv.role == "gns":
+            self.shared.gns_repair(cause)
+        else:
+            self.shared.bus_repair(cause)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> ReplicationResult:
+        faults.start_all(self)
+        self.env.run(until=self.horizon)
+        led = self.ledger
+        led.advance(self.horizon)
+        if self.capacity is not None:
+            self.capacity.close(self.cells)
+        for c in self.cells:
+            led.close_cell(c, self.horizon)
+        self.replica_sets.close(self.horizon)
+        self.shared.close(self.horizon)
+        ts = None
+        if led.ts_step is not None:
+            ts = {"step": led.ts_step, "offered": led.ts_offered, "failed": led.ts_failed,
+                  "slow": led.ts_slow, "cells_down": led.ts_cells}
+        cap = self.capacity
+        return ReplicationResult(
+            index=self.index, span=self.horizon - self.warm,
+            offered=led.profile.integral(self.warm, self.horizon),
+            failed_req=led.failed_req, failed_time=led.failed_time,
+            cell_failed=[c.acc for c in self.cells], cause_failed=dict(led.cause_failed),
+            cause_episodes=dict(led.cause_episodes), outages=led.outages,
+            day_offered=led.day_offered, day_failed=led.day_failed,
+            rpo_exposure=self.replica_sets.rpo_exposure, events=self.episodes.sorted(),
+            timeseries=ts, slow_req=cap.slow_req if cap is not None else 0.0,
+            latency_hist=None if cap is None else cap.lat_hist.tolist(),
+            sim_events=_event_count(self.env))
+
+
+def _event_count(env) -> int:
+    """SimPy's running event id (a counter of scheduled events), for benchmarks."""
+    return next(env._eid)
+
+
+def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
+                    capacity=None) -> ReplicationResult:
+    """Run replication ``index`` of ``sc`` (deterministic for the scenario's seed).
+
+    ``capacity``: a ``sim.capacity.CapacityModel`` to reuse across replications (its caches
+    hold no randomness); built from the scenario when it has a ``capacity:`` section.
+    """
+    # The cyclic garbage collector finds nothing to free in a replication (SimPy drops an
+    # event's callbacks once processed, so processes and events die by reference counting; peak
+    # RSS is the same with it off), but each full collection walks every live object and they
+    # come once per fixed share of new objects: both grow with the bank, so the collector made
+    # a year at 1,000 cells cost ~2.5x one at 500 (over 40 % of the CPU time). Paused for the
+    # replication, doubling the bank costs ~2.0x (benchmarks P4, docs/performance.md).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return Replication(sc, index, plan, capacity=capacity).run()
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -1,0 +1,39 @@
+"""Random streams of one replication: a seeded generator, and keyed sub-streams per component.
+
+Replication ``i`` of a scenario with seed ``s`` draws from child ``i`` of ``SeedSequence(s)``;
+each component or process then draws from its own stream keyed by its scope name
+(``cell[3].db.replica[1]/server``). Keys, not order, fix the streams: a variant with one more
+replica draws the same failure times for every other component (common random numbers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+import numpy as np
+
+__all__ = ["replication_rng", "Streams"]
+
+
+def replication_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator of replication ``index``: child ``index`` of ``SeedSequence(seed)``.
+
+    ``SeedSequence.spawn`` children depend only on (seed, child number), so the stream of a
+    replication is the same whatever the number of replications or workers.
+    """
+    ss = np.random.SeedSequence(entropy=seed, spawn_key=(index,))
+    return np.random.Generator(np.random.PCG64(ss))
+
+
+class Streams:
+    """The keyed sub-streams of one replication."""
+
+    def __init__(self, seed: int, index: int):
+        # the root key is the first draw of the replication's generator
+        self.root = int(replication_rng(seed, index).integers(0, 2**63))
+
+    def stream(self, key: str) -> random.Random:
+        """The random stream of one component or process, keyed by its scope."""
+        h = hashlib.blake2b(f"{self.root}|{key}".encode(), digest_size=8).digest()
+        return random.Random(int.from_bytes(h, "little"))
