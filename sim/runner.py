@@ -150,11 +150,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
     summary.update(aggregate(results))
     summary["estimator"] = {"method": "naive", "replications": len(results)}
     if sc.simulation.estimator == "importance":
-        try:
-            from sim.rare import estimate_scenario
-        except ImportError:
-            raise ScenarioError("the importance-sampling estimator is not available in this build",
-                                path="simulation.estimator") from None
+        from sim.rare import estimate_scenario
         # the fluid replications still give every figure; the rare-event estimator adds a
         # tight interval on the part naive sampling cannot resolve (quorum loss)
         frag = estimate_scenario(sc)

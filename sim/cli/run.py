@@ -53,12 +53,8 @@ def cmd_run(args) -> int:
               file=sys.stderr)
         return 3
     if not args.no_report:
-        try:
-            from sim.report import write_report
-        except ImportError:
-            write_report = None
-        if write_report is not None:
-            write_report(out)
+        from sim.report import write_report
+        write_report(out)
     if args.json:
         import json
         print(json.dumps(summary, indent=2))
