@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sim.capacity import (
-    LATENCY_BINS_MS, CapacityModel, DegradationTracker, latency_summary, percentiles_from_hist, throughput_summary,
+    LATENCY_BINS_MS, CapacityModel, latency_summary, percentiles_from_hist, throughput_summary,
 )
 from sim.queueing import mmc_sojourn_percentile, usl_capacity
 from sim.scenario import load_scenario_text
@@ -208,16 +208,23 @@ def test_db_factor_for_primary_and_peak_demand():
     assert m.peak_cell_demand_tps(1) == pytest.approx(100)   # flat profile, half of 200 tps
 
 
-def test_degradation_tracker_adds_only_degraded_intervals():
-    m = CapacityModel(tiny("51_840_000/day"))              # 300 tps per cell, 600 capacity
-    tr = DegradationTracker(m, t_start=0.0)
-    tr.set_capacity(1, 2 * DAY, m.cell_capacity_tps(1, 2))   # 200 tps from day 2 to day 3
-    tr.set_capacity(1, 3 * DAY, m.nominal_capacity_tps(1))
-    r = tr.result(10 * DAY)
-    assert r.offered == pytest.approx(600 * 10 * DAY)
-    assert r.shed == pytest.approx(100 * DAY)              # one day at 300 offered, 200 served
-    assert r.latency_hist.sum() == pytest.approx(r.offered - r.shed, rel=1e-9)
-    direct = (m.nominal_effect(0, 2 * DAY) + m.nominal_effect(3 * DAY, 10 * DAY)
-              + m.interval_effect(0, 600, 2 * DAY, 3 * DAY) + m.interval_effect(1, 200, 2 * DAY, 3 * DAY))
-    assert r.slow == pytest.approx(direct.slow, rel=1e-9)
+def test_engine_adds_only_degraded_intervals_to_the_nominal_effect():
+    """The engine's capacity overlay: four of cell 1's six app nodes down for day 2 (200 tps
+    against 300 offered) sheds 100 tps for one day; slow requests and latency are the nominal
+    effect plus (degraded - nominal) over that day, computed here straight from the model."""
+    from sim.engine import run_replication
+    chaos = [f"chaos=[" + ",".join(f"{{at: 2d, target: 'cell[1].app.node[{k}]', fault: crash, duration: 1d}}"
+                                   for k in range(4)) + "]"]
+    sc = load_scenario_text(TINY.replace("TPD", "51_840_000/day"), "tiny.yaml",
+                            sets=["simulation.horizon=10d", "failures.gray=null"] + chaos)
+    m = CapacityModel(sc)
+    assert m.cell_capacity_tps(1, 2) == 200
+    r = run_replication(sc, 0, capacity=m)
+    mean_tps = 600.0
+    assert r.failed_req == pytest.approx(100 * DAY / mean_tps, rel=1e-9)
+    assert r.cause_failed == {"capacity": pytest.approx(100 * DAY / mean_tps, rel=1e-9)}
+    direct = (m.nominal_effect(0, 10 * DAY) + m.interval_effect(1, 200, 2 * DAY, 3 * DAY)
+              - m.interval_effect(1, 600, 2 * DAY, 3 * DAY))
+    assert r.slow_req == pytest.approx(direct.slow / mean_tps, rel=1e-9)
     assert np.allclose(r.latency_hist, direct.latency_hist, rtol=1e-9, atol=1e-3)
+    assert sum(r.latency_hist) == pytest.approx(600 * 10 * DAY - 100 * DAY, rel=1e-9)

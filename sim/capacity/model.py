@@ -19,8 +19,8 @@ on the fixed bins ``LATENCY_BINS_MS``. The day profile is piecewise constant per
 (``sim.profile.DayProfile``), so per capacity value one table of 24 hourly results is computed
 once and any interval, however long, costs O(24).
 
-``throughput_summary(scenario)`` gives summary.json's ``throughput.*``: peak demand, capacity
-with everything up and with the worst IDC lost, and the largest daily volume (same profile)
+``sim.capacity.throughput.throughput_summary(scenario)`` gives summary.json's ``throughput.*``:
+peak demand, capacity with everything up and with the worst IDC lost, and the largest daily volume (same profile)
 whose peak hour keeps the ``capacity.slo_percentile`` latency within ``slo.latency``.
 """
 
@@ -31,43 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.capacity.latency import EDGES_S, NBINS, IntervalEffect, percentiles_from_hist
 from sim.model import BankPlan, build_bank
 from sim.profile import DAY, HOUR, DayProfile
 from sim.queueing import Station, tandem_tail, usl_capacity
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.model import GrayFailures, Scenario
 
-__all__ = ["LATENCY_BINS_MS", "IntervalEffect", "CapacityModel", "DegradationTracker",
-           "percentiles_from_hist", "latency_summary", "throughput_summary"]
-
-#: Latency histogram bin edges in ms: 0, then 10 log-spaced bins per decade from 0.1 ms to
-#: 100 s, then one open bin to infinity. ``hist[i]`` counts requests in [edge[i], edge[i+1]).
-LATENCY_BINS_MS = np.concatenate([[0.0], np.logspace(-1, 5, 61), [np.inf]])
-_EDGES_S = LATENCY_BINS_MS[1:-1] / 1000.0
-_NBINS = len(LATENCY_BINS_MS) - 1
-
-
-@dataclass
-class IntervalEffect:
-    """Expected traffic figures of one cell over an interval (requests, not rates).
-
-    ``offered`` = requests sent to the cell; ``shed`` = refused because the cell was over
-    capacity; ``slow`` = served but slower than ``slo.latency``; ``latency_hist`` = served
-    requests per bin of ``LATENCY_BINS_MS`` (sums to ``offered - shed``).
-    """
-
-    offered: float
-    shed: float
-    slow: float
-    latency_hist: np.ndarray
-
-    def __add__(self, other: "IntervalEffect") -> "IntervalEffect":
-        return IntervalEffect(self.offered + other.offered, self.shed + other.shed,
-                              self.slow + other.slow, self.latency_hist + other.latency_hist)
-
-    def __sub__(self, other: "IntervalEffect") -> "IntervalEffect":
-        return IntervalEffect(self.offered - other.offered, self.shed - other.shed,
-                              self.slow - other.slow, self.latency_hist - other.latency_hist)
+__all__ = ["CapacityModel"]
 
 
 @dataclass(frozen=True)
@@ -210,8 +181,8 @@ class CapacityModel:
         lam_h = self.mean_tps * share * self.profile.weights
         shed = np.zeros(24)
         slow = np.zeros(24)
-        hist = np.zeros((24, _NBINS))
-        points = np.concatenate([_EDGES_S, [self.slo]])
+        hist = np.zeros((24, NBINS))
+        points = np.concatenate([EDGES_S, [self.slo]])
         rho_max = float(self.spec.overload_utilization)
         for h, lam in enumerate(lam_h):
             if cap <= 0.0:
@@ -272,7 +243,7 @@ class CapacityModel:
         return self._nominal[key]
 
     def _nominal_effect(self, t0: float, t1: float) -> IntervalEffect:
-        total = IntervalEffect(0.0, 0.0, 0.0, np.zeros(_NBINS))
+        total = IntervalEffect(0.0, 0.0, 0.0, np.zeros(NBINS))
         for c in range(len(self.plan.cells)):
             total = total + self.interval_effect(c, self.nominal_capacity_tps(c), t0, t1)
         return total
@@ -358,128 +329,10 @@ class CapacityModel:
     def peak_latency_ms(self) -> dict:
         """p50/p99 latency (ms) of the busiest hour with everything up, bank-wide."""
         peak_h = int(np.argmax(self.profile.weights))
-        hist = np.zeros(_NBINS)
+        hist = np.zeros(NBINS)
         for c in self.plan.cells:
             n = float(c.spec.app.nodes)
             shed, _slow, tab = self._table(c.index, n, 1.0)
             hist += c.share * (1.0 - shed[peak_h]) * tab[peak_h]
         p50, p99 = percentiles_from_hist(hist, [50, 99])
         return {"p50": p50, "p99": p99}
-
-
-class DegradationTracker:
-    """Accumulates one replication's traffic effects of cells running below nominal capacity.
-
-    The engine calls ``set_capacity(cell, now, capacity_tps)`` whenever a cell's serving
-    capacity changes (app nodes lost or gray, primary on a weaker standby) and ``result(end)``
-    once. Only degraded intervals cost anything: their effect minus the nominal effect over the
-    same interval is added to the nominal effect of the whole span, computed once.
-
-    Capacity 0 sheds everything offered; when the engine already counts a cell as failed (cell
-    down, writes down) it should not also pass 0 here, or those requests count twice.
-    """
-
-    def __init__(self, model: CapacityModel, t_start: float = 0.0):
-        self.m = model
-        self.t_start = t_start
-        n = len(model.plan.cells)
-        self.nominal = [model.nominal_capacity_tps(c) for c in range(n)]
-        self.cap = list(self.nominal)
-        self.since = [t_start] * n
-        self.extra = IntervalEffect(0.0, 0.0, 0.0, np.zeros(_NBINS))
-
-    def _flush(self, cell: int, t: float) -> None:
-        t0 = max(self.since[cell], self.t_start)
-        if self.cap[cell] != self.nominal[cell] and t > t0:
-            m = self.m
-            self.extra = (self.extra + m.interval_effect(cell, self.cap[cell], t0, t)
-                          - m.interval_effect(cell, self.nominal[cell], t0, t))
-        self.since[cell] = t
-
-    def set_capacity(self, cell: int, t: float, capacity_tps: float) -> None:
-        if capacity_tps == self.cap[cell]:
-            return
-        self._flush(cell, t)
-        self.cap[cell] = capacity_tps
-
-    def result(self, t_end: float) -> IntervalEffect:
-        """Offered, shed, slow and latency histogram of the whole bank over [t_start, t_end)."""
-        for c in range(len(self.cap)):
-            self._flush(c, t_end)
-        total = self.m.nominal_effect(self.t_start, t_end) + self.extra
-        total.latency_hist = np.maximum(total.latency_hist, 0.0)  # float noise of the subtraction
-        return total
-
-
-# ---------------------------------------------------------------------- histograms
-def percentiles_from_hist(hist, qs) -> list[float]:
-    """Percentiles (ms) of a histogram on ``LATENCY_BINS_MS``; log-linear inside a bin.
-
-    An empty histogram gives NaN; a percentile in the open last bin gives its lower edge
-    (100 s): it is at least that.
-    """
-    h = np.asarray(hist, dtype=float)
-    if h.shape != (_NBINS,):
-        raise ValueError(f"expected a histogram of {_NBINS} bins, got shape {h.shape}")
-    total = h.sum()
-    out = []
-    if total <= 0:
-        return [math.nan for _ in qs]
-    cum = np.cumsum(h)
-    for q in qs:
-        target = float(q) / 100.0 * total
-        i = int(np.searchsorted(cum, target, side="left"))
-        i = min(i, _NBINS - 1)
-        while h[i] <= 0 and i < _NBINS - 1:  # q = 0 or a boundary: the next occupied bin
-            i += 1
-        lo, hi = LATENCY_BINS_MS[i], LATENCY_BINS_MS[i + 1]
-        before = cum[i - 1] if i > 0 else 0.0
-        frac = (target - before) / h[i] if h[i] > 0 else 0.0
-        frac = min(max(frac, 0.0), 1.0)
-        if not math.isfinite(hi):
-            out.append(float(lo))
-        elif lo <= 0:
-            out.append(float(hi * frac))
-        else:
-            out.append(float(lo * (hi / lo) ** frac))
-    return out
-
-
-def latency_summary(hist) -> dict:
-    """summary.json ``latency_ms``: p50 and p99 of a request-weighted histogram."""
-    p50, p99 = percentiles_from_hist(hist, [50, 99])
-    return {"p50": p50, "p99": p99}
-
-
-# ---------------------------------------------------------------------- summary
-def throughput_summary(scenario: Scenario, model: CapacityModel | None = None) -> dict:
-    """summary.json ``throughput.*`` for a scenario (no simulation needed)."""
-    m = model or CapacityModel(scenario)
-    profile = m.profile_tps()
-    peak = max(profile)
-    cells = range(len(m.plan.cells))
-    cap = sum(m.nominal_capacity_tps(c) for c in cells)
-    pdt = m.peak_daily_transactions()
-    worst = None
-    for i, name in enumerate(m.plan.idcs):
-        states, factor = m.idc_loss_states(i)
-        cap_i = factor * sum(m._capacity(c, n, f) for c, (n, f) in zip(cells, states))
-        pdt_i = m.peak_daily_transactions(states, factor)
-        if worst is None or (pdt_i, cap_i) < (worst[1], worst[2]):
-            worst = (name, pdt_i, cap_i)
-    if len(m.plan.idcs) < 2:
-        worst = (m.plan.idcs[0], 0.0, 0.0)  # one data centre: losing it loses everything
-    return {
-        "transactions_per_day": m.mean_tps * DAY,
-        "peak_tps_demand": peak,
-        "capacity_tps": cap,
-        "capacity_tps_n_minus_1_idc": worst[2],
-        "worst_idc": worst[0],
-        "peak_daily_transactions": pdt,
-        "peak_daily_transactions_n_minus_1_idc": worst[1],
-        "headroom": cap / peak if peak > 0 else math.inf,
-        "headroom_n_minus_1_idc": worst[2] / peak if peak > 0 else math.inf,
-        "bottleneck": sorted({m.bottleneck(c) for c in cells}),
-        "latency_ms_at_peak": m.peak_latency_ms(),
-        "profile_tps": profile,
-    }
