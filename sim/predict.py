@@ -1,32 +1,20 @@
-"""Request-level predictions: ``simulation.mode: request`` and the replay of a live run.
+"""The replay of a live run, and its prediction (``predict_run``).
 
-Two users of the request-level engine (``sim.request``, the vectorised tiers + retry loop):
-
-1. **Request mode of a scenario** (``simulate_request_mode``): each cell's bounded window(s)
-   around the ``chaos:`` faults is simulated request by request with open (Poisson) arrivals
-   from the day profile; faults become the engine's fault windows (``fault_windows``). This is
-   the mode the fluid engine must agree with when retries are off
-   (tests/test_request_vs_fluid_agreement.py).
-
-2. **Prediction of a live run** (``predict_run``): the same scenario, fault schedule (the times
-   the injector actually recorded) and load shape as a recorded ``hivesim live`` run. Locust's
-   users are a *closed* loop: each of ``live.load.users`` users paces at ``rate / users`` and
-   waits for its answer, so during an outage the offered load collapses (every user ends up
-   blocked on the broken cell). An open-loop model over-predicts failures by an order of
-   magnitude there (the prediction reports that figure too, as ``open_loop``), so the replay
-   runs the users explicitly: ``_ClosedLoop`` issues each user's operations (reads, same-cell and
-   cross-cell transfers, with the client's retry / status-lookup rules of loadtests/locustfile.py)
-   and the gateway answers each attempt from the cell's state: within the gateway's retry
-   deadline after the cell is usable again (then latency = the wait + a service time drawn from
-   the calibrated distribution), else a 503/504 at the deadline.
+Locust's users are a *closed* loop: each of ``live.load.users`` users paces at ``rate / users``
+and waits for its answer, so during an outage the offered load collapses (every user ends up
+blocked on the broken cell). An open-loop model over-predicts failures there (the prediction
+reports that figure too, as ``open_loop``), so the replay runs the users explicitly:
+``_ClosedLoop`` issues each user's operations (reads, same-cell and cross-cell transfers, with the
+client's retry / status-lookup rules of loadtests/locustfile.py) and the gateway answers each
+attempt from the cell's state.
 
 The failover time per fault kind, the service-time distribution per transaction type and the
 gateway's deadline come from a calibration (``sim.calibrate``), made on a *different* live run.
+(``simulation.mode: request`` is ``sim.request.mode``.)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import math
 import os
@@ -37,240 +25,14 @@ import numpy as np
 
 from sim.errors import HivesimError
 from sim.request import FaultWindow, RetryPolicy, simulate_window
-from sim.request.scenario import from_scenario
-from sim.request.spec import OK
 from sim.scenario.model import CHAOS_TARGET_RE
 
-__all__ = ["fault_windows", "window_specs", "request_windows", "simulate_request_mode",
-           "outage_for", "LiveRun", "read_live_run", "ReplayModel", "replay", "outages_of", "per_second",
+__all__ = ["LiveRun", "read_live_run", "ReplayModel", "replay", "outages_of", "per_second",
            "fault_figures", "predict_run", "fault_table", "plot_faults", "write_prediction_dir", "USER_KINDS"]
 
 USER_KINDS = ("read", "intra", "cross")
-_REJECT_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")
 MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the scaling)
 IN_DB_SECONDS = 0.05  # a write this close after the outage began was inside its commit
-MAX_REQUESTS = 20_000_000  # request mode refuses windows larger than this (memory: ~60 B/request)
-
-
-# --------------------------------------------------------------------------- faults -> windows
-def outage_for(kind: str, duration: float, failover, calibration: dict | None = None) -> list[tuple[float, float, str]]:
-    """Fault windows (start offset, end offset, 'reject'|'stall') of one chaos entry on a primary.
-
-    Without a calibration: a crash / kill / down refuses writes for ``failover.total``; a pause
-    stalls them for the pause, and if it outlasts ``failover.detection`` the stall ends at the
-    detection and writes are refused until the failover completes (``failover.total`` after the
-    pause began: detection already elapsed while paused). A calibration's
-    ``outage_seconds[kind]`` (measured on a live run) replaces ``failover.total`` for that kind.
-    """
-    cal = (calibration or {}).get("outage_seconds", {})
-    total = float(cal.get(kind, failover.total))
-    if kind == "pause":
-        held = duration if duration > 0 else math.inf
-        det = float((calibration or {}).get("pause_detection_seconds", failover.detection))
-        if held <= det:
-            return [(0.0, held, "stall")]
-        total = max(total, det)
-        out = [(0.0, det, "stall")]
-        if total > det:
-            out.append((det, total, "reject"))
-        return out
-    if kind in _REJECT_FAULTS:
-        return [(0.0, total, "reject")] if total > 0 else []
-    return []
-
-
-def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None = None) -> list[FaultWindow]:
-    """The request engine's fault windows for ``cell`` in the window [t0, t1) of scenario ``sc``.
-
-    Entries that hit the cell's database primary (or the whole database, or the IDC that holds
-    the primary: down/partition) count; app, gateway, etcd and latency faults are not modelled
-    at request level yet (``unmodelled_chaos`` lists them).
-    """
-    db = sc.topology.cells.template.db
-    primary_idc = (db.placement or sc.topology.idc_names)[0]
-    spans: list[tuple[float, float, str]] = []
-    for c in sc.chaos:
-        m = CHAOS_TARGET_RE.match(c.target)
-        hits_cell = (m.group("cell") in ("*", str(cell)) and m.group("tier") == "db"
-                     and m.group("member") in (None, "primary"))
-        hits_idc = m.group("idc") == primary_idc and c.fault in ("down", "partition")
-        if not (hits_cell or hits_idc):
-            continue
-        kind = "down" if hits_idc else c.fault
-        for a, b, what in outage_for(kind, c.duration, db.failover, calibration):
-            a, b = max(c.at + a, t0), min(c.at + b, t1)
-            if b > a:
-                spans.append((a - t0, b - t0, what))
-    spans.sort()
-    merged: list[list] = []
-    for a, b, what in spans:  # overlapping faults: a reject wins over a stall
-        if merged and a < merged[-1][1]:
-            last = merged[-1]
-            if what == last[2]:
-                last[1] = max(last[1], b)
-                continue
-            if what == "reject":
-                last[1] = a
-                if last[1] <= last[0]:
-                    merged.pop()
-            else:
-                a = last[1]
-                if b <= a:
-                    continue
-        merged.append([a, b, what])
-    return [FaultWindow(a, b, w) for a, b, w in merged if b > a]
-
-
-def unmodelled_chaos(sc) -> list[str]:
-    """Chaos entries the request level does not turn into fault windows (reported, not hidden)."""
-    out = []
-    for c in sc.chaos:
-        m = CHAOS_TARGET_RE.match(c.target)
-        db_hit = m.group("tier") == "db" and m.group("member") in (None, "primary") and \
-            (c.fault in _REJECT_FAULTS or c.fault == "pause")
-        idc_hit = m.group("idc") is not None and c.fault in ("down", "partition")
-        if not (db_hit or idc_hit):
-            out.append(f"{c.fault} {c.target} at {c.at:g}s")
-    return out
-
-
-def window_specs(sc, window: tuple[float, float], cells=None, *, retries: bool = True,
-                 calibration: dict | None = None, timeout: float | None = None,
-                 retry: RetryPolicy | None = None):
-    """One ``RequestSpec`` per cell for [t0, t1): perf's scenario mapping with our fault windows.
-
-    ``retries=False`` gives every request exactly one attempt (the fluid engine's view). The
-    outage per fault kind comes from ``calibration`` or else the scenario's own ``calibration:``
-    section (present when it extends a file written by ``hivesim calibrate``).
-    """
-    n = sc.topology.cells.count
-    idx = list(range(n)) if cells is None else ([cells] if isinstance(cells, int) else list(cells))
-    kw = {}
-    if timeout is not None:
-        kw["timeout"] = timeout
-    if retry is not None:
-        kw["retry"] = retry
-    if not retries:
-        kw["retry"] = RetryPolicy()
-    specs = from_scenario(sc, window, idx, **kw)
-    if calibration is None:  # a scenario that extends a calibration file carries it
-        calibration = getattr(sc, "calibration", None)
-    return [dataclasses.replace(s, faults=tuple(fault_windows(sc, c, window[0], window[1], calibration)))
-            for s, c in zip(specs, idx)]
-
-
-# --------------------------------------------------------------------------- request mode
-def request_windows(sc, margin: float = 60.0, max_whole: float = 3600.0) -> list[tuple[float, float]]:
-    """The windows request mode simulates: the whole horizon if short, else around each fault."""
-    H = sc.simulation.horizon
-    if H <= max_whole:
-        return [(sc.simulation.warmup, H)]
-    if not sc.chaos:
-        raise HivesimError(f"simulation.mode: request simulates short windows: give chaos: entries or a "
-                           f"horizon <= {max_whole:g}s (got {H:g}s and no chaos)")
-    fo = sc.topology.cells.template.db.failover
-    spans = sorted((max(0.0, c.at - margin), min(H, c.at + max(c.duration, fo.total) + fo.total + margin))
-                   for c in sc.chaos)
-    out: list[list[float]] = []
-    for a, b in spans:
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(a, b) for a, b in out]
-
-
-def simulate_request_mode(sc, workers: int | None = None, progress: bool = False,
-                          replications: int | None = None):
-    """``simulation.mode: request``: every cell's windows, request by request (open arrivals).
-
-    Returns ``(summary, results)`` like ``sim.runner.simulate_full``: one
-    ``sim.engine.ReplicationResult`` per replication (lane), so the runner writes the same files
-    (summary.json, events.csv, timeseries.csv in 1 s buckets, replications.csv). Availability is
-    over the *simulated windows* (around the faults), not a year: ``request_mode.note`` says so.
-    ``workers`` is accepted for the runner's signature; lanes are vectorised in one process.
-    """
-    import platform
-    import time
-
-    from sim import __version__
-    from sim.engine import ReplicationResult
-    from sim.metrics import aggregate
-    from sim.scenario import scenario_sha256
-
-    t_wall = time.perf_counter()
-    R = replications or sc.simulation.replications
-    windows = request_windows(sc)
-    ss = np.random.SeedSequence(sc.simulation.seed)
-    n_cells = sc.topology.cells.count
-    rate = sc.workload.transactions_per_day  # the engine's unit: seconds at the mean rate
-    span = sum(b - a for a, b in windows)
-    nsec = int(sum(math.ceil(b - a) for a, b in windows))
-    off_s = np.zeros((R, nsec))
-    fail_s = np.zeros((R, nsec))
-    cell_failed = np.zeros((R, n_cells))
-    counts = {"ok": 0, "failed": 0, "timeout": 0, "unknown": 0, "requests": 0, "attempts": 0}
-    lat_ok, events = [], []
-    base = 0
-    for t0, t1 in windows:
-        specs = window_specs(sc, (t0, t1))
-        expected = sum(float(np.sum(s.rate)) * (s.rate_step if isinstance(s.rate, tuple) else t1 - t0)
-                       for s in specs) * R
-        if expected > MAX_REQUESTS:
-            raise HivesimError(f"request mode: window {t0:g}-{t1:g}s holds ~{expected:.3g} requests over "
-                               f"{R} replications (limit {MAX_REQUESTS:.0e}); lower simulation.replications "
-                               f"or the horizon")
-        w = int(math.ceil(t1 - t0))
-        for ci, spec in enumerate(specs):
-            res = simulate_window(spec, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), R)
-            m = res.measured
-            bad = m & (res.outcome != OK)
-            sec = np.clip(np.floor(res.arrival).astype(np.int64), 0, w - 1) + base
-            np.add.at(off_s, (res.lane[m], sec[m]), 1.0)
-            np.add.at(fail_s, (res.lane[bad], sec[bad]), 1.0)
-            cell_failed[:, ci] += np.bincount(res.lane[bad], minlength=R)
-            for k, v in res.counts().items():
-                counts[k] += v
-            lat_ok.append(res.latency[m & (res.outcome == OK)])
-            for f in spec.faults:
-                for lane in range(min(R, 10)):
-                    events.append((lane, t0 + f.start, t0 + f.end, f.end - f.start, f"cell[{ci}]",
-                                   f"chaos:{f.kind}", "writes-down" if f.kind == "reject" else "slow",
-                                   spec.write_fraction / n_cells))
-        base += w
-    results = []
-    for lane in range(R):
-        offered, failed = off_s[lane].sum(), fail_s[lane].sum()
-        frac = np.divide(fail_s[lane], off_s[lane], out=np.zeros(nsec), where=off_s[lane] > 0)
-        ts = {"step": 1.0, "offered": list(off_s[lane] / rate), "failed": list(fail_s[lane] / rate),
-              "cells_down": [0] * nsec}
-        results.append(ReplicationResult(
-            index=lane, span=span, offered=offered / rate, failed_req=failed / rate,
-            failed_time=float(frac.sum()), cell_failed=list(cell_failed[lane] / rate),
-            cause_failed={"chaos": failed / rate} if failed else {},
-            cause_episodes={"chaos": int(sum(1 for e in events if e[0] == 0))} if failed else {},
-            outages=int(np.count_nonzero(np.diff(np.concatenate([[0.0], (fail_s[lane] > 0).astype(float)])) > 0)),
-            day_offered=[offered / rate], day_failed=[failed / rate], rpo_exposure=0.0,
-            events=[e for e in events if e[0] == lane], timeseries=ts if lane == 0 else None))
-    summary = {"schema_version": 1, "kind": "simulation"}
-    summary.update(aggregate(results))
-    lat = np.concatenate(lat_ok) * 1000 if lat_ok else np.array([])
-    summary["latency_ms"] = {"p50": float(np.percentile(lat, 50)) if lat.size else None,
-                             "p99": float(np.percentile(lat, 99)) if lat.size else None}
-    summary["request_mode"] = {
-        "windows": [list(w) for w in windows], "outcomes": counts,
-        "retry_amplification": counts["attempts"] / max(counts["requests"], 1),
-        "unmodelled_chaos": unmodelled_chaos(sc),
-        "note": "availability over the simulated windows (around the faults), not a year; "
-                "cross-cell transfers count against their source cell only"}
-    summary["estimator"] = {"method": "naive", "replications": R}
-    summary["run"] = {"seed": sc.simulation.seed, "replications": R, "horizon_days": sc.simulation.horizon / 86400,
-                      "warmup_days": sc.simulation.warmup / 86400, "mode": "request", "workers": 1,
-                      "wall_seconds": time.perf_counter() - t_wall, "scenario_sha256": scenario_sha256(sc),
-                      "hivesim_version": __version__, "python": platform.python_version(), "status": "ok"}
-    summary["scenario"] = sc.model_dump(mode="json")
-    return summary, results
-
 
 # --------------------------------------------------------------------------- live runs (files only)
 @dataclass

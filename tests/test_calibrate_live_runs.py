@@ -16,7 +16,8 @@ import pytest
 from sim.calibrate import calibrate, calibration_document, load_calibration, write_calibration
 from sim.errors import HivesimError, ResultsError
 from sim.calibrate import _predicted_failed
-from sim.predict import ReplayModel, fault_windows, read_live_run
+from sim.predict import ReplayModel, read_live_run
+from sim.request.faults import fault_windows
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""``simulation.mode: request`` through ``hivesim run`` (sim.predict.simulate_request_mode)."""
+"""``simulation.mode: request`` through ``hivesim run`` (sim.request.mode.simulate_request_mode)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sim.errors import HivesimError
-from sim.predict import request_windows
+from sim.request.mode import request_windows
 from sim.scenario import load_scenario_text
 
 SCEN = """
