@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.calibration.windows import completed_in, fault_cell, recovery_in_window, window_end
 from sim.errors import HivesimError
 from sim.request import FaultWindow, RetryPolicy, simulate_window
 from sim.scenario.model import CHAOS_TARGET_RE
@@ -318,20 +319,20 @@ def per_second(rows, duration: float) -> dict:
 
 
 def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0) -> list[dict]:
-    """Per fault, with the live benchmark's definitions (loadtests/analysis/recovery.py): the
+    """Per fault, with the live benchmark's definitions (sim.calibration.windows, as loadtests/analysis/recovery.py): the
     requests that touch the fault's cell and complete in its window (start to the next fault);
     their failed count, recovery (outage) seconds, and the window's peak per-second p99."""
-    from loadtests.analysis.recovery import fault_cell, recovery_in_window
     t = np.array([r[0] for r in rows], dtype=float)
     lat = np.array([r[1] for r in rows], dtype=float)
     bad = ~np.array([r[3] for r in rows], dtype=bool)
     ps = per_second(rows, duration)
+    starts = [float(f["start"]) for f in faults]
     touches: dict[int, np.ndarray] = {}  # cell -> which rows touch it (one pass per cell, not per fault)
     out = []
     for n, f in enumerate(faults):
         a = float(f["start"])
-        w_end = float(faults[n + 1]["start"]) if n + 1 < len(faults) else duration
-        sel = (t + lat >= a) & (t + lat < w_end)
+        w_end = window_end(starts, n, duration)
+        sel = completed_in(t, lat, a, w_end)
         cell = fault_cell(f["target"])
         if cell is not None:
             if cell not in touches:
