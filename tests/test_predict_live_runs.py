@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.calibrate import load_calibration
-from sim.predict import predict_run, read_live_run
+from sim.calibration.document import load_calibration
+from sim.calibration.measure import read_live_run
+from sim.calibration.predict import predict_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "results" / "baselines"
