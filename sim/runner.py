@@ -139,7 +139,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
     t0 = time.perf_counter()
     if sc.simulation.mode == "request":
         try:
-            from sim.predict import simulate_request_mode
+            from sim.request.mode import simulate_request_mode
         except ImportError:
             raise ScenarioError("request mode is not available in this build",
                                 path="simulation.mode") from None

@@ -13,10 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from sim.calibrate import calibrate, calibration_document, load_calibration, write_calibration
+from sim.calibration.document import calibration_document, load_calibration, write_calibration
+from sim.calibration.fit import calibrate, predicted_failed
+from sim.calibration.measure import read_live_run
+from sim.calibration.replay import ReplayModel
 from sim.errors import HivesimError, ResultsError
-from sim.calibrate import _predicted_failed
-from sim.predict import ReplayModel, fault_windows, read_live_run
+from sim.request.faults import fault_windows
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +67,7 @@ def test_each_fault_s_own_outage_reproduces_its_count(cal_e):
     model = ReplayModel.for_run(run, cal_e)
     kills = [i for i, f in enumerate(run.faults) if f["kind"] == "kill-postmaster"]
     for i, g in zip(kills, cal_e["outage_samples"]["kill-postmaster"]):
-        pred = _predicted_failed(run, model, cal_e["outage_seconds"], [i], range(6), {i: g})
+        pred = predicted_failed(run, model, cal_e["outage_seconds"], [i], range(6), {i: g})
         meas = run.faults[i]["failed_requests"]
         assert abs(pred - meas) <= 2 + 0.1 * meas, (i, g, pred, meas)
 

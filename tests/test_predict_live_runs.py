@@ -20,13 +20,17 @@ Designs (docs/calibration.md):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
-from sim.calibrate import load_calibration
-from sim.predict import predict_run, read_live_run
+from sim.calibration.document import load_calibration
+from sim.calibration.measure import read_live_run
+from sim.calibration.predict import predict_run
+from sim.calibration.replay import ReplayModel, replay_seed
+from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "results" / "baselines"
@@ -134,6 +138,9 @@ def test_prediction_json_and_plots(tmp_path, cli):
         assert f["kind"] in r.stdout and f["target"] in r.stdout  # the per-fault table
     assert 0 < pred["availability"]["request"]["predicted"] <= 1
     assert pred["throughput"]["requests_per_second"]["predicted"] > 0
+    seed = run.scenario.simulation.seed  # the replays' seeds and settings are echoed
+    assert pred["model"]["seeds"]["replay_seeds"] == [replay_seed(seed, i) for i in range(8)]
+    assert pred["model"]["replay"]["client_deadline"] == run.retry.client_deadline_for(run.deadline)
     page = (out / "report.html").read_text()  # the table in a report, plots embedded
     assert page.count("data:image/png;base64,") == len(pred["faults"])
     assert all(f["target"] in page for f in pred["faults"]) and "per kind" in page
@@ -172,3 +179,20 @@ def test_unknown_fault_kind_is_a_clear_error(tmp_path, cli):
     r = cli("predict", BASE / D, "--calibration", f, "--out", tmp_path / "p")
     assert r.returncode == 2 and "no outage time for fault kind 'crash'" in r.stderr
     assert not (tmp_path / "p").exists()
+
+
+def test_replay_settings_come_from_the_run_s_scenario():
+    """The gateway's and the client's retry settings are the replayed run's ``live.retry`` (echoed
+    in its scenario), not retyped constants; a run recorded before they were settings gets the
+    defaults, which its bank used (gateway up to 0.2 s, client 0.2-1 s, deadline max(2 d, 10 s))."""
+    run = read_live_run(BASE / F_RUNS[0])
+    cal = load_calibration(CALS / E_CAL)
+    m = ReplayModel.for_run(run, cal)
+    assert (m.gateway_poll, m.client_backoff, m.client_max_backoff) == (0.2, 0.2, 1.0)
+    assert m.op_deadline == max(2 * run.deadline, 10.0) and m.deadline == run.deadline
+    doc = run.scenario.model_dump(mode="json")
+    doc["live"]["retry"] = {"gateway_max_backoff": 0.5, "client_backoff": 0.3, "client_max_backoff": 2.0,
+                            "client_deadline": 7.0}
+    other = dataclasses.replace(run, scenario=Scenario.model_validate(doc))
+    m = ReplayModel.for_run(other, cal)
+    assert (m.gateway_poll, m.client_backoff, m.client_max_backoff, m.op_deadline) == (0.5, 0.3, 2.0, 7.0)

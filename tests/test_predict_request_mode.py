@@ -1,4 +1,4 @@
-"""``simulation.mode: request`` through ``hivesim run`` (sim.predict.simulate_request_mode)."""
+"""``simulation.mode: request`` through ``hivesim run`` (sim.request.mode.simulate_request_mode)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import pytest
 
 from sim.errors import HivesimError
-from sim.predict import request_windows
+from sim.request.mode import request_windows
 from sim.scenario import load_scenario_text
 
 SCEN = """
@@ -42,6 +42,9 @@ def test_request_mode_run_writes_the_contract(tmp_path, cli):
     assert rm["outcomes"]["ok"] == rm["outcomes"]["requests"] > 10_000
     assert rm["retry_amplification"] > 1.0
     assert s["latency_ms"]["p99"] > 1000
+    # the numbers request mode assumes of the simulated bank are echoed
+    assert rm["settings"]["retry_max_attempts"] == 100 and rm["settings"]["max_requests"] == 20_000_000
+    assert rm["settings"]["app_threads"] == 8 and rm["settings"]["db_pool"] == 16
     rows = list(csv.DictReader(open(tmp_path / "out" / "timeseries.csv")))
     assert len(rows) == 150 and float(rows[1]["t_start_s"]) - float(rows[0]["t_start_s"]) == 1.0
     assert sum(float(x["offered_requests"]) for x in rows) == pytest.approx(60 * 150, rel=0.05)

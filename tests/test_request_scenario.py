@@ -87,3 +87,14 @@ def test_request_mode_agrees_with_the_fluid_engine_on_the_same_fault():
     assert fluid_failed == pytest.approx(8000.0, rel=1e-6)  # 0.4 writes x 1,000/s x 20 s failover
     assert c["failed"] == pytest.approx(fluid_failed, rel=0.05)
     assert c["ok"] == pytest.approx(fluid_served, rel=0.05)
+
+
+def test_one_fault_window_rule():
+    """from_scenario and request mode share sim.request.faults.fault_windows: a fault that began
+    before the window is clipped into it (not dropped), and a calibration's outage is used."""
+    from sim.request.faults import fault_windows
+    sc = load_scenario_text(SCENARIO)
+    (spec,) = from_scenario(sc, window=(110.0, 260.0), cells=[0])
+    assert spec.faults == (FaultWindow(0.0, 10.0, "reject"),) == tuple(fault_windows(sc, 0, 110.0, 260.0))
+    (spec,) = from_scenario(sc, window=(60.0, 260.0), cells=[0], calibration={"outage_seconds": {"crash": 4.0}})
+    assert spec.faults == (FaultWindow(40.0, 44.0, "reject"),)

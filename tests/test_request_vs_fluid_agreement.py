@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from sim.engine import Replication
-from sim.predict import fault_windows, window_specs
+from sim.request.faults import fault_windows
+from sim.request.mode import window_specs
 from sim.request import RetryPolicy, simulate_window
 from sim.request.spec import OK
 from sim.scenario import load_scenario_text

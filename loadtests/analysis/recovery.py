@@ -1,6 +1,7 @@
 """Recovery time per fault, and per-second series, from the per-request records of a live run.
 
-Definitions (documented in docs/live-benchmark.md, reported in summary.json ``faults``):
+Definitions (documented in docs/live-benchmark.md, reported in summary.json ``faults``; the
+window and recovery rules are ``sim.calibration.windows``, shared with the replay of a live run):
 
 * A fault's **window** runs from its start to the next fault's start (or the end of the run).
 * A request belongs to the window in which it completed (``t + latency`` in [start, end)):
@@ -27,14 +28,14 @@ Definitions (documented in docs/live-benchmark.md, reported in summary.json ``fa
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from loadtests.analysis.records import USER_KINDS, RequestRow
+from sim.calibration.windows import completed_in, fault_cell, longest_stall, recovery_in_window, window_end
 
-__all__ = ["FaultEpisode", "analyse_faults", "per_second", "recovery_in_window", "fault_cell", "longest_stall"]
+__all__ = ["FaultEpisode", "analyse_faults", "per_second"]
 
 
 @dataclass
@@ -53,42 +54,11 @@ class FaultEpisode:
                 "end": round(self.end, 3), "detail": self.detail, "error": self.error}
 
 
-def recovery_in_window(ts: np.ndarray, bad: np.ndarray, start: float, end: float,
-                       steady: float) -> tuple[float | None, bool, float | None]:
-    """(recovery seconds, recovered?, first bad time) for requests with start times ``ts``.
-
-    ``ts`` sorted; ``bad`` the matching booleans. Recovery is measured from the first bad
-    request (clamped to the fault's start) to the first good request after the last bad one.
-    """
-    if not bad.any():
-        return 0.0, True, None
-    first_bad = max(start, float(ts[bad][0]))
-    last_bad_i = int(np.nonzero(bad)[0][-1])
-    after = np.nonzero(~bad[last_bad_i + 1:])[0]
-    if after.size == 0:
-        return end - first_bad, False, first_bad
-    t_ok = float(ts[last_bad_i + 1 + after[0]])
-    recovered = (end - t_ok) >= steady or (after.size >= 3 and (end - t_ok) >= 0)
-    return max(0.0, t_ok - first_bad), bool(recovered), first_bad
-
-
-def fault_cell(target: str) -> int | None:
-    """The one cell a target lies in (``cell[2].db.primary`` -> 2), else None."""
-    m = re.match(r"cell\[(\d+)\]", target)
-    return int(m.group(1)) if m else None
-
-
-def longest_stall(done: np.ndarray, start: float, end: float) -> float:
-    """Longest interval within [start, end] without a successful completion (``done`` sorted)."""
-    pts = done[(done >= start) & (done <= end)]
-    edges = np.concatenate(([start], pts, [end]))
-    return float(np.diff(edges).max()) if edges.size > 1 else end - start
-
-
 def analyse_faults(rows: list[RequestRow], t0: float, faults: list[FaultEpisode], run_end: float,
                    slow_ms: float, steady: float = 3.0) -> list[dict]:
     """Per fault: recovery_seconds, failed_requests, slow_requests, requests, max_latency_ms ..."""
     order = sorted(range(len(faults)), key=lambda i: faults[i].start)
+    starts = [faults[i].start for i in order]
     out: list[dict | None] = [None] * len(faults)
     for n, i in enumerate(order):
         f = faults[i]
@@ -98,11 +68,11 @@ def analyse_faults(rows: list[RequestRow], t0: float, faults: list[FaultEpisode]
         lat = np.array([r.latency_ms for r in users], dtype=float)
         failed = np.array([not r.ok for r in users], dtype=bool)
         slow = lat > slow_ms
-        w_end = faults[order[n + 1]].start if n + 1 < len(order) else run_end
-        te = ts + lat / 1000.0
+        w_end = window_end(starts, n, run_end)
         # a request belongs to the fault in force when its outcome was seen (its completion):
         # one in flight when the next fault starts and failing from it counts for the next one
-        sel = (te >= f.start) & (te < w_end)
+        sel = completed_in(ts, lat / 1000.0, f.start, w_end)
+        te = ts + lat / 1000.0
         wt, wf, ws, wl = ts[sel], failed[sel], slow[sel], lat[sel]
         rec_s, recovered, first_fail = recovery_in_window(wt, wf, f.start, w_end, steady)
         dis_s, _, _ = recovery_in_window(wt, wf | ws, f.start, w_end, steady)

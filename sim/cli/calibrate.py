@@ -1,7 +1,7 @@
 """``hivesim calibrate LIVE_RUN_DIR [--out FILE] [--extends PATH]``: simulator parameters from a live run.
 
 Reads only the run directory's files (summary.json, timeseries.csv, the effective scenario) and
-writes a calibration YAML (``sim.calibrate``): the outage time per fault kind (fitted with the
+writes a calibration YAML (``sim.calibration``): the outage time per fault kind (fitted with the
 closed-loop replay), the service-time distribution per transaction type, capacity and service
 demand, the gateway's retry behaviour, and the fluid engine's ``failover`` figures. A scenario
 uses it with ``extends:`` (see docs/calibration.md); ``hivesim predict --calibration`` reads it.
@@ -27,7 +27,8 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    from sim.calibrate import calibrate, calibration_document, write_calibration
+    from sim.calibration.document import calibration_document, write_calibration
+    from sim.calibration.fit import calibrate
     from sim.errors import HivesimError
 
     if args.seeds < 1:

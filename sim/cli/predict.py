@@ -1,7 +1,7 @@
 """``hivesim predict LIVE_RUN_DIR --calibration FILE [--out DIR] [--tolerance 0.25]``: simulate a live run.
 
 Replays the run's scenario, its recorded fault schedule and its load shape request by request
-(``sim.predict``) with a calibration made on *another* run, writes ``prediction.json`` and one
+(``sim.calibration``) with a calibration made on *another* run, writes ``prediction.json`` and one
 plot per fault (measured and predicted timelines on one axis), and prints the per-fault table.
 Exit 0 when every fault's predicted failed requests are within the tolerance, 1 when not, 2 on
 bad input.
@@ -33,9 +33,10 @@ def register(sub) -> None:
 def _run(args) -> int:
     import sys
 
-    from sim.calibrate import load_calibration
+    from sim.calibration.document import load_calibration
+    from sim.calibration.measure import read_live_run
+    from sim.calibration.predict import fault_table, predict_run, write_prediction_dir
     from sim.errors import HivesimError
-    from sim.predict import fault_table, predict_run, read_live_run, write_prediction_dir
 
     if not 0 < args.tolerance < 10:
         raise HivesimError(f"--tolerance: expected a fraction such as 0.25, got {args.tolerance}")

@@ -1,5 +1,6 @@
 """``report.html`` of a prediction directory (``hivesim predict``): the per-fault table of
-measured vs predicted figures, the per-kind verdict, and each fault's plot embedded.
+measured vs predicted figures, the per-kind verdict, and each fault's plot embedded; the plots
+themselves (``plot_faults``: one PNG + SVG per fault).
 
 Self-contained like a run's report (inline CSS, PNGs as ``data:`` URIs); every interpolated
 text is escaped.
@@ -11,13 +12,19 @@ import base64
 import html
 import os
 
-from sim.report.html import CSS, num
+import matplotlib
 
-__all__ = ["render_prediction"]
+matplotlib.use("Agg")  # headless: files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sim.report.html import CSS, num  # noqa: E402
+
+__all__ = ["render_prediction", "plot_faults"]
 
 
 def render_prediction(pred: dict, table: list[list[str]], plots: list[str]) -> str:
-    """The page: ``table`` = ``sim.predict.fault_table(pred)`` rows, ``plots`` = PNG paths."""
+    """The page: ``table`` = ``sim.calibration.predict.fault_table(pred)`` rows, ``plots`` = PNG paths."""
     run, cal = pred["run"], pred["calibration"]
     title = f"hivesim prediction: {run['scenario']} / {run['run_id']}"
     head = "".join(f"<th>{html.escape(c)}</th>" for c in table[0])
@@ -51,3 +58,39 @@ def render_prediction(pred: dict, table: list[list[str]], plots: list[str]) -> s
             f"<tr><th>ok requests/s</th><td class=n>{num(t['measured'])}</td><td class=n>{num(t['predicted'])}</td></tr>"
             f"</table><h2>Measured and predicted, per fault</h2>{figs}"
             "<p class=muted>Definitions: docs/calibration.md.</p></body></html>\n")
+
+
+def plot_faults(pred: dict, out_dir) -> list[str]:
+    """One PNG + SVG per fault: measured and predicted ok/failed requests per second, one axis."""
+    tl = pred["timeline"]
+    written = []
+    for k, f in enumerate(pred["faults"]):
+        a, b = float(f["start"]), float(f["window_end"])
+        lo, hi = max(0, int(a) - 5), min(len(tl["measured_ok"]), int(round(b)))  # b: the next fault's start
+        x = np.arange(lo, hi)
+        fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+        g = f["predicted"]["calibrated_outage_seconds"]
+        rng = f["predicted"].get("calibrated_outage_range")
+        ax.axvspan(a, a + g, color="0.85", label=f"calibrated outage {g:g} s" + (
+            f" (drawn per replay from {rng[0]:g}-{rng[1]:g} s)" if rng else ""))
+        ax.step(x, tl["measured_ok"][lo:hi], where="post", color="tab:blue", label="measured ok")
+        ax.step(x, tl["predicted_ok"][lo:hi], where="post", color="tab:blue", ls="--", label="predicted ok (mean)")
+        ax.step(x, tl["measured_failed"][lo:hi], where="post", color="tab:red", label="measured failed")
+        ax.step(x, tl["predicted_failed"][lo:hi], where="post", color="tab:red", ls="--",
+                label="predicted failed (mean)")
+        m, p = f["measured"], f["predicted"]
+        ax.set_title(f"{f['kind']} {f['target']}: failed {m['failed_requests']} measured, "
+                     f"{p['failed_requests']:.0f} predicted", fontsize=10)
+        ax.set_xlabel("seconds since the load started")
+        ax.set_ylabel("requests per second (by start)")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8, loc="upper right")
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        stem = os.path.join(os.fspath(out_dir), f"fault-{k}-{f['kind']}")
+        for ext in ("png", "svg"):
+            fig.savefig(f"{stem}.{ext}")
+            written.append(f"{stem}.{ext}")
+        plt.close(fig)
+    return written

@@ -13,6 +13,9 @@ Public API::
     res.counts(); res.per_second(lane=0); res.mean_wait()
 
 It is fast by construction (no SimPy process per request): see ``sim.request.engine``.
+A scenario maps onto specs by ``sim.request.scenario.from_scenario`` (faults by the one rule of
+``sim.request.faults``); ``simulation.mode: request`` is ``sim.request.mode`` (not imported here:
+it builds the fluid engine's result records).
 """
 
 from sim.request.engine import poisson_arrivals, simulate_window

@@ -1,32 +1,68 @@
 """Map a scenario onto request-level windows: ``from_scenario(scenario, window, cells)``.
 
-A deliberately small first mapping (the calibration issue refines it):
+A deliberately small mapping (the numbers it needs that the scenario does not hold are
+``REQUEST_DEFAULTS``, named below and echoed by request mode in summary.json
+``request_mode.settings``):
 
 * rate: the bank's mean offered load x the day profile (``sim.profile.DayProfile``, the same
   one the fluid engine integrates), split equally over ``topology.cells.count`` cells;
 * app tier: ``app.nodes x app_threads`` servers, each ``app_threads / app.capacity_tps`` seconds
   per transaction (so the tier's capacity is ``nodes x capacity_tps``);
 * database tier: ``db_pool`` connection slots, ``db_pool / db.capacity_tps`` seconds each;
-* faults: ``chaos`` entries inside the window that hit the cell's database become fault windows:
-  crash / kill-postmaster / kill-patroni / down of the database or its primary, or ``down`` /
-  ``partition`` of the IDC holding the primary -> writes refused for ``failover.total``;
-  ``pause`` of the primary -> writes stall for the pause (up to ``failover.detection``), then are
-  refused until the failover completes.
+* faults: ``sim.request.faults.fault_windows`` (the one chaos -> fault-window rule), with the
+  scenario's ``calibration:`` outages when it carries them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from sim.errors import HivesimError
 from sim.profile import DayProfile
-from sim.request.spec import FaultWindow, RequestSpec, RetryPolicy, Tier
+from sim.request.faults import fault_windows
+from sim.request.spec import RequestSpec, RetryPolicy, Tier
 
-__all__ = ["from_scenario", "day_profile"]
+__all__ = ["from_scenario", "day_profile", "RequestDefaults", "REQUEST_DEFAULTS", "gateway_retry"]
 
-_DB_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")
+
+@dataclass(frozen=True)
+class RequestDefaults:
+    """What the request level assumes of the *simulated* bank where the scenario says nothing.
+
+    These describe the model bank of ``simulation.mode: request``, not the live benchmark (whose
+    gateway and client settings are ``live.retry.*`` and are read by sim.calibration); they are
+    echoed in every request-mode summary (``request_mode.settings``) so a result names them.
+    """
+
+    app_threads: int = 8              # worker threads per app node (app tier servers = nodes x this)
+    db_pool: int = 16                 # connection slots to a cell's database
+    db_capacity_tps: float = 2000.0   # a cell database's capacity when db.capacity_tps is unset
+    timeout: float = 30.0             # the client's timeout for one request (s)
+    # the gateway retries through a failover, within its expected length:
+    retry_max_attempts: int = 100     # attempts per request (the deadline ends it first)
+    retry_backoff: float = 0.1        # first wait between attempts (s), doubling ...
+    retry_multiplier: float = 2.0
+    retry_max_backoff: float = 1.0    # ... up to this (s)
+    retry_jitter: str = "full"
+    retry_deadline_margin: float = 5.0  # the gateway's deadline is failover.total + this (s)
+    retry_attempt_timeout: float = 5.0  # the gateway abandons (and retries) an attempt after this (s)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+REQUEST_DEFAULTS = RequestDefaults()
+
+
+def gateway_retry(failover_total: float, d: RequestDefaults = REQUEST_DEFAULTS) -> RetryPolicy:
+    """The simulated gateway's retry policy for a bank whose failover takes ``failover_total`` s."""
+    return RetryPolicy(max_attempts=d.retry_max_attempts, backoff=d.retry_backoff, multiplier=d.retry_multiplier,
+                       max_backoff=d.retry_max_backoff, jitter=d.retry_jitter,
+                       deadline=failover_total + d.retry_deadline_margin, attempt_timeout=d.retry_attempt_timeout)
 
 
 def day_profile(scenario, seconds: np.ndarray) -> np.ndarray:
@@ -35,38 +71,16 @@ def day_profile(scenario, seconds: np.ndarray) -> np.ndarray:
     return np.array([prof.rate_factor(float(t)) for t in np.atleast_1d(seconds)])
 
 
-def _cell_faults(scenario, cell: int, t0: float, t1: float) -> list[FaultWindow]:
-    from sim.scenario.model import CHAOS_TARGET_RE
-    db = scenario.topology.cells.template.db
-    fo = db.failover
-    idcs = scenario.topology.idc_names
-    primary_idc = (db.placement or idcs)[0]
-    out = []
-    for c in scenario.chaos:
-        m = CHAOS_TARGET_RE.match(c.target)
-        hits_cell = m.group("cell") in ("*", str(cell)) and m.group("tier") == "db" and \
-            m.group("member") in (None, "primary")
-        hits_idc = m.group("idc") == primary_idc and c.fault in ("down", "partition")
-        if not (hits_cell or hits_idc) or not t0 <= c.at < t1:
-            continue
-        at = c.at - t0
-        if c.fault == "pause" and hits_cell:
-            held = c.duration if c.duration > 0 else math.inf
-            if held <= fo.detection:
-                out.append(FaultWindow(at, at + held, "stall"))
-            else:
-                out.append(FaultWindow(at, at + fo.detection, "stall"))
-                out.append(FaultWindow(at + fo.detection, at + fo.total, "reject"))
-        elif c.fault in _DB_FAULTS or hits_idc:
-            out.append(FaultWindow(at, at + fo.total, "reject"))
-    return out
-
-
 def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1, *,
-                  app_threads: int = 8, db_pool: int = 16, db_capacity_tps: float = 2000.0,
-                  timeout: float = 30.0, retry: RetryPolicy | None = None,
-                  warmup: float = 0.0) -> list[RequestSpec]:
-    """One ``RequestSpec`` per cell (``cells``: a count from cell 0, or a list of indices)."""
+                  app_threads: int = REQUEST_DEFAULTS.app_threads, db_pool: int = REQUEST_DEFAULTS.db_pool,
+                  db_capacity_tps: float = REQUEST_DEFAULTS.db_capacity_tps,
+                  timeout: float = REQUEST_DEFAULTS.timeout, retry: RetryPolicy | None = None,
+                  warmup: float = 0.0, calibration: dict | None = None) -> list[RequestSpec]:
+    """One ``RequestSpec`` per cell (``cells``: a count from cell 0, or a list of indices).
+
+    ``calibration`` (default: the scenario's own ``calibration:`` section, present when it
+    extends a file written by ``hivesim calibrate``) sets the outage per fault kind.
+    """
     t0, t1 = float(window[0]), float(window[1])
     if not t1 > t0:
         raise HivesimError(f"request window: end ({t1}) must be after start ({t0})")
@@ -74,6 +88,8 @@ def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1,
     idx = list(range(cells)) if isinstance(cells, int) else list(cells)
     if not idx or any(not 0 <= i < ncells for i in idx):
         raise HivesimError(f"request window: cells must be within 0-{ncells - 1}, got {cells}")
+    if calibration is None:
+        calibration = getattr(scenario, "calibration", None)
     tmpl = scenario.topology.cells.template
     secs = t0 + np.arange(math.ceil(t1 - t0)) + 0.5
     rate = scenario.workload.transactions_per_day * day_profile(scenario, secs) / ncells
@@ -81,9 +97,9 @@ def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1,
              Tier("db", db_pool, db_pool / (tmpl.db.capacity_tps or db_capacity_tps)))
     mix = scenario.workload.mix
     writes = (mix.intra_cell + mix.cross_cell) if tmpl.db.reads_during_failover else 1.0
-    if retry is None:  # the gateway retries through a failover, within its expected length
-        retry = RetryPolicy(max_attempts=100, backoff=0.1, max_backoff=1.0,
-                            deadline=tmpl.db.failover.total + 5.0, attempt_timeout=5.0)
+    if retry is None:
+        retry = gateway_retry(tmpl.db.failover.total)
     return [RequestSpec(rate=tuple(float(r) for r in rate), tiers=tiers, horizon=t1 - t0, warmup=warmup,
-                        timeout=timeout, retry=retry, faults=tuple(_cell_faults(scenario, c, t0, t1)),
+                        timeout=timeout, retry=retry,
+                        faults=tuple(fault_windows(scenario, c, t0, t1, calibration)),
                         write_fraction=writes) for c in idx]

@@ -1,0 +1,96 @@
+"""The calibration YAML: ``calibration_document`` (with the fluid engine's failover),
+``write_calibration`` (atomic, never overwrites), ``load_calibration`` (safe-loaded, checked).
+
+A scenario uses the file with ``extends:`` (docs/calibration.md); ``hivesim predict
+--calibration`` reads it. The fluid engine's ``failover``: detection = crash outage -
+postmaster-kill outage, election + promotion = postmaster-kill outage.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+import numpy as np
+import yaml
+
+from sim.calibration.measure import USER_KINDS
+from sim.errors import HivesimError, ResultsError
+from sim.scenario.loader import load_yaml_file
+
+__all__ = ["calibration_document", "load_calibration", "write_calibration"]
+
+
+def calibration_document(cal: dict, extends: str | None = None) -> dict:
+    """The YAML document: ``calibration:`` plus the fluid engine's failover figures."""
+    doc: dict = {}
+    if extends:
+        doc["extends"] = extends
+    out = cal["outage_seconds"]
+    fast = out.get("kill-postmaster")
+    slow = out.get("crash", out.get("kill-patroni"))
+    if fast is not None or slow is not None:
+        fast = fast if fast is not None else slow
+        slow = slow if slow is not None else fast
+        doc["topology"] = {"cells": {"template": {"db": {"failover": {
+            "detection": round(max(slow - fast, 0.0), 2),
+            "election": round(fast / 2, 2), "promotion": round(fast / 2, 2)}}}}}
+    doc["calibration"] = cal
+    return doc
+
+
+def load_calibration(path) -> dict:
+    """The ``calibration`` section of a calibration YAML (safe-loaded, checked)."""
+    data, _ = load_yaml_file(path)
+    cal = data.get("calibration")
+    if not isinstance(cal, dict):
+        raise HivesimError(f"{path}: calibration: missing (write one with `hivesim calibrate RUN_DIR`)")
+    for key in ("outage_seconds", "service_ms"):
+        if not isinstance(cal.get(key), dict):
+            raise HivesimError(f"{path}: calibration.{key}: expected a mapping, got {type(cal.get(key)).__name__}")
+    for k in USER_KINDS:
+        v = cal["service_ms"].get(k)
+        if not isinstance(v, dict) or not all(isinstance(v.get(x), (int, float)) and v.get(x) > 0
+                                             for x in ("median_ms", "sigma")):
+            raise HivesimError(f"{path}: calibration.service_ms.{k}: expected {{median_ms: >0, sigma: >0}}, got {v!r}")
+    for k, v in cal["outage_seconds"].items():
+        if not isinstance(v, (int, float)) or v < 0:
+            raise HivesimError(f"{path}: calibration.outage_seconds.{k}: expected seconds >= 0, got {v!r}")
+    samples = cal.get("outage_samples", {})
+    if not isinstance(samples, dict):
+        raise HivesimError(f"{path}: calibration.outage_samples: expected a mapping, got {type(samples).__name__}")
+    for k, v in samples.items():
+        if not (isinstance(v, list) and v and all(isinstance(x, (int, float)) and x >= 0 for x in v)):
+            raise HivesimError(f"{path}: calibration.outage_samples.{k}: expected a list of seconds >= 0, got {v!r}")
+    return cal
+
+
+def write_calibration(path, doc: dict, header: str = "") -> str:
+    """Write the YAML atomically (temp file + rename); never overwrite an existing file."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path):
+        raise ResultsError(f"{path}: already exists; choose another --out or remove it")
+    d = os.path.dirname(path)
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".calibration.", suffix=".tmp", dir=d)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(header)
+            yaml.safe_dump(_plain(doc), f, sort_keys=False)
+        os.link(tmp, path)  # fails if someone created the file meanwhile: no silent overwrite
+    finally:
+        os.unlink(tmp)
+    return path
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x

@@ -1,0 +1,295 @@
+"""A recorded ``hivesim live`` run, read from its files only, and the figures calibration takes from it.
+
+* ``read_live_run``: summary.json, timeseries.csv and the effective scenario (``LiveRun``);
+  the live bank's retry settings are the scenario's ``live.retry`` / ``live.gateway_deadline``
+  (``LiveRun.retry``, ``LiveRun.deadline``, ``LiveRun.client_deadline``), never retyped here;
+* ``per_second`` / ``fault_figures``: per-request rows (a replay's) counted as the live
+  benchmark counts its own (timeseries.csv; summary.json ``faults``, by sim.calibration.windows);
+* ``service_profile``, ``throughput_profile``, ``cpu_demand``: the steady seconds' service
+  times, capacity and CPU demand (utilisation law, Little's law on Locust's closed loop).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.calibration.windows import completed_in, fault_cell, recovery_in_window, window_end
+from sim.errors import HivesimError, ScenarioError
+from sim.scenario import Scenario, validate_document
+from sim.scenario.live import LiveRetry
+from sim.scenario.loader import Located
+from sim.scenario.model import CHAOS_TARGET_RE
+
+__all__ = ["USER_KINDS", "Z99", "SETTLE", "mix_weights", "db_fault_cell", "LiveRun", "read_live_run",
+           "per_second", "fault_figures", "peak_p99", "steady_mask", "service_profile", "throughput_profile",
+           "cpu_demand"]
+
+# The live records' user transaction kinds (reads, same-cell and cross-cell transfers: the
+# scenario's mix reads / intra_cell / cross_cell). The one definition in sim.calibration; the
+# lead points it at the scenario's shared definition at merge (issue 12).
+USER_KINDS = ("read", "intra", "cross")
+Z99 = 2.3263478740408408  # standard normal 99th percentile: ln(p99/p50) = Z99 x sigma of a lognormal
+SETTLE = 35.0   # seconds after a fault (its start, or its lifting if held) that are not "steady"
+
+
+def mix_weights(mix) -> dict[str, float]:
+    """The scenario's workload mix keyed by ``USER_KINDS``."""
+    return {"read": mix.reads, "intra": mix.intra_cell, "cross": mix.cross_cell}
+
+
+def db_fault_cell(target: str) -> int | None:
+    """The cell of a fault on one cell's database (``cell[1].db.primary`` -> 1), else None.
+
+    The one place sim.calibration parses a chaos target (the typed ChaosTarget of sim.scenario
+    replaces it, issue 12): the replay models only database faults of a single cell."""
+    m = CHAOS_TARGET_RE.match(target)
+    if m is None or m.group("cell") in (None, "*") or m.group("tier") != "db":
+        return None
+    return int(m.group("cell"))
+
+
+# --------------------------------------------------------------------------- the run's files
+@dataclass
+class LiveRun:
+    """What a recorded live run directory holds (summary.json, timeseries.csv, scenario.yaml)."""
+
+    path: str
+    summary: dict
+    series: list[dict]          # timeseries.csv rows (1 s buckets by request start)
+    scenario: Scenario          # the effective scenario, as the run echoed it (``live`` present)
+    faults: list[dict]          # summary["faults"], sorted by start
+    duration: float
+
+    @property
+    def users(self) -> int:
+        return int(self.scenario.live.load.users)
+
+    @property
+    def deadline(self) -> float:
+        """The gateway's retry deadline (s): ``live.gateway_deadline``."""
+        return float(self.scenario.live.gateway_deadline)
+
+    @property
+    def retry(self) -> LiveRetry:
+        """The gateway's and the clients' retry settings of the run (``live.retry``; a run recorded
+        before they were settings echoes none, and gets the defaults, which its bank used)."""
+        return self.scenario.live.retry
+
+    @property
+    def client_deadline(self) -> float:
+        """The client's deadline for one transfer (s)."""
+        return self.retry.client_deadline_for(self.deadline)
+
+
+def _num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def read_live_run(path) -> LiveRun:
+    """Read a ``hivesim live`` run directory (only its files, per the results contract)."""
+    p = os.fspath(path)
+    sp = os.path.join(p, "summary.json")
+    if not os.path.isfile(sp):
+        raise HivesimError(f"{p}: not a run directory (no summary.json)")
+    try:
+        with open(sp, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise HivesimError(f"{sp}: unreadable JSON ({exc})") from None
+    if summary.get("kind") != "live":
+        raise HivesimError(f"{sp}: kind: expected 'live' (a hivesim live run), got {summary.get('kind')!r}")
+    for key in ("faults", "scenario", "run"):
+        if key not in summary:
+            raise HivesimError(f"{sp}: {key}: missing (not a complete live run)")
+    tp = os.path.join(p, "timeseries.csv")
+    if not os.path.isfile(tp):
+        raise HivesimError(f"{p}: timeseries.csv missing")
+    with open(tp, encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    need = {"t_start_s", "offered_requests", "failed_requests", "ok_requests", "latency_p50_ms", "latency_p99_ms"}
+    if rows and not need <= set(rows[0]):
+        raise HivesimError(f"{tp}: expected columns {sorted(need)}, got {sorted(rows[0])}")
+    series = [{k: _num(v) for k, v in r.items()} for r in rows]
+    try:
+        sc = validate_document(Located(summary["scenario"], {}, sp + ":scenario"))
+    except ScenarioError as exc:
+        raise HivesimError(f"{sp}: scenario: {exc}") from None
+    if sc.live is None:
+        raise HivesimError(f"{sp}: scenario.live: missing (not a live scenario)")
+    faults = sorted((f for f in summary["faults"] if not f.get("error")), key=lambda f: f["start"])
+    duration = float(summary["run"].get("duration_seconds") or len(series))
+    return LiveRun(p, summary, series, sc, faults, duration)
+
+
+# --------------------------------------------------------------------------- rows counted as the live benchmark counts
+def per_second(rows, duration: float) -> dict:
+    """Per-second (by request start) offered, ok, failed and p50/p99 latency (ms), as timeseries.csv."""
+    n = max(1, int(math.ceil(duration)))
+    t = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float) * 1000
+    ok = np.array([r[3] for r in rows], dtype=bool)
+    sec = np.floor(t).astype(int)
+    keep = (sec >= 0) & (sec < n)
+    sec, lat, ok = sec[keep], lat[keep], ok[keep]
+    out = {"offered": np.bincount(sec, minlength=n).astype(float),
+           "ok": np.bincount(sec[ok], minlength=n).astype(float)}
+    out["failed"] = out["offered"] - out["ok"]
+    p50, p99 = np.full(n, np.nan), np.full(n, np.nan)
+    order = np.lexsort((lat, sec))
+    s_sorted, l_sorted = sec[order], lat[order]
+    bounds = np.searchsorted(s_sorted, np.arange(n + 1))
+    for i in range(n):
+        a, b = bounds[i], bounds[i + 1]
+        if b > a:
+            p50[i], p99[i] = np.percentile(l_sorted[a:b], [50, 99])
+    out["p50"], out["p99"] = p50, p99
+    return out
+
+
+def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0) -> list[dict]:
+    """Per fault, with the live benchmark's definitions (sim.calibration.windows, as loadtests/analysis/recovery.py): the
+    requests that touch the fault's cell and complete in its window (start to the next fault);
+    their failed count, recovery (outage) seconds, and the window's peak per-second p99."""
+    t = np.array([r[0] for r in rows], dtype=float)
+    lat = np.array([r[1] for r in rows], dtype=float)
+    bad = ~np.array([r[3] for r in rows], dtype=bool)
+    ps = per_second(rows, duration)
+    starts = [float(f["start"]) for f in faults]
+    touches: dict[int, np.ndarray] = {}  # cell -> which rows touch it (one pass per cell, not per fault)
+    out = []
+    for n, f in enumerate(faults):
+        a = float(f["start"])
+        w_end = window_end(starts, n, duration)
+        sel = completed_in(t, lat, a, w_end)
+        cell = fault_cell(f["target"])
+        if cell is not None:
+            if cell not in touches:
+                touches[cell] = np.array([cell in r[4] for r in rows], dtype=bool)
+            sel &= touches[cell]
+        rec, _, _ = recovery_in_window(t[sel], bad[sel], a, w_end, steady)
+        out.append({"failed_requests": int(bad[sel].sum()), "outage_seconds": round(float(rec or 0.0), 3),
+                    "p99_ms": peak_p99(ps["p99"], a, w_end), "requests": int(sel.sum())})
+    return out
+
+
+def peak_p99(p99: np.ndarray, a: float, b: float) -> float | None:
+    """The highest per-second p99 (ms) of the seconds [a, b) (NaN seconds skipped), or None."""
+    seg = p99[int(a):max(int(math.ceil(b)), int(a) + 1)]
+    seg = seg[np.isfinite(seg)]
+    return round(float(seg.max()), 1) if seg.size else None
+
+
+
+# --------------------------------------------------------------------------- steady seconds
+def steady_mask(run: LiveRun, settle: float = SETTLE) -> np.ndarray:
+    """The steady seconds of timeseries.csv: no fault in force and none in the ``settle`` s before."""
+    n = len(run.series)
+    t = np.array([r["t_start_s"] for r in run.series])
+    m = np.ones(n, dtype=bool)
+    for f in run.faults:
+        # a crashed member stays down until the run ends ("end" is when it was lifted), but its
+        # effect on traffic ends with the failover: only held faults (pause, latency,
+        # partition) last until they are lifted
+        held = f["kind"] in ("pause", "latency", "partition")
+        end = (max(float(f["end"]), float(f["start"])) if held else float(f["start"])) + settle
+        m &= ~((t + 1 > float(f["start"]) - 1) & (t < end))
+    m[:2] = False  # Locust's users start together: the first seconds are a burst
+    return m
+
+
+def service_profile(run: LiveRun) -> dict:
+    """Lognormal service time of an answered request, per transaction type (milliseconds)."""
+    m = steady_mask(run)
+    p50 = np.array([r["latency_p50_ms"] for r in run.series])
+    p99 = np.array([r["latency_p99_ms"] for r in run.series])
+    n = np.array([r["offered_requests"] for r in run.series])
+    fail = np.array([r["failed_requests"] for r in run.series])
+    use = m & np.isfinite(p50) & np.isfinite(p99) & (n >= 5) & (fail == 0) & (p50 > 0)
+    if use.sum() < 5:
+        raise HivesimError(f"{run.path}: fewer than 5 steady seconds with traffic; cannot calibrate service times")
+    sigma = float(np.median(np.log(p99[use] / p50[use]))) / Z99
+    # Little's law on the closed loop: U users, each either waiting for an answer or pacing, so
+    # with latency above the pacing interval the mean latency is U / throughput. Per-second p50s
+    # of a few requests are a biased, noisy estimate; the throughput is not.
+    users = int(run.scenario.live.load.users)
+    pace = users / float(run.scenario.live.load.rate)
+    x = float(np.mean(n[m & (n > 0)])) if (m & (n > 0)).any() else 0.0
+    mean_r = users / x if x > 0 else math.inf
+    if mean_r > 1.2 * pace:
+        median = 1000.0 * mean_r / math.exp(sigma * sigma / 2)
+    else:  # the users were pacing, not waiting: the latency percentiles are all there is
+        median = float(np.median(p50[use]))
+    by_kind = run.summary.get("latency_ms", {}).get("by_kind", {})
+    overall = run.summary.get("latency_ms", {}).get("p50")
+    sigma = max(sigma, 0.05)
+    scale = {}
+    for k in USER_KINDS:
+        kp = (by_kind.get(k) or {}).get("p50")
+        scale[k] = kp / overall if kp and overall else 1.0
+    if mean_r > 1.2 * pace:  # keep the mix's mean latency at U / X (the per-type split is from the p50s)
+        w = mix_weights(run.scenario.workload.mix)
+        mean_scale = sum(w[k] * scale[k] for k in USER_KINDS) / max(sum(w.values()), 1e-9)
+        scale = {k: v / mean_scale for k, v in scale.items()}
+    return {k: {"median_ms": round(median * scale[k], 3), "sigma": round(sigma, 4)} for k in USER_KINDS}
+
+
+def throughput_profile(run: LiveRun, service: dict) -> dict:
+    """Steady ok requests/s; if the users offered more, the bank's capacity and demand per type."""
+    m = steady_mask(run)
+    ok = np.array([r["ok_requests"] for r in run.series])
+    steady_ok = float(np.mean(ok[m])) if m.any() else float("nan")
+    offered = float(run.scenario.live.load.rate)
+    w = mix_weights(run.scenario.workload.mix)
+    saturated = steady_ok < 0.9 * offered
+    out = {"steady_ok_rps": round(steady_ok, 3), "target_rps": offered, "saturated": saturated}
+    if saturated:
+        mean_p50 = sum(w[k] * service[k]["median_ms"] for k in USER_KINDS)
+        out["capacity_tps"] = round(steady_ok, 3)
+        out["demand_ms"] = {k: round(1000.0 * service[k]["median_ms"] / mean_p50 / steady_ok, 3) for k in USER_KINDS}
+        out["note"] = ("the users offered more than was served: the steady throughput is the bank's capacity on "
+                       "this machine and the demands follow from the utilisation law")
+    else:
+        out["capacity_tps_at_least"] = round(steady_ok, 3)
+        out["note"] = "not saturated: the throughput is a lower bound of the capacity"
+    cpu = cpu_demand(run, m, service)
+    if cpu:
+        out["cpu"] = cpu
+    return out
+
+
+def cpu_demand(run: LiveRun, steady: np.ndarray, service: dict) -> dict | None:
+    """Service demand from CPU (live runs that sampled it: timeseries.csv ``bank_cpu_s``).
+
+    Utilisation law over the steady seconds: the bank's CPU seconds / its answered requests is
+    the mean CPU demand of a request; split per type in proportion to the types' latency
+    medians (the per-second mix barely moves, so a regression per type would be ill-posed).
+    ``cores / demand`` is the throughput at which the bank alone would fill the machine."""
+    if not run.series or "bank_cpu_s" not in run.series[0]:
+        return None
+    cpu = np.array([r.get("bank_cpu_s", math.nan) for r in run.series], dtype=float)
+    ok = np.array([r["ok_requests"] for r in run.series], dtype=float)
+    busy = np.array([r.get("machine_busy", math.nan) for r in run.series], dtype=float)
+    use = steady & np.isfinite(cpu) & (ok > 0)
+    if use.sum() < 5:
+        return None
+    demand = float(cpu[use].sum() / ok[use].sum())  # CPU s per answered request
+    cores = int(run.summary.get("run", {}).get("cpu_cores") or os.cpu_count() or 1)
+    w = mix_weights(run.scenario.workload.mix)
+    mean_med = sum(w[k] * service[k]["median_ms"] for k in USER_KINDS) / max(sum(w.values()), 1e-9)
+    return {"demand_ms": round(1000 * demand, 3),
+            "demand_ms_by_kind": {k: round(1000 * demand * service[k]["median_ms"] / mean_med, 3) for k in USER_KINDS},
+            "bank_utilisation": round(float(cpu[use].sum() / use.sum()) / cores, 3),
+            "machine_busy": round(float(np.nanmean(busy[use])), 3) if np.isfinite(busy[use]).any() else None,
+            "cores": cores, "cpu_bound_capacity_rps": round(cores / demand, 1) if demand > 0 else None,
+            "note": "from the bank's CPU seconds per answered request in the steady seconds (utilisation law); "
+                    "machine_busy includes the load generator"}
+

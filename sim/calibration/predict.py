@@ -1,0 +1,227 @@
+"""``predict_run``: a live run replayed with a calibration made on *another* run, measured vs predicted.
+
+The same scenario, recorded fault schedule (the times the injector recorded) and load shape as
+the run; the failover time per fault kind and the service-time distribution from the
+calibration (``sim.calibration.fit``). Writes ``prediction.json`` + ``report.html`` + plots
+(``write_prediction_dir``; the plots and the page are ``sim.report.prediction``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+
+from sim.calibration.measure import LiveRun, fault_figures, peak_p99, per_second, read_live_run, service_profile
+from sim.calibration.replay import (OUTAGE_STREAM, REPLAY_SEED_STRIDE, ReplayModel, outage_rng, outages_of, replay,
+                                    replay_seed)
+from sim.errors import HivesimError
+from sim.report.prediction import plot_faults, render_prediction
+from sim.request import FaultWindow, RetryPolicy, RequestSpec, Tier, simulate_window
+from sim.results import json_safe
+from sim.results_io import atomic_dir
+
+__all__ = ["predict_run", "fault_table", "write_prediction_dir", "OPEN_LOOP_LEAD_IN", "OPEN_LOOP_SERVERS",
+           "OPEN_LOOP_REPLICATIONS"]
+
+# The open-loop comparison (``open_loop_failed_requests``: what sim.request's open Poisson
+# arrivals would predict for a fault, reported to show why the replay is closed-loop). Its
+# k-th fault (from 0) is simulated with numpy.random.default_rng(k + 1).
+OPEN_LOOP_LEAD_IN = 5.0          # s simulated before the fault starts
+OPEN_LOOP_SERVERS = 10_000       # the bank as one tier this wide: no queueing, latency = service time
+OPEN_LOOP_REPLICATIONS = 4       # lanes averaged
+OPEN_LOOP_MAX_ATTEMPTS = 10_000  # the gateway's deadline, not a count, ends its retries
+
+
+def _open_loop_failed(run: LiveRun, cal: dict, fault: dict, w_end: float, g: float, seed: int) -> float:
+    """Failed requests the *open-loop* request engine (sim.request) predicts for one fault window:
+    Poisson arrivals at the run's steady offered rate per cell, the gateway's retries inside its
+    deadline, the cell refusing every request (reads go to the primary too) for the outage."""
+    steady = cal.get("throughput", {}).get("steady_ok_rps") or run.summary["throughput"]["offered_requests_per_second"]
+    rate = float(steady) / run.scenario.topology.cells.count
+    a = float(fault["start"])
+    t0 = max(0.0, a - OPEN_LOOP_LEAD_IN)
+    svc = cal["service_ms"]["intra"]
+    d = run.deadline
+    retry = RetryPolicy(max_attempts=OPEN_LOOP_MAX_ATTEMPTS, backoff=run.retry.gateway_backoff, multiplier=2.0,
+                        max_backoff=run.retry.gateway_max_backoff, jitter="none", deadline=d)
+    spec = RequestSpec(rate=rate, tiers=(Tier("bank", OPEN_LOOP_SERVERS, svc["median_ms"] / 1000.0, "lognormal",
+                                              math.sqrt(math.exp(svc["sigma"] ** 2) - 1)),),
+                       horizon=max(w_end - t0, 1.0), timeout=d, write_fraction=1.0, retry=retry,
+                       faults=(FaultWindow(a - t0, a - t0 + g, "reject"),) if g > 0 else ())
+    res = simulate_window(spec, np.random.default_rng(seed), OPEN_LOOP_REPLICATIONS)
+    c = res.counts()
+    return (c["requests"] - c["ok"]) / OPEN_LOOP_REPLICATIONS
+
+
+def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, seeds=range(20),
+                service: str = "calibration") -> dict:
+    """Replay a live run with a calibration; measured vs predicted per fault (prediction.json).
+
+    ``service="calibration"`` (default): every parameter comes from the calibration run; of the
+    predicted run only its scenario (load shape, users, deadline) and recorded fault schedule are
+    used. ``service="run"`` takes the service-time distribution from the predicted run's own
+    steady seconds instead (on this shared machine the bank's baseline latency changes
+    several-fold between runs); the outage per fault kind still comes from the calibration only.
+
+    One replay per item s of ``seeds``, seeded ``replay_seed(run's scenario seed, s)``, its
+    outage draws from ``outage_rng`` of that seed (sim.calibration.replay); prediction.json
+    ``model.seeds`` echoes them.
+    """
+    if not isinstance(run, LiveRun):
+        run = read_live_run(run)
+    if not 0 < tolerance < 10:
+        raise HivesimError(f"--tolerance: expected a fraction such as 0.25, got {tolerance}")
+    if service not in ("run", "calibration"):
+        raise HivesimError(f"--service: expected run or calibration, got {service!r}")
+    if service == "run":
+        calibration = {**calibration, "service_ms": service_profile(run)}
+    model = ReplayModel.for_run(run, calibration)
+    samples = calibration.get("outage_samples") or None
+    seeds = list(seeds)
+    n = int(math.ceil(run.duration))
+    per_fault = [[] for _ in run.faults]
+    ok_tot, req_tot = [], []
+    ts_ok, ts_fail, ts_p99 = np.zeros((len(seeds), n)), np.zeros((len(seeds), n)), np.full((len(seeds), n), np.nan)
+    replay_seeds = [replay_seed(run.scenario.simulation.seed, s) for s in seeds]
+    for i, seed in enumerate(replay_seeds):
+        outs = outages_of(run, calibration["outage_seconds"], samples=samples,
+                          rng=outage_rng(seed))  # own stream: the replay's is untouched
+        rows = replay(model, outs, seed)
+        for k, fig in enumerate(fault_figures(rows, run.faults, run.duration)):
+            per_fault[k].append(fig)
+        ps = per_second(rows, run.duration)
+        ts_ok[i], ts_fail[i], ts_p99[i] = ps["ok"][:n], ps["failed"][:n], ps["p99"][:n]
+        ok_tot.append(sum(1 for r in rows if r[3]))
+        req_tot.append(len(rows))
+    meas_p99 = np.array([r["latency_p99_ms"] for r in run.series])
+    faults = []
+    for k, f in enumerate(run.faults):
+        figs = per_fault[k]
+        failed = np.array([x["failed_requests"] for x in figs], dtype=float)
+        w_end = float(run.faults[k + 1]["start"]) if k + 1 < len(run.faults) else run.duration
+        g = float(calibration["outage_seconds"].get(f["kind"], 0.0))
+        m_failed = int(f.get("failed_requests") or 0)
+        p_failed = float(failed.mean())
+        rel = (p_failed - m_failed) / m_failed if m_failed > 0 else (0.0 if round(p_failed) == 0 else None)
+        p99s = [x["p99_ms"] for x in figs if x["p99_ms"] is not None]
+        faults.append({
+            "kind": f["kind"], "target": f["target"], "start": f["start"], "window_end": round(w_end, 3),
+            "measured": {"failed_requests": m_failed, "outage_seconds": f.get("recovery_seconds"),
+                         "p99_ms": peak_p99(meas_p99, float(f["start"]), w_end),
+                         "disruption_seconds": f.get("disruption_seconds")},
+            "predicted": {"failed_requests": round(p_failed, 2),
+                          "failed_requests_p05_p95": [float(np.percentile(failed, 5)), float(np.percentile(failed, 95))],
+                          "outage_seconds": round(float(np.mean([x["outage_seconds"] for x in figs])), 3),
+                          "p99_ms": round(float(np.mean(p99s)), 1) if p99s else None,
+                          "calibrated_outage_seconds": g,
+                          "calibrated_outage_range": _range(calibration.get("outage_samples", {}).get(f["kind"])),
+                          "open_loop_failed_requests": round(_open_loop_failed(run, calibration, f, w_end, g,
+                                                                                 k + 1), 1)},
+            "relative_error": None if rel is None else round(rel, 4),
+            "within_tolerance": rel is not None and abs(rel) <= tolerance,
+        })
+    kinds = {}
+    for f in faults:  # per fault kind: the sums over its faults (the tolerance applies here)
+        k = kinds.setdefault(f["kind"], {"faults": 0, "measured_failed_requests": 0, "predicted_failed_requests": 0.0})
+        k["faults"] += 1
+        k["measured_failed_requests"] += f["measured"]["failed_requests"]
+        k["predicted_failed_requests"] += f["predicted"]["failed_requests"]
+    for name, k in kinds.items():
+        m_, p_ = k["measured_failed_requests"], k["predicted_failed_requests"]
+        rel = (p_ - m_) / m_ if m_ > 0 else (0.0 if round(p_) == 0 else None)
+        k["predicted_failed_requests"] = round(p_, 2)
+        # the replays' spread of the kind's total (loop timing, users' positions, and with
+        # outage_samples the failover length drawn per fault): where a run of this schedule lands
+        per_replay = np.sum([[x["failed_requests"] for x in per_fault[i]]
+                             for i, f in enumerate(run.faults) if f["kind"] == name], axis=0)
+        lo, hi = np.percentile(per_replay, [5, 95])
+        k["predicted_p05_p95"] = [float(lo), float(hi)]
+        k["measured_in_p05_p95"] = bool(lo <= m_ <= hi)
+        k["relative_error"] = None if rel is None else round(rel, 4)
+        k["within_tolerance"] = rel is not None and abs(rel) <= tolerance
+    s = run.summary
+    a_meas = s["availability"]["request"]["mean"]
+    a_pred = float(np.sum(ok_tot) / max(np.sum(req_tot), 1))
+    t_meas = s["throughput"].get("requests_per_second")
+    t_pred = float(np.mean(ok_tot)) / run.duration
+    return {
+        "schema_version": 1, "kind": "prediction",
+        "run": {"run_dir": os.path.abspath(run.path), "run_id": s["run"].get("run_id"), "scenario": run.scenario.name,
+                "seed": run.scenario.simulation.seed, "duration_seconds": run.duration},
+        "calibration": {"source": calibration.get("source", {}).get("run_id"),
+                        "source_scenario": calibration.get("source", {}).get("scenario"),
+                        "outage_seconds": calibration["outage_seconds"]},
+        "model": {"method": "closed-loop replay of the Locust users (sim.calibration.replay)",
+                  "replications": len(seeds),
+                  "service_times_from": "this run's steady seconds" if service == "run" else "the calibration run",
+                  "service_ms": calibration["service_ms"],
+                  "users": model.users, "rate_per_user": model.rate_per_user, "gateway_deadline": model.deadline,
+                  "replay": model.settings(),
+                  "seeds": {"derivation": f"replay i: {REPLAY_SEED_STRIDE} * (i + 1) + run seed; outages drawn "
+                                          f"from default_rng([replay seed, {OUTAGE_STREAM}]); open-loop fault k: "
+                                          f"default_rng(k + 1)",
+                            "replay_seeds": replay_seeds}},
+        "tolerance": tolerance,
+        "faults": faults,
+        "kinds": kinds,
+        "availability": {"request": {"measured": a_meas, "predicted": round(a_pred, 6)}},
+        "throughput": {"requests_per_second": {"measured": t_meas, "predicted": round(t_pred, 3)}},
+        # judged per fault kind (sums over its faults): one fault's count can be small (a postmaster
+        # kill fails ~15 requests, +-26 % Poisson noise alone); per-fault errors are reported too
+        "within_tolerance": bool(kinds) and all(k["within_tolerance"] for k in kinds.values()),
+        "timeline": {"measured_ok": [r["ok_requests"] for r in run.series][:n],
+                     "measured_failed": [r["failed_requests"] for r in run.series][:n],
+                     "predicted_ok": ts_ok.mean(0).round(3).tolist(),
+                     "predicted_failed": ts_fail.mean(0).round(3).tolist(),
+                     "predicted_failed_p95": np.percentile(ts_fail, 95, axis=0).tolist()},
+    }
+
+
+def _range(samples) -> list[float] | None:
+    return [float(min(samples)), float(max(samples))] if samples else None
+
+
+def fault_table(pred: dict) -> list[list[str]]:
+    """Rows of the per-fault table (header first), as printed by ``hivesim predict``: each fault,
+    then each fault kind (its faults summed; the tolerance is judged there)."""
+    rows = [["fault", "target", "failed meas", "failed pred", "pred p05-p95", "rel err", "outage meas s",
+             "outage pred s", "p99 meas ms", "p99 pred ms", "ok"]]
+
+    def band(v):
+        return "-" if not v else f"{v[0]:.0f}-{v[1]:.0f}"
+
+    for f in pred["faults"]:
+        m, p = f["measured"], f["predicted"]
+        rel = f["relative_error"]
+        rows.append([f["kind"], f["target"], str(m["failed_requests"]), f"{p['failed_requests']:.1f}",
+                     band(p.get("failed_requests_p05_p95")), "n/a" if rel is None else f"{rel:+.0%}",
+                     _fmt(m["outage_seconds"]), _fmt(p["outage_seconds"]), _fmt(m["p99_ms"], 0), _fmt(p["p99_ms"], 0),
+                     "yes" if f["within_tolerance"] else "NO"])
+    for kind, k in pred.get("kinds", {}).items():
+        rel = k["relative_error"]
+        rows.append([f"{kind} (all {k['faults']})", "per kind", str(k["measured_failed_requests"]),
+                     f"{k['predicted_failed_requests']:.1f}", band(k.get("predicted_p05_p95")),
+                     "n/a" if rel is None else f"{rel:+.0%}", "", "", "", "", "yes" if k["within_tolerance"] else "NO"])
+    return rows
+
+
+def _fmt(v, nd=1):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+def write_prediction_dir(pred: dict, out) -> str:
+    """prediction.json, report.html and plots/ written to a temporary sibling, renamed into place
+    (never overwrites)."""
+    out = os.path.abspath(os.fspath(out))
+    with atomic_dir(out) as tmp:
+        os.makedirs(os.path.join(tmp, "plots"))
+        written = plot_faults(pred, os.path.join(tmp, "plots"))
+        with open(os.path.join(tmp, "report.html"), "w", encoding="utf-8") as f:
+            f.write(render_prediction(pred, fault_table(pred), [p for p in written if p.endswith(".png")]))
+        with open(os.path.join(tmp, "prediction.json"), "w", encoding="utf-8") as f:
+            json.dump(json_safe(pred), f, indent=2)
+            f.write("\n")
+    return out
