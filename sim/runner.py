@@ -18,7 +18,6 @@ from pathlib import Path
 
 from sim import __version__
 from sim.engine import ReplicationResult, run_replication
-from sim.errors import ScenarioError
 from sim.metrics import MIN_PER_YEAR, aggregate
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
@@ -138,11 +137,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
     """Run all replications; return (summary dict, replication results). Deterministic."""
     t0 = time.perf_counter()
     if sc.simulation.mode == "request":
-        try:
-            from sim.request.mode import simulate_request_mode
-        except ImportError:
-            raise ScenarioError("request mode is not available in this build",
-                                path="simulation.mode") from None
+        from sim.request.mode import simulate_request_mode
         return simulate_request_mode(sc, workers=workers, progress=progress)
     w = resolve_workers(sc, workers)
     results = _replicate(sc, w, progress)
