@@ -19,7 +19,7 @@ from pathlib import Path
 from sim import __version__
 from sim.engine import ReplicationResult, run_replication
 from sim.errors import ScenarioError
-from sim.metrics import MIN_PER_YEAR, aggregate
+from sim.metrics import MINUTES_PER_YEAR, aggregate
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.scenario import Scenario, scenario_sha256
@@ -107,7 +107,7 @@ def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationRe
 def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult],
                    workers: int = 1, progress: bool = False) -> None:
     """Add capacity (throughput, latency, request_slo) and cost figures when modelled."""
-    from sim.metrics import availability_block
+    from sim.metrics import block_from_replications
     if sc.capacity is not None:
         import numpy as np
 
@@ -115,7 +115,7 @@ def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult]
         summary["throughput"] = throughput_summary(sc)
         hist = np.sum([r.latency_hist for r in results], axis=0)
         summary["latency_ms"] = latency_summary(hist)
-        summary["availability"]["request_slo"] = availability_block(
+        summary["availability"]["request_slo"] = block_from_replications(
             [r.availability_request_slo for r in results])
     if sc.cost is not None:
         from sim.cost import cost_summary, variant_scenario
@@ -192,7 +192,7 @@ def _rows(results: list[ReplicationResult]):
             t1 = min(span, (k + 1) * step)
             ts_rows.append((0, float(t0), float(t1), off, fail, sl, fail / off if off > 0 else 0.0, cd))
     reps = [(r.index, r.availability_request, r.availability_time,
-             (1.0 - r.availability_request) * MIN_PER_YEAR * (365 * DAY / r.span), r.outages)
+             (1.0 - r.availability_request) * MINUTES_PER_YEAR * (365 * DAY / r.span), r.outages)
             for r in results]
     return events, ts_rows, reps
 
