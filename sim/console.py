@@ -5,7 +5,16 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-__all__ = ["print_summary", "fmt_avail", "fmt_ci"]
+__all__ = ["print_summary", "fmt_avail", "fmt_ci", "wide_console"]
+
+
+def wide_console(**kw) -> Console:
+    """A rich Console; when output is not a terminal (CI logs, pipes) use 160 columns, not 80,
+    so verdict tables keep their detail column readable."""
+    con = Console(**kw)
+    if not con.is_terminal:
+        con = Console(width=160, **kw)
+    return con
 
 
 def fmt_avail(a) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from loadtests.analysis.records import RecordWriter, RequestRow, TransferRecord, read_requests, read_transfers
 from loadtests.analysis.recovery import FaultEpisode, analyse_faults, per_second
-from loadtests.analysis.summary import events_rows, live_availability_block, write_run_dir
+from loadtests.analysis.summary import events_rows, live_availability_block
 from sim.metrics import wilson
 
 
@@ -95,21 +95,6 @@ def test_records_round_trip_and_last_line_wins(tmp_path):
         f.write("2.0,1.0")  # a row cut short by a killed process is skipped, not fatal
     assert [(t.key, t.outcome) for t in read_transfers(str(tmp_path))] == [("k-0000001", "resolved")]
     assert [r.outcome for r in read_requests(str(tmp_path))] == ["unknown"]
-
-
-def test_run_dir_is_atomic_and_never_overwritten(tmp_path):
-    from sim.errors import ResultsError
-    target = tmp_path / "r" / "run1"
-
-    def boom(d):
-        open(os.path.join(d, "summary.json"), "w").write("{}")
-        raise RuntimeError("half-way")
-    with pytest.raises(RuntimeError):
-        write_run_dir(str(target), boom)
-    assert not target.exists() and os.listdir(tmp_path / "r") == []
-    write_run_dir(str(target), lambda d: open(os.path.join(d, "summary.json"), "w").write("{}"))
-    with pytest.raises(ResultsError):
-        write_run_dir(str(target), lambda d: None)
 
 
 def test_cell_fault_is_measured_on_that_cells_traffic_and_stalls_show():

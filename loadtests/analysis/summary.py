@@ -8,29 +8,21 @@ end, and ``null`` with a note when no request failed. A live run is shorter than
 day, so ``worst_day`` and ``worst_30d`` equal the run's own figures; ``worst_10s`` is the worst
 sliding 10-second window (a crash late in the run cannot be averaged away).
 
-``write_run_dir`` writes a results directory atomically: everything goes to a hidden temporary
-sibling that is renamed into place at the end; an existing directory is never overwritten.
+The columns of events.csv and timeseries.csv are ``sim.results.schema.LIVE_EVENTS_COLUMNS`` and
+``LIVE_TIMESERIES_COLUMNS``; ``loadtests/live_run.py`` writes the directory with
+``sim.results.writer``, like every other run.
 """
 
 from __future__ import annotations
-
-import csv
-import json
-import os
 
 import numpy as np
 
 from loadtests.analysis.records import USER_KINDS, RequestRow
 from sim.metrics import MINUTES_PER_YEAR, block_from_counts
+from sim.results.schema import summary_header
 
 __all__ = ["live_availability_block", "latency_block", "throughput_block", "events_rows",
-           "build_summary", "write_csv", "write_run_dir", "dump_json", "EVENTS_FIELDS", "TIMESERIES_FIELDS"]
-
-EVENTS_FIELDS = ["replication", "start_s", "end_s", "duration_s", "target", "cause", "effect",
-                 "failed_fraction", "recovery_s", "failed_requests", "stall_s", "fault_end_s", "detail"]
-TIMESERIES_FIELDS = ["replication", "t_start_s", "t_end_s", "offered_requests", "failed_requests",
-                     "slow_requests", "failed_fraction", "cells_down", "ok_requests", "transfers",
-                     "latency_p50_ms", "latency_p99_ms", "faults_active", "bank_cpu_s", "machine_busy"]
+           "build_summary"]
 
 
 def live_availability_block(ok: int, n: int, worst_window: float | None = None) -> dict:
@@ -131,8 +123,7 @@ def build_summary(*, rows: list[RequestRow], series: list[dict], faults: list[di
     tim["definition"] = "share of 1-second buckets without a failed request"
     mean_u = None if req["mean"] is None else 1 - req["mean"]
     return {
-        "schema_version": 1,
-        "kind": "live",
+        **summary_header("live"),
         "availability": {"request": req, "time": tim},
         "downtime_minutes_per_year": {
             "mean": None if mean_u is None else mean_u * MINUTES_PER_YEAR,
@@ -147,29 +138,3 @@ def build_summary(*, rows: list[RequestRow], series: list[dict], faults: list[di
         "run": run,
         "scenario": scenario,
     }
-
-
-def write_csv(path: str, fields: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-
-
-def write_run_dir(final_dir: str, fill) -> str:
-    """Create ``final_dir`` atomically: ``fill(tmpdir)`` writes the files, then one rename.
-
-    Refuses to overwrite an existing directory; on any error the temporary directory is removed.
-    """
-    from sim.results_io import atomic_dir
-    final_dir = os.path.abspath(final_dir)
-    with atomic_dir(final_dir) as tmp:
-        fill(str(tmp))
-    return final_dir
-
-
-def dump_json(path: str, obj) -> None:
-    from sim.results import json_safe  # NaN/inf -> null, numpy scalars -> numbers, as for simulations
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(json_safe(obj), f, indent=2, sort_keys=False, default=str)
-        f.write("\n")

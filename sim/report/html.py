@@ -10,7 +10,7 @@ import base64
 import html
 import math
 
-from sim.results_io import Run
+from sim.results.reader import Run
 
 __all__ = ["render", "pct", "num", "CSS"]
 
@@ -170,7 +170,7 @@ def render(run: Run, plots: list[tuple[str, str, str, bytes]], skipped: list[tup
         for stem, t, d, png in plots)
     skip = ("<h2>Plots not drawn</h2><ul>" + "".join(f"<li>{html.escape(t)}: {html.escape(r)}</li>" for t, r in skipped)
             + "</ul>") if skipped else ""
-    desc = run.scenario().get("description") or ""
+    desc = run.scenario_document().get("description") or ""
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class=muted>{html.escape(str(desc))}</p>"
