@@ -32,7 +32,7 @@ def test_every_key_a_reader_lists_or_names_is_registered():
         assert spec_of(key) is not None, key
     # what the sources of gate, compare and sweep spell out literally must be registered too
     for name in ("gate.py", "compare.py", "sweep.py"):
-        text = (ROOT / "sim" / name).read_text()
+        text = (ROOT / "sim" / "readers" / name).read_text()
         for key in re.findall(r'"((?:availability|downtime_minutes_per_year|cost|outages|throughput|latency_ms|'
                               r'run|checker|cells)\b[A-Za-z0-9_.\[\]-]*)"', text):
             if "." in key and not key.endswith("."):

@@ -23,7 +23,7 @@ def cmd_compare(args) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.compare import _cell, compare_runs, write_compare
+    from sim.readers.compare import _cell, compare_runs, write_compare
     from sim.errors import HivesimError
     from sim.results.reader import run_label
 

@@ -38,7 +38,7 @@ def cmd_gate(args) -> int:
     from sim.console import wide_console
 
     from sim.errors import HivesimError
-    from sim.gate import check_run, render_table, to_junit, to_markdown
+    from sim.readers.gate import check_run, render_table, to_junit, to_markdown
     from sim.results.writer import atomic_write_text
 
     results = check_run(Path(args.run_dir), requires=args.require, regressions=args.max_regression,

@@ -42,7 +42,7 @@ def cmd_sweep(args) -> int:
 
     from sim.errors import HivesimError
     from sim.results.schema import fmt
-    from sim.sweep import (build_scenarios, combine, default_sweep_dir, grid_variants, load_variants_file,
+    from sim.readers.sweep import (build_scenarios, combine, default_sweep_dir, grid_variants, load_variants_file,
                            parse_grid, run_variants, table_rows, write_sweep)
 
     if args.workers is not None and args.workers < 1:

@@ -2,7 +2,7 @@
 
 Without cost figures in the runs there is no frontier; the plot then shows downtime minutes per
 year (with CIs) against the first swept key, one line per combination of the other keys, and its
-title says so. Reads only the sweep table rows (``sim.sweep.table_rows``); keys and axes come from
+title says so. Reads only the sweep table rows (``sim.readers.sweep.table_rows``); keys and axes come from
 the key registry (``sim.results.schema``).
 """
 

@@ -112,7 +112,7 @@ def _gates(run: Run) -> str:
     title = "Gates applied at run time"
     if not isinstance(gates, list) or not gates:
         from sim.errors import HivesimError
-        from sim.gate import check_run
+        from sim.readers.gate import check_run
         try:
             gates = [r.to_dict() for r in check_run(run.path, use_scenario=True)] if run.path else []
         except HivesimError as exc:  # a bad gate must not cost the whole report
