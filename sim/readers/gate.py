@@ -43,11 +43,11 @@ class GateResult:
     name: str          # the gate as the user wrote it (or a canonical spelling)
     source: str        # "cli", "scenario", "regression" or "run"
     key: str           # the summary.json key that was read
-    op: str
-    threshold: float | None
-    value: float | None
-    passed: bool
-    detail: str = ""
+    op: str            # the comparison: >=, <=, >, <, ==, != (regressions: <= on the worsening)
+    threshold: float | None  # the gate's value (regressions: the allowed DELTA); None for run.status
+    value: float | None      # the run's value; None when the summary holds null or nothing
+    passed: bool       # the verdict
+    detail: str = ""   # why it failed (or, for regressions, how the runs differ)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,9 +55,11 @@ class GateResult:
 
 @dataclass(frozen=True)
 class Regression:
-    key: str
-    delta: float
-    higher_better: bool
+    """A ``--max-regression KEY=DELTA`` check against a baseline run."""
+
+    key: str             # dotted summary key compared
+    delta: float         # allowed worsening, in the key's unit
+    higher_better: bool  # direction: from the key registry, or said by the user (KEY:higher=DELTA)
 
 
 # --------------------------------------------------------------------------- parsing

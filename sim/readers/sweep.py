@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sim.errors import HivesimError, ScenarioError
 from sim.results.lookup import MISSING, finite_number, lookup_optional
-from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for
+from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, run_block, summary_header
 from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
@@ -353,11 +353,18 @@ def _csv_text(rows: list[dict]) -> str:
 
 
 def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta: dict) -> Path:
-    """Write the sweep directory atomically (refuses an existing one)."""
+    """Write the sweep directory atomically (refuses an existing one).
+
+    ``table.json`` starts with the contract's header (``kind: sweep``) and ``run`` block (status
+    ``failed`` with the count when a variant failed), then ``meta`` and the rows.
+    """
+    failed = sum(1 for r in rows if r.get("status") != "ok")
+    run = run_block(status="failed" if failed else "ok", mode="sweep", variants=len(rows),
+                    error=f"{failed} of {len(rows)} variants failed" if failed else None)
     with atomic_dir(out) as tmp:
         (tmp / "table.csv").write_text(_csv_text(rows), encoding="utf-8")
-        (tmp / "table.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, allow_nan=False, default=str)
-                                        + "\n", encoding="utf-8")
+        (tmp / "table.json").write_text(dumps_json({**summary_header("sweep"), "run": run, **meta, "rows": rows}),
+                                        encoding="utf-8")
         (tmp / "summaries").mkdir()
         for i, s in enumerate(summaries):
             if isinstance(s, dict):

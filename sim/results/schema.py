@@ -26,8 +26,8 @@ from sim import __version__
 
 __all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "EVENTS_COLUMNS",
            "TIMESERIES_COLUMNS", "REPLICATIONS_COLUMNS", "LIVE_EVENTS_COLUMNS", "LIVE_TIMESERIES_COLUMNS",
-           "KeySpec", "KEYS", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
-           "fmt", "format_value", "compact"]
+           "KeySpec", "KEYS", "VIEWS", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
+           "fmt", "format_value", "pct", "pct_digits", "compact"]
 
 SCHEMA_VERSION = 1
 KINDS = ("simulation", "live", "prediction", "sweep")
@@ -101,52 +101,46 @@ class KeySpec:
     unit: str                   # 'fraction', 'nines', 'min/yr', 'tx/s', 'ms', 's', 'count', 'currency', 'id', ''
     better: str | None          # 'higher', 'lower', or None (no direction: descriptions, intervals, ids)
     format: str                 # 'pct', 'nines', 'number', 'int', 'text', 'interval'
-    views: tuple = ()           # readers that list it by default: 'compare', 'sweep'
 
 
-def _k(key, label, unit, better, format, *views) -> KeySpec:
-    return KeySpec(key, label, unit, better, format, tuple(views))
+def _k(key, label, unit, better, format) -> KeySpec:
+    return KeySpec(key, label, unit, better, format)
 
 
-# First match wins: exact keys first, then families. The order of a view's keys is its table order.
+# First match wins: exact keys first, then families.
 KEYS: tuple[KeySpec, ...] = (
-    _k("availability.request.mean", "availability (request-weighted)", "fraction", "higher", "pct", "compare", "sweep"),
-    _k("availability.request.ci95", "availability, 95% CI", "fraction", None, "interval", "sweep"),
-    _k("availability.request.nines", "nines (pessimistic end of CI)", "nines", "higher", "nines", "compare", "sweep"),
-    _k("availability.request.nines_ci95", "nines, 95% CI", "nines", None, "interval", "sweep"),
-    _k("availability.request.failed_per_million", "failed requests per million", "per million", "lower", "number",
-       "compare", "sweep"),
-    _k("availability.time.mean", "availability (time-based)", "fraction", "higher", "pct", "compare", "sweep"),
-    _k("availability.request_slo.mean", "availability incl. slow requests", "fraction", "higher", "pct", "compare"),
-    _k("availability.request.worst_day.mean", "worst day, mean over replications", "fraction", "higher", "pct",
-       "compare"),
-    _k("availability.request.worst_day.min", "worst day, over all replications", "fraction", "higher", "pct", "sweep"),
-    _k("availability.request.worst_30d.mean", "worst 30 days, mean over replications", "fraction", "higher", "pct",
-       "compare"),
-    _k("availability.request.worst_30d.min", "worst 30 days, over all replications", "fraction", "higher", "pct",
-       "sweep"),
-    _k("downtime_minutes_per_year.mean", "downtime, minutes per year", "min/yr", "lower", "number", "compare", "sweep"),
-    _k("downtime_minutes_per_year.ci95", "downtime, 95% CI", "min/yr", None, "interval", "sweep"),
-    _k("outages.count", "outage episodes (all replications)", "count", "lower", "int", "sweep"),
-    _k("outages.per_year", "outages per year", "per year", "lower", "number", "compare", "sweep"),
-    _k("cost.currency", "currency", "", None, "text", "sweep"),
-    _k("cost.per_account_per_year", "cost per account per year", "currency", "lower", "number", "compare", "sweep"),
-    _k("cost.total_per_year", "cost per year", "currency", "lower", "number", "compare", "sweep"),
+    _k("availability.request.mean", "availability, request-weighted", "fraction", "higher", "pct"),
+    _k("availability.request.ci95", "availability, 95% CI", "fraction", None, "interval"),
+    _k("availability.request.nines", "nines (pessimistic end of CI)", "nines", "higher", "nines"),
+    _k("availability.request.nines_ci95", "nines, 95% CI", "nines", None, "interval"),
+    _k("availability.request.failed_per_million", "failed requests per million", "per million", "lower", "number"),
+    _k("availability.time.mean", "availability, time-based", "fraction", "higher", "pct"),
+    _k("availability.request_slo.mean", "availability within the latency SLO", "fraction", "higher", "pct"),
+    _k("availability.request.worst_day.mean", "worst day, mean over replications", "fraction", "higher", "pct"),
+    _k("availability.request.worst_day.min", "worst day, over all replications", "fraction", "higher", "pct"),
+    _k("availability.request.worst_30d.mean", "worst 30 days, mean over replications", "fraction", "higher", "pct"),
+    _k("availability.request.worst_30d.min", "worst 30 days, over all replications", "fraction", "higher", "pct"),
+    _k("downtime_minutes_per_year.mean", "downtime, minutes per year", "min/yr", "lower", "number"),
+    _k("downtime_minutes_per_year.ci95", "downtime, 95% CI", "min/yr", None, "interval"),
+    _k("outages.count", "outage episodes (all replications)", "count", "lower", "int"),
+    _k("outages.per_year", "outages per year", "per year", "lower", "number"),
+    _k("cost.currency", "currency", "", None, "text"),
+    _k("cost.per_account_per_year", "cost per account per year", "currency", "lower", "number"),
+    _k("cost.total_per_year", "cost per year", "currency", "lower", "number"),
     _k("cost.per_extra_nine", "cost of one extra nine", "currency", "lower", "number"),
     _k("throughput.peak_tps_demand", "peak demand, tx/s", "tx/s", None, "number"),
-    _k("throughput.capacity_tps", "capacity, tx/s", "tx/s", "higher", "number", "compare", "sweep"),
-    _k("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s", "tx/s", "higher", "number",
-       "compare", "sweep"),
+    _k("throughput.capacity_tps", "capacity, tx/s", "tx/s", "higher", "number"),
+    _k("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s", "tx/s", "higher", "number"),
     _k("throughput.peak_daily_transactions", "peak daily transactions", "count", "higher", "number"),
     _k("throughput.peak_daily_transactions_n_minus_1_idc", "peak daily transactions with one IDC lost", "count",
        "higher", "number"),
     _k("throughput.headroom", "headroom", "fraction", "higher", "number"),
     _k("throughput.headroom_n_minus_1_idc", "headroom with one IDC lost", "fraction", "higher", "number"),
     _k("latency_ms.p50", "latency p50, ms", "ms", "lower", "number"),
-    _k("latency_ms.p99", "latency p99, ms", "ms", "lower", "number", "compare", "sweep"),
-    _k("run.replications", "replications", "count", None, "int", "compare", "sweep"),
-    _k("run.seed", "seed", "id", None, "text", "compare", "sweep"),
-    _k("run.wall_seconds", "wall time, s", "s", "lower", "number", "sweep"),
+    _k("latency_ms.p99", "latency p99, ms", "ms", "lower", "number"),
+    _k("run.replications", "replications", "count", None, "int"),
+    _k("run.seed", "seed", "id", None, "text"),
+    _k("run.wall_seconds", "wall time, s", "s", "lower", "number"),
     _k("run.status", "run status", "", None, "text"),
     _k("run.error", "run error", "", None, "text"),
     _k("checker.valid", "checker: history valid", "", "higher", "text"),
@@ -175,6 +169,33 @@ KEYS: tuple[KeySpec, ...] = (
     _k("faults[*].failed_requests", "failed requests during the fault", "count", "lower", "int"),
 )
 
+# The keys each reader lists by default, in its table order (every one is in KEYS: a test checks).
+_AVAIL = ["availability.request.mean", "availability.request.nines", "availability.request.failed_per_million",
+          "availability.time.mean", "availability.request_slo.mean", "availability.request.worst_day.mean",
+          "availability.request.worst_30d.mean"]
+_CAPACITY = ["throughput.peak_tps_demand", "throughput.capacity_tps", "throughput.capacity_tps_n_minus_1_idc",
+             "throughput.peak_daily_transactions", "throughput.peak_daily_transactions_n_minus_1_idc",
+             "throughput.headroom", "latency_ms.p50", "latency_ms.p99"]
+_COST = ["cost.total_per_year", "cost.per_account_per_year", "cost.per_extra_nine"]
+VIEWS: dict[str, list[str]] = {
+    # hivesim run's console table (each availability row also shows its CI and nines)
+    "console": ["availability.request.mean", "availability.time.mean", "availability.request_slo.mean",
+                "availability.request.worst_day.mean", "availability.request.worst_30d.mean",
+                "downtime_minutes_per_year.mean", "outages.count", "outages.per_year"] + _CAPACITY + _COST,
+    # report.html's capacity and cost rows (availability has its own per-kind layout there)
+    "report": _CAPACITY + _COST,
+    "compare": _AVAIL + ["downtime_minutes_per_year.mean", "outages.per_year", "throughput.capacity_tps",
+                         "throughput.capacity_tps_n_minus_1_idc", "latency_ms.p99", "cost.per_account_per_year",
+                         "cost.total_per_year", "run.replications", "run.seed"],
+    "sweep": ["availability.request.mean", "availability.request.ci95", "availability.request.nines",
+              "availability.request.nines_ci95", "availability.request.failed_per_million",
+              "availability.request.worst_day.min", "availability.request.worst_30d.min", "availability.time.mean",
+              "downtime_minutes_per_year.mean", "downtime_minutes_per_year.ci95", "outages.count", "outages.per_year",
+              "cost.currency", "cost.per_account_per_year", "cost.total_per_year", "throughput.capacity_tps",
+              "throughput.capacity_tps_n_minus_1_idc", "latency_ms.p99", "run.replications", "run.seed",
+              "run.wall_seconds"],
+}
+
 # the axes of the sweep's cost/nines frontier (and its Pareto marks)
 COST_KEY, NINES_KEY = "cost.per_account_per_year", "availability.request.nines"
 
@@ -191,8 +212,8 @@ def spec_of(key: str) -> KeySpec | None:
 
 
 def keys_for(view: str) -> list[str]:
-    """The keys a reader lists by default (``compare``, ``sweep``), in table order."""
-    return [s.key for s in KEYS if view in s.views]
+    """The keys a reader lists by default (``console``, ``report``, ``compare``, ``sweep``), in table order."""
+    return list(VIEWS[view])
 
 
 def higher_is_better(key: str) -> bool | None:
@@ -229,10 +250,16 @@ def fmt(v) -> str:
     return str(v)
 
 
-def _pct(a) -> str:
-    # the digits that matter: 99.99751% shows where the first failed request is
-    digits = 2 if a >= 1 or a <= 0.99 else min(10, int(math.ceil(-math.log10(1 - a))) + 1)
-    return f"{100 * a:.{digits}f}%"
+def pct_digits(a: float) -> int:
+    """Decimals of a percentage that show where the first failure is (99.99751%: 5)."""
+    return 2 if a >= 1 or a <= 0.99 else min(10, int(math.ceil(-math.log10(1 - a))) + 1)
+
+
+def pct(a, digits: int | None = None) -> str:
+    """An availability as a percentage with the digits that matter (``-`` for a non-number)."""
+    if not isinstance(a, (int, float)) or isinstance(a, bool) or not math.isfinite(a):
+        return "-"
+    return f"{100 * a:.{pct_digits(a) if digits is None else digits}f}%"
 
 
 def format_value(key: str, v) -> str:
@@ -243,9 +270,14 @@ def format_value(key: str, v) -> str:
     kind = spec.format if spec else "number"
     if isinstance(v, (list, tuple)):
         inner = key if kind != "interval" else key.replace("nines_ci95", "nines").replace("ci95", "mean")
+        ispec = spec_of(inner)
+        if ispec and ispec.format == "pct":  # both ends with the digits the lower end needs
+            ends = [x for x in v if isinstance(x, (int, float)) and math.isfinite(x)]
+            d = max((pct_digits(x) for x in ends), default=2)
+            return "[" + ", ".join(pct(x, d) for x in v) + "]"
         return "[" + ", ".join(format_value(inner, x) for x in v) + "]"
     if kind == "pct" and math.isfinite(v):
-        return _pct(v)
+        return pct(v)
     if kind == "nines" and math.isfinite(v):
         return f"{v:.2f}"
     if kind == "number" and math.isfinite(v) and not float(v).is_integer():
