@@ -13,7 +13,7 @@ from sim.errors import ResultsError
 from sim.results.reader import load_live_run, load_run
 from sim.results.schema import (KEYS, VIEWS, format_value, higher_is_better, keys_for, label_of, run_block, spec_of,
                                 summary_header)
-from sim.results.writer import StagedDir, atomic_dir
+from sim.results.writer import StagedDir, atomic_dir, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 LIVE_RUN = ROOT / "results" / "baselines" / "live-calib-a-20261128T124845Z-745b"
@@ -121,3 +121,15 @@ def test_live_reader_refuses_a_simulated_run(tmp_path):
         load_live_run(tmp_path)
     with pytest.raises(ResultsError, match="not a run directory"):
         load_live_run(tmp_path / "nowhere")
+
+
+def test_atomic_write_text_replaces_or_refuses(tmp_path):
+    f = tmp_path / "report.html"
+    atomic_write_text(f, "a")
+    atomic_write_text(f, "b")
+    assert f.read_text() == "b" and oct(f.stat().st_mode)[-3:] == "644"
+    with pytest.raises(ResultsError, match="already exists"):
+        atomic_write_text(f, "c", overwrite=False)
+    atomic_write_text(tmp_path / "cal.yaml", "x: 1\n", overwrite=False)
+    assert (tmp_path / "cal.yaml").read_text() == "x: 1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml", "report.html"]  # no temp files left

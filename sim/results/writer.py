@@ -99,16 +99,30 @@ def default_run_dir(scenario_name: str, run_id: str, root: str | os.PathLike = "
 
 
 # --------------------------------------------------------------------------- atomic files and directories
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file in the same directory and ``os.replace``."""
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
+    """Write ``data`` to ``path`` through a temp file in the same directory.
+
+    ``overwrite=True`` replaces a derived file (``report.html``) with ``os.replace``;
+    ``overwrite=False`` refuses an existing file, also one created meanwhile (``os.link`` fails
+    on an existing name): for results that are never overwritten (a calibration file).
+    """
     p = Path(path)
+    if not overwrite and p.exists():
+        raise ResultsError(f"{p}: already exists; choose another --out or remove it")
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be read by others
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, p)
+        if overwrite:
+            os.replace(tmp, p)
+        else:
+            try:
+                os.link(tmp, p)
+            except FileExistsError:
+                raise ResultsError(f"{p}: appeared while it was being written; not overwritten") from None
+            os.unlink(tmp)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -116,9 +130,9 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return p
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = True) -> Path:
     """``atomic_write_bytes`` of UTF-8 text."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
 
 
 class StagedDir:
