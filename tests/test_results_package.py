@@ -133,3 +133,13 @@ def test_atomic_write_text_replaces_or_refuses(tmp_path):
     atomic_write_text(tmp_path / "cal.yaml", "x: 1\n", overwrite=False)
     assert (tmp_path / "cal.yaml").read_text() == "x: 1\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cal.yaml", "report.html"]  # no temp files left
+
+
+def test_run_block_reproduces_the_simulators_run_block():
+    """The builder gives what sim.runner writes today (the lead switches the runner to it at merge)."""
+    from sim.runner import simulate
+    from sim.scenario import load_scenario
+    sc = load_scenario(str(ROOT / "scenarios" / "examples" / "one-cell.yaml"), ["simulation.replications=2"])
+    today = simulate(sc, workers=1)["run"]
+    built = run_block(sc, workers=today["workers"], wall_seconds=today["wall_seconds"])
+    assert built == today
