@@ -23,8 +23,8 @@ import numpy as np
 import simpy
 
 from benchmarks.common import figure, median, timed
+from sim.metrics import t_interval
 from sim.request import RequestSpec, Tier, simulate_window
-from sim.request.result import t_interval
 
 __all__ = ["run", "simpy_mmc", "engine_mmc", "erlang_c_wait"]
 

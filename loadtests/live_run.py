@@ -23,21 +23,19 @@ from __future__ import annotations
 import glob
 import json
 import os
-import platform
 import secrets
 import time
 import traceback
 from dataclasses import dataclass
 from typing import Callable
 
-import yaml
-
 from loadtests.analysis.cpu import CpuSampler, per_second_cpu
 from loadtests.analysis.records import read_requests, read_transfers
 from loadtests.analysis.recovery import analyse_faults, per_second
-from loadtests.analysis.summary import (EVENTS_FIELDS, TIMESERIES_FIELDS, build_summary, dump_json,
-                                         events_rows, write_csv)
+from loadtests.analysis.summary import build_summary, events_rows
 from loadtests.loadrun import LoadSpec, run_locust
+from sim.results.schema import LIVE_EVENTS_COLUMNS, LIVE_TIMESERIES_COLUMNS, run_block
+from sim.results.writer import StagedDir, csv_text, scenario_yaml, write_json
 
 __all__ = ["LiveOptions", "LiveOutcome", "run_live", "load_spec_for", "wait_first_request"]
 
@@ -105,9 +103,7 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     from loadtests.chaos.injector import Injector
     from loadtests.checker import run_checker
     from loadtests.cluster import Cluster, check_prerequisites
-    from sim import __version__
     from sim.errors import HivesimError
-    from sim.scenario import scenario_sha256
     from sim.scenario.live import Live
 
     from loadtests.chaos.targets import check_schedule
@@ -118,11 +114,10 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     live = scenario.live or Live()
     run_id = opts.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
     final = os.path.abspath(opts.out or os.path.join(opts.results_root, scenario.name, run_id))
-    if os.path.exists(final):
-        raise HivesimError(f"{final}: already exists; results are never overwritten")
-    os.makedirs(os.path.dirname(final), exist_ok=True)
-    work = final + f".{secrets.token_hex(3)}.tmp"  # hidden sibling, renamed into place at the end
-    os.makedirs(work)
+    # the run is assembled in a hidden sibling, renamed into place at the end (never overwrites);
+    # a run that dies half-way leaves the staging directory for inspection
+    stage = StagedDir(final)
+    work = str(stage.path)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     wall0 = time.monotonic()
     cluster = Cluster(scenario, run_dir=opts.cluster_dir or f"/tmp/hivesim-live-{scenario.name}-{run_id}")
@@ -204,27 +199,24 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
             for key, col in per_cpu.items():
                 v = col[i] if i < len(col) else float("nan")
                 row[key] = "" if v != v else round(float(v), 4)  # NaN (not sampled) -> empty
-    run = {"run_id": run_id, "seed": scenario.simulation.seed, "replications": 1,
-           "horizon_days": duration / 86400, "warmup_days": 0.0, "wall_seconds": round(time.monotonic() - wall0, 2),
-           "scenario_sha256": scenario_sha256(scenario), "scenario_file": opts.scenario_file,
-           "workers": opts.workers, "mode": "live", "hivesim_version": __version__,
-           "python": platform.python_version(), "started_utc": started, "status": status,
-           "load_started_unix": t0, "duration_seconds": duration, "cpu_cores": os.cpu_count()}
-    if error:
-        run["error"] = error
+    run = run_block(scenario, status=status, error=error or None, run_id=run_id, replications=1,
+                    horizon_days=duration / 86400, warmup_days=0.0, mode="live",
+                    wall_seconds=round(time.monotonic() - wall0, 2), scenario_file=opts.scenario_file,
+                    workers=opts.workers, started_utc=started, load_started_unix=t0, duration_seconds=duration,
+                    cpu_cores=os.cpu_count())
     sc_dump = scenario.model_dump(mode="json")
     summary = build_summary(rows=rows, series=series, faults=faults, checker=checker_dict, duration=duration,
                             run=run, scenario=sc_dump)
-    dump_json(os.path.join(work, "summary.json"), summary)
+    write_json(os.path.join(work, "summary.json"), summary)
     if checker_dict is not None:
-        dump_json(os.path.join(work, "checker.json"), checker_dict)
+        write_json(os.path.join(work, "checker.json"), checker_dict)
     with open(os.path.join(work, "scenario.yaml"), "w", encoding="utf-8") as f:
-        yaml.safe_dump(sc_dump, f, sort_keys=False)
-    write_csv(os.path.join(work, "events.csv"), EVENTS_FIELDS, events_rows(faults))
-    write_csv(os.path.join(work, "timeseries.csv"), TIMESERIES_FIELDS, series)
-    if os.path.exists(final):  # someone else took the name meanwhile: never overwrite
-        raise HivesimError(f"{final}: appeared during the run; results left in {work}")
-    os.rename(work, final)
+        f.write(scenario_yaml(sc_dump, "hivesim live"))
+    with open(os.path.join(work, "events.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write(csv_text(events_rows(faults), LIVE_EVENTS_COLUMNS))
+    with open(os.path.join(work, "timeseries.csv"), "w", encoding="utf-8", newline="") as f:
+        f.write(csv_text(series, LIVE_TIMESERIES_COLUMNS))
+    stage.commit()  # a name taken meanwhile: ResultsError, results left in the staging directory
     log(f"live: results in {final}")
     # 1 = data lost (checker) or the run itself failed; 0 = a verdict and it is clean
     code = 0 if status == "ok" and checker_dict is not None and checker_dict["valid"] else 1

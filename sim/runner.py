@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from sim import __version__
 from sim.engine import ReplicationResult, run_replication
-from sim.metrics import MIN_PER_YEAR, aggregate
+from sim.metrics import MINUTES_PER_YEAR, aggregate
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
+from sim.results.schema import run_block, summary_header
 from sim.scenario import Scenario, scenario_sha256
 from sim.units import DAY
 
@@ -106,7 +105,7 @@ def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationRe
 def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult],
                    workers: int = 1, progress: bool = False) -> None:
     """Add capacity (throughput, latency, request_slo) and cost figures when modelled."""
-    from sim.metrics import availability_block
+    from sim.metrics import block_from_replications
     if sc.capacity is not None:
         import numpy as np
 
@@ -114,7 +113,7 @@ def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult]
         summary["throughput"] = throughput_summary(sc)
         hist = np.sum([r.latency_hist for r in results], axis=0)
         summary["latency_ms"] = latency_summary(hist)
-        summary["availability"]["request_slo"] = availability_block(
+        summary["availability"]["request_slo"] = block_from_replications(
             [r.availability_request_slo for r in results])
     if sc.cost is not None:
         from sim.cost import cost_summary, variant_scenario
@@ -141,7 +140,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
         return simulate_request_mode(sc, workers=workers, progress=progress)
     w = resolve_workers(sc, workers)
     results = _replicate(sc, w, progress)
-    summary = {"schema_version": 1, "kind": "simulation"}
+    summary = summary_header("simulation")
     summary.update(aggregate(results))
     summary["estimator"] = {"method": "naive", "replications": len(results)}
     if sc.simulation.estimator == "importance":
@@ -153,13 +152,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
         summary["availability"]["quorum_loss"] = frag["availability"]
         summary["downtime_minutes_per_year"]["quorum_loss"] = frag["downtime_minutes_per_year"]
     summary_extras(sc, summary, results, w, progress)
-    summary["run"] = {
-        "seed": sc.simulation.seed, "replications": sc.simulation.replications,
-        "horizon_days": sc.simulation.horizon / DAY, "warmup_days": sc.simulation.warmup / DAY,
-        "mode": sc.simulation.mode, "workers": w, "wall_seconds": time.perf_counter() - t0,
-        "scenario_sha256": scenario_sha256(sc), "hivesim_version": __version__,
-        "python": platform.python_version(), "status": "ok",
-    }
+    summary["run"] = run_block(sc, workers=w, wall_seconds=time.perf_counter() - t0)
     summary["scenario"] = sc.model_dump(mode="json")
     return summary, results
 
@@ -183,7 +176,7 @@ def _rows(results: list[ReplicationResult]):
             t1 = min(span, (k + 1) * step)
             ts_rows.append((0, float(t0), float(t1), off, fail, sl, fail / off if off > 0 else 0.0, cd))
     reps = [(r.index, r.availability_request, r.availability_time,
-             (1.0 - r.availability_request) * MIN_PER_YEAR * (365 * DAY / r.span), r.outages)
+             (1.0 - r.availability_request) * MINUTES_PER_YEAR * (365 * DAY / r.span), r.outages)
             for r in results]
     return events, ts_rows, reps
 
@@ -205,10 +198,9 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
     try:
         summary, results = simulate_full(sc, workers, progress)
     except Exception as exc:
-        summary = {"schema_version": 1, "kind": "simulation",
-                   "run": {"run_id": run_id, "status": "failed", "seed": sc.simulation.seed,
-                           "error": f"{type(exc).__name__}: {exc}", "scenario_sha256": sha,
-                           "scenario_file": scenario_file, "hivesim_version": __version__},
+        summary = {**summary_header("simulation"),
+                   "run": run_block(sc, status="failed", error=f"{type(exc).__name__}: {exc}",
+                                    run_id=run_id, scenario_file=scenario_file),
                    "scenario": sc.model_dump(mode="json")}
         write_run_dir(target, summary, sc.model_dump(mode="json"),
                       extra_files={"error.txt": traceback.format_exc()})

@@ -15,7 +15,7 @@ import pytest
 
 from sim.calibration.document import calibration_document, load_calibration, write_calibration
 from sim.calibration.fit import calibrate, predicted_failed
-from sim.calibration.measure import read_live_run
+from sim.results.reader import load_live_run
 from sim.calibration.replay import ReplayModel
 from sim.errors import HivesimError, ResultsError
 from sim.request.faults import fault_windows
@@ -48,7 +48,7 @@ def test_calibration_e_reproduces_the_committed_file(cal_e):
 def test_calibration_e_is_physical(cal_e):
     """Run E: three postmaster kills, a 25 s pause, a host crash; Patroni ttl 20 s."""
     out, each = cal_e["outage_seconds"], cal_e["outage_samples"]
-    sc = read_live_run(RUN_E).scenario
+    sc = load_live_run(RUN_E).scenario
     ttl = sc.live.patroni.ttl
     pause = next(c for c in sc.chaos if c.fault == "pause")
     assert ttl <= out["crash"] <= ttl + 15  # the leader key expires, then a standby is promoted
@@ -63,7 +63,7 @@ def test_each_fault_s_own_outage_reproduces_its_count(cal_e):
     """fit_outage_samples: replaying with a kill's own fitted outage gives back that kill's
     measured failed requests. Tolerance: 2 requests + 10 % (the bisection stops within 0.05 s,
     and a step of the replay's count can be a few requests)."""
-    run = read_live_run(RUN_E)
+    run = load_live_run(RUN_E)
     model = ReplayModel.for_run(run, cal_e)
     kills = [i for i, f in enumerate(run.faults) if f["kind"] == "kill-postmaster"]
     for i, g in zip(kills, cal_e["outage_samples"]["kill-postmaster"]):
@@ -82,7 +82,7 @@ def test_calibration_reproduces_the_committed_file(cal_a):
 def test_fitted_outages_are_physical(cal_a):
     out = cal_a["outage_seconds"]
     assert set(out) == {"crash", "kill-postmaster"}
-    sc = read_live_run(RUN_A).scenario
+    sc = load_live_run(RUN_A).scenario
     ttl, deadline = sc.live.patroni.ttl, sc.live.gateway_deadline
     # a host crash waits for the leader key to expire (ttl) before Patroni promotes a standby
     assert ttl <= out["crash"] <= ttl + 15
@@ -97,7 +97,7 @@ def test_service_times_and_capacity(cal_a):
     assert all(s[k]["median_ms"] > 0 and 0 < s[k]["sigma"] < 3 for k in ("read", "intra", "cross"))
     assert s["cross"]["median_ms"] > s["read"]["median_ms"]  # the gateway checks the destination first
     t = cal_a["throughput"]
-    run = read_live_run(RUN_A)
+    run = load_live_run(RUN_A)
     assert t["saturated"]  # 150 req/s offered, ~24/s served on this shared machine
     assert 0.5 * run.summary["throughput"]["requests_per_second"] < t["capacity_tps"] < 150
 
@@ -153,7 +153,7 @@ def test_cpu_demand_from_a_run_that_sampled_it(cal_e):
     independent readings must agree: the bank's processes (/proc/PID/stat) are part of the
     machine (/proc/stat), so the bank's utilisation cannot exceed the machine's busy fraction;
     and the utilisation law ties demand, throughput and utilisation together."""
-    run = read_live_run(RUN_E)  # sampled the bank's CPU (timeseries.csv bank_cpu_s)
+    run = load_live_run(RUN_E)  # sampled the bank's CPU (timeseries.csv bank_cpu_s)
     t = cal_e["throughput"]
     c = t["cpu"]
     assert c["cores"] == run.summary["run"]["cpu_cores"] >= 1

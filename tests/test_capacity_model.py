@@ -213,7 +213,7 @@ def test_engine_adds_only_degraded_intervals_to_the_nominal_effect():
     against 300 offered) sheds 100 tps for one day; slow requests and latency are the nominal
     effect plus (degraded - nominal) over that day, computed here straight from the model."""
     from sim.engine import run_replication
-    chaos = [f"chaos=[" + ",".join(f"{{at: 2d, target: 'cell[1].app.node[{k}]', fault: crash, duration: 1d}}"
+    chaos = ["chaos=[" + ",".join(f"{{at: 2d, target: 'cell[1].app.node[{k}]', fault: crash, duration: 1d}}"
                                    for k in range(4)) + "]"]
     sc = load_scenario_text(TINY.replace("TPD", "51_840_000/day"), "tiny.yaml",
                             sets=["simulation.horizon=10d", "failures.gray=null"] + chaos)

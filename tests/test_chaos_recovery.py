@@ -9,7 +9,8 @@ import pytest
 
 from loadtests.analysis.records import RecordWriter, RequestRow, TransferRecord, read_requests, read_transfers
 from loadtests.analysis.recovery import FaultEpisode, analyse_faults, per_second
-from loadtests.analysis.summary import availability_block, events_rows, wilson, write_run_dir
+from loadtests.analysis.summary import events_rows, live_availability_block
+from sim.metrics import wilson
 
 
 def _timeline(spec, t0=1000.0, rate=10):
@@ -75,9 +76,10 @@ def test_wilson_interval_known_values():
     assert lo == 0.0 and hi == pytest.approx(0.27753, abs=1e-4)
     lo, hi = wilson(10000, 10000)
     assert lo == pytest.approx(0.999616, abs=1e-5) and hi == 1.0
-    a = availability_block(9990, 10000)
+    a = live_availability_block(9990, 10000)
     assert a["ci95"][0] < a["mean"] < a["ci95"][1]
-    assert a["nines"] == pytest.approx(-math.log10(1 - a["ci95"][0]), abs=1e-4)  # rounded to 4 places
+    assert a["nines"] == pytest.approx(-math.log10(1 - a["ci95"][0]), rel=1e-12)
+    assert a["worst_day"] == {"mean": a["mean"], "min": a["mean"]} and a["ci_method"] == "wilson"
     assert a["failed_per_million"] == pytest.approx(1000.0)
 
 
@@ -93,21 +95,6 @@ def test_records_round_trip_and_last_line_wins(tmp_path):
         f.write("2.0,1.0")  # a row cut short by a killed process is skipped, not fatal
     assert [(t.key, t.outcome) for t in read_transfers(str(tmp_path))] == [("k-0000001", "resolved")]
     assert [r.outcome for r in read_requests(str(tmp_path))] == ["unknown"]
-
-
-def test_run_dir_is_atomic_and_never_overwritten(tmp_path):
-    from sim.errors import ResultsError
-    target = tmp_path / "r" / "run1"
-
-    def boom(d):
-        open(os.path.join(d, "summary.json"), "w").write("{}")
-        raise RuntimeError("half-way")
-    with pytest.raises(RuntimeError):
-        write_run_dir(str(target), boom)
-    assert not target.exists() and os.listdir(tmp_path / "r") == []
-    write_run_dir(str(target), lambda d: open(os.path.join(d, "summary.json"), "w").write("{}"))
-    with pytest.raises(ResultsError):
-        write_run_dir(str(target), lambda d: None)
 
 
 def test_cell_fault_is_measured_on_that_cells_traffic_and_stalls_show():

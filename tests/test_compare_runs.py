@@ -9,7 +9,7 @@ import re
 import pytest
 
 from sim.cli import main
-from sim.compare import compare_runs
+from sim.readers.compare import compare_runs
 from tests.fixtures_runs import make_run
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.fixtures_runs import make_run
 from sim.cli import main
-from sim.gate import check_run, gate_key, parse_regression
+from sim.readers.gate import check_run, gate_key, parse_regression
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_percent_values_and_windows(run):
 def test_scenario_gate_windows_from_mapping(tmp_path):
     run = make_run(tmp_path, seed=5, gates=[{"metric": "availability.request.mean", "op": ">=",
                                              "value": 1.0, "window": "worst_day"}])
-    from sim.gate import apply_scenario_gates
+    from sim.readers.gate import apply_scenario_gates
     assert apply_scenario_gates(run) == 1
     assert check_run(run)[0].key == "availability.request.worst_day.mean"
 

@@ -20,17 +20,15 @@ Designs (docs/calibration.md):
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
 from sim.calibration.document import load_calibration
-from sim.calibration.measure import read_live_run
+from sim.results.reader import Run, load_live_run
 from sim.calibration.predict import predict_run
 from sim.calibration.replay import ReplayModel, replay_seed
-from sim.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "results" / "baselines"
@@ -90,7 +88,7 @@ def predictions():
 def _predict(predictions, cal_name, run_name):
     if (cal_name, run_name) not in predictions:
         cal = load_calibration(CALS / cal_name)
-        assert cal["source"]["run_id"] != read_live_run(BASE / run_name).summary["run"]["run_id"]  # not circular
+        assert cal["source"]["run_id"] != load_live_run(BASE / run_name).summary["run"]["run_id"]  # not circular
         predictions[(cal_name, run_name)] = predict_run(BASE / run_name, cal, 0.25)
     return predictions[(cal_name, run_name)]
 
@@ -127,7 +125,7 @@ def test_prediction_json_and_plots(tmp_path, cli):
     assert r.returncode in (0, 1), r.stderr
     pred = json.loads((out / "prediction.json").read_text())
     assert (r.returncode == 0) == pred["within_tolerance"]
-    run = read_live_run(BASE / run_name)
+    run = load_live_run(BASE / run_name)
     assert [f["kind"] for f in pred["faults"]] == [f["kind"] for f in run.faults]
     for i, f in enumerate(pred["faults"]):
         for side in ("measured", "predicted"):
@@ -185,7 +183,7 @@ def test_replay_settings_come_from_the_run_s_scenario():
     """The gateway's and the client's retry settings are the replayed run's ``live.retry`` (echoed
     in its scenario), not retyped constants; a run recorded before they were settings gets the
     defaults, which its bank used (gateway up to 0.2 s, client 0.2-1 s, deadline max(2 d, 10 s))."""
-    run = read_live_run(BASE / F_RUNS[0])
+    run = load_live_run(BASE / F_RUNS[0])
     cal = load_calibration(CALS / E_CAL)
     m = ReplayModel.for_run(run, cal)
     assert (m.gateway_poll, m.client_backoff, m.client_max_backoff) == (0.2, 0.2, 1.0)
@@ -193,6 +191,6 @@ def test_replay_settings_come_from_the_run_s_scenario():
     doc = run.scenario.model_dump(mode="json")
     doc["live"]["retry"] = {"gateway_max_backoff": 0.5, "client_backoff": 0.3, "client_max_backoff": 2.0,
                             "client_deadline": 7.0}
-    other = dataclasses.replace(run, scenario=Scenario.model_validate(doc))
+    other = Run(run.path, {**run.summary, "scenario": doc})  # as if it had echoed other settings
     m = ReplayModel.for_run(other, cal)
     assert (m.gateway_poll, m.client_backoff, m.client_max_backoff, m.op_deadline) == (0.5, 0.3, 2.0, 7.0)

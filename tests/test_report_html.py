@@ -13,7 +13,7 @@ import numpy as np
 from sim.cli import main
 from sim.report import write_report
 from sim.report.plots import replication_downtimes
-from sim.results_io import load_run
+from sim.results.reader import load_run
 from tests.fixtures_runs import make_run
 
 ALL = {"timeline", "downtime_cdf", "cell_nines", "demand_capacity", "latency", "cost_breakdown"}
@@ -109,7 +109,7 @@ def test_failed_run_report(tmp_path):
 def test_cost_decompositions_get_one_panel_each():
     # the cost model reports the same total twice (by category, by role): never summed together
     from sim.report.plots import cost_breakdown
-    from sim.results_io import Run
+    from sim.results.reader import Run
     run = Run(None, {"scenario": {"name": "c"}, "cost": {
         "currency": "CNY", "total_per_year": 100.0, "per_account_per_year": 1.0,
         "breakdown": {"by_category": {"servers": 60.0, "power": 40.0, "cloud": 0.0},

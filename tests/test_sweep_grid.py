@@ -9,7 +9,7 @@ import pytest
 
 from sim.cli import main
 from sim.errors import HivesimError
-from sim.sweep import combine, grid_variants, load_variants_file, pareto, parse_grid, split_values
+from sim.readers.sweep import combine, grid_variants, load_variants_file, pareto, parse_grid, split_values
 
 TINY = """\
 name: tiny

@@ -2,62 +2,38 @@
 
 A live run is one replication of a short window, so the request availability is a binomial
 proportion (succeeded requests / requests) and its 95 % interval is the Wilson score interval
-(well behaved near 1, where the normal approximation claims impossible certainty).
-``nines`` is taken from the pessimistic end, as for simulations. A live run is shorter than a
+(well behaved near 1, where the normal approximation claims impossible certainty); the block is
+``sim.metrics.block_from_counts``, so ``nines`` follow the simulator's rule: from the pessimistic
+end, and ``null`` with a note when no request failed. A live run is shorter than a
 day, so ``worst_day`` and ``worst_30d`` equal the run's own figures; ``worst_10s`` is the worst
 sliding 10-second window (a crash late in the run cannot be averaged away).
 
-``write_run_dir`` writes a results directory atomically: everything goes to a hidden temporary
-sibling that is renamed into place at the end; an existing directory is never overwritten.
+The columns of events.csv and timeseries.csv are ``sim.results.schema.LIVE_EVENTS_COLUMNS`` and
+``LIVE_TIMESERIES_COLUMNS``; ``loadtests/live_run.py`` writes the directory with
+``sim.results.writer``, like every other run.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
-import os
-
 import numpy as np
 
 from loadtests.analysis.records import USER_KINDS, RequestRow
+from sim.metrics import MINUTES_PER_YEAR, block_from_counts
+from sim.results.schema import summary_header
 
-__all__ = ["wilson", "availability_block", "latency_block", "throughput_block", "events_rows",
-           "build_summary", "write_csv", "write_run_dir", "dump_json", "EVENTS_FIELDS", "TIMESERIES_FIELDS"]
-
-EVENTS_FIELDS = ["replication", "start_s", "end_s", "duration_s", "target", "cause", "effect",
-                 "failed_fraction", "recovery_s", "failed_requests", "stall_s", "fault_end_s", "detail"]
-TIMESERIES_FIELDS = ["replication", "t_start_s", "t_end_s", "offered_requests", "failed_requests",
-                     "slow_requests", "failed_fraction", "cells_down", "ok_requests", "transfers",
-                     "latency_p50_ms", "latency_p99_ms", "faults_active", "bank_cpu_s", "machine_busy"]
-Z95 = 1.959963984540054
+__all__ = ["live_availability_block", "latency_block", "throughput_block", "events_rows",
+           "build_summary"]
 
 
-def wilson(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+def live_availability_block(ok: int, n: int, worst_window: float | None = None) -> dict:
+    """``sim.metrics.block_from_counts`` (Wilson interval, the one nines rule) plus the live windows.
 
-
-def _nines(u: float) -> float | None:
-    return None if u <= 0 else round(-math.log10(u), 4)
-
-
-def availability_block(ok: int, n: int, worst_window: float | None = None) -> dict:
-    mean = ok / n if n else None
-    lo, hi = wilson(ok, n)
-    d = {
-        "mean": mean, "ci95": [lo, hi], "half_width": (hi - lo) / 2, "ci_method": "wilson",
-        "nines": _nines(1 - lo), "nines_ci95": [_nines(1 - lo), _nines(1 - hi)],
-        "failed_per_million": None if mean is None else 1e6 * (1 - mean),
-        "requests": n, "failed": n - ok,
-        "worst_day": {"mean": mean, "min": mean}, "worst_30d": {"mean": mean, "min": mean},
-    }
+    A live run is shorter than a day, so ``worst_day`` and ``worst_30d`` are the run's own figure;
+    ``worst_10s`` is the worst sliding 10-second window.
+    """
+    d = block_from_counts(ok, n)
+    d["worst_day"] = {"mean": d["mean"], "min": d["mean"]}
+    d["worst_30d"] = {"mean": d["mean"], "min": d["mean"]}
     if worst_window is not None:
         d["worst_10s"] = {"mean": worst_window, "min": worst_window}
     return d
@@ -141,18 +117,18 @@ def build_summary(*, rows: list[RequestRow], series: list[dict], faults: list[di
     """The summary.json document of a live run."""
     users = [r for r in rows if r.kind in USER_KINDS]
     ok = sum(1 for r in users if r.ok)
-    req = availability_block(ok, len(users), _worst_window(series))
+    req = live_availability_block(ok, len(users), _worst_window(series))
     good_s = sum(1 for s in series if s["failed_requests"] == 0)
-    tim = availability_block(good_s, len(series))
+    tim = live_availability_block(good_s, len(series))
     tim["definition"] = "share of 1-second buckets without a failed request"
     mean_u = None if req["mean"] is None else 1 - req["mean"]
     return {
-        "schema_version": 1,
-        "kind": "live",
+        **summary_header("live"),
         "availability": {"request": req, "time": tim},
         "downtime_minutes_per_year": {
-            "mean": None if mean_u is None else mean_u * 525_600,
-            "ci95": [(1 - req["ci95"][1]) * 525_600, (1 - req["ci95"][0]) * 525_600]},
+            "mean": None if mean_u is None else mean_u * MINUTES_PER_YEAR,
+            "ci95": None if req["ci95"] is None else [(1 - req["ci95"][1]) * MINUTES_PER_YEAR,
+                                                      (1 - req["ci95"][0]) * MINUTES_PER_YEAR]},
         "outages": {"count": sum(1 for f in faults if f.get("failed_requests", 0) > 0)},
         "estimator": {"method": "binomial", "interval": "wilson", "confidence": 0.95},
         "latency_ms": latency_block(rows),
@@ -162,29 +138,3 @@ def build_summary(*, rows: list[RequestRow], series: list[dict], faults: list[di
         "run": run,
         "scenario": scenario,
     }
-
-
-def write_csv(path: str, fields: list[str], rows: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows)
-
-
-def write_run_dir(final_dir: str, fill) -> str:
-    """Create ``final_dir`` atomically: ``fill(tmpdir)`` writes the files, then one rename.
-
-    Refuses to overwrite an existing directory; on any error the temporary directory is removed.
-    """
-    from sim.results_io import atomic_dir
-    final_dir = os.path.abspath(final_dir)
-    with atomic_dir(final_dir) as tmp:
-        fill(str(tmp))
-    return final_dir
-
-
-def dump_json(path: str, obj) -> None:
-    from sim.results import json_safe  # NaN/inf -> null, numpy scalars -> numbers, as for simulations
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(json_safe(obj), f, indent=2, sort_keys=False, default=str)
-        f.write("\n")

@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import os
 
-from sim.calibration.measure import (LiveRun, db_fault_cell, fault_figures, read_live_run, service_profile,
+from sim.calibration.measure import (db_fault_cell, fault_figures, service_profile,
                                      throughput_profile)
 from sim.calibration.replay import ReplayModel, outages_of, replay
 from sim.errors import HivesimError
+from sim.results.reader import Run, load_live_run
 
 __all__ = ["FIT_SEEDS", "MAX_OUTAGE", "BISECT_TOLERANCE", "calibrate", "fit_outages", "fit_outage_samples",
            "predicted_failed", "bisect_outage"]
@@ -37,7 +38,7 @@ MAX_OUTAGE = 64.0        # s: the longest outage the bisection considers
 BISECT_TOLERANCE = 0.05  # s: the bisection stops when the outage is known this closely
 
 
-def predicted_failed(run: LiveRun, model: ReplayModel, outage: dict, idx: list[int], seeds,
+def predicted_failed(run: Run, model: ReplayModel, outage: dict, idx: list[int], seeds,
                       override: dict[int, float] | None = None) -> float:
     """Failed requests the replay predicts (mean over ``seeds``) in the windows of faults ``idx``,
     counted as the live benchmark counts them (``sim.calibration.measure.fault_figures``).
@@ -68,7 +69,7 @@ def bisect_outage(pred, target: float, hi: float, tol: float = BISECT_TOLERANCE)
     return round((lo + hi) / 2, 2)
 
 
-def fit_outages(run: LiveRun, model: ReplayModel, seeds=FIT_SEEDS, max_outage: float = MAX_OUTAGE,
+def fit_outages(run: Run, model: ReplayModel, seeds=FIT_SEEDS, max_outage: float = MAX_OUTAGE,
                 rounds: int = 2) -> dict:
     """Outage seconds per fault kind at which the replay reproduces the kind's measured failed
     requests (summed over its faults); coordinate descent over the kinds, since a kind's outage
@@ -84,7 +85,7 @@ def fit_outages(run: LiveRun, model: ReplayModel, seeds=FIT_SEEDS, max_outage: f
     return est
 
 
-def fit_outage_samples(run: LiveRun, model: ReplayModel, est: dict, seeds=FIT_SEEDS,
+def fit_outage_samples(run: Run, model: ReplayModel, est: dict, seeds=FIT_SEEDS,
                        max_outage: float = MAX_OUTAGE) -> dict:
     """Per fault kind seen more than once: each fault's own outage (its window fitted alone, the
     others at ``est``), in the order of the run. ``predict`` draws a kind's outage from these,
@@ -104,10 +105,10 @@ def _is_db_fault(f: dict) -> bool:
     return db_fault_cell(f["target"]) is not None
 
 
-def calibrate(run: LiveRun | str, seeds=FIT_SEEDS) -> dict:
+def calibrate(run: Run | str, seeds=FIT_SEEDS) -> dict:
     """The ``calibration`` section derived from one live run (see the module docstring)."""
-    if not isinstance(run, LiveRun):
-        run = read_live_run(run)
+    if not isinstance(run, Run):
+        run = load_live_run(run)
     if not any(_is_db_fault(f) for f in run.faults):
         raise HivesimError(f"{run.path}: no database fault recorded (summary.json faults); "
                            "a calibration run needs at least one (e.g. kill-postmaster of a cell primary)")

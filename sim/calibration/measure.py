@@ -1,8 +1,9 @@
 """A recorded ``hivesim live`` run, read from its files only, and the figures calibration takes from it.
 
-* ``read_live_run``: summary.json, timeseries.csv and the effective scenario (``LiveRun``);
-  the live bank's retry settings are the scenario's ``live.retry`` / ``live.gateway_deadline``
-  (``LiveRun.retry``, ``LiveRun.deadline``, ``LiveRun.client_deadline``), never retyped here;
+* the run itself is read by the one run reader, ``sim.results.reader.load_live_run`` (a
+  ``Run``); the live bank's retry settings are its scenario's ``live.retry`` /
+  ``live.gateway_deadline`` (``Run.retry``, ``Run.deadline``, ``Run.client_deadline``), never
+  retyped here;
 * ``per_second`` / ``fault_figures``: per-request rows (a replay's) counted as the live
   benchmark counts its own (timeseries.csv; summary.json ``faults``, by sim.calibration.windows);
 * ``service_profile``, ``throughput_profile``, ``cpu_demand``: the steady seconds' service
@@ -11,22 +12,17 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
-from dataclasses import dataclass
 
 import numpy as np
 
 from sim.calibration.windows import completed_in, fault_cell, recovery_in_window, window_end
-from sim.errors import HivesimError, ScenarioError
-from sim.scenario import Scenario, validate_document
-from sim.scenario.live import LiveRetry
-from sim.scenario.loader import Located
+from sim.errors import HivesimError
+from sim.results.reader import Run
 from sim.scenario.model import CHAOS_TARGET_RE
 
-__all__ = ["USER_KINDS", "Z99", "SETTLE", "mix_weights", "db_fault_cell", "LiveRun", "read_live_run",
+__all__ = ["USER_KINDS", "Z99", "SETTLE", "mix_weights", "db_fault_cell",
            "per_second", "fault_figures", "peak_p99", "steady_mask", "service_profile", "throughput_profile",
            "cpu_demand"]
 
@@ -52,82 +48,6 @@ def db_fault_cell(target: str) -> int | None:
     if m is None or m.group("cell") in (None, "*") or m.group("tier") != "db":
         return None
     return int(m.group("cell"))
-
-
-# --------------------------------------------------------------------------- the run's files
-@dataclass
-class LiveRun:
-    """What a recorded live run directory holds (summary.json, timeseries.csv, scenario.yaml)."""
-
-    path: str
-    summary: dict
-    series: list[dict]          # timeseries.csv rows (1 s buckets by request start)
-    scenario: Scenario          # the effective scenario, as the run echoed it (``live`` present)
-    faults: list[dict]          # summary["faults"], sorted by start
-    duration: float
-
-    @property
-    def users(self) -> int:
-        return int(self.scenario.live.load.users)
-
-    @property
-    def deadline(self) -> float:
-        """The gateway's retry deadline (s): ``live.gateway_deadline``."""
-        return float(self.scenario.live.gateway_deadline)
-
-    @property
-    def retry(self) -> LiveRetry:
-        """The gateway's and the clients' retry settings of the run (``live.retry``; a run recorded
-        before they were settings echoes none, and gets the defaults, which its bank used)."""
-        return self.scenario.live.retry
-
-    @property
-    def client_deadline(self) -> float:
-        """The client's deadline for one transfer (s)."""
-        return self.retry.client_deadline_for(self.deadline)
-
-
-def _num(v):
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return math.nan
-
-
-def read_live_run(path) -> LiveRun:
-    """Read a ``hivesim live`` run directory (only its files, per the results contract)."""
-    p = os.fspath(path)
-    sp = os.path.join(p, "summary.json")
-    if not os.path.isfile(sp):
-        raise HivesimError(f"{p}: not a run directory (no summary.json)")
-    try:
-        with open(sp, encoding="utf-8") as f:
-            summary = json.load(f)
-    except (OSError, ValueError) as exc:
-        raise HivesimError(f"{sp}: unreadable JSON ({exc})") from None
-    if summary.get("kind") != "live":
-        raise HivesimError(f"{sp}: kind: expected 'live' (a hivesim live run), got {summary.get('kind')!r}")
-    for key in ("faults", "scenario", "run"):
-        if key not in summary:
-            raise HivesimError(f"{sp}: {key}: missing (not a complete live run)")
-    tp = os.path.join(p, "timeseries.csv")
-    if not os.path.isfile(tp):
-        raise HivesimError(f"{p}: timeseries.csv missing")
-    with open(tp, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    need = {"t_start_s", "offered_requests", "failed_requests", "ok_requests", "latency_p50_ms", "latency_p99_ms"}
-    if rows and not need <= set(rows[0]):
-        raise HivesimError(f"{tp}: expected columns {sorted(need)}, got {sorted(rows[0])}")
-    series = [{k: _num(v) for k, v in r.items()} for r in rows]
-    try:
-        sc = validate_document(Located(summary["scenario"], {}, sp + ":scenario"))
-    except ScenarioError as exc:
-        raise HivesimError(f"{sp}: scenario: {exc}") from None
-    if sc.live is None:
-        raise HivesimError(f"{sp}: scenario.live: missing (not a live scenario)")
-    faults = sorted((f for f in summary["faults"] if not f.get("error")), key=lambda f: f["start"])
-    duration = float(summary["run"].get("duration_seconds") or len(series))
-    return LiveRun(p, summary, series, sc, faults, duration)
 
 
 # --------------------------------------------------------------------------- rows counted as the live benchmark counts
@@ -190,7 +110,7 @@ def peak_p99(p99: np.ndarray, a: float, b: float) -> float | None:
 
 
 # --------------------------------------------------------------------------- steady seconds
-def steady_mask(run: LiveRun, settle: float = SETTLE) -> np.ndarray:
+def steady_mask(run: Run, settle: float = SETTLE) -> np.ndarray:
     """The steady seconds of timeseries.csv: no fault in force and none in the ``settle`` s before."""
     n = len(run.series)
     t = np.array([r["t_start_s"] for r in run.series])
@@ -206,7 +126,7 @@ def steady_mask(run: LiveRun, settle: float = SETTLE) -> np.ndarray:
     return m
 
 
-def service_profile(run: LiveRun) -> dict:
+def service_profile(run: Run) -> dict:
     """Lognormal service time of an answered request, per transaction type (milliseconds)."""
     m = steady_mask(run)
     p50 = np.array([r["latency_p50_ms"] for r in run.series])
@@ -242,7 +162,7 @@ def service_profile(run: LiveRun) -> dict:
     return {k: {"median_ms": round(median * scale[k], 3), "sigma": round(sigma, 4)} for k in USER_KINDS}
 
 
-def throughput_profile(run: LiveRun, service: dict) -> dict:
+def throughput_profile(run: Run, service: dict) -> dict:
     """Steady ok requests/s; if the users offered more, the bank's capacity and demand per type."""
     m = steady_mask(run)
     ok = np.array([r["ok_requests"] for r in run.series])
@@ -266,7 +186,7 @@ def throughput_profile(run: LiveRun, service: dict) -> dict:
     return out
 
 
-def cpu_demand(run: LiveRun, steady: np.ndarray, service: dict) -> dict | None:
+def cpu_demand(run: Run, steady: np.ndarray, service: dict) -> dict | None:
     """Service demand from CPU (live runs that sampled it: timeseries.csv ``bank_cpu_s``).
 
     Utilisation law over the steady seconds: the bank's CPU seconds / its answered requests is

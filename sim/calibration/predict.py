@@ -14,14 +14,15 @@ import os
 
 import numpy as np
 
-from sim.calibration.measure import LiveRun, fault_figures, peak_p99, per_second, read_live_run, service_profile
+from sim.calibration.measure import fault_figures, peak_p99, per_second, service_profile
 from sim.calibration.replay import (OUTAGE_STREAM, REPLAY_SEED_STRIDE, ReplayModel, outage_rng, outages_of, replay,
                                     replay_seed)
 from sim.errors import HivesimError
 from sim.report.prediction import plot_faults, render_prediction
 from sim.request import FaultWindow, RetryPolicy, RequestSpec, Tier, simulate_window
-from sim.results import json_safe
-from sim.results_io import atomic_dir
+from sim.results.reader import Run, load_live_run
+from sim.results.schema import summary_header
+from sim.results.writer import atomic_dir, json_safe
 
 __all__ = ["predict_run", "fault_table", "write_prediction_dir", "OPEN_LOOP_LEAD_IN", "OPEN_LOOP_SERVERS",
            "OPEN_LOOP_REPLICATIONS"]
@@ -35,7 +36,7 @@ OPEN_LOOP_REPLICATIONS = 4       # lanes averaged
 OPEN_LOOP_MAX_ATTEMPTS = 10_000  # the gateway's deadline, not a count, ends its retries
 
 
-def _open_loop_failed(run: LiveRun, cal: dict, fault: dict, w_end: float, g: float, seed: int) -> float:
+def _open_loop_failed(run: Run, cal: dict, fault: dict, w_end: float, g: float, seed: int) -> float:
     """Failed requests the *open-loop* request engine (sim.request) predicts for one fault window:
     Poisson arrivals at the run's steady offered rate per cell, the gateway's retries inside its
     deadline, the cell refusing every request (reads go to the primary too) for the outage."""
@@ -56,7 +57,7 @@ def _open_loop_failed(run: LiveRun, cal: dict, fault: dict, w_end: float, g: flo
     return (c["requests"] - c["ok"]) / OPEN_LOOP_REPLICATIONS
 
 
-def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, seeds=range(20),
+def predict_run(run: Run | str, calibration: dict, tolerance: float = 0.25, seeds=range(20),
                 service: str = "calibration") -> dict:
     """Replay a live run with a calibration; measured vs predicted per fault (prediction.json).
 
@@ -70,8 +71,8 @@ def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, 
     outage draws from ``outage_rng`` of that seed (sim.calibration.replay); prediction.json
     ``model.seeds`` echoes them.
     """
-    if not isinstance(run, LiveRun):
-        run = read_live_run(run)
+    if not isinstance(run, Run):
+        run = load_live_run(run)
     if not 0 < tolerance < 10:
         raise HivesimError(f"--tolerance: expected a fraction such as 0.25, got {tolerance}")
     if service not in ("run", "calibration"):
@@ -148,7 +149,7 @@ def predict_run(run: LiveRun | str, calibration: dict, tolerance: float = 0.25, 
     t_meas = s["throughput"].get("requests_per_second")
     t_pred = float(np.mean(ok_tot)) / run.duration
     return {
-        "schema_version": 1, "kind": "prediction",
+        **summary_header("prediction"),
         "run": {"run_dir": os.path.abspath(run.path), "run_id": s["run"].get("run_id"), "scenario": run.scenario.name,
                 "seed": run.scenario.simulation.seed, "duration_seconds": run.duration},
         "calibration": {"source": calibration.get("source", {}).get("run_id"),

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.calibration.measure import LiveRun, db_fault_cell
+from sim.calibration.measure import db_fault_cell
+from sim.results.reader import Run
 from sim.errors import HivesimError
 
 __all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
@@ -71,7 +72,7 @@ class ReplayModel:
     outage_jitter: float = 0.0          # each outage lasts its kind's time + U(0, this) s (Patroni's loop_wait)
 
     @classmethod
-    def for_run(cls, run: LiveRun, calibration: dict) -> "ReplayModel":
+    def for_run(cls, run: Run, calibration: dict) -> "ReplayModel":
         sc = run.scenario
         live = sc.live
         mix = sc.workload.mix
@@ -212,7 +213,7 @@ class _ClosedLoop:
         return self.rows
 
 
-def outages_of(run: LiveRun, outage_seconds: dict, default: float | None = None,
+def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
                samples: dict | None = None, rng: np.random.Generator | None = None,
                override: dict[int, float] | None = None) -> dict[int, list[tuple[float, float]]]:
     """Per cell, the (start, end) of each recorded fault's outage, end = start + the kind's

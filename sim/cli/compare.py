@@ -19,13 +19,13 @@ def register(subparsers) -> None:
 def cmd_compare(args) -> int:
     from pathlib import Path
 
-    from sim.results_io import wide_console
+    from sim.console import wide_console
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.compare import _cell, compare_runs, write_compare
+    from sim.readers.compare import _cell, compare_runs, write_compare
     from sim.errors import HivesimError
-    from sim.results_io import run_label
+    from sim.results.reader import run_label
 
     if args.out and Path(args.out).exists():
         raise HivesimError(f"{args.out}: already exists (choose another --out or remove it)")

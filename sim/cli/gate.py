@@ -35,11 +35,11 @@ def register(subparsers) -> None:
 
 
 def cmd_gate(args) -> int:
-    from sim.results_io import wide_console
+    from sim.console import wide_console
 
     from sim.errors import HivesimError
-    from sim.gate import check_run, render_table, to_junit, to_markdown
-    from sim.results_io import atomic_write_text
+    from sim.readers.gate import check_run, render_table, to_junit, to_markdown
+    from sim.results.writer import atomic_write_text
 
     results = check_run(Path(args.run_dir), requires=args.require, regressions=args.max_regression,
                         baseline=args.baseline, use_scenario=not args.no_scenario_gates)

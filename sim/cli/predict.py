@@ -34,7 +34,7 @@ def _run(args) -> int:
     import sys
 
     from sim.calibration.document import load_calibration
-    from sim.calibration.measure import read_live_run
+    from sim.results.reader import load_live_run
     from sim.calibration.predict import fault_table, predict_run, write_prediction_dir
     from sim.errors import HivesimError
 
@@ -45,7 +45,7 @@ def _run(args) -> int:
     out = args.out or os.path.join(args.run_dir, "prediction")
     if os.path.exists(out):
         raise HivesimError(f"{out}: already exists; choose another --out or remove it")
-    run = read_live_run(args.run_dir)
+    run = load_live_run(args.run_dir)
     cal_path = args.calibration or os.path.join(args.run_dir, "calibration.yaml")
     if not os.path.isfile(cal_path):
         raise HivesimError(f"{cal_path}: no calibration file (run `hivesim calibrate OTHER_RUN --out FILE`)")

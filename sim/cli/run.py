@@ -62,7 +62,7 @@ def cmd_run(args) -> int:
         print_summary(summary, out)
     if args.gate:
         try:
-            from sim.gate import apply_scenario_gates
+            from sim.readers.gate import apply_scenario_gates
         except ImportError:
             raise HivesimError("--gate: gate evaluation is not available in this build") from None
         return apply_scenario_gates(out)

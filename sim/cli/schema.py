@@ -14,7 +14,7 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    from sim.results_io import atomic_write_text
+    from sim.results.writer import atomic_write_text
     from sim.scenario import json_schema
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out:

@@ -36,13 +36,13 @@ def register(subparsers) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from sim.results_io import wide_console
+    from sim.console import wide_console
     from rich.markup import escape
     from rich.table import Table
 
     from sim.errors import HivesimError
-    from sim.gate import fmt
-    from sim.sweep import (build_scenarios, combine, default_sweep_dir, grid_variants, load_variants_file,
+    from sim.results.schema import fmt
+    from sim.readers.sweep import (build_scenarios, combine, default_sweep_dir, grid_variants, load_variants_file,
                            parse_grid, run_variants, table_rows, write_sweep)
 
     if args.workers is not None and args.workers < 1:

@@ -15,16 +15,15 @@ With equal cells the bank's request-weighted figure from this cause equals one c
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from sim.errors import ScenarioError
+from sim.metrics import MINUTES_PER_YEAR, block_from_estimate
 from sim.rare.chain import k_of_n, replicas_in_idcs
 from sim.rare.estimators import importance
 from sim.rare.exact import unavailability
 
-__all__ = ["estimate_scenario", "chain_from_scenario", "availability_block"]
+__all__ = ["estimate_scenario", "chain_from_scenario"]
 
 HOUR = 3600.0
 
@@ -69,15 +68,6 @@ def chain_from_scenario(scenario):
     return chain, desc, notes
 
 
-def availability_block(u: float, hw: float) -> dict:
-    """The results-contract shape for an unavailability and its 95 % half-width."""
-    lo_u, hi_u = max(u - hw, 0.0), u + hw
-    lo, hi = 1.0 - hi_u, 1.0 - lo_u
-    nines = lambda a: math.inf if a >= 1.0 else -math.log10(1.0 - a)  # noqa: E731
-    return {"mean": 1.0 - u, "ci95": [lo, hi], "half_width": hw, "nines": nines(lo),
-            "nines_ci95": [nines(lo), nines(hi)], "failed_per_million": 1e6 * u}
-
-
 def estimate_scenario(scenario, rng=None, rel: float = 0.1, bias: float = 0.7) -> dict:
     """summary.json fragment for the quorum-loss unavailability of the scenario's replica sets."""
     chain, desc, notes = chain_from_scenario(scenario)
@@ -93,11 +83,11 @@ def estimate_scenario(scenario, rng=None, rel: float = 0.1, bias: float = 0.7) -
         share = (mix.intra_cell + mix.cross_cell) if db.reads_during_failover else 1.0
     exact = unavailability(chain)
     return {
-        "availability": {"time": availability_block(est.u, est.half_width),
-                         "request": availability_block(est.u * share, est.half_width * share)},
-        "downtime_minutes_per_year": {"mean": est.u * share * 525_600,
-                                      "ci95": [max(est.u - est.half_width, 0) * share * 525_600,
-                                               (est.u + est.half_width) * share * 525_600]},
+        "availability": {"time": block_from_estimate(est.u, est.half_width),
+                         "request": block_from_estimate(est.u * share, est.half_width * share)},
+        "downtime_minutes_per_year": {"mean": est.u * share * MINUTES_PER_YEAR,
+                                      "ci95": [max(est.u - est.half_width, 0) * share * MINUTES_PER_YEAR,
+                                               (est.u + est.half_width) * share * MINUTES_PER_YEAR]},
         "estimator": {
             "method": "importance",
             "technique": "balanced failure biasing, regenerative ratio estimator, likelihood ratios",

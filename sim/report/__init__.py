@@ -21,7 +21,8 @@ from sim.errors import ResultsError
 from sim.report import plots as _plots
 from sim.report.html import render
 from sim.report.timeline import timeline
-from sim.results_io import atomic_dir, atomic_write_text, load_run
+from sim.results.reader import load_run
+from sim.results.writer import atomic_dir, atomic_write_text
 
 __all__ = ["write_report", "draw_plots", "PLOTS"]
 

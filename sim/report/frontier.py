@@ -2,7 +2,8 @@
 
 Without cost figures in the runs there is no frontier; the plot then shows downtime minutes per
 year (with CIs) against the first swept key, one line per combination of the other keys, and its
-title says so. Reads only the sweep table rows (``sim.sweep.table_rows``).
+title says so. Reads only the sweep table rows (``sim.readers.sweep.table_rows``); keys and axes come from
+the key registry (``sim.results.schema``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from sim.report.plots import nines_of  # also selects the Agg backend
-from sim.sweep import COST_KEY, NINES_KEY, _flat, _num
+from sim.results.lookup import finite_number
+from sim.results.schema import COST_KEY, NINES_KEY, compact
 
 __all__ = ["frontier_figure"]
 
@@ -23,9 +25,9 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
     ok = [r for r in rows if r["status"] == "ok"]
     fig = Figure(figsize=(9.5, 5.8), layout="constrained")
     ax = fig.subplots()
-    has_cost = any(_num(r.get(COST_KEY)) is not None for r in ok)
+    has_cost = any(finite_number(r.get(COST_KEY)) is not None for r in ok)
     if has_cost:
-        pts = [r for r in ok if _num(r.get(COST_KEY)) is not None and _num(r.get("availability.request.mean")) is not None]
+        pts = [r for r in ok if finite_number(r.get(COST_KEY)) is not None and finite_number(r.get("availability.request.mean")) is not None]
         x = np.array([r[COST_KEY] for r in pts], float)
         # variants with equal cost would hide each other's CI bars: spread them a little sideways
         span = (x.max() - x.min()) or abs(x.max()) or 1.0
@@ -38,13 +40,13 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
                 x[i] += (j - (len(g) - 1) / 2) * 0.012 * span
         mid = np.array([nines_of(r["availability.request.mean"]) for r in pts])
         ci = [r.get("availability.request.nines_ci95") or [None, None] for r in pts]
-        lo = np.array([c[0] if _num(c[0]) is not None else m for c, m in zip(ci, mid)])
+        lo = np.array([c[0] if finite_number(c[0]) is not None else m for c, m in zip(ci, mid)])
         hi_raw = [c[1] if len(c) > 1 else None for c in ci]
-        top = max([v for v in mid] + [v for v in hi_raw if _num(v) is not None] + [0]) + 1
-        hi = np.array([v if _num(v) is not None else top for v in hi_raw])
+        top = max([v for v in mid] + [v for v in hi_raw if finite_number(v) is not None] + [0]) + 1
+        hi = np.array([v if finite_number(v) is not None else top for v in hi_raw])
         ax.errorbar(x, mid, yerr=[np.maximum(mid - lo, 0), np.maximum(hi - mid, 0)], fmt="o", color="#1f77b4",
                     capsize=3, label="variant: nines of the mean, bar = 95% CI (arrow: unbounded)")
-        unb = np.array([_num(v) is None for v in hi_raw])
+        unb = np.array([finite_number(v) is None for v in hi_raw])
         if unb.any():
             ax.plot(x[unb], hi[unb], "^", color="#1f77b4")
         par = [i for i, r in enumerate(pts) if r.get("pareto")]
@@ -65,18 +67,18 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
         key = swept_keys[0] if swept_keys else None
         col = f"scenario.{key}" if key else "variant"
         xs_raw = [r.get(col) if key else r["variant"] for r in ok]
-        numeric = all(_num(v) is not None for v in xs_raw)
+        numeric = all(finite_number(v) is not None for v in xs_raw)
         cats = list(dict.fromkeys(json.dumps(v) if not isinstance(v, str) else v for v in xs_raw))
         # one series per combination of the other swept keys
         others = [f"scenario.{k}" for k in swept_keys[1:]]
         groups: dict = {}
         for r, xv in zip(ok, xs_raw):
-            g = ", ".join(f"{k.rsplit('.', 1)[-1]}={_flat(r.get(k))}" for k in others) or "variants"
+            g = ", ".join(f"{k.rsplit('.', 1)[-1]}={compact(r.get(k))}" for k in others) or "variants"
             groups.setdefault(g, []).append((xv, r))
         for g, items in groups.items():
             xv = np.array([float(v) if numeric else cats.index(json.dumps(v) if not isinstance(v, str) else v)
                            for v, _ in items])
-            m = np.array([_num(r.get("downtime_minutes_per_year.mean")) or 0.0 for _, r in items])
+            m = np.array([finite_number(r.get("downtime_minutes_per_year.mean")) or 0.0 for _, r in items])
             ci = [r.get("downtime_minutes_per_year.ci95") or [mm, mm] for (_, r), mm in zip(items, m)]
             order = np.argsort(xv)
             ax.errorbar(xv[order], m[order], yerr=[np.maximum(m - [c[0] for c in ci], 0)[order],
@@ -89,7 +91,7 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
         if numeric and all(float(v).is_integer() for v in xs_raw):
             from matplotlib.ticker import MaxNLocator
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        means = [_num(r.get("downtime_minutes_per_year.mean")) for r in ok]
+        means = [finite_number(r.get("downtime_minutes_per_year.mean")) for r in ok]
         pos = [m for m in means if m is not None and m > 0]
         log = len(pos) == len(means) and pos and max(pos) / min(pos) > 30
         if log:  # redundancy moves downtime by orders of magnitude: a linear axis hides all but one point

@@ -10,9 +10,10 @@ import base64
 import html
 import math
 
-from sim.results_io import Run
+from sim.results.reader import Run
+from sim.results.schema import keys_for, label_of, pct
 
-__all__ = ["render", "pct", "num", "CSS"]
+__all__ = ["render", "num", "CSS"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em}
@@ -22,15 +23,6 @@ th{background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600} .muted{color:#777}
 figure{margin:1.2em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
 """
-
-
-def pct(a, digits: int | None = None) -> str:
-    """An availability as a percentage with the digits that matter (99.99751%)."""
-    if not isinstance(a, (int, float)) or isinstance(a, bool):
-        return "-"
-    if digits is None:
-        digits = 2 if a >= 1 or a <= 0.99 else min(10, int(math.ceil(-math.log10(1 - a))) + 1)
-    return f"{100 * a:.{digits}f}%"
 
 
 def num(v, digits: int = 4) -> str:
@@ -81,15 +73,10 @@ def _figures(run: Run) -> str:
             ("outages (episodes with an effect, all replications)", num(g("outages.count"))),
             ("outages per year", num(g("outages.per_year"))),
             ("estimator", html.escape(str(g("estimator.method") or "-")))]
-    for k, lab in (("throughput.peak_tps_demand", "peak demand, tx/s"), ("throughput.capacity_tps", "capacity, tx/s"),
-                   ("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s"),
-                   ("throughput.peak_daily_transactions", "peak daily transactions"),
-                   ("throughput.headroom", "headroom"), ("latency_ms.p50", "latency p50, ms"),
-                   ("latency_ms.p99", "latency p99, ms"), ("cost.total_per_year", f"cost per year, {g('cost.currency') or ''}"),
-                   ("cost.per_account_per_year", f"cost per account per year, {g('cost.currency') or ''}"),
-                   ("cost.per_extra_nine", f"cost of one extra nine, {g('cost.currency') or ''}")):
+    for k in keys_for("report"):  # capacity and cost rows: the registry's report view and labels
         if g(k) is not None:
-            out.append((lab, num(g(k))))
+            cur = f", {g('cost.currency')}" if k.startswith("cost.") and g("cost.currency") else ""
+            out.append((label_of(k) + cur, num(g(k))))
     return f"<table>{_rows(out)}</table>"
 
 
@@ -112,7 +99,7 @@ def _gates(run: Run) -> str:
     title = "Gates applied at run time"
     if not isinstance(gates, list) or not gates:
         from sim.errors import HivesimError
-        from sim.gate import check_run
+        from sim.readers.gate import check_run
         try:
             gates = [r.to_dict() for r in check_run(run.path, use_scenario=True)] if run.path else []
         except HivesimError as exc:  # a bad gate must not cost the whole report
@@ -170,7 +157,7 @@ def render(run: Run, plots: list[tuple[str, str, str, bytes]], skipped: list[tup
         for stem, t, d, png in plots)
     skip = ("<h2>Plots not drawn</h2><ul>" + "".join(f"<li>{html.escape(t)}: {html.escape(r)}</li>" for t, r in skipped)
             + "</ul>") if skipped else ""
-    desc = run.scenario().get("description") or ""
+    desc = run.scenario_document().get("description") or ""
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class=muted>{html.escape(str(desc))}</p>"

@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-from sim.results_io import Run, downtime_budget_minutes  # noqa: E402
+from sim.results.reader import Run, downtime_budget_minutes  # noqa: E402
 
 __all__ = ["Skip", "downtime_cdf", "cell_nines", "demand_capacity", "latency", "cost_breakdown",
            "replication_downtimes", "cdf_scale", "ecdf_xy", "pct_formatter", "nines_of"]
@@ -236,7 +236,7 @@ def latency(run: Run) -> Figure:
     labels = [f"p{p:g}" for p, _, _ in pts]
     bars = ax.bar(labels, [v for _, _, v in pts], color="#1f77b4", label=f"latency percentile ({where})")
     ax.bar_label(bars, fmt="%.3g ms", fontsize=8)
-    slo = (run.scenario().get("slo") or {}).get("latency")
+    slo = (run.scenario_document().get("slo") or {}).get("latency")
     if isinstance(slo, (int, float)):
         ax.axhline(slo * 1000.0, color="#d62728", ls="--", label=f"SLO latency {slo * 1000:g} ms")
     ax.set_ylim(0, max([v for _, _, v in pts] + ([slo * 1000.0] if isinstance(slo, (int, float)) else [])) * 1.2)

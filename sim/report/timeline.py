@@ -18,7 +18,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import NullLocator
 
 from sim.report.plots import Skip, nines_of, pct_formatter
-from sim.results_io import Run
+from sim.results.reader import Run
 
 __all__ = ["timeline", "time_axis", "cause_colors", "merge_periods", "largest_faults", "shade_faults",
            "MAX_SHADED"]

@@ -19,11 +19,11 @@ it builds the fluid engine's result records).
 """
 
 from sim.request.engine import poisson_arrivals, simulate_window
-from sim.request.result import RequestResult, t_interval
+from sim.request.result import RequestResult
 from sim.request.scenario import from_scenario
 from sim.request.spec import (FAILED, OK, OUTCOMES, TIMEOUT, UNKNOWN, FaultWindow, RequestSpec,
                               RetryPolicy, Tier)
 
 __all__ = ["simulate_window", "poisson_arrivals", "from_scenario", "RequestSpec", "RequestResult",
-           "Tier", "RetryPolicy", "FaultWindow", "t_interval", "OUTCOMES", "OK", "FAILED", "TIMEOUT",
+           "Tier", "RetryPolicy", "FaultWindow", "OUTCOMES", "OK", "FAILED", "TIMEOUT",
            "UNKNOWN"]

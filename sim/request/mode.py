@@ -14,12 +14,10 @@ fluid engine. Every number this mode assumes is echoed in summary.json ``request
 from __future__ import annotations
 
 import math
-import platform
 import time
 
 import numpy as np
 
-from sim import __version__
 from sim.engine import ReplicationResult
 from sim.errors import HivesimError
 from sim.metrics import aggregate
@@ -27,7 +25,7 @@ from sim.request.engine import simulate_window
 from sim.request.faults import unmodelled_chaos
 from sim.request.scenario import REQUEST_DEFAULTS, from_scenario
 from sim.request.spec import OK, RetryPolicy
-from sim.scenario import scenario_sha256
+from sim.results.schema import run_block, summary_header
 
 __all__ = ["MAX_REQUESTS", "WINDOW_MARGIN", "MAX_WHOLE_HORIZON", "EVENT_LANES", "window_specs",
            "request_windows", "settings", "simulate_request_mode"]
@@ -149,7 +147,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
             outages=int(np.count_nonzero(np.diff(np.concatenate([[0.0], (fail_s[lane] > 0).astype(float)])) > 0)),
             day_offered=[offered / rate], day_failed=[failed / rate], rpo_exposure=0.0,
             events=[e for e in events if e[0] == lane], timeseries=ts if lane == 0 else None))
-    summary = {"schema_version": 1, "kind": "simulation"}
+    summary = summary_header("simulation")
     summary.update(aggregate(results))
     lat = np.concatenate(lat_ok) * 1000 if lat_ok else np.array([])
     summary["latency_ms"] = {"p50": float(np.percentile(lat, 50)) if lat.size else None,
@@ -162,9 +160,6 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
         "note": "availability over the simulated windows (around the faults), not a year; "
                 "cross-cell transfers count against their source cell only"}
     summary["estimator"] = {"method": "naive", "replications": R}
-    summary["run"] = {"seed": sc.simulation.seed, "replications": R, "horizon_days": sc.simulation.horizon / 86400,
-                      "warmup_days": sc.simulation.warmup / 86400, "mode": "request", "workers": 1,
-                      "wall_seconds": time.perf_counter() - t_wall, "scenario_sha256": scenario_sha256(sc),
-                      "hivesim_version": __version__, "python": platform.python_version(), "status": "ok"}
+    summary["run"] = run_block(sc, replications=R, workers=1, wall_seconds=time.perf_counter() - t_wall)
     summary["scenario"] = sc.model_dump(mode="json")
     return summary, results

@@ -10,21 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
+from sim.metrics.intervals import Interval, t_interval
 from sim.request.spec import OUTCOMES, OK, RequestSpec
 
-__all__ = ["RequestResult", "t_interval"]
-
-
-def t_interval(values) -> tuple[float, float, float]:
-    """Mean and 95 % Student-t interval of independent values (lanes or batches)."""
-    v = np.asarray(values, dtype=float)
-    m = float(v.mean())
-    if v.size < 2:
-        return m, float("nan"), float("nan")
-    h = float(stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-    return m, m - h, m + h
+__all__ = ["RequestResult"]
 
 
 @dataclass
@@ -72,8 +62,9 @@ class RequestResult:
         code = OUTCOMES.index(what)
         return np.bincount(lane[self.outcome[m] == code], minlength=self.replications).astype(float)
 
-    def mean_wait(self, batches: int = 20) -> tuple[float, float, float]:
-        """Mean queueing wait of ok requests and its 95 % CI: across lanes, or batch means of one lane."""
+    def mean_wait(self, batches: int = 20) -> Interval:
+        """Mean queueing wait of ok requests and its 95 % CI: across lanes, or batch means of one lane
+        (``sim.metrics.t_interval``: ``lo``/``hi`` are None with fewer than 2 values)."""
         if self.replications >= 2:
             return t_interval(self.per_lane("wait"))
         m = self.measured & (self.outcome == OK)

@@ -26,30 +26,22 @@ import csv
 import io
 import itertools
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import HivesimError, ScenarioError
-from sim.results_io import MISSING, atomic_dir, lookup_optional
+from sim.results.lookup import MISSING, finite_number, lookup_optional
+from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, run_block, summary_header
+from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
            "build_scenarios", "run_variants", "table_rows", "pareto", "write_sweep", "TABLE_KEYS",
-           "default_sweep_dir", "COST_KEY", "NINES_KEY"]
+           "default_sweep_dir"]
 
-# summary keys copied into the table (dotted keys of summary.json, so gates and tables agree)
-TABLE_KEYS = [
-    "availability.request.mean", "availability.request.ci95", "availability.request.nines",
-    "availability.request.nines_ci95", "availability.request.failed_per_million",
-    "availability.request.worst_day.min", "availability.request.worst_30d.min", "availability.time.mean",
-    "downtime_minutes_per_year.mean", "downtime_minutes_per_year.ci95", "outages.count", "outages.per_year",
-    "cost.currency", "cost.per_account_per_year", "cost.total_per_year",
-    "throughput.capacity_tps", "throughput.capacity_tps_n_minus_1_idc", "latency_ms.p99",
-    "run.replications", "run.seed", "run.wall_seconds",
-]
-COST_KEY, NINES_KEY = "cost.per_account_per_year", "availability.request.nines"
+# summary keys copied into the table: the registry's sweep view (dotted keys, so gates and tables agree)
+TABLE_KEYS = keys_for("sweep")
 
 
 @dataclass
@@ -274,10 +266,15 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
 
 
 def _run_dask(scenarios, scheduler, results, bar, task) -> None:
+    # Dask is the optional ``dist`` extra (pyproject.toml): its absence is the user's setup, not a
+    # bug, so it gets one line saying what to install. No other import in hivesim is guarded.
     try:
         from distributed import Client, as_completed
-    except ImportError:
-        raise HivesimError("--scheduler needs dask.distributed (pip install 'hivesim[dist]')") from None
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("distributed", "dask"):
+            raise  # Dask is installed but broken: show the real error
+        raise HivesimError("--scheduler runs the sweep on Dask, an optional extra: install hivesim[dist] "
+                           "(pip install 'hivesim[dist]')") from None
     own = not isinstance(scheduler, Client)
     if own:
         try:
@@ -303,10 +300,6 @@ def _run_dask(scenarios, scheduler, results, bar, task) -> None:
 
 
 # --------------------------------------------------------------------------- table
-def _flat(v):
-    return json.dumps(v) if isinstance(v, (list, dict)) else v
-
-
 def table_rows(variants: list[Variant], results: list) -> list[dict]:
     """One row per variant: name, the swept scenario keys (``scenario.<key>``), the figures."""
     swept = list(dict.fromkeys(k for v in variants for k in v.sets))
@@ -330,17 +323,13 @@ def table_rows(variants: list[Variant], results: list) -> list[dict]:
     return rows
 
 
-def _num(v) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
-
-
 def pareto(rows: list[dict]) -> list[bool | None]:
     """Pareto-optimal on (lower cost per account, more nines); ``None`` when there is no cost.
 
     Nines are the contract's pessimistic figure, so a point is never on the frontier by virtue
     of a wide interval. Rows without both figures are never optimal.
     """
-    pts = [(_num(r.get(COST_KEY)), _num(r.get(NINES_KEY))) for r in rows]
+    pts = [(finite_number(r.get(COST_KEY)), finite_number(r.get(NINES_KEY))) for r in rows]
     if all(c is None for c, _ in pts):
         return [None] * len(rows)
     out = []
@@ -359,20 +348,27 @@ def _csv_text(rows: list[dict]) -> str:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if v is None else _flat(v)) for k, v in r.items()})
+        w.writerow({k: ("" if v is None else compact(v)) for k, v in r.items()})
     return buf.getvalue()
 
 
 def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta: dict) -> Path:
-    """Write the sweep directory atomically (refuses an existing one)."""
+    """Write the sweep directory atomically (refuses an existing one).
+
+    ``table.json`` starts with the contract's header (``kind: sweep``) and ``run`` block (status
+    ``failed`` with the count when a variant failed), then ``meta`` and the rows.
+    """
+    failed = sum(1 for r in rows if r.get("status") != "ok")
+    run = run_block(status="failed" if failed else "ok", mode="sweep", variants=len(rows),
+                    error=f"{failed} of {len(rows)} variants failed" if failed else None)
     with atomic_dir(out) as tmp:
         (tmp / "table.csv").write_text(_csv_text(rows), encoding="utf-8")
-        (tmp / "table.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, allow_nan=False, default=str)
-                                        + "\n", encoding="utf-8")
+        (tmp / "table.json").write_text(dumps_json({**summary_header("sweep"), "run": run, **meta, "rows": rows}),
+                                        encoding="utf-8")
         (tmp / "summaries").mkdir()
         for i, s in enumerate(summaries):
             if isinstance(s, dict):
-                (tmp / "summaries" / f"{i:03d}.json").write_text(json.dumps(s, indent=2) + "\n", encoding="utf-8")
+                (tmp / "summaries" / f"{i:03d}.json").write_text(dumps_json(s), encoding="utf-8")
         from sim.report.frontier import frontier_figure
         fig = frontier_figure(rows, meta.get("scenario_name", "sweep"), meta.get("swept_keys", []))
         fig.savefig(tmp / "frontier.png", dpi=100)

@@ -16,41 +16,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import HivesimError
-from sim.gate import fmt
-from sim.results_io import (MISSING, Run, atomic_dir, ci_of, downtime_budget_minutes, load_run, lookup_optional,
-                            run_label)
+from sim.results.lookup import MISSING, ci_of, is_number, lookup_optional
+from sim.results.reader import Run, downtime_budget_minutes, load_run, run_label
+from sim.results.schema import fmt, is_identifier, keys_for, label_of
+from sim.results.writer import atomic_dir
 
 __all__ = ["METRICS", "Row", "compare_runs", "to_markdown", "to_html", "write_compare", "overlay_downtime",
            "overlay_cost_nines"]
 
-# (summary key, label) in table order; a key no run has is left out of the table
-METRICS = [
-    ("availability.request.mean", "availability (request-weighted)"),
-    ("availability.request.nines", "nines (pessimistic end of CI)"),
-    ("availability.request.failed_per_million", "failed requests per million"),
-    ("availability.time.mean", "availability (time-based)"),
-    ("availability.request_slo.mean", "availability incl. slow requests"),
-    ("availability.request.worst_day.mean", "worst day, mean over replications"),
-    ("availability.request.worst_30d.mean", "worst 30 days, mean over replications"),
-    ("downtime_minutes_per_year.mean", "downtime, minutes per year"),
-    ("outages.per_year", "outages per year"),
-    ("throughput.capacity_tps", "capacity, tx/s"),
-    ("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s"),
-    ("latency_ms.p99", "latency p99, ms"),
-    ("cost.per_account_per_year", "cost per account per year"),
-    ("cost.total_per_year", "cost per year"),
-    ("run.replications", "replications"),
-    ("run.seed", "seed"),
-]
-
-
-NO_DELTA = {"run.seed"}  # identifiers, not quantities
+# the registry's compare view, in table order; a key no run has is left out of the table
+METRICS = [(k, label_of(k)) for k in keys_for("compare")]
 
 
 @dataclass
 class Row:
-    key: str
-    label: str
+    """One line of the comparison: a summary key across the runs."""
+
+    key: str               # the dotted summary key
+    label: str             # its registry label
     values: list           # one per run (None when absent)
     cis: list              # (lo, hi) or None per run
     deltas: list           # value - first run's value (None when either is absent)
@@ -72,9 +55,9 @@ def compare_runs(paths: list) -> tuple[list[Run], list[Row]]:
         vals = [_val(r, key) for r in runs]
         if all(v is None for v in vals):
             continue
-        nums = [v if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in vals]
+        nums = [v if is_number(v) else None for v in vals]
         cis = [ci_of(r.summary, key) for r in runs]
-        deltas = [None if (n is None or nums[0] is None or key in NO_DELTA) else n - nums[0] for n in nums]
+        deltas = [None if (n is None or nums[0] is None or is_identifier(key)) else n - nums[0] for n in nums]
         overlap = [None if (c is None or cis[0] is None) else (c[0] <= cis[0][1] and cis[0][0] <= c[1]) for c in cis]
         rows.append(Row(key, label, vals, cis, deltas, overlap))
     return runs, rows

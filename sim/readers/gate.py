@@ -24,11 +24,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sim.errors import HivesimError, ResultsError
-from sim.results_io import MISSING, Run, ci_of, load_run, load_summary, lookup, lookup_optional
+from sim.results.lookup import MISSING, ci_of, lookup, lookup_optional
+from sim.results.reader import Run, load_run, load_summary
+from sim.results.schema import fmt, higher_is_better
 
 __all__ = ["GateResult", "Regression", "parse_require", "parse_regression", "gate_key", "evaluate_gate",
            "evaluate_regression", "scenario_gates", "check_run", "render_table", "to_junit", "to_markdown",
-           "apply_scenario_gates", "higher_is_better", "fmt"]
+           "apply_scenario_gates"]
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
         "<": lambda a, b: a < b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b}
@@ -41,11 +43,11 @@ class GateResult:
     name: str          # the gate as the user wrote it (or a canonical spelling)
     source: str        # "cli", "scenario", "regression" or "run"
     key: str           # the summary.json key that was read
-    op: str
-    threshold: float | None
-    value: float | None
-    passed: bool
-    detail: str = ""
+    op: str            # the comparison: >=, <=, >, <, ==, != (regressions: <= on the worsening)
+    threshold: float | None  # the gate's value (regressions: the allowed DELTA); None for run.status
+    value: float | None      # the run's value; None when the summary holds null or nothing
+    passed: bool       # the verdict
+    detail: str = ""   # why it failed (or, for regressions, how the runs differ)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -53,24 +55,11 @@ class GateResult:
 
 @dataclass(frozen=True)
 class Regression:
-    key: str
-    delta: float
-    higher_better: bool
+    """A ``--max-regression KEY=DELTA`` check against a baseline run."""
 
-
-def fmt(v) -> str:
-    """Numbers with enough digits for five-nines availabilities (0.99999312), short otherwise."""
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, (int, float)):
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if isinstance(v, int) or float(v).is_integer() and abs(v) < 1e15:
-            return f"{int(v)}"
-        return f"{v:.8g}"
-    return str(v)
+    key: str             # dotted summary key compared
+    delta: float         # allowed worsening, in the key's unit
+    higher_better: bool  # direction: from the key registry, or said by the user (KEY:higher=DELTA)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -95,19 +84,6 @@ def parse_require(text: str):
     except ValueError as exc:
         raise HivesimError(f"--require {text!r}: {exc}") from None
     return Gate(metric=metric, op=op, value=value, window=window or "run")
-
-
-def higher_is_better(key: str) -> bool | None:
-    """Which direction is good for a summary key (None: unknown, the user must say)."""
-    k = key.lower()
-    if any(s in k for s in ("failed_per_million", "downtime", "outages", "cost.", "latency_ms",
-                            "wall_seconds", "checker.lost", "checker.duplicated", "checker.unknown",
-                            "recovery_seconds", "failed_requests", "half_width")):
-        return False
-    if k.startswith(("availability.", "cells[")) or k.endswith(("nines", ".availability")) or k.startswith(
-            ("throughput.capacity", "throughput.headroom", "throughput.peak_daily_transactions")):
-        return True
-    return None
 
 
 def parse_regression(text: str) -> Regression:
@@ -213,7 +189,7 @@ def scenario_gates(run: Run) -> list:
     from pydantic import ValidationError
 
     from sim.scenario.model import Gate
-    raw = run.scenario().get("gates") or []
+    raw = run.scenario_document().get("gates") or []
     if not isinstance(raw, list):
         raise ResultsError("scenario gates: expected a list")
     out = []
@@ -316,7 +292,7 @@ def apply_scenario_gates(run_dir, console=None) -> int:
     Reads only the run directory. A scenario without gates passes (prints a note). Bad gates
     raise ``HivesimError`` (exit 2) like any bad input.
     """
-    from sim.results_io import wide_console
+    from sim.console import wide_console
     console = console or wide_console(stderr=True)
     results = check_run(Path(run_dir), use_scenario=True)
     if not results:

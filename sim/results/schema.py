@@ -1,0 +1,290 @@
+"""The results contract in code: summary header, ``run`` block, CSV columns, the key registry.
+
+One owner for every part of docs/results-contract.md that code depends on:
+
+* ``summary_header(kind)``: ``schema_version`` and ``kind`` (``simulation``, ``live``,
+  ``prediction``, ``sweep``);
+* ``run_block(scenario, ...)``: the ``run`` block of every summary (simulator, request mode,
+  failed runs, live runs, predictions, sweeps); ``RUN_FIELDS`` documents each field;
+* ``EVENTS_COLUMNS``, ``TIMESERIES_COLUMNS``, ``REPLICATIONS_COLUMNS`` and the live runs'
+  additions (``LIVE_EVENTS_COLUMNS``, ``LIVE_TIMESERIES_COLUMNS``);
+* the key registry (``KEYS``, ``spec_of``): every summary key a reader shows or judges, with its
+  label, unit, which direction is better and how to format it. Console, report, compare, gate
+  and sweep take their labels, directions and default key lists from here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import math
+import platform
+import re
+from dataclasses import dataclass
+
+from sim import __version__
+
+__all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "EVENTS_COLUMNS",
+           "TIMESERIES_COLUMNS", "REPLICATIONS_COLUMNS", "LIVE_EVENTS_COLUMNS", "LIVE_TIMESERIES_COLUMNS",
+           "KeySpec", "KEYS", "VIEWS", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
+           "fmt", "format_value", "pct", "pct_digits", "compact"]
+
+SCHEMA_VERSION = 1
+KINDS = ("simulation", "live", "prediction", "sweep")
+
+
+def summary_header(kind: str) -> dict:
+    """The first two keys of every summary document: ``schema_version`` and ``kind``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    return {"schema_version": SCHEMA_VERSION, "kind": kind}
+
+
+# --------------------------------------------------------------------------- the run block
+RUN_FIELDS = {
+    "run_id": "UTC start time and the first 8 hex digits of the scenario's SHA-256 (the directory name)",
+    "seed": "simulation.seed of the effective scenario",
+    "replications": "independent replications (live runs: 1)",
+    "horizon_days": "simulated (or live) time per replication, warm-up included, in days",
+    "warmup_days": "warm-up left out of every figure, in days",
+    "mode": "fluid | request | live",
+    "workers": "worker processes (live: Locust workers)",
+    "wall_seconds": "wall-clock time of the run",
+    "scenario_sha256": "fingerprint of the effective scenario",
+    "scenario_file": "the scenario file given on the command line",
+    "hivesim_version": "hivesim's version",
+    "python": "Python's version",
+    "started_utc": "UTC start time",
+    "status": "ok | failed",
+    "error": "the exception, when status is failed",
+}
+
+
+def run_block(scenario=None, *, status: str = "ok", error: str | None = None, **fields) -> dict:
+    """The ``run`` block: from the effective scenario (seed, replications, horizon, warm-up, mode,
+    SHA-256), this build (version, Python) and ``fields`` (which override; see ``RUN_FIELDS``;
+    live runs add ``load_started_unix``, ``duration_seconds``, ``cpu_cores``).
+
+    ``error`` is kept only when given, so a successful run has no ``error`` key.
+    """
+    out: dict = {}
+    if scenario is not None:
+        from sim.scenario import scenario_sha256
+        sim = scenario.simulation
+        out.update(seed=sim.seed, replications=sim.replications, horizon_days=sim.horizon / 86400.0,
+                   warmup_days=sim.warmup / 86400.0, mode=sim.mode, scenario_sha256=scenario_sha256(scenario))
+    out.update(hivesim_version=__version__, python=platform.python_version(), status=status)
+    out.update(fields)
+    if error is not None:
+        out["error"] = error
+    return out
+
+
+# --------------------------------------------------------------------------- CSV columns
+EVENTS_COLUMNS = ["replication", "start_s", "end_s", "duration_s", "target", "cause", "effect", "failed_fraction"]
+TIMESERIES_COLUMNS = ["replication", "t_start_s", "t_end_s", "offered_requests", "failed_requests",
+                      "slow_requests", "failed_fraction", "cells_down"]
+REPLICATIONS_COLUMNS = ["replication", "availability_request", "availability_time", "downtime_minutes", "outages"]
+# live runs write the same columns first, then what only a live run measures
+LIVE_EVENTS_COLUMNS = EVENTS_COLUMNS + ["recovery_s", "failed_requests", "stall_s", "fault_end_s", "detail"]
+LIVE_TIMESERIES_COLUMNS = TIMESERIES_COLUMNS + ["ok_requests", "transfers", "latency_p50_ms", "latency_p99_ms",
+                                                "faults_active", "bank_cpu_s", "machine_busy"]
+
+
+# --------------------------------------------------------------------------- the key registry
+@dataclass(frozen=True)
+class KeySpec:
+    """What a summary key means to a reader."""
+
+    key: str                    # dotted key; '*' matches any characters ('cells[*].nines', 'availability.*.mean')
+    label: str                  # what a table, plot or report calls it
+    unit: str                   # 'fraction', 'nines', 'min/yr', 'tx/s', 'ms', 's', 'count', 'currency', 'id', ''
+    better: str | None          # 'higher', 'lower', or None (no direction: descriptions, intervals, ids)
+    format: str                 # 'pct', 'nines', 'number', 'int', 'text', 'interval'
+
+
+def _k(key, label, unit, better, format) -> KeySpec:
+    return KeySpec(key, label, unit, better, format)
+
+
+# First match wins: exact keys first, then families.
+KEYS: tuple[KeySpec, ...] = (
+    _k("availability.request.mean", "availability, request-weighted", "fraction", "higher", "pct"),
+    _k("availability.request.ci95", "availability, 95% CI", "fraction", None, "interval"),
+    _k("availability.request.nines", "nines (pessimistic end of CI)", "nines", "higher", "nines"),
+    _k("availability.request.nines_ci95", "nines, 95% CI", "nines", None, "interval"),
+    _k("availability.request.failed_per_million", "failed requests per million", "per million", "lower", "number"),
+    _k("availability.time.mean", "availability, time-based", "fraction", "higher", "pct"),
+    _k("availability.request_slo.mean", "availability within the latency SLO", "fraction", "higher", "pct"),
+    _k("availability.request.worst_day.mean", "worst day, mean over replications", "fraction", "higher", "pct"),
+    _k("availability.request.worst_day.min", "worst day, over all replications", "fraction", "higher", "pct"),
+    _k("availability.request.worst_30d.mean", "worst 30 days, mean over replications", "fraction", "higher", "pct"),
+    _k("availability.request.worst_30d.min", "worst 30 days, over all replications", "fraction", "higher", "pct"),
+    _k("downtime_minutes_per_year.mean", "downtime, minutes per year", "min/yr", "lower", "number"),
+    _k("downtime_minutes_per_year.ci95", "downtime, 95% CI", "min/yr", None, "interval"),
+    _k("outages.count", "outage episodes (all replications)", "count", "lower", "int"),
+    _k("outages.per_year", "outages per year", "per year", "lower", "number"),
+    _k("cost.currency", "currency", "", None, "text"),
+    _k("cost.per_account_per_year", "cost per account per year", "currency", "lower", "number"),
+    _k("cost.total_per_year", "cost per year", "currency", "lower", "number"),
+    _k("cost.per_extra_nine", "cost of one extra nine", "currency", "lower", "number"),
+    _k("throughput.peak_tps_demand", "peak demand, tx/s", "tx/s", None, "number"),
+    _k("throughput.capacity_tps", "capacity, tx/s", "tx/s", "higher", "number"),
+    _k("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s", "tx/s", "higher", "number"),
+    _k("throughput.peak_daily_transactions", "peak daily transactions", "count", "higher", "number"),
+    _k("throughput.peak_daily_transactions_n_minus_1_idc", "peak daily transactions with one IDC lost", "count",
+       "higher", "number"),
+    _k("throughput.headroom", "headroom", "fraction", "higher", "number"),
+    _k("throughput.headroom_n_minus_1_idc", "headroom with one IDC lost", "fraction", "higher", "number"),
+    _k("latency_ms.p50", "latency p50, ms", "ms", "lower", "number"),
+    _k("latency_ms.p99", "latency p99, ms", "ms", "lower", "number"),
+    _k("run.replications", "replications", "count", None, "int"),
+    _k("run.seed", "seed", "id", None, "text"),
+    _k("run.wall_seconds", "wall time, s", "s", "lower", "number"),
+    _k("run.status", "run status", "", None, "text"),
+    _k("run.error", "run error", "", None, "text"),
+    _k("checker.valid", "checker: history valid", "", "higher", "text"),
+    _k("checker.lost", "checker: acknowledged transfers lost", "count", "lower", "int"),
+    _k("checker.duplicated", "checker: transfers applied twice", "count", "lower", "int"),
+    _k("checker.unknown", "checker: transfers with unknown outcome", "count", "lower", "int"),
+    # families
+    _k("availability.*.worst_*.*", "worst window", "fraction", "higher", "pct"),
+    _k("availability.*.mean", "availability", "fraction", "higher", "pct"),
+    _k("availability.*.nines", "nines (pessimistic end of CI)", "nines", "higher", "nines"),
+    _k("availability.*.nines_ci95", "nines, 95% CI", "nines", None, "interval"),
+    _k("availability.*.ci95", "availability, 95% CI", "fraction", None, "interval"),
+    _k("availability.*.failed_per_million", "failed per million", "per million", "lower", "number"),
+    _k("availability.*.half_width", "half-width of the 95% CI", "fraction", "lower", "number"),
+    _k("availability.*.failed", "failed requests", "count", "lower", "int"),
+    _k("cells[*].availability", "cell availability", "fraction", "higher", "pct"),
+    _k("cells[*].nines", "cell nines (pessimistic end of CI)", "nines", "higher", "nines"),
+    _k("downtime_minutes_per_year.*ci95", "downtime, 95% CI", "min/yr", None, "interval"),
+    _k("downtime_minutes_per_year.*", "downtime, minutes per year", "min/yr", "lower", "number"),
+    _k("outages.by_cause.*.count", "episodes of this cause", "count", "lower", "int"),
+    _k("outages.by_cause.*.downtime_minutes_per_year", "downtime of this cause, min/yr", "min/yr", "lower", "number"),
+    _k("outages.by_cause.*.share", "share of the downtime", "fraction", None, "number"),
+    _k("latency_ms.*", "latency, ms", "ms", "lower", "number"),
+    _k("cost.*", "cost", "currency", "lower", "number"),
+    _k("faults[*].recovery_seconds", "recovery time, s", "s", "lower", "number"),
+    _k("faults[*].failed_requests", "failed requests during the fault", "count", "lower", "int"),
+)
+
+# The keys each reader lists by default, in its table order (every one is in KEYS: a test checks).
+_AVAIL = ["availability.request.mean", "availability.request.nines", "availability.request.failed_per_million",
+          "availability.time.mean", "availability.request_slo.mean", "availability.request.worst_day.mean",
+          "availability.request.worst_30d.mean"]
+_CAPACITY = ["throughput.peak_tps_demand", "throughput.capacity_tps", "throughput.capacity_tps_n_minus_1_idc",
+             "throughput.peak_daily_transactions", "throughput.peak_daily_transactions_n_minus_1_idc",
+             "throughput.headroom", "latency_ms.p50", "latency_ms.p99"]
+_COST = ["cost.total_per_year", "cost.per_account_per_year", "cost.per_extra_nine"]
+VIEWS: dict[str, list[str]] = {
+    # hivesim run's console table (each availability row also shows its CI and nines)
+    "console": ["availability.request.mean", "availability.time.mean", "availability.request_slo.mean",
+                "availability.request.worst_day.mean", "availability.request.worst_30d.mean",
+                "downtime_minutes_per_year.mean", "outages.count", "outages.per_year"] + _CAPACITY + _COST,
+    # report.html's capacity and cost rows (availability has its own per-kind layout there)
+    "report": _CAPACITY + _COST,
+    "compare": _AVAIL + ["downtime_minutes_per_year.mean", "outages.per_year", "throughput.capacity_tps",
+                         "throughput.capacity_tps_n_minus_1_idc", "latency_ms.p99", "cost.per_account_per_year",
+                         "cost.total_per_year", "run.replications", "run.seed"],
+    "sweep": ["availability.request.mean", "availability.request.ci95", "availability.request.nines",
+              "availability.request.nines_ci95", "availability.request.failed_per_million",
+              "availability.request.worst_day.min", "availability.request.worst_30d.min", "availability.time.mean",
+              "downtime_minutes_per_year.mean", "downtime_minutes_per_year.ci95", "outages.count", "outages.per_year",
+              "cost.currency", "cost.per_account_per_year", "cost.total_per_year", "throughput.capacity_tps",
+              "throughput.capacity_tps_n_minus_1_idc", "latency_ms.p99", "run.replications", "run.seed",
+              "run.wall_seconds"],
+}
+
+# the axes of the sweep's cost/nines frontier (and its Pareto marks)
+COST_KEY, NINES_KEY = "cost.per_account_per_year", "availability.request.nines"
+
+_INDEX_RE = re.compile(r"\[\d+\]")
+
+
+def spec_of(key: str) -> KeySpec | None:
+    """The registry entry of a dotted key (``cells[3].nines`` matches ``cells[*].nines``), or None."""
+    norm = _INDEX_RE.sub("[*]", key)
+    for spec in KEYS:
+        if spec.key == norm or ("*" in spec.key and fnmatch.fnmatchcase(norm, spec.key)):
+            return spec
+    return None
+
+
+def keys_for(view: str) -> list[str]:
+    """The keys a reader lists by default (``console``, ``report``, ``compare``, ``sweep``), in table order."""
+    return list(VIEWS[view])
+
+
+def higher_is_better(key: str) -> bool | None:
+    """Whether a higher value of ``key`` is better (None: no direction known, the user must say)."""
+    spec = spec_of(key)
+    return None if spec is None or spec.better is None else spec.better == "higher"
+
+
+def label_of(key: str) -> str:
+    """The registry's label of ``key`` (the key itself when it is not registered)."""
+    spec = spec_of(key)
+    return spec.label if spec else key
+
+
+def is_identifier(key: str) -> bool:
+    """Keys that name something (a seed) rather than measure it: no deltas, no averages."""
+    spec = spec_of(key)
+    return spec is not None and spec.unit == "id"
+
+
+# --------------------------------------------------------------------------- formats
+def fmt(v) -> str:
+    """A number with enough digits for five-nines availabilities (0.99999312), short otherwise."""
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, (int, float)):
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if isinstance(v, int) or float(v).is_integer() and abs(v) < 1e15:
+            return f"{int(v)}"
+        return f"{v:.8g}"
+    return str(v)
+
+
+def pct_digits(a: float) -> int:
+    """Decimals of a percentage that show where the first failure is (99.99751%: 5)."""
+    return 2 if a >= 1 or a <= 0.99 else min(10, int(math.ceil(-math.log10(1 - a))) + 1)
+
+
+def pct(a, digits: int | None = None) -> str:
+    """An availability as a percentage with the digits that matter (``-`` for a non-number)."""
+    if not isinstance(a, (int, float)) or isinstance(a, bool) or not math.isfinite(a):
+        return "-"
+    return f"{100 * a:.{pct_digits(a) if digits is None else digits}f}%"
+
+
+def format_value(key: str, v) -> str:
+    """``v`` as people read ``key``: availabilities as percentages, nines with 2 decimals, ..."""
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float, list, tuple)):
+        return "-" if v is None else str(v)
+    spec = spec_of(key)
+    kind = spec.format if spec else "number"
+    if isinstance(v, (list, tuple)):
+        inner = key if kind != "interval" else key.replace("nines_ci95", "nines").replace("ci95", "mean")
+        ispec = spec_of(inner)
+        if ispec and ispec.format == "pct":  # both ends with the digits the lower end needs
+            ends = [x for x in v if isinstance(x, (int, float)) and math.isfinite(x)]
+            d = max((pct_digits(x) for x in ends), default=2)
+            return "[" + ", ".join(pct(x, d) for x in v) + "]"
+        return "[" + ", ".join(format_value(inner, x) for x in v) + "]"
+    if kind == "pct" and math.isfinite(v):
+        return pct(v)
+    if kind == "nines" and math.isfinite(v):
+        return f"{v:.2f}"
+    if kind == "number" and math.isfinite(v) and not float(v).is_integer():
+        return f"{v:,.4g}" if abs(v) >= 1e-3 else f"{v:.4g}"
+    return fmt(v)
+
+
+def compact(v):
+    """A table cell of a list or mapping: its JSON text (numbers and text unchanged)."""
+    return json.dumps(v) if isinstance(v, (list, dict)) else v
