@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 
 import numpy as np
 import yaml
 
 from sim.calibration.measure import USER_KINDS
 from sim.errors import HivesimError, ResultsError
+from sim.results.writer import atomic_write_text
 from sim.scenario.loader import load_yaml_file
 
 __all__ = ["calibration_document", "load_calibration", "write_calibration"]
@@ -67,20 +67,12 @@ def load_calibration(path) -> dict:
 
 
 def write_calibration(path, doc: dict, header: str = "") -> str:
-    """Write the YAML atomically (temp file + rename); never overwrite an existing file."""
+    """Write the YAML atomically with the one results writer; never overwrite an existing file."""
     path = os.path.abspath(os.fspath(path))
     if os.path.exists(path):
         raise ResultsError(f"{path}: already exists; choose another --out or remove it")
-    d = os.path.dirname(path)
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".calibration.", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(header)
-            yaml.safe_dump(_plain(doc), f, sort_keys=False)
-        os.link(tmp, path)  # fails if someone created the file meanwhile: no silent overwrite
-    finally:
-        os.unlink(tmp)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write_text(path, header + yaml.safe_dump(_plain(doc), sort_keys=False), overwrite=False)
     return path
 
 
