@@ -66,7 +66,7 @@ class Injector:
         e, ep = self.entries[i], self.episodes[i]
         ep.start = ep.end = self.now()
         try:
-            res = resolve(e.target, self.cluster)
+            res = resolve(e.scope, self.cluster)
             held = apply_fault(e.fault, res, self.cluster, latency=float(e.latency), jitter=float(e.jitter))
         except (TargetError, FaultError, OSError) as exc:
             ep.error = f"{type(exc).__name__}: {exc}"

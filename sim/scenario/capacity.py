@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from sim.scenario.model import Strict
+from sim.scenario.base import Strict
 from sim.scenario.types import Duration, Fraction, Number, PosInt
 
 __all__ = ["TierDemand", "Demand", "NodeSize", "CapacitySpec"]

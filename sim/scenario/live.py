@@ -11,17 +11,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from sim.scenario.base import Strict
 from sim.scenario.types import Duration, NonNegInt, PosInt
 
 __all__ = ["Live", "LivePatroni", "LiveEtcd", "LiveLoad", "LiveRetry"]
-
-
-class Strict(BaseModel):
-    """Same rules as the other sections (sim.scenario.model.Strict; not imported, to avoid a cycle)."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class LivePatroni(Strict):
