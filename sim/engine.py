@@ -36,9 +36,10 @@ import numpy as np
 import simpy
 
 from sim.distributions import Sampler
-from sim.model import BankPlan, build_bank
+from sim.model import BankPlan, build_bank, resolve_servers
 from sim.profile import DAY, DayProfile
-from sim.scenario.model import CHAOS_TARGET_RE, Scenario
+from sim.scenario.chaos import hold_seconds
+from sim.scenario.model import Scenario
 
 __all__ = ["ReplicationResult", "Replication", "run_replication", "replication_rng",
            "DETAIL_REPLICATIONS"]
@@ -706,79 +707,44 @@ class Replication:
             yield env.timeout(max(m.every - m.duration, 0.0))
 
     def _chaos_proc(self, entry):
+        """One ``chaos:`` entry. What each kind stops and for how long is ``sim.scenario.chaos``
+        (``duration: 0`` = held until the run ends; kill-postmaster: down and back at once)."""
         env = self.env
         yield env.timeout(entry.at)
-        m = CHAOS_TARGET_RE.match(entry.target)
-        cause = f"chaos:{entry.fault}"
-        dur = entry.duration
-        servers: list[int] = []
-        if m.group("cell") is not None:
-            cells = range(len(self.cells)) if m.group("cell") == "*" else [int(m.group("cell"))]
-            if entry.fault == "bad-change":
-                yield from self._bad_change(list(cells), dur or 600.0, cause, impact=1.0)
-                return
-            for ci in cells:
-                c = self.cells[ci]
-                tier, member = m.group("tier"), m.group("member")
-                if tier == "db":
-                    if member in (None, "primary"):
-                        if member is None:
-                            servers += c.db
-                        elif c.primary is not None:
-                            servers.append(c.primary)
-                    elif member == "sync_standby":
-                        servers += [s for s in c.db if s != c.primary][:1]
-                    else:
-                        k = int(member.split("[")[1].rstrip("]"))
-                        if k < len(c.db):
-                            servers.append(c.db[k])
-                elif tier == "app":
-                    if member is None:
-                        servers += c.app
-                    else:
-                        k = int(member.split("[")[1].rstrip("]"))
-                        if k < len(c.app):
-                            servers.append(c.app[k])
-                else:
-                    servers += c.db + c.app
-        elif m.group("idc") is not None:
-            ii = self.plan.idc_index(m.group("idc"))
-            servers = [s.index for s in self.plan.servers if s.idc == ii]
-        elif entry.target in ("gns", "gateway"):
-            servers = list(self.plan.gns)
-        elif entry.target in ("bus", "relay"):
-            servers = list(self.plan.bus)
-        else:  # etcd: the consensus store only matters when a failover is needed; not modelled
-            self._record(env.now, env.now + dur, entry.target, cause, "none", 0.0, True)
+        target, cause = entry.scope, f"chaos:{entry.fault}"
+        hold = hold_seconds(entry, self.horizon)
+        if entry.fault == "bad-change":  # a cell's whole app tier answers errors
+            yield from self._bad_change(target.cell_indices(len(self.cells)), hold, cause, impact=1.0)
+            return
+        if target.part == "etcd":  # the consensus store only matters in a failover; not modelled
+            self._record(env.now, env.now + hold, entry.target, cause, "none", 0.0, True)
             return
         if entry.fault == "latency":
-            self._record(env.now, env.now + dur, entry.target, cause, "slow", 0.0, True)
+            self._record(env.now, env.now + hold, entry.target, cause, "slow", 0.0, True)
             return
+        servers = resolve_servers(target, self.plan, lambda ci: self.cells[ci].primary)
         start = env.now
-        if entry.fault == "pause" and m.group("cell") is not None and len(servers) == 1:
+        if entry.fault == "pause" and target.tier == "db" and len(servers) == 1:
             # a paused primary stalls writes; beyond the failover detection time it is replaced
             c = self.cells[self.plan.servers[servers[0]].cell]
             det = c.spec.db.failover.detection
             c.stall += 1
             self._update_cell(c, cause)
-            yield env.timeout(min(dur, det))
+            yield env.timeout(min(hold, det))
             c.stall -= 1
-            if dur > det:
+            if hold > det:
                 c.detected = True  # the stall was the detection time: elect and promote now
                 self.server_fail(servers[0], cause)
                 self._update_cell(c, cause)
-                yield env.timeout(dur - det)
+                yield env.timeout(hold - det)
                 self.server_repair(servers[0], cause)
             else:
                 self._update_cell(c, cause)
             self._record(start, env.now, entry.target, cause, "chaos", 0.0, True)
             return
-        if dur <= 0:
-            fd = self.sc.failures.components.server
-            dur = fd.mttr if fd else 3600.0
         for s in servers:
             self.server_fail(s, cause)
-        yield env.timeout(dur)
+        yield env.timeout(hold)
         for s in servers:
             self.server_repair(s, cause)
         self._record(start, env.now, entry.target, cause, "chaos", 0.0, True)

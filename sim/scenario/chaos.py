@@ -157,7 +157,6 @@ _ANY = ("cell", "db", "app", "idc", "gns", "bus", "etcd")
 
 FAULT_KINDS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind("crash", _ANY, True, "the member or process dies (a host crash); restarted when lifted"),
-    FaultKind("down", _ANY, True, "as crash: everything the target names is out until lifted"),
     FaultKind("kill-postmaster", ("db",), False,
               "PostgreSQL dies and is restarted at once by Patroni (a primary is replaced first)"),
     FaultKind("kill-patroni", ("db",), True,
@@ -165,6 +164,7 @@ FAULT_KINDS: dict[str, FaultKind] = {k.name: k for k in (
     FaultKind("pause", _ANY, True, "frozen; a paused primary stalls writes, then is replaced"),
     FaultKind("latency", ("db", "app"), True, "latency (+- jitter) added on the path; nothing stops"),
     FaultKind("partition", ("db",), True, "the app servers cannot reach the member"),
+    FaultKind("down", _ANY, True, "as crash: everything the target names is out until lifted"),
     FaultKind("bad-change", ("app",), True, "the cell's app tier answers errors", whole_tier=True),
 )}
 FAULT_NAMES = tuple(FAULT_KINDS)
@@ -182,7 +182,9 @@ class ChaosEntry(Strict):
     at: Duration = Field(description="start, from the beginning of the run")
     target: str = Field(description="cell[i] | cell[*], optionally .db[.primary|.sync_standby|.replica[k]] or "
                                     ".app[.node[k]]; idc[name]; gns (gateway); bus (relay); etcd[k|quorum]")
-    fault: Literal["crash", "kill-postmaster", "kill-patroni", "pause", "latency", "partition", "down", "bad-change"]
+    fault: Literal[FAULT_NAMES] = Field(
+        description="what stops, on which targets, for how long: the table in sim/scenario/chaos.py (FAULT_KINDS), "
+                    "the same for the simulator and the live bank")
     duration: Duration = Field(0.0, description="how long the fault is held, then lifted; 0 = until the run ends "
                                                 "(simulator: the horizon; live: the end of the load); "
                                                 "kill-postmaster is instantaneous and takes none")
