@@ -240,7 +240,7 @@ class Topology(Strict):
 # --------------------------------------------------------------------------- workload
 class Profile(Strict):
     hourly: list[Number] | None = Field(None, description="24 relative weights, hour 0-23 (normalised)")
-    peak_factor: PosNumber = Field(3.0, description="peak hour / mean, when hourly is not given (sinusoid peaking at peak_hour)")
+    peak_factor: PosNumber = Field(3.0, description="peak hour / mean, when hourly is not given (a von Mises day peaking at peak_hour: sim/profile.py, also the live day shape)")
     peak_hour: Number = Field(14.0, ge=0, lt=24)
 
     @field_validator("hourly")
