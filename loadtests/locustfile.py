@@ -44,12 +44,15 @@ from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.user.wait_time import constant_throughput  # noqa: E402
 
 from loadtests.analysis.records import RecordWriter, TransferRecord, classify_status  # noqa: E402
+from sim.scenario.mix import RECORD_KIND, TRANSACTION_KINDS, Mix  # noqa: E402
 
 __all__ = ["BankUser", "account_id"]
 
-NAMES = {"read": "GET /accounts/[id]", "intra": "POST /transfers [intra]",
-         "cross": "POST /transfers [cross]", "resolve": "GET /transfers/[key]"}
-KIND_OF = {v: k for k, v in NAMES.items()}
+# Locust's request names, by transaction kind (the scenario's words) plus the status lookup
+NAMES = {"reads": "GET /accounts/[id]", "intra_cell": "POST /transfers [intra]",
+         "cross_cell": "POST /transfers [cross]", "resolve": "GET /transfers/[key]"}
+# the kind a request row records (the records' spelling: sim.scenario.mix.RECORD_KIND)
+RECORD_OF = {name: RECORD_KIND.get(kind, kind) for kind, name in NAMES.items()}
 
 
 def account_id(prefix: str, i: int) -> str:
@@ -61,7 +64,7 @@ def account_id(prefix: str, i: int) -> str:
 def _options(parser):
     g = parser.add_argument_group("hivesim bank users")
     g.add_argument("--scenario", default="", help="scenario file: mix and day profile from it")
-    g.add_argument("--bank-mix", default="", help="reads,intra,cross weights, e.g. 0.6,0.3,0.1 (overrides the scenario)")
+    g.add_argument("--bank-mix", default="", help="reads,intra_cell,cross_cell weights, e.g. 0.6,0.3,0.1 (overrides the scenario)")
     g.add_argument("--bank-rate", type=float, default=5.0, help="operations per second per user")
     g.add_argument("--bank-accounts", type=int, default=200, help="accounts to use when no accounts file")
     g.add_argument("--bank-prefix", default="acct-", help="account id prefix when no accounts file")
@@ -91,7 +94,7 @@ class _Bank:
         self.by_cell: dict[str, list[str]] = {}
         self.all: list[str] = []
         self.cell_of: dict[str, str] = {}
-        self.weights = (0.6, 0.3, 0.1)
+        self.weights = Mix().shares()  # {kind: share}; replaced by the run's mix in setup
         self.writer: RecordWriter | None = None
         self.rng = random.Random()
 
@@ -137,28 +140,29 @@ class _Bank:
 BANK = _Bank()
 
 
-def _mix(o) -> tuple[float, float, float]:
+def _mix(o) -> dict[str, float]:
+    """``{kind: weight}`` from ``--bank-mix``, else the scenario's ``workload.mix``, else its default."""
     if o.bank_mix:
         w = tuple(float(x) for x in o.bank_mix.split(","))
-        if len(w) != 3 or min(w) < 0 or sum(w) <= 0:
-            raise ValueError(f"--bank-mix: expected three non-negative weights, got {o.bank_mix!r}")
-        return w
+        if len(w) != len(TRANSACTION_KINDS) or min(w) < 0 or sum(w) <= 0:
+            raise ValueError(f"--bank-mix: expected {len(TRANSACTION_KINDS)} non-negative weights "
+                             f"({','.join(TRANSACTION_KINDS)}), got {o.bank_mix!r}")
+        return dict(zip(TRANSACTION_KINDS, w))
     if o.scenario:
         from sim.scenario import load_scenario
-        m = load_scenario(o.scenario).workload.mix
-        return (m.reads, m.intra_cell, m.cross_cell)
-    return (0.6, 0.3, 0.1)
+        return load_scenario(o.scenario).workload.mix.shares()
+    return Mix().shares()
 
 
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, response=None, exception=None,
             start_time=None, context=None, **_kw):
     """Observation decoupled from the users: every request becomes one row."""
-    if BANK.writer is None or name not in KIND_OF:
+    if BANK.writer is None or name not in RECORD_OF:
         return
     status = int(getattr(response, "status_code", 0) or 0)
     outcome = "ok" if exception is None else classify_status(status)
-    BANK.writer.request(start_time or time.time(), response_time or 0.0, KIND_OF[name], status, outcome,
+    BANK.writer.request(start_time or time.time(), response_time or 0.0, RECORD_OF[name], status, outcome,
                         (context or {}).get("cells", ""))
 
 
@@ -196,15 +200,16 @@ class BankUser(FastHttpUser):
 
     @task
     def operate(self):
-        r = BANK.rng.random() * sum(BANK.weights)
-        if r < BANK.weights[0]:
+        w = BANK.weights
+        r = BANK.rng.random() * sum(w.values())
+        if r < w["reads"]:
             self.read()
         else:
-            self.transfer(cross=r >= BANK.weights[0] + BANK.weights[1])
+            self.transfer(cross=r >= w["reads"] + w["intra_cell"])
 
     def read(self):
         acct = BANK.rng.choice(BANK.all)
-        with self.client.get(f"/accounts/{acct}", name=NAMES["read"], catch_response=True,
+        with self.client.get(f"/accounts/{acct}", name=NAMES["reads"], catch_response=True,
                              context={"cells": BANK.cell_of.get(acct, "")}) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code}")
@@ -222,7 +227,7 @@ class BankUser(FastHttpUser):
         cells = ";".join(dict.fromkeys((BANK.cell_of.get(src, ""), BANK.cell_of.get(dst, ""))))
         while True:
             rec.attempts += 1
-            with self.client.post("/transfers", json=body, name=NAMES["cross" if cross else "intra"],
+            with self.client.post("/transfers", json=body, name=NAMES["cross_cell" if cross else "intra_cell"],
                                   catch_response=True, context={"cells": cells}) as r:
                 code = r.status_code or 0
                 if 200 <= code < 300:

@@ -23,11 +23,12 @@ from sim.scenario.capacity import CapacitySpec
 from sim.scenario.chaos import ChaosEntry, check_schedule_targets
 from sim.scenario.cost import CostSpec
 from sim.scenario.live import Live
+from sim.scenario.mix import Mix
 from sim.scenario.types import Duration, Fraction, NonNegInt, Number, PosInt, PosNumber, Rate
 
 __all__ = [
     "Simulation", "Idc", "Region", "Failover", "Database", "AppTier", "CellSpec",
-    "CellOverride", "Cells", "SharedService", "Topology", "Profile", "Mix", "Workload",
+    "CellOverride", "Cells", "SharedService", "Topology", "Profile", "Workload",
     "FailureDist", "RepairDist", "ComponentFailures", "CorrelatedEvent", "PartitionEvent",
     "GrayFailures", "Changes", "Maintenance", "Correlated", "Failures", "Slo",
     "Gate", "Scenario", "CHAOS_TARGET_RE",
@@ -252,19 +253,6 @@ class Profile(Strict):
             if any(x < 0 for x in v) or sum(v) <= 0:
                 raise ValueError("expected non-negative weights with a positive sum")
         return v
-
-
-class Mix(Strict):
-    reads: Fraction = 0.6
-    intra_cell: Fraction = 0.3
-    cross_cell: Fraction = 0.1
-
-    @model_validator(mode="after")
-    def _sum(self):
-        s = self.reads + self.intra_cell + self.cross_cell
-        if abs(s - 1.0) > 1e-6:
-            raise ValueError(f"reads + intra_cell + cross_cell must sum to 1, got {s:.6g}")
-        return self
 
 
 class Workload(Strict):
