@@ -76,7 +76,7 @@ def load_spec_for(scenario, host: str, work: str, accounts_file: str, workers: i
                     steps=getattr(load, "steps", "") or "", accounts_file=accounts_file,
                     record_dir=os.path.join(work, "records"), csv_prefix=os.path.join(work, "locust"),
                     html=os.path.join(work, "locust.html"),
-                    op_deadline=max(2 * float(live.gateway_deadline), 10.0),
+                    op_deadline=live.retry.client_deadline_for(live.gateway_deadline), retry=live.retry,
                     timeout=float(live.gateway_deadline) + 5.0, seed=scenario.simulation.seed % 2**31 or 1,
                     workers=workers)
 

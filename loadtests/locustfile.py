@@ -18,6 +18,10 @@ Transfers carry an idempotency key (uuid4 hex). Retry semantics, the point of th
 * after ``--bank-op-deadline`` seconds the transfer is recorded as ``failed`` (only definite
   no-change answers seen) or ``unknown`` (the checker settles it against the bank later).
 
+The waits between attempts (``--bank-backoff``, doubling up to ``--bank-max-backoff``, with
+jitter x0.5-1.5) and the deadline default to the scenario's ``live.retry`` settings
+(``sim.scenario.live.LiveRetry``), which ``hivesim live`` passes explicitly.
+
 With ``--bank-record-dir`` every request and every transfer is written to per-process files
 (``loadtests/analysis/records.py``): the history the checker and the recovery analysis read.
 Accounts: ``--bank-accounts-file`` (written by ``hivesim live`` after seeding) or discovered from
@@ -44,6 +48,7 @@ from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.user.wait_time import constant_throughput  # noqa: E402
 
 from loadtests.analysis.records import RecordWriter, TransferRecord, classify_status  # noqa: E402
+from sim.scenario.live import Live, LiveRetry  # noqa: E402
 from sim.scenario.mix import RECORD_KIND, TRANSACTION_KINDS, Mix  # noqa: E402
 
 __all__ = ["BankUser", "account_id"]
@@ -70,7 +75,13 @@ def _options(parser):
     g.add_argument("--bank-prefix", default="acct-", help="account id prefix when no accounts file")
     g.add_argument("--bank-accounts-file", default="", help="JSON {account: {cell, balance}} written at seeding")
     g.add_argument("--bank-max-amount", type=int, default=100, help="transfer amounts are 1..this many cents")
-    g.add_argument("--bank-op-deadline", type=float, default=30.0, help="seconds a transfer is retried/resolved")
+    retry = LiveRetry()  # defaults of live.retry: one definition for the bank, the load and calibration
+    g.add_argument("--bank-op-deadline", type=float, default=retry.client_deadline_for(Live().gateway_deadline),
+                   help="seconds a transfer is retried/resolved (live.retry.client_deadline)")
+    g.add_argument("--bank-backoff", type=float, default=retry.client_backoff,
+                   help="first wait after a 503 or an unknown outcome; doubles (live.retry.client_backoff)")
+    g.add_argument("--bank-max-backoff", type=float, default=retry.client_max_backoff,
+                   help="cap of the wait between attempts (live.retry.client_max_backoff)")
     g.add_argument("--bank-timeout", type=float, default=15.0, help="client socket timeout per request (s)")
     g.add_argument("--bank-record-dir", default="", help="write per-request and per-transfer records here")
     g.add_argument("--bank-seed", type=int, default=0, help="seed for account choice and amounts (0 = random)")
@@ -222,7 +233,7 @@ class BankUser(FastHttpUser):
         if BANK.writer is not None:
             BANK.writer.transfer(rec)  # the invocation: the bank may apply it from here on
         deadline = time.monotonic() + o.bank_op_deadline
-        saw_unknown, backoff = False, 0.2
+        saw_unknown, backoff = False, o.bank_backoff
         body = {"key": rec.key, "from": src, "to": dst, "amount": rec.amount}
         cells = ";".join(dict.fromkeys((BANK.cell_of.get(src, ""), BANK.cell_of.get(dst, ""))))
         while True:
@@ -254,8 +265,8 @@ class BankUser(FastHttpUser):
                 rec.outcome = "unknown" if saw_unknown else "failed"
                 rec.status = None if saw_unknown else f"http_{code}"
                 break
-            time.sleep(backoff * (0.5 + BANK.rng.random()))  # gevent-patched: yields
-            backoff = min(1.0, backoff * 2)
+            time.sleep(backoff * (0.5 + BANK.rng.random()))  # gevent-patched: yields; jitter x0.5-1.5
+            backoff = min(o.bank_max_backoff, backoff * 2)
         rec.t_done = time.time()
         if BANK.writer is not None:
             BANK.writer.transfer(rec)
