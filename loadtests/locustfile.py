@@ -25,7 +25,8 @@ jitter x0.5-1.5) and the deadline default to the scenario's ``live.retry`` setti
 With ``--bank-record-dir`` every request and every transfer is written to per-process files
 (``loadtests/analysis/records.py``): the history the checker and the recovery analysis read.
 Accounts: ``--bank-accounts-file`` (written by ``hivesim live`` after seeding) or discovered from
-``--bank-accounts N --bank-prefix P`` (ids P0000..; each account's cell read once via the API).
+``--bank-accounts N --bank-prefix P`` (ids made by ``loadtests.bank.routing.account_id``, the
+function seeding uses: ``acct-0000000``...; each account's cell read once via the API).
 """
 
 from __future__ import annotations
@@ -48,21 +49,17 @@ from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.user.wait_time import constant_throughput  # noqa: E402
 
 from loadtests.analysis.records import RecordWriter, TransferRecord, classify_status  # noqa: E402
+from loadtests.bank.routing import ACCOUNT_PREFIX, account_id  # noqa: E402
 from sim.scenario.live import Live, LiveRetry  # noqa: E402
 from sim.scenario.mix import RECORD_KIND, TRANSACTION_KINDS, Mix  # noqa: E402
 
-__all__ = ["BankUser", "account_id"]
+__all__ = ["BankUser"]
 
 # Locust's request names, by transaction kind (the scenario's words) plus the status lookup
 NAMES = {"reads": "GET /accounts/[id]", "intra_cell": "POST /transfers [intra]",
          "cross_cell": "POST /transfers [cross]", "resolve": "GET /transfers/[key]"}
 # the kind a request row records (the records' spelling: sim.scenario.mix.RECORD_KIND)
 RECORD_OF = {name: RECORD_KIND.get(kind, kind) for kind, name in NAMES.items()}
-
-
-def account_id(prefix: str, i: int) -> str:
-    """The benchmark's account naming (also used by ``hivesim live`` when seeding)."""
-    return f"{prefix}{i:05d}"
 
 
 @events.init_command_line_parser.add_listener
@@ -72,7 +69,7 @@ def _options(parser):
     g.add_argument("--bank-mix", default="", help="reads,intra_cell,cross_cell weights, e.g. 0.6,0.3,0.1 (overrides the scenario)")
     g.add_argument("--bank-rate", type=float, default=5.0, help="operations per second per user")
     g.add_argument("--bank-accounts", type=int, default=200, help="accounts to use when no accounts file")
-    g.add_argument("--bank-prefix", default="acct-", help="account id prefix when no accounts file")
+    g.add_argument("--bank-prefix", default=ACCOUNT_PREFIX, help="account id prefix when no accounts file")
     g.add_argument("--bank-accounts-file", default="", help="JSON {account: {cell, balance}} written at seeding")
     g.add_argument("--bank-max-amount", type=int, default=100, help="transfer amounts are 1..this many cents")
     retry = LiveRetry()  # defaults of live.retry: one definition for the bank, the load and calibration
@@ -126,7 +123,7 @@ class _Bank:
                         cells.setdefault(str(info["cell"]), []).append(acct)
             else:  # discover each account's cell once (bounded: --bank-accounts requests)
                 for i in range(o.bank_accounts):
-                    acct = account_id(o.bank_prefix, i)
+                    acct = account_id(i, o.bank_prefix)
                     r = client.get(f"/accounts/{acct}", name="discover /accounts/[id]")
                     if r.status_code == 200:
                         cells.setdefault(str(r.json().get("cell", "0")), []).append(acct)
