@@ -52,8 +52,17 @@ from loadtests.analysis.records import RecordWriter, TransferRecord, classify_st
 from loadtests.bank.routing import ACCOUNT_PREFIX, account_id  # noqa: E402
 from sim.scenario.live import Live, LiveRetry  # noqa: E402
 from sim.scenario.mix import RECORD_KIND, TRANSACTION_KINDS, Mix  # noqa: E402
+from sim.scenario.model import Profile  # noqa: E402
 
 __all__ = ["BankUser"]
+
+# Standalone defaults (``hivesim live`` passes the scenario's values): a modest per-user rate,
+# and the socket timeout live.retry derives from the gateway's deadline
+RATE_PER_USER = 5.0
+CLIENT_TIMEOUT = LiveRetry().client_timeout_for(Live().gateway_deadline)
+# per-process seed = --bank-seed x this prime + PID: the processes of one run (master, workers)
+# draw different accounts and amounts; the prime keeps seeds of nearby --bank-seed values apart
+SEED_STRIDE = 1_000_003
 
 # Locust's request names, by transaction kind (the scenario's words) plus the status lookup
 NAMES = {"reads": "GET /accounts/[id]", "intra_cell": "POST /transfers [intra]",
@@ -67,7 +76,7 @@ def _options(parser):
     g = parser.add_argument_group("hivesim bank users")
     g.add_argument("--scenario", default="", help="scenario file: mix and day profile from it")
     g.add_argument("--bank-mix", default="", help="reads,intra_cell,cross_cell weights, e.g. 0.6,0.3,0.1 (overrides the scenario)")
-    g.add_argument("--bank-rate", type=float, default=5.0, help="operations per second per user")
+    g.add_argument("--bank-rate", type=float, default=RATE_PER_USER, help="operations per second per user")
     g.add_argument("--bank-accounts", type=int, default=200, help="accounts to use when no accounts file")
     g.add_argument("--bank-prefix", default=ACCOUNT_PREFIX, help="account id prefix when no accounts file")
     g.add_argument("--bank-accounts-file", default="", help="JSON {account: {cell, balance}} written at seeding")
@@ -79,7 +88,7 @@ def _options(parser):
                    help="first wait after a 503 or an unknown outcome; doubles (live.retry.client_backoff)")
     g.add_argument("--bank-max-backoff", type=float, default=retry.client_max_backoff,
                    help="cap of the wait between attempts (live.retry.client_max_backoff)")
-    g.add_argument("--bank-timeout", type=float, default=15.0, help="client socket timeout per request (s)")
+    g.add_argument("--bank-timeout", type=float, default=CLIENT_TIMEOUT, help="client socket timeout per request (s)")
     g.add_argument("--bank-record-dir", default="", help="write per-request and per-transfer records here")
     g.add_argument("--bank-seed", type=int, default=0, help="seed for account choice and amounts (0 = random)")
     g.add_argument("--shape", default="constant", choices=["day", "constant", "step"], help="with loadtests/shapes.py")
@@ -87,8 +96,10 @@ def _options(parser):
     g.add_argument("--shape-duration", type=float, default=60.0, help="run length in seconds for the shape")
     g.add_argument("--shape-steps", default="10@0", help="step shape: users@second,...")
     g.add_argument("--shape-hourly", default="", help="day shape: 24 comma-separated weights")
-    g.add_argument("--shape-peak-factor", type=float, default=3.0)
-    g.add_argument("--shape-peak-hour", type=float, default=14.0)
+    g.add_argument("--shape-peak-factor", type=float, default=Profile().peak_factor,
+                   help="day shape: peak hour / mean (workload.profile.peak_factor)")
+    g.add_argument("--shape-peak-hour", type=float, default=Profile().peak_hour,
+                   help="day shape: busiest hour (workload.profile.peak_hour)")
     g.add_argument("--shape-min-users", type=int, default=1)
     g.add_argument("--shape-spawn-rate", type=float, default=0.0, help="users/s (0 = reach each level at once)")
 
@@ -112,7 +123,7 @@ class _Bank:
                 return
             o = env.parsed_options
             if o.bank_seed:
-                self.rng.seed(o.bank_seed * 1_000_003 + os.getpid())
+                self.rng.seed(o.bank_seed * SEED_STRIDE + os.getpid())
             self.weights = _mix(o)
             if o.bank_record_dir:
                 self.writer = RecordWriter(o.bank_record_dir)
@@ -200,8 +211,8 @@ def _close(**_kw):
 class BankUser(FastHttpUser):
     """A bank customer: balance reads, same-cell and cross-cell transfers."""
 
-    wait_time = constant_throughput(5.0)  # replaced per run by --bank-rate (see _configure)
-    network_timeout = connection_timeout = 15.0  # replaced by --bank-timeout
+    wait_time = constant_throughput(RATE_PER_USER)  # replaced per run by --bank-rate (see _configure)
+    network_timeout = connection_timeout = CLIENT_TIMEOUT  # replaced by --bank-timeout
 
     def on_start(self):
         BANK.setup(self.environment, self.client)

@@ -42,7 +42,19 @@ from sim.scenario.live import Live, LiveRetry
 
 __all__ = ["create_app", "Router", "main"]
 
+# accounts remembered to exist (never deleted, so a hit needs no lookup); bounded so a flood of
+# distinct ids cannot grow the gateway without limit (~100 MB at this size)
 KNOWN_CACHE_MAX = 2_000_000
+# connections to the app servers: more than Locust's users ever hold, reused for 30 s when idle
+CONNECTION_LIMIT = 512
+KEEPALIVE_SECONDS = 30
+# an attempt needs at least this much of the deadline left to be worth sending
+MIN_ATTEMPT_SECONDS = 0.01
+# connecting to a local app server takes milliseconds: longer means it is down, try another
+CONNECT_TIMEOUT = 1.0
+# an app server stops at the deadline it was sent (x-hivesim-deadline); its answer may take this
+# much longer to arrive, and is still worth more than a 504
+ANSWER_GRACE = 1.0
 
 
 class Router:
@@ -65,7 +77,8 @@ class Router:
         # aiohttp rather than httpx here: about 4x less CPU per forwarded request, which is
         # what the gateway spends its share of the 2 cores on
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=30),
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT,
+                                                                                 keepalive_timeout=KEEPALIVE_SECONDS),
                                                   auto_decompress=False)
         return self._session
 
@@ -86,12 +99,12 @@ class Router:
         detail = "deadline passed"
         while True:
             remaining = end - time.monotonic()
-            if remaining <= 0.01:
+            if remaining <= MIN_ATTEMPT_SECONDS:
                 break
             i = self.rr[cell] = (self.rr[cell] + 1) % len(servers)
             url = servers[i] + path
             headers = {"x-hivesim-deadline": f"{remaining:.3f}", "content-type": "application/json"}
-            timeout = aiohttp.ClientTimeout(total=remaining + 1.0, sock_connect=min(1.0, remaining))
+            timeout = aiohttp.ClientTimeout(total=remaining + ANSWER_GRACE, sock_connect=min(CONNECT_TIMEOUT, remaining))
             try:
                 async with self.session.request(method, url, data=body, params=params, headers=headers,
                                                 timeout=timeout) as r:
