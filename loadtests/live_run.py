@@ -69,13 +69,13 @@ def load_spec_for(scenario, host: str, work: str, accounts_file: str, workers: i
     live = scenario.live or Live()
     load, mix, prof = live.load, scenario.workload.mix, scenario.workload.profile
     return LoadSpec(host=host, duration=float(load.duration), users=int(load.users), rate=float(load.rate),
-                    shape=load.shape, mix=(mix.reads, mix.intra_cell, mix.cross_cell), hourly=prof.hourly,
+                    shape=load.shape, mix=tuple(mix.shares().values()), hourly=prof.hourly,
                     peak_factor=prof.peak_factor, peak_hour=prof.peak_hour,
                     steps=getattr(load, "steps", "") or "", accounts_file=accounts_file,
                     record_dir=os.path.join(work, "records"), csv_prefix=os.path.join(work, "locust"),
                     html=os.path.join(work, "locust.html"),
-                    op_deadline=max(2 * float(live.gateway_deadline), 10.0),
-                    timeout=float(live.gateway_deadline) + 5.0, seed=scenario.simulation.seed % 2**31 or 1,
+                    op_deadline=live.retry.client_deadline_for(live.gateway_deadline), retry=live.retry,
+                    timeout=live.retry.client_timeout_for(live.gateway_deadline), seed=scenario.simulation.seed % 2**31 or 1,
                     workers=workers)
 
 

@@ -15,6 +15,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from sim.scenario.live import Live, LiveRetry
+from sim.scenario.mix import Mix
+
 __all__ = ["LoadSpec", "locust_argv", "run_locust", "LocustResult", "LOCUSTFILES"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -28,7 +31,7 @@ class LoadSpec:
     users: int
     rate: float                               # requests/s over all users at the peak
     shape: str = "constant"                   # day | constant | step
-    mix: tuple[float, float, float] = (0.6, 0.3, 0.1)
+    mix: tuple[float, ...] = field(default_factory=lambda: tuple(Mix().shares().values()))  # TRANSACTION_KINDS order
     hourly: list[float] | None = None
     peak_factor: float = 3.0
     peak_hour: float = 14.0
@@ -37,7 +40,8 @@ class LoadSpec:
     record_dir: str = ""
     csv_prefix: str = ""
     html: str = ""
-    op_deadline: float = 30.0
+    op_deadline: float = field(default_factory=lambda: LiveRetry().client_deadline_for(Live().gateway_deadline))
+    retry: LiveRetry = field(default_factory=LiveRetry)  # the client's backoff (live.retry)
     timeout: float = 15.0
     max_amount: int = 100
     seed: int = 0
@@ -54,6 +58,7 @@ def locust_argv(spec: LoadSpec, role: str = "local", master_port: int | None = N
              "--shape", spec.shape, "--shape-users", str(spec.users), "--shape-duration", str(spec.duration),
              "--bank-rate", f"{spec.rate / spec.users:.6g}", "--bank-mix", ",".join(f"{w:g}" for w in spec.mix),
              "--bank-op-deadline", str(spec.op_deadline), "--bank-timeout", str(spec.timeout),
+             "--bank-backoff", str(spec.retry.client_backoff), "--bank-max-backoff", str(spec.retry.client_max_backoff),
              "--bank-max-amount", str(spec.max_amount), "--shape-peak-factor", str(spec.peak_factor),
              "--shape-peak-hour", str(spec.peak_hour)]
     if spec.hourly:

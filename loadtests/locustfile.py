@@ -18,10 +18,15 @@ Transfers carry an idempotency key (uuid4 hex). Retry semantics, the point of th
 * after ``--bank-op-deadline`` seconds the transfer is recorded as ``failed`` (only definite
   no-change answers seen) or ``unknown`` (the checker settles it against the bank later).
 
+The waits between attempts (``--bank-backoff``, doubling up to ``--bank-max-backoff``, with
+jitter x0.5-1.5) and the deadline default to the scenario's ``live.retry`` settings
+(``sim.scenario.live.LiveRetry``), which ``hivesim live`` passes explicitly.
+
 With ``--bank-record-dir`` every request and every transfer is written to per-process files
 (``loadtests/analysis/records.py``): the history the checker and the recovery analysis read.
 Accounts: ``--bank-accounts-file`` (written by ``hivesim live`` after seeding) or discovered from
-``--bank-accounts N --bank-prefix P`` (ids P0000..; each account's cell read once via the API).
+``--bank-accounts N --bank-prefix P`` (ids made by ``loadtests.bank.routing.account_id``, the
+function seeding uses: ``acct-0000000``...; each account's cell read once via the API).
 """
 
 from __future__ import annotations
@@ -44,31 +49,46 @@ from locust.contrib.fasthttp import FastHttpUser  # noqa: E402
 from locust.user.wait_time import constant_throughput  # noqa: E402
 
 from loadtests.analysis.records import RecordWriter, TransferRecord, classify_status  # noqa: E402
+from loadtests.bank.routing import ACCOUNT_PREFIX, account_id  # noqa: E402
+from sim.scenario.live import Live, LiveRetry  # noqa: E402
+from sim.scenario.mix import RECORD_KIND, TRANSACTION_KINDS, Mix  # noqa: E402
+from sim.scenario.model import Profile  # noqa: E402
 
-__all__ = ["BankUser", "account_id"]
+__all__ = ["BankUser"]
 
-NAMES = {"read": "GET /accounts/[id]", "intra": "POST /transfers [intra]",
-         "cross": "POST /transfers [cross]", "resolve": "GET /transfers/[key]"}
-KIND_OF = {v: k for k, v in NAMES.items()}
+# Standalone defaults (``hivesim live`` passes the scenario's values): a modest per-user rate,
+# and the socket timeout live.retry derives from the gateway's deadline
+RATE_PER_USER = 5.0
+CLIENT_TIMEOUT = LiveRetry().client_timeout_for(Live().gateway_deadline)
+# per-process seed = --bank-seed x this prime + PID: the processes of one run (master, workers)
+# draw different accounts and amounts; the prime keeps seeds of nearby --bank-seed values apart
+SEED_STRIDE = 1_000_003
 
-
-def account_id(prefix: str, i: int) -> str:
-    """The benchmark's account naming (also used by ``hivesim live`` when seeding)."""
-    return f"{prefix}{i:05d}"
+# Locust's request names, by transaction kind (the scenario's words) plus the status lookup
+NAMES = {"reads": "GET /accounts/[id]", "intra_cell": "POST /transfers [intra]",
+         "cross_cell": "POST /transfers [cross]", "resolve": "GET /transfers/[key]"}
+# the kind a request row records (the records' spelling: sim.scenario.mix.RECORD_KIND)
+RECORD_OF = {name: RECORD_KIND.get(kind, kind) for kind, name in NAMES.items()}
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser):
     g = parser.add_argument_group("hivesim bank users")
     g.add_argument("--scenario", default="", help="scenario file: mix and day profile from it")
-    g.add_argument("--bank-mix", default="", help="reads,intra,cross weights, e.g. 0.6,0.3,0.1 (overrides the scenario)")
-    g.add_argument("--bank-rate", type=float, default=5.0, help="operations per second per user")
+    g.add_argument("--bank-mix", default="", help="reads,intra_cell,cross_cell weights, e.g. 0.6,0.3,0.1 (overrides the scenario)")
+    g.add_argument("--bank-rate", type=float, default=RATE_PER_USER, help="operations per second per user")
     g.add_argument("--bank-accounts", type=int, default=200, help="accounts to use when no accounts file")
-    g.add_argument("--bank-prefix", default="acct-", help="account id prefix when no accounts file")
+    g.add_argument("--bank-prefix", default=ACCOUNT_PREFIX, help="account id prefix when no accounts file")
     g.add_argument("--bank-accounts-file", default="", help="JSON {account: {cell, balance}} written at seeding")
     g.add_argument("--bank-max-amount", type=int, default=100, help="transfer amounts are 1..this many cents")
-    g.add_argument("--bank-op-deadline", type=float, default=30.0, help="seconds a transfer is retried/resolved")
-    g.add_argument("--bank-timeout", type=float, default=15.0, help="client socket timeout per request (s)")
+    retry = LiveRetry()  # defaults of live.retry: one definition for the bank, the load and calibration
+    g.add_argument("--bank-op-deadline", type=float, default=retry.client_deadline_for(Live().gateway_deadline),
+                   help="seconds a transfer is retried/resolved (live.retry.client_deadline)")
+    g.add_argument("--bank-backoff", type=float, default=retry.client_backoff,
+                   help="first wait after a 503 or an unknown outcome; doubles (live.retry.client_backoff)")
+    g.add_argument("--bank-max-backoff", type=float, default=retry.client_max_backoff,
+                   help="cap of the wait between attempts (live.retry.client_max_backoff)")
+    g.add_argument("--bank-timeout", type=float, default=CLIENT_TIMEOUT, help="client socket timeout per request (s)")
     g.add_argument("--bank-record-dir", default="", help="write per-request and per-transfer records here")
     g.add_argument("--bank-seed", type=int, default=0, help="seed for account choice and amounts (0 = random)")
     g.add_argument("--shape", default="constant", choices=["day", "constant", "step"], help="with loadtests/shapes.py")
@@ -76,8 +96,10 @@ def _options(parser):
     g.add_argument("--shape-duration", type=float, default=60.0, help="run length in seconds for the shape")
     g.add_argument("--shape-steps", default="10@0", help="step shape: users@second,...")
     g.add_argument("--shape-hourly", default="", help="day shape: 24 comma-separated weights")
-    g.add_argument("--shape-peak-factor", type=float, default=3.0)
-    g.add_argument("--shape-peak-hour", type=float, default=14.0)
+    g.add_argument("--shape-peak-factor", type=float, default=Profile().peak_factor,
+                   help="day shape: peak hour / mean (workload.profile.peak_factor)")
+    g.add_argument("--shape-peak-hour", type=float, default=Profile().peak_hour,
+                   help="day shape: busiest hour (workload.profile.peak_hour)")
     g.add_argument("--shape-min-users", type=int, default=1)
     g.add_argument("--shape-spawn-rate", type=float, default=0.0, help="users/s (0 = reach each level at once)")
 
@@ -91,7 +113,7 @@ class _Bank:
         self.by_cell: dict[str, list[str]] = {}
         self.all: list[str] = []
         self.cell_of: dict[str, str] = {}
-        self.weights = (0.6, 0.3, 0.1)
+        self.weights = Mix().shares()  # {kind: share}; replaced by the run's mix in setup
         self.writer: RecordWriter | None = None
         self.rng = random.Random()
 
@@ -101,7 +123,7 @@ class _Bank:
                 return
             o = env.parsed_options
             if o.bank_seed:
-                self.rng.seed(o.bank_seed * 1_000_003 + os.getpid())
+                self.rng.seed(o.bank_seed * SEED_STRIDE + os.getpid())
             self.weights = _mix(o)
             if o.bank_record_dir:
                 self.writer = RecordWriter(o.bank_record_dir)
@@ -112,7 +134,7 @@ class _Bank:
                         cells.setdefault(str(info["cell"]), []).append(acct)
             else:  # discover each account's cell once (bounded: --bank-accounts requests)
                 for i in range(o.bank_accounts):
-                    acct = account_id(o.bank_prefix, i)
+                    acct = account_id(i, o.bank_prefix)
                     r = client.get(f"/accounts/{acct}", name="discover /accounts/[id]")
                     if r.status_code == 200:
                         cells.setdefault(str(r.json().get("cell", "0")), []).append(acct)
@@ -137,28 +159,29 @@ class _Bank:
 BANK = _Bank()
 
 
-def _mix(o) -> tuple[float, float, float]:
+def _mix(o) -> dict[str, float]:
+    """``{kind: weight}`` from ``--bank-mix``, else the scenario's ``workload.mix``, else its default."""
     if o.bank_mix:
         w = tuple(float(x) for x in o.bank_mix.split(","))
-        if len(w) != 3 or min(w) < 0 or sum(w) <= 0:
-            raise ValueError(f"--bank-mix: expected three non-negative weights, got {o.bank_mix!r}")
-        return w
+        if len(w) != len(TRANSACTION_KINDS) or min(w) < 0 or sum(w) <= 0:
+            raise ValueError(f"--bank-mix: expected {len(TRANSACTION_KINDS)} non-negative weights "
+                             f"({','.join(TRANSACTION_KINDS)}), got {o.bank_mix!r}")
+        return dict(zip(TRANSACTION_KINDS, w))
     if o.scenario:
         from sim.scenario import load_scenario
-        m = load_scenario(o.scenario).workload.mix
-        return (m.reads, m.intra_cell, m.cross_cell)
-    return (0.6, 0.3, 0.1)
+        return load_scenario(o.scenario).workload.mix.shares()
+    return Mix().shares()
 
 
 @events.request.add_listener
 def _record(request_type, name, response_time, response_length, response=None, exception=None,
             start_time=None, context=None, **_kw):
     """Observation decoupled from the users: every request becomes one row."""
-    if BANK.writer is None or name not in KIND_OF:
+    if BANK.writer is None or name not in RECORD_OF:
         return
     status = int(getattr(response, "status_code", 0) or 0)
     outcome = "ok" if exception is None else classify_status(status)
-    BANK.writer.request(start_time or time.time(), response_time or 0.0, KIND_OF[name], status, outcome,
+    BANK.writer.request(start_time or time.time(), response_time or 0.0, RECORD_OF[name], status, outcome,
                         (context or {}).get("cells", ""))
 
 
@@ -188,23 +211,24 @@ def _close(**_kw):
 class BankUser(FastHttpUser):
     """A bank customer: balance reads, same-cell and cross-cell transfers."""
 
-    wait_time = constant_throughput(5.0)  # replaced per run by --bank-rate (see _configure)
-    network_timeout = connection_timeout = 15.0  # replaced by --bank-timeout
+    wait_time = constant_throughput(RATE_PER_USER)  # replaced per run by --bank-rate (see _configure)
+    network_timeout = connection_timeout = CLIENT_TIMEOUT  # replaced by --bank-timeout
 
     def on_start(self):
         BANK.setup(self.environment, self.client)
 
     @task
     def operate(self):
-        r = BANK.rng.random() * sum(BANK.weights)
-        if r < BANK.weights[0]:
+        w = BANK.weights
+        r = BANK.rng.random() * sum(w.values())
+        if r < w["reads"]:
             self.read()
         else:
-            self.transfer(cross=r >= BANK.weights[0] + BANK.weights[1])
+            self.transfer(cross=r >= w["reads"] + w["intra_cell"])
 
     def read(self):
         acct = BANK.rng.choice(BANK.all)
-        with self.client.get(f"/accounts/{acct}", name=NAMES["read"], catch_response=True,
+        with self.client.get(f"/accounts/{acct}", name=NAMES["reads"], catch_response=True,
                              context={"cells": BANK.cell_of.get(acct, "")}) as r:
             if r.status_code != 200:
                 r.failure(f"HTTP {r.status_code}")
@@ -217,12 +241,12 @@ class BankUser(FastHttpUser):
         if BANK.writer is not None:
             BANK.writer.transfer(rec)  # the invocation: the bank may apply it from here on
         deadline = time.monotonic() + o.bank_op_deadline
-        saw_unknown, backoff = False, 0.2
+        saw_unknown, backoff = False, o.bank_backoff
         body = {"key": rec.key, "from": src, "to": dst, "amount": rec.amount}
         cells = ";".join(dict.fromkeys((BANK.cell_of.get(src, ""), BANK.cell_of.get(dst, ""))))
         while True:
             rec.attempts += 1
-            with self.client.post("/transfers", json=body, name=NAMES["cross" if cross else "intra"],
+            with self.client.post("/transfers", json=body, name=NAMES["cross_cell" if cross else "intra_cell"],
                                   catch_response=True, context={"cells": cells}) as r:
                 code = r.status_code or 0
                 if 200 <= code < 300:
@@ -249,8 +273,8 @@ class BankUser(FastHttpUser):
                 rec.outcome = "unknown" if saw_unknown else "failed"
                 rec.status = None if saw_unknown else f"http_{code}"
                 break
-            time.sleep(backoff * (0.5 + BANK.rng.random()))  # gevent-patched: yields
-            backoff = min(1.0, backoff * 2)
+            time.sleep(backoff * (0.5 + BANK.rng.random()))  # gevent-patched: yields; jitter x0.5-1.5
+            backoff = min(o.bank_max_backoff, backoff * 2)
         rec.t_done = time.time()
         if BANK.writer is not None:
             BANK.writer.transfer(rec)

@@ -2,51 +2,49 @@
 
 Kept apart from ``loadtests/shapes.py`` (the Locust side) because importing Locust
 monkey-patches the standard library with gevent: hivesim and its tests use these without it.
-See ``loadtests/shapes.py`` for how a profile drives Locust.
+See ``loadtests/shapes.py`` for how a profile drives Locust. The day shape is the simulator's
+day profile (``sim.profile.DayProfile``) played faster, never a second formula.
 """
 
 from __future__ import annotations
 
-import math
+from sim.profile import HOUR, DayProfile
 
-__all__ = ["DayProfile", "ConstantProfile", "StepProfile", "profile_from_options"]
+__all__ = ["DayShape", "ConstantProfile", "StepProfile", "profile_from_options"]
 
 
-class DayProfile:
+class DayShape:
     """Users over a run that compresses one day into ``duration`` seconds.
 
-    ``hourly``: 24 relative weights (hour 0-23), interpolated linearly between hour midpoints so the
-    load has no jumps; without it a cosine peaking at ``peak_hour`` whose peak is ``peak_factor``
-    times its mean (clipped at zero, as the scenario's profile). The busiest moment gets
-    ``peak_users``; no moment gets fewer than ``min_users`` (a run with no traffic can't see a fault).
+    The day is the simulator's: ``sim.profile.DayProfile`` (24 hourly weights, or the von Mises
+    day with ``peak_factor`` and ``peak_hour``), the one definition both engines use. Run second
+    ``t`` plays hour ``24 t / duration`` of the day, and each hour's relative rate is exactly the
+    simulator's factor for that hour (constant within the hour, as the simulator integrates it).
+    The busiest hour gets ``peak_users``; no moment gets fewer than ``min_users`` (a run with no
+    traffic cannot see a fault), which is the one place the live load leaves the profile.
     """
 
     def __init__(self, peak_users: int, duration: float, hourly: list[float] | None = None,
                  peak_factor: float = 3.0, peak_hour: float = 14.0, min_users: int = 1):
         if duration <= 0 or peak_users < 1:
             raise ValueError("expected duration > 0 and peak_users >= 1")
-        if hourly is not None and (len(hourly) != 24 or min(hourly) < 0 or max(hourly) <= 0):
-            raise ValueError("expected 24 non-negative hourly weights with a positive maximum")
+        self.profile = DayProfile(hourly, peak_factor, peak_hour)
         self.peak_users, self.duration = int(peak_users), float(duration)
-        self.hourly, self.peak_factor, self.peak_hour = hourly, float(peak_factor), float(peak_hour)
         self.min_users = max(1, min(int(min_users), self.peak_users))
-        self._peak = max(self.weight(h / 10.0) for h in range(240))
 
-    def weight(self, hour: float) -> float:
-        """Relative load at an hour of the day (unnormalised)."""
-        hour %= 24.0
-        if self.hourly is not None:
-            x = hour - 0.5  # hour i's weight sits at its midpoint
-            i = math.floor(x)
-            f = x - i
-            return (1 - f) * self.hourly[i % 24] + f * self.hourly[(i + 1) % 24]
-        return max(0.0, 1.0 + (self.peak_factor - 1.0) * math.cos(2 * math.pi * (hour - self.peak_hour) / 24.0))
+    def hour_of(self, t: float) -> float:
+        """The hour of the day (0-24) that run second ``t`` plays."""
+        return 24.0 * (t % self.duration) / self.duration
+
+    def rate_factor(self, t: float) -> float:
+        """Relative rate (mean 1 over the day) at run second ``t``: the simulator's factor."""
+        return self.profile.rate_factor(self.hour_of(t) * HOUR)
 
     def users(self, t: float) -> int | None:
         """Users at run second ``t``; None when the run is over."""
         if t >= self.duration:
             return None
-        w = self.weight(24.0 * t / self.duration) / self._peak
+        w = self.rate_factor(t) / self.profile.peak_factor
         return max(self.min_users, round(self.peak_users * w))
 
 
@@ -100,5 +98,5 @@ def profile_from_options(opts):
             from sim.scenario import load_scenario
             prof = load_scenario(opts.scenario).workload.profile
             hourly, pf, ph = prof.hourly, prof.peak_factor, prof.peak_hour
-        return DayProfile(users, duration, hourly, pf, ph, min_users=int(opts.shape_min_users))
+        return DayShape(users, duration, hourly, pf, ph, min_users=int(opts.shape_min_users))
     raise ValueError(f"unknown --shape {kind!r}: expected day, constant or step")

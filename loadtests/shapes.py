@@ -6,9 +6,9 @@ shapes the load. Three profiles, plain and unit-testable:
 
 The profiles live in ``loadtests/profiles.py`` (no Locust import):
 
-* :class:`DayProfile` -- the scenario's 24-hour profile (``workload.profile``: 24 hourly weights,
-  or a sinusoid with ``peak_factor`` and ``peak_hour``) played over ``duration`` seconds, so a
-  90 s run sees night, morning ramp, peak and evening;
+* :class:`DayShape` -- the scenario's 24-hour profile (``workload.profile``: 24 hourly weights,
+  or the simulator's von Mises day with ``peak_factor`` and ``peak_hour``, ``sim.profile``)
+  played over ``duration`` seconds, so a 90 s run sees night, morning ramp, peak and evening;
 * :class:`ConstantProfile` -- the same number of users throughout;
 * :class:`StepProfile` -- user counts that change at given seconds (``"10@0,30@20,10@40"``).
 
@@ -34,9 +34,9 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from loadtests.profiles import ConstantProfile, DayProfile, StepProfile, profile_from_options  # noqa: E402
+from loadtests.profiles import ConstantProfile, DayShape, StepProfile, profile_from_options  # noqa: E402
 
-__all__ = ["DayProfile", "ConstantProfile", "StepProfile", "profile_from_options", "HivesimShape"]
+__all__ = ["DayShape", "ConstantProfile", "StepProfile", "profile_from_options", "HivesimShape"]
 
 
 class HivesimShape(LoadTestShape):

@@ -20,6 +20,14 @@ DAY = 86400.0
 HOUR = 3600.0
 
 
+# Solving max/mean = peak_factor for the concentration b: beyond _MAX_CONCENTRATION the day is
+# one hour's spike (max/mean -> 24), so a larger peak_factor cannot be reached; _BISECTIONS
+# halvings take [0, b_max] below float resolution; a peak_factor within _FLAT of 1 is a flat day.
+_MAX_CONCENTRATION = 1e4
+_BISECTIONS = 100
+_FLAT = 1e-12
+
+
 def _von_mises_weights(peak_factor: float, peak_hour: float) -> np.ndarray:
     """Hourly weights exp(b cos(2 pi (h + 0.5 - peak)/24)), mean 1, with max/mean = peak_factor."""
     hours = np.arange(24) + 0.5
@@ -29,15 +37,15 @@ def _von_mises_weights(peak_factor: float, peak_hour: float) -> np.ndarray:
         w = np.exp(b * (phase - 1.0))  # shifted for numerical safety
         return w.max() / w.mean()
 
-    if peak_factor <= 1.0 + 1e-12:
+    if peak_factor <= 1.0 + _FLAT:
         return np.ones(24)
     hi = 1.0
     while ratio(hi) < peak_factor:
         hi *= 2.0
-        if hi > 1e4:
+        if hi > _MAX_CONCENTRATION:
             raise ValueError(f"peak_factor {peak_factor} is not reachable with 24 hourly steps (max ~24)")
     lo = 0.0
-    for _ in range(100):
+    for _ in range(_BISECTIONS):
         mid = (lo + hi) / 2
         if ratio(mid) < peak_factor:
             lo = mid

@@ -17,7 +17,7 @@ import pytest
 
 from loadtests.chaos.injector import Injector
 from loadtests.chaos.targets import DbMember, Proc, TargetError, resolve
-from sim.scenario.model import ChaosEntry
+from sim.scenario.chaos import ChaosEntry
 
 
 def _state(pid: int) -> str:
@@ -113,7 +113,7 @@ def test_schedule_kills_pauses_and_lifts(cluster):
         ChaosEntry(at=0.1, target="cell[0].db.primary", fault="kill-postmaster"),
         ChaosEntry(at=0.2, target="cell[1].db.primary", fault="pause", duration=0.8),
         ChaosEntry(at=0.3, target="etcd[quorum]", fault="crash", duration=0.5),
-        ChaosEntry(at=0.3, target="cell[0].app", fault="partition", duration=1),  # not applicable: error
+        ChaosEntry(at=0.3, target="gateway", fault="crash", duration=1),  # this cluster has none: error
     ]
     inj = Injector(cluster, entries, log=lambda s: None)
     inj.start()
@@ -128,7 +128,7 @@ def test_schedule_kills_pauses_and_lifts(cluster):
     assert eps[0].end == eps[0].start and eps[0].error is None and "SIGKILL postmaster" in eps[0].detail
     assert eps[1].end - eps[1].start == pytest.approx(0.8, abs=0.3)
     assert cluster.restarts == ["etcd-0:all", "etcd-1:all"]  # crash lifted after its duration
-    assert eps[3].error and "app -> database path" in eps[3].error
+    assert eps[3].error and "has no gateway" in eps[3].error
 
 
 def test_finish_lifts_faults_held_until_the_end(cluster):
@@ -165,14 +165,26 @@ def test_pause_freezes_children_in_their_own_sessions(cluster):
     ({"at": 1, "target": "gateway", "fault": "kill-postmaster"}, "needs a database target"),
     ({"at": 1, "target": "cell[0].app", "fault": "partition"}, "needs a database target"),
     ({"at": 1, "target": "cell[0].db.primary", "fault": "latency"}, "latency > 0"),
-    ({"at": 1, "target": "idc[idc-a]", "fault": "bad-change"}, "needs an app target"),
+    ({"at": 1, "target": "idc[idc-a]", "fault": "bad-change"}, "needs a cell's whole app tier"),
 ])
-def test_schedule_checked_before_the_run(entry, msg):
+def test_schedule_refused_by_validation(entry, msg):
+    """What the live cluster cannot carry out is refused when the scenario is validated."""
+    from sim.errors import ScenarioError
+    from sim.scenario import load_scenario
+    smoke = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios", "live-smoke.yaml")
+    flow = "{" + ", ".join(f"{k}: {v!r}" if isinstance(v, str) else f"{k}: {v}" for k, v in entry.items()) + "}"
+    with pytest.raises(ScenarioError, match=re.escape(msg)):
+        load_scenario(smoke, sets=[f"chaos=[{flow}]"])
+
+
+def test_schedule_checked_against_the_live_cluster():
+    """The live cluster runs live.app_servers_per_cell app servers, not topology's app nodes."""
     from loadtests.chaos.targets import check_schedule
     from sim.errors import ScenarioError
     from sim.scenario import load_scenario
-    sc = load_scenario(os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios", "live-smoke.yaml"))
-    check_schedule(sc)  # the smoke schedule itself is fine
-    sc = sc.model_copy(update={"chaos": [ChaosEntry(**entry)]})
-    with pytest.raises(ScenarioError, match=re.escape(msg)):
+    smoke = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios", "live-smoke.yaml")
+    check_schedule(load_scenario(smoke))  # the smoke schedule itself is fine
+    sc = load_scenario(smoke, sets=["chaos=[{at: 1, target: 'cell[0].app.node[1]', fault: crash}]",
+                                    "live.app_servers_per_cell=1", "topology.cells.template.app.nodes=2"])
+    with pytest.raises(ScenarioError, match=re.escape("node[1] does not exist: the live cluster has 1")):
         check_schedule(sc)

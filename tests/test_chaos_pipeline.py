@@ -21,6 +21,7 @@ import pytest
 
 from loadtests.analysis.records import read_requests, read_transfers
 from loadtests.analysis.recovery import FaultEpisode, analyse_faults
+from loadtests.bank.routing import account_id
 from loadtests.checker import run_checker
 from loadtests.live_run import wait_first_request
 from loadtests.loadrun import LoadSpec, run_locust
@@ -50,7 +51,7 @@ def fakebank(request, tmp_path):
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        accts = {f"acct-{i:07d}": 10_000 for i in range(60)}
+        accts = {account_id(i): 10_000 for i in range(60)}  # as the cluster seeds them
         r = httpx.post(url + "/accounts", json={"accounts": [{"id": a, "balance": b} for a, b in accts.items()]})
         assert r.status_code == 201
         cells = {a: httpx.get(f"{url}/accounts/{a}").json()["cell"] for a in accts}
@@ -81,6 +82,20 @@ def _run(url, accounts_file, tmp_path, duration, faults=(), workers=0):
     res = result["r"]
     assert res.returncode == 0, (tmp_path / "locust.log").read_text()[-2000:]
     return str(rec), t0
+
+
+def test_standalone_load_finds_the_seeded_accounts(fakebank, tmp_path):
+    """``locust -f loadtests/locustfile.py`` without an accounts file discovers the accounts by id:
+    they must be the ids seeding creates (bug: it asked for acct-00000, seeding made acct-0000000)."""
+    url, accts, _ = fakebank
+    rec = tmp_path / "records"
+    spec = LoadSpec(host=url, duration=3.0, users=2, rate=20, record_dir=str(rec), op_deadline=4.0, timeout=3.0,
+                    seed=7, extra=["--bank-accounts", str(len(accts))])
+    res = run_locust(spec, str(tmp_path / "locust.log"), cwd=ROOT)
+    assert res.returncode == 0, (tmp_path / "locust.log").read_text()[-2000:]
+    log = (tmp_path / "locust.log").read_text()
+    assert "no accounts found" not in log, log[-2000:]
+    assert len(read_requests(str(rec))) > 5
 
 
 def test_pipeline_honest_bank_passes_and_recovery_is_measured(fakebank, tmp_path):

@@ -5,24 +5,32 @@ from __future__ import annotations
 import pytest
 
 from loadtests.loadrun import LoadSpec, locust_argv
-from loadtests.profiles import ConstantProfile, DayProfile, StepProfile
+from loadtests.profiles import ConstantProfile, DayShape, StepProfile
+from sim.profile import DayProfile
 
 
 def test_day_profile_from_hourly_weights_peaks_at_the_busiest_hour():
     hourly = [1.0] * 24
     hourly[12] = 4.0  # noon is four times any other hour
-    day = DayProfile(peak_users=40, duration=240.0, hourly=hourly)  # 10 s per simulated hour
+    day = DayShape(peak_users=40, duration=240.0, hourly=hourly)  # 10 s per simulated hour
     assert day.users(125.0) == 40  # 12:30, the middle of the peak hour
     assert day.users(5.0) == 10    # 00:30: weight 1 of a peak 4
     assert day.users(240.0) is None
     assert min(day.users(t) for t in range(240)) >= 1
 
 
-def test_day_profile_sinusoid_has_the_requested_peak_and_trough():
-    day = DayProfile(peak_users=30, duration=24.0, peak_factor=1.5, peak_hour=14.0)
-    assert day.users(14.0) == 30
-    # weight 1 + 0.5 cos: trough 0.5 at 02:00, peak 1.5 -> a third of the peak users
-    assert day.users(2.0) == 10
+@pytest.mark.parametrize("peak_factor,peak_hour", [(1.0, 14.0), (1.5, 14.0), (3.0, 9.5), (6.0, 20.0)])
+def test_day_shape_plays_the_simulators_profile(peak_factor, peak_hour):
+    """One day profile: the live shape's per-hour rates are the simulator's, hour by hour."""
+    sim_day = DayProfile(peak_factor=peak_factor, peak_hour=peak_hour)
+    day = DayShape(peak_users=30, duration=240.0, peak_factor=peak_factor, peak_hour=peak_hour)
+    for h in range(24):
+        for frac in (0.01, 0.5, 0.99):  # constant within each hour, as the simulator integrates it
+            t = (h + frac) * 10.0  # 10 run seconds per hour of the day
+            assert day.rate_factor(t) == pytest.approx(sim_day.rate_factor((h + frac) * 3600.0), rel=1e-9)
+    assert max(day.users(t) for t in range(240)) == 30
+    peak_h = int(sim_day.weights.argmax())
+    assert day.users(peak_h * 10.0 + 5.0) == 30
 
 
 def test_constant_and_step():

@@ -149,3 +149,51 @@ def test_cli_errors_are_one_line_exit_2_and_write_nothing(tmp_path, cli):
     assert r.returncode == 2 and "file not found" in r.stderr and "Traceback" not in r.stderr
     r = cli("run", "--bogus-flag")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+CHAOS_BASE = ("name: t\nsimulation: {{mode: {mode}}}\ntopology:\n  gns: null\n  cells:\n    count: 2\n"
+              "    overrides:\n      - {{cells: [1], set: {{db: {{replicas: 5}}}}}}\n"
+              "chaos:\n  - {{at: 1m, target: '{target}', fault: {fault}{extra}}}\n")
+
+
+@pytest.mark.parametrize("mode", ["fluid", "request"])
+@pytest.mark.parametrize("target,fault,extra,needle", [
+    ("cell[0].db.replica[99]", "crash", "", "replica[99] does not exist: cell 0 has 3"),
+    ("cell[*].db.replica[4]", "crash", "", "replica[4] does not exist: cell 0 has 3"),
+    ("cell[0].app.node[4]", "crash", "", "node[4] does not exist: cell 0 has 4 app nodes"),
+    ("cell[2]", "crash", "", "cell 2 out of range 0-1"),
+    ("idc[nowhere]", "down", "", "unknown IDC 'nowhere'"),
+    ("gateway", "crash", "", "topology.gns is null"),
+    ("etcd[3]", "crash", "", "etcd[3] does not exist"),
+    ("cell[0].app.node[0]", "kill-postmaster", "", "needs a database target"),
+    ("cell[0].db.node[1]", "crash", "", "expected a target"),
+    ("cell[0].app.node[0]", "bad-change", "", "needs a cell's whole app tier"),
+])
+def test_chaos_target_names_something_for_every_engine(tmp_path, mode, target, fault, extra, needle):
+    p = write(tmp_path, CHAOS_BASE.format(mode=mode, target=target, fault=fault, extra=extra))
+    with pytest.raises(ScenarioError) as ei:
+        load_scenario(p)
+    assert needle in str(ei.value) and "chaos[0].target" in str(ei.value), str(ei.value)
+
+
+def test_chaos_target_uses_the_cell_after_overrides(tmp_path):
+    sc = load_scenario(write(tmp_path, CHAOS_BASE.format(mode="fluid", target="cell[1].db.replica[4]",
+                                                         fault="crash", extra="")))
+    t = sc.chaos[0].scope
+    assert (t.part, t.cells, t.tier, t.member, t.index) == ("cell", (1,), "db", "replica", 4)
+
+
+def test_chaos_duration_of_an_instantaneous_kind(tmp_path):
+    p = write(tmp_path, CHAOS_BASE.format(mode="fluid", target="cell[0].db.primary", fault="kill-postmaster",
+                                          extra=", duration: 5s"))
+    with pytest.raises(ScenarioError, match=r"chaos\[0\]\.duration: fault kill-postmaster is instantaneous"):
+        load_scenario(p)
+
+
+def test_chaos_target_forms_parse_once():
+    from sim.scenario.chaos import parse_target
+    assert parse_target("gateway").part == "gns" and parse_target("relay").part == "bus"
+    assert parse_target("cell[*].app").cells is None and parse_target("cell[*].app").tier == "app"
+    assert parse_target("cell[3].db.sync_standby").member == "sync_standby"
+    assert parse_target("etcd[quorum]").quorum and parse_target("etcd[2]").index == 2
+    assert parse_target("idc[sz-b]").idc == "sz-b" and parse_target("cell[0]").form == "cell"

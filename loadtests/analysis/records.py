@@ -32,6 +32,9 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+# the user operations' kinds as records spell them: defined once, with the mix (sim.scenario.mix)
+from sim.scenario.mix import USER_KINDS
+
 __all__ = ["OUTCOMES", "TRANSFER_OUTCOMES", "USER_KINDS", "RequestRow", "TransferRecord",
            "classify_status", "RecordWriter", "read_requests", "read_transfers"]
 
@@ -48,7 +51,6 @@ OUTCOMES = ("ok", "rejected", "unavailable", "unknown", "error")
 #  resolved: an attempt had an unknown outcome, and a status lookup settled it (status says how)
 #  unknown: still unknown when the client gave up; the checker settles it against the bank
 TRANSFER_OUTCOMES = ("acknowledged", "declined", "failed", "resolved", "unknown")
-USER_KINDS = ("read", "intra", "cross")
 
 
 def classify_status(status: int, business_reject: bool = False) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from loadtests.analysis.records import USER_KINDS, RequestRow
-from sim.calibration.windows import completed_in, fault_cell, longest_stall, recovery_in_window, window_end
+from sim.calibration.windows import cell_scope, completed_in, fault_cell, longest_stall, recovery_in_window, window_end
 
 __all__ = ["FaultEpisode", "analyse_faults", "per_second"]
 
@@ -110,8 +110,8 @@ def per_second(rows: list[RequestRow], t0: float, duration: float, slow_ms: floa
     for i, b in enumerate(buckets):
         lat = np.array([r.latency_ms for r in b]) if b else np.array([])
         failed = sum(1 for r in b if not r.ok)
-        cells = {f.target.split("]")[0] for f in faults
-                 if f.target.startswith("cell[") and f.start < i + 1 and max(f.end, f.start + 1e-9) > i}
+        cells = {cell_scope(f.target) for f in faults
+                 if cell_scope(f.target) is not None and f.start < i + 1 and max(f.end, f.start + 1e-9) > i}
         out.append({
             "replication": 0, "t_start_s": i, "t_end_s": i + 1, "offered_requests": len(b),
             "failed_requests": failed,

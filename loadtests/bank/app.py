@@ -52,6 +52,12 @@ _endpoint = functools.partial(endpoint, errors=(Unavailable, UnknownOutcome), on
                               after=_count_failovers)
 
 
+# the least time a request is given, even when the gateway's remaining deadline is (nearly) spent
+MIN_REQUEST_SECONDS = 0.05
+# the health check's database probe (SELECT pg_is_in_recovery()) gives up after this long
+HEALTH_DB_SECONDS = 3.0
+
+
 def _deadline(request: Request) -> float:
     default = request.app.state.cfg["deadline"]
     raw = request.headers.get("x-hivesim-deadline")
@@ -59,7 +65,7 @@ def _deadline(request: Request) -> float:
         d = min(float(raw), default) if raw else default
     except ValueError:
         d = default
-    return time.monotonic() + max(d, 0.05)
+    return time.monotonic() + max(d, MIN_REQUEST_SECONDS)
 
 
 def _check_id(account: str) -> None:
@@ -228,7 +234,7 @@ async def health(request: Request):
             cur = await conn.execute("SELECT pg_is_in_recovery()")
             return (await cur.fetchone())[0], False
         try:
-            in_recovery = await run_tx(st.pool, time.monotonic() + 3.0, tx)
+            in_recovery = await run_tx(st.pool, time.monotonic() + HEALTH_DB_SECONDS, tx)
             out["db"] = "standby" if in_recovery else "primary"
             out["primary_port"] = st.pool.primary_port
         except (Unavailable, UnknownOutcome) as exc:

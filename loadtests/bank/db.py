@@ -197,7 +197,7 @@ class Pool:
                     break
                 await _close(c)  # broken, or connected to a member that is no longer the leader
             if conn is None:
-                conn = await self._connect(max(end - time.monotonic(), 0.05))
+                conn = await self._connect(max(end - time.monotonic(), MIN_CALL_SECONDS))
             ok = False
             try:
                 yield conn
@@ -233,13 +233,22 @@ async def _close(conn) -> None:
         pass
 
 
+# The app server's retries towards its cell's database (inside the gateway's deadline): a first
+# wait short against a failover's seconds, doubling to a cap that still retries a few times a
+# second, so the first attempt after the new primary is up comes within a quarter second.
+DB_RETRY_BACKOFF = 0.02
+DB_RETRY_MAX_BACKOFF = 0.25
+# the least time a database call is given, even when the deadline is (nearly) spent
+MIN_CALL_SECONDS = 0.05
+
+
 async def run_tx(pool: Pool, deadline: float, body):
     """Run ``await body(conn) -> (result, commit: bool)`` until it commits or the deadline passes.
 
     ``deadline`` is a ``time.monotonic()`` instant. Failures before COMMIT are retried on a new
     connection (the old primary may be gone); a failure during COMMIT raises ``UnknownOutcome``.
     """
-    backoff = 0.02
+    backoff = DB_RETRY_BACKOFF
     last_err: Exception | None = None
     while True:
         remaining = deadline - time.monotonic()
@@ -248,7 +257,7 @@ async def run_tx(pool: Pool, deadline: float, body):
         committing = False
         try:
             async with pool.connection(remaining) as conn:
-                wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), 0.05)))
+                wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), MIN_CALL_SECONDS)))
                 try:
                     result, commit = await body(conn)
                     if commit:
@@ -269,7 +278,7 @@ async def run_tx(pool: Pool, deadline: float, body):
         except OSError as exc:  # connect failures surfacing as OS errors
             last_err = exc
         await asyncio.sleep(min(backoff, max(deadline - time.monotonic(), 0)))
-        backoff = min(backoff * 2, 0.25)
+        backoff = min(backoff * 2, DB_RETRY_MAX_BACKOFF)
 
 
 @dataclass

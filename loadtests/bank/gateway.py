@@ -15,7 +15,9 @@ Cross-cell transfers: the destination account is checked first (accounts are nev
 a positive answer is cached), then the source cell debits and writes its outbox row.
 
 Run: ``HIVESIM_BANK_CONFIG=gateway.json python -m loadtests.bank.gateway`` with
-``{"port", "cells": [[app urls of cell 0], ...], "deadline", "name"}``.
+``{"port", "cells": [[app urls of cell 0], ...], "deadline", "backoff", "max_backoff", "name"}``;
+the cluster writes them from the scenario (``live.gateway_deadline``, ``live.retry.gateway_backoff``
+and ``gateway_max_backoff``); a missing key takes the setting's default (``sim.scenario.live``).
 """
 
 from __future__ import annotations
@@ -36,18 +38,35 @@ from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, Faults, 
                                 error, read_json, require_admin, serve)
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
+from sim.scenario.live import Live, LiveRetry
 
 __all__ = ["create_app", "Router", "main"]
 
+# accounts remembered to exist (never deleted, so a hit needs no lookup); bounded so a flood of
+# distinct ids cannot grow the gateway without limit (~100 MB at this size)
 KNOWN_CACHE_MAX = 2_000_000
+# connections to the app servers: more than Locust's users ever hold, reused for 30 s when idle
+CONNECTION_LIMIT = 512
+KEEPALIVE_SECONDS = 30
+# an attempt needs at least this much of the deadline left to be worth sending
+MIN_ATTEMPT_SECONDS = 0.01
+# connecting to a local app server takes milliseconds: longer means it is down, try another
+CONNECT_TIMEOUT = 1.0
+# an app server stops at the deadline it was sent (x-hivesim-deadline); its answer may take this
+# much longer to arrive, and is still worth more than a 504
+ANSWER_GRACE = 1.0
 
 
 class Router:
     """Forwards requests to a cell's app servers with retries inside a deadline."""
 
-    def __init__(self, cells: list[list[str]], deadline: float, metrics: Metrics):
+    def __init__(self, cells: list[list[str]], deadline: float, metrics: Metrics,
+                 backoff: float | None = None, max_backoff: float | None = None):
         self.cells = cells
         self.deadline = deadline
+        # the wait between retries starts at backoff and doubles up to max_backoff (live.retry)
+        self.backoff = LiveRetry().gateway_backoff if backoff is None else float(backoff)
+        self.max_backoff = LiveRetry().gateway_max_backoff if max_backoff is None else float(max_backoff)
         self.metrics = metrics
         self.rr = [0] * len(cells)
         self._session: aiohttp.ClientSession | None = None
@@ -58,7 +77,8 @@ class Router:
         # aiohttp rather than httpx here: about 4x less CPU per forwarded request, which is
         # what the gateway spends its share of the 2 cores on
         if self._session is None:
-            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512, keepalive_timeout=30),
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONNECTION_LIMIT,
+                                                                                 keepalive_timeout=KEEPALIVE_SECONDS),
                                                   auto_decompress=False)
         return self._session
 
@@ -75,16 +95,16 @@ class Router:
         end = end or (time.monotonic() + self.deadline)
         servers = self.cells[cell]
         unknown = False
-        backoff = 0.02
+        backoff = self.backoff
         detail = "deadline passed"
         while True:
             remaining = end - time.monotonic()
-            if remaining <= 0.01:
+            if remaining <= MIN_ATTEMPT_SECONDS:
                 break
             i = self.rr[cell] = (self.rr[cell] + 1) % len(servers)
             url = servers[i] + path
             headers = {"x-hivesim-deadline": f"{remaining:.3f}", "content-type": "application/json"}
-            timeout = aiohttp.ClientTimeout(total=remaining + 1.0, sock_connect=min(1.0, remaining))
+            timeout = aiohttp.ClientTimeout(total=remaining + ANSWER_GRACE, sock_connect=min(CONNECT_TIMEOUT, remaining))
             try:
                 async with self.session.request(method, url, data=body, params=params, headers=headers,
                                                 timeout=timeout) as r:
@@ -108,7 +128,7 @@ class Router:
                 else:
                     return status, content
             await asyncio.sleep(min(backoff, max(end - time.monotonic(), 0)))
-            backoff = min(backoff * 2, 0.2)
+            backoff = min(backoff * 2, self.max_backoff)
         if unknown:
             return 504, json.dumps({"error": "unknown_outcome", "detail": detail}).encode()
         return 503, json.dumps({"error": "unavailable", "retry": True, "detail": detail}).encode()
@@ -303,7 +323,8 @@ def create_app(cfg: dict) -> Starlette:
     app = Starlette(routes=routes, exception_handlers=ERROR_HANDLERS, lifespan=lifespan)
     app.state.cfg = cfg
     app.state.metrics = Metrics("gateway")
-    app.state.router = Router(cfg["cells"], float(cfg.get("deadline", 10.0)), app.state.metrics)
+    app.state.router = Router(cfg["cells"], float(cfg.get("deadline", Live().gateway_deadline)), app.state.metrics,
+                              cfg.get("backoff"), cfg.get("max_backoff"))
     app.state.faults = Faults()
     return app
 

@@ -39,6 +39,17 @@ __all__ = ["Relay", "create_app", "main"]
 
 log = logging.getLogger("hivesim.relay")
 
+# How the delivery loop waits: while paused (an admin switch) it checks back every PAUSED_POLL s;
+# after a database error it retries in RETRY_WAIT s (deliveries are idempotent, a failover takes
+# seconds), after an unexpected error in ERROR_WAIT s (not spinning on a bug); while idle it
+# polls the outbox IDLE_GROWTH times slower each empty round, up to IDLE_MAX_FACTOR x
+# ``interval``, so an idle bank does not spend its cores on empty queries.
+PAUSED_POLL = 0.1
+RETRY_WAIT = 0.2
+ERROR_WAIT = 0.5
+IDLE_GROWTH = 1.5
+IDLE_MAX_FACTOR = 5
+
 
 class Relay:
     def __init__(self, dsns: list[str], *, interval: float = 0.05, db_timeout: float = 5.0, batch: int = 500,
@@ -121,7 +132,7 @@ class Relay:
         idle = self.interval
         while True:
             if self.paused:
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(PAUSED_POLL)
                 continue
             try:
                 n = await self.drain_once(src)
@@ -130,16 +141,16 @@ class Relay:
                 # the delivery is simply retried; step 2 is idempotent
                 self.errors.labels(str(src), type(exc).__name__).inc()
                 log.warning("cell %d: %s", src, exc)
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(RETRY_WAIT)
                 continue
             except Exception as exc:  # never let one bad round stop the bus
                 self.errors.labels(str(src), type(exc).__name__).inc()
                 log.exception("cell %d: unexpected", src)
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(ERROR_WAIT)
                 continue
             # poll fast while there is traffic, back off (to 5x the interval) while idle, so an
             # idle bank does not spend its cores on empty outbox queries
-            idle = self.interval if n else min(idle * 1.5, 5 * self.interval)
+            idle = self.interval if n else min(idle * IDLE_GROWTH, IDLE_MAX_FACTOR * self.interval)
             if n < self.batch:
                 await asyncio.sleep(idle)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["cell_of", "ACCOUNT_RE", "KEY_RE", "account_id"]
+__all__ = ["cell_of", "ACCOUNT_RE", "KEY_RE", "account_id", "ACCOUNT_PREFIX", "ACCOUNT_DIGITS"]
 
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
@@ -21,6 +21,13 @@ def cell_of(account: str, cells: int) -> int:
     return int.from_bytes(digest, "big") % cells
 
 
-def account_id(i: int) -> str:
-    """Id of the i-th seeded account (what ``cluster up`` creates and the load side uses)."""
-    return f"acct-{i:07d}"
+# Seeded account ids: prefix + zero-padded index. Seven digits cover live.accounts' cap
+# (1,000,000) with the ids still sorting in creation order.
+ACCOUNT_PREFIX = "acct-"
+ACCOUNT_DIGITS = 7
+
+
+def account_id(i: int, prefix: str = ACCOUNT_PREFIX) -> str:
+    """Id of the i-th seeded account: the one definition, used by seeding (``cluster up``), the
+    Locust users' discovery, the checker and the live run's records."""
+    return f"{prefix}{i:0{ACCOUNT_DIGITS}d}"

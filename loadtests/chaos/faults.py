@@ -1,5 +1,9 @@
 """What each fault kind does to a resolved target, and how it is lifted.
 
+What a kind *means* (what stops, which targets it applies to, how long it is held, ``duration:
+0``) is ``sim.scenario.chaos.FAULT_KINDS``, shared with the simulator; validation has already
+refused a kind that does not apply to its target. This module carries each kind out live:
+
 | kind            | database member                          | process (app, gateway, relay, etcd) |
 |-----------------|------------------------------------------|-------------------------------------|
 | kill-postmaster | SIGKILL its postmaster (Patroni fails over) | -                                |
@@ -14,8 +18,9 @@ Signals go to PIDs the cluster manager started, with their process group (every 
 manager starts gets a session of its own) -- never to our own group, never by name. A database
 member is frozen or crashed *whole*: Patroni, the postmaster and every process the postmaster
 forked (PostgreSQL backends call setsid(), so its process group alone would leave the backends
-serving their open connections); the tree is found from the known PIDs through /proc parent links. Lifting a fault with ``duration: 0`` ("until repaired") happens when the load
-stops, before the checker runs, so every member can converge.
+serving their open connections); the tree is found from the known PIDs through /proc parent links. A fault with ``duration: 0`` is
+held until the run ends: it is lifted when the load stops, before the checker runs, so every
+member can converge.
 """
 
 from __future__ import annotations
@@ -148,13 +153,12 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
     """Apply ``kind`` to everything in ``res`` now; return how to lift it."""
     held = Held(detail="")
     notes: list[str] = []
-    if kind == "partition" and res.procs or kind == "latency" and any(p.kind != "app" for p in res.procs):
-        raise FaultError(f"{kind} works on the app -> database path (or, latency, on app servers): "
-                         f"not {', '.join(p.name for p in res.procs if kind == 'partition' or p.kind != 'app')}")
-    if kind in ("kill-postmaster", "kill-patroni") and (res.procs or not res.members):
-        raise FaultError(f"{kind} needs database member targets")
-    if kind == "bad-change" and (res.members or not res.procs):
-        raise FaultError("bad-change needs app server targets (cell[i].app)")
+    # validation matched kind and target (FAULT_KINDS); this guards a target resolving oddly now,
+    # before anything is signalled, so a fault is never half applied
+    wrong = [p.name for p in res.procs if kind in ("partition", "kill-postmaster", "kill-patroni")
+             or kind in ("latency", "bad-change") and p.kind != "app"]
+    if wrong or (kind == "bad-change" and res.members) or not (res.members or res.procs):
+        raise FaultError(f"fault {kind!r} does not apply to {', '.join(wrong) or 'these targets'}")
 
     for m in res.members:
         if kind == "kill-postmaster":

@@ -1,7 +1,8 @@
 """Play a scenario's ``chaos:`` schedule against a running cluster, on the run's clock.
 
 Each entry is applied at ``at`` seconds after :meth:`Injector.start`, held for ``duration``
-seconds (0 = until the load stops) and then lifted; every entry becomes one
+seconds (0 = until the run ends, i.e. the load stops; an instantaneous kind such as
+kill-postmaster is not held: ``sim.scenario.chaos.FAULT_KINDS``) and then lifted; every entry becomes one
 :class:`FaultEpisode` with its start and end (seconds from the start of the run, wall clock, the
 same clock as Locust's request records), what was actually hit, and an error if it could not be
 applied. Targets are resolved when the fault starts, so ``cell[0].db.primary`` is whoever leads
@@ -57,8 +58,9 @@ class Injector:
                 continue
             heapq.heappop(queue)
             if action == 0:
-                if self._apply(i) and self.entries[i].duration > 0:
-                    heapq.heappush(queue, (at + float(self.entries[i].duration), 1, i))
+                e = self.entries[i]
+                if self._apply(i) and e.kind.held and e.duration > 0:
+                    heapq.heappush(queue, (at + float(e.duration), 1, i))
             else:
                 self._lift(i)
 
@@ -66,7 +68,7 @@ class Injector:
         e, ep = self.entries[i], self.episodes[i]
         ep.start = ep.end = self.now()
         try:
-            res = resolve(e.target, self.cluster)
+            res = resolve(e.scope, self.cluster)
             held = apply_fault(e.fault, res, self.cluster, latency=float(e.latency), jitter=float(e.jitter))
         except (TargetError, FaultError, OSError) as exc:
             ep.error = f"{type(exc).__name__}: {exc}"

@@ -1,6 +1,8 @@
-"""Resolve a ``chaos:`` target (the scenario's vocabulary) to parts of a running cluster.
+"""Resolve a typed chaos target (``sim.scenario.chaos.ChaosTarget``) to parts of a running cluster.
 
-Grammar (``sim.scenario.model.CHAOS_TARGET_RE``)::
+The grammar, the aliases (``gateway`` = gns, ``relay`` = bus) and what each fault kind means
+are ``sim.scenario.chaos``; validation already refused targets naming nothing in the scenario.
+What a target is *live*:
 
     cell[i] | cell[*]              every database member and app server of the cell(s)
     cell[i].db                     every database member of the cell
@@ -9,8 +11,7 @@ Grammar (``sim.scenario.model.CHAOS_TARGET_RE``)::
     cell[i].db.replica[k]          member k of the cell's replica set (by index, whatever its role)
     cell[i].app | .app.node[k]     the cell's app servers | app server k
     idc[name]                      every member placed in that IDC (db members, app servers, etcd)
-    gateway | gns                  the gateway (the GNS of the live bank)
-    relay | bus                    the cross-cell relay (the message bus)
+    gns (gateway), bus (relay)     the gateway | the cross-cell relay
     etcd | etcd[k] | etcd[quorum]  all etcd members | member k | a majority of them (quorum lost)
 
 The cluster side is reached through :class:`ClusterView`, a small protocol the cluster
@@ -19,11 +20,10 @@ manager's handle is adapted to (``loadtests/chaos/adapter.py``); tests use a fak
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from sim.scenario.model import CHAOS_TARGET_RE
+from sim.scenario.chaos import ChaosTarget, parse_target
 
 __all__ = ["Proc", "DbMember", "ClusterView", "Resolved", "resolve", "TargetError", "check_schedule"]
 
@@ -85,13 +85,11 @@ class Resolved:
         return ", ".join(parts) or "nothing"
 
 
-def _cells(spec: str, n: int) -> list[int]:
-    if spec == "*":
-        return list(range(n))
-    i = int(spec)
-    if not 0 <= i < n:
-        raise TargetError(f"cell {i} out of range 0-{n - 1}")
-    return [i]
+def _cells(target: ChaosTarget, n: int) -> list[int]:
+    bad = [c for c in (target.cells or ()) if not 0 <= c < n]
+    if bad:
+        raise TargetError(f"cell {bad[0]} out of range 0-{n - 1}")
+    return target.cell_indices(n)
 
 
 def _pick(items: list, k: int, what: str):
@@ -100,100 +98,77 @@ def _pick(items: list, k: int, what: str):
     return items[k]
 
 
-def resolve(target: str, cluster: ClusterView) -> Resolved:
+def resolve(target: ChaosTarget | str, cluster: ClusterView) -> Resolved:
     """The members and processes ``target`` names at this moment (roles are read now)."""
-    m = CHAOS_TARGET_RE.match(target)
-    if not m:
-        raise TargetError(f"not a chaos target: {target!r}")
+    t = parse_target(target) if isinstance(target, str) else target
     out = Resolved()
-    if m.group("cell") is not None:
-        tier = m.group("tier")
-        member = m.group("member")
-        for c in _cells(m.group("cell"), cluster.cells):
-            if tier in (None, "db"):
+    if t.part == "cell":
+        for c in _cells(t, cluster.cells):
+            if t.tier in (None, "db"):
                 mems = cluster.db_members(c)
-                if member is None:
+                if t.member is None:
                     out.members += mems
-                elif member == "primary":
+                elif t.member == "primary":
                     leaders = [x for x in mems if x.role == "leader"]
                     if not leaders:
                         raise TargetError(f"cell[{c}] has no leader right now")
                     out.members.append(leaders[0])
-                elif member == "sync_standby":
+                elif t.member == "sync_standby":
                     syncs = [x for x in mems if x.role == "sync_standby"]
                     if not syncs:
                         raise TargetError(f"cell[{c}] has no synchronous standby right now")
                     out.members.append(syncs[0])
-                elif member.startswith("replica["):
-                    out.members.append(_pick(mems, int(re.search(r"\d+", member).group()), f"cell[{c}].db.replica"))
                 else:
-                    raise TargetError(f"{target}: a database has primary, sync_standby or replica[k]")
-            if tier in (None, "app"):
+                    out.members.append(_pick(mems, t.index, f"cell[{c}].db.replica"))
+            if t.tier in (None, "app"):
                 apps = cluster.app_servers(c)
-                if member is None:
+                if t.member is None:
                     out.procs += apps
-                elif member.startswith("node["):
-                    out.procs.append(_pick(apps, int(re.search(r"\d+", member).group()), f"cell[{c}].app.node"))
                 else:
-                    raise TargetError(f"{target}: an app tier has node[k]")
-    elif m.group("idc") is not None:
-        idc = m.group("idc")
+                    out.procs.append(_pick(apps, t.index, f"cell[{c}].app.node"))
+    elif t.part == "idc":
         for c in range(cluster.cells):
-            out.members += [x for x in cluster.db_members(c) if x.idc == idc]
-            out.procs += [p for p in cluster.app_servers(c) if p.idc == idc]
-        out.procs += [p for p in cluster.etcd_members() if p.idc == idc]
+            out.members += [x for x in cluster.db_members(c) if x.idc == t.idc]
+            out.procs += [p for p in cluster.app_servers(c) if p.idc == t.idc]
+        out.procs += [p for p in cluster.etcd_members() if p.idc == t.idc]
         if not out.members and not out.procs:
-            raise TargetError(f"nothing is placed in IDC {idc!r}")
-    elif target in ("gateway", "gns"):
+            raise TargetError(f"nothing is placed in IDC {t.idc!r}")
+    elif t.part == "gns":
         g = cluster.gateway()
         if g is None:
             raise TargetError("the cluster has no gateway")
         out.procs.append(g)
-    elif target in ("relay", "bus"):
+    elif t.part == "bus":
         r = cluster.relay()
         if r is None:
             raise TargetError("the cluster has no relay")
         out.procs.append(r)
-    elif target.startswith("etcd"):
+    else:  # etcd
         ms = cluster.etcd_members()
-        which = m.group("etcd")
-        if which is None:
-            out.procs += ms
-        elif which == "quorum":
+        if t.quorum:
             out.procs += ms[: len(ms) // 2 + 1]  # a majority: the rest cannot elect a leader
+        elif t.index is None:
+            out.procs += ms
         else:
-            out.procs.append(_pick(ms, int(which), "etcd"))
+            out.procs.append(_pick(ms, t.index, "etcd"))
     return out
 
 
 def check_schedule(scenario) -> None:
     """Reject, before anything starts, a ``chaos:`` entry the live cluster cannot carry out.
 
-    Raises ``ScenarioError`` naming ``chaos[i]``: a member index beyond the replica set, an app
-    node or etcd member that does not exist, or a fault kind that does not apply to the target.
+    Scenario validation already refused targets naming nothing in the scenario and fault kinds
+    that do not apply (``sim.scenario.chaos``). What is left is live-only: the cluster runs
+    ``live.app_servers_per_cell`` app servers per cell (the simulator: ``app.nodes``) and the
+    template's replica count in every cell. Raises ``ScenarioError`` naming ``chaos[i].target``.
     """
     from sim.errors import ScenarioError
     from sim.scenario.live import Live
     live = scenario.live or Live()
-    replicas = scenario.topology.cells.template.db.replicas
-    limits = {"replica": replicas, "node": live.app_servers_per_cell, "etcd": live.etcd.members}
+    limits = {"replica": scenario.topology.cells.template.db.replicas, "node": live.app_servers_per_cell}
     for i, e in enumerate(scenario.chaos):
-        where = f"chaos[{i}]"
-        m = CHAOS_TARGET_RE.match(e.target)
-        for what, n in limits.items():
-            k = re.search(rf"{what}\[(\d+)\]", e.target)
-            if k and int(k.group(1)) >= n:
-                raise ScenarioError(f"{what}[{k.group(1)}] does not exist: the live cluster has {n} "
-                                    f"(0-{n - 1})", path=f"{where}.target")
-        app = m.group("tier") == "app"
-        if e.fault in ("kill-postmaster", "kill-patroni", "partition") and not (m.group("tier") == "db"):
-            raise ScenarioError(f"fault {e.fault} needs a database target such as cell[0].db.primary, "
-                                f"got {e.target!r}", path=f"{where}.target")
-        if e.fault == "latency" and not (m.group("tier") in ("db", "app")):
-            raise ScenarioError(f"fault latency needs cell[i].db... or cell[i].app..., got {e.target!r}",
-                                path=f"{where}.target")
-        if e.fault == "bad-change" and not app:
-            raise ScenarioError(f"fault bad-change needs an app target such as cell[0].app, got {e.target!r}",
-                                path=f"{where}.target")
-        if e.fault == "latency" and e.latency <= 0:
-            raise ScenarioError("fault latency needs latency > 0 (e.g. 100ms)", path=f"{where}.latency")
+        t = e.scope
+        n = limits.get(t.member)
+        if n is not None and t.index >= n:
+            raise ScenarioError(f"{t.member}[{t.index}] does not exist: the live cluster has {n} "
+                                f"(0-{n - 1})", path=f"chaos[{i}].target")

@@ -276,6 +276,8 @@ class BringUp:
                          "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "relay.log"),
                          "restart": live.restart_app_servers, "cwd": str(REPO_ROOT)})
         path = write_conf("gateway", {"name": "gateway", "port": gw_port, "deadline": live.gateway_deadline,
+                                      "backoff": live.retry.gateway_backoff,
+                                      "max_backoff": live.retry.gateway_max_backoff,
                                       "cells": [[f"http://127.0.0.1:{a['port']}" for a in apps if a["cell"] == c]
                                                 for c in range(st["cells"])]})
         programs.append({"name": "gateway", "argv": [py, "-m", "loadtests.bank.gateway"],

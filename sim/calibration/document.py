@@ -14,10 +14,10 @@ import os
 import numpy as np
 import yaml
 
-from sim.calibration.measure import USER_KINDS
 from sim.errors import HivesimError, ResultsError
 from sim.results.writer import atomic_write_text
 from sim.scenario.loader import load_yaml_file
+from sim.scenario.mix import USER_KINDS
 
 __all__ = ["calibration_document", "load_calibration", "write_calibration"]
 

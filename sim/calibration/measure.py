@@ -20,34 +20,32 @@ import numpy as np
 from sim.calibration.windows import completed_in, fault_cell, recovery_in_window, window_end
 from sim.errors import HivesimError
 from sim.results.reader import Run
-from sim.scenario.model import CHAOS_TARGET_RE
+from sim.scenario.chaos import parse_target
+from sim.scenario.mix import RECORD_KIND, USER_KINDS
 
-__all__ = ["USER_KINDS", "Z99", "SETTLE", "mix_weights", "db_fault_cell",
+__all__ = ["Z99", "SETTLE", "mix_weights", "db_fault_cell",
            "per_second", "fault_figures", "peak_p99", "steady_mask", "service_profile", "throughput_profile",
            "cpu_demand"]
 
-# The live records' user transaction kinds (reads, same-cell and cross-cell transfers: the
-# scenario's mix reads / intra_cell / cross_cell). The one definition in sim.calibration; the
-# lead points it at the scenario's shared definition at merge (issue 12).
-USER_KINDS = ("read", "intra", "cross")
 Z99 = 2.3263478740408408  # standard normal 99th percentile: ln(p99/p50) = Z99 x sigma of a lognormal
 SETTLE = 35.0   # seconds after a fault (its start, or its lifting if held) that are not "steady"
 
 
 def mix_weights(mix) -> dict[str, float]:
-    """The scenario's workload mix keyed by ``USER_KINDS``."""
-    return {"read": mix.reads, "intra": mix.intra_cell, "cross": mix.cross_cell}
+    """The scenario's workload mix keyed as the live records spell the kinds (``USER_KINDS``)."""
+    return {RECORD_KIND[k]: v for k, v in mix.shares().items()}
 
 
 def db_fault_cell(target: str) -> int | None:
-    """The cell of a fault on one cell's database (``cell[1].db.primary`` -> 1), else None.
-
-    The one place sim.calibration parses a chaos target (the typed ChaosTarget of sim.scenario
-    replaces it, issue 12): the replay models only database faults of a single cell."""
-    m = CHAOS_TARGET_RE.match(target)
-    if m is None or m.group("cell") in (None, "*") or m.group("tier") != "db":
+    """The cell of a fault on one cell's database (``cell[1].db.primary`` -> 1), else None:
+    the replay models only database faults of a single cell."""
+    try:
+        t = parse_target(target)
+    except ValueError:
         return None
-    return int(m.group("cell"))
+    if t.part != "cell" or t.tier != "db" or t.cells is None or len(t.cells) != 1:
+        return None
+    return t.cells[0]
 
 
 # --------------------------------------------------------------------------- rows counted as the live benchmark counts

@@ -14,11 +14,11 @@ count a fault's failed requests the same way:
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
-__all__ = ["window_end", "completed_in", "recovery_in_window", "fault_cell", "longest_stall"]
+from sim.scenario.chaos import parse_target
+
+__all__ = ["window_end", "completed_in", "recovery_in_window", "cell_scope", "fault_cell", "longest_stall"]
 
 
 def window_end(starts: list[float], n: int, run_end: float) -> float:
@@ -53,11 +53,23 @@ def recovery_in_window(ts: np.ndarray, bad: np.ndarray, start: float, end: float
     return max(0.0, t_ok - first_bad), bool(recovered), first_bad
 
 
+def cell_scope(target: str) -> tuple[int, ...] | str | None:
+    """The cells a fault's target lies in: a tuple of indices, ``"all"`` for ``cell[*]``, None
+    when it names no cell (an IDC, the router, etcd) or is not a target (parsed once, by
+    ``sim.scenario.chaos.parse_target``)."""
+    try:
+        t = parse_target(target)
+    except ValueError:
+        return None
+    if t.part != "cell":
+        return None
+    return "all" if t.cells is None else t.cells
+
+
 def fault_cell(target: str) -> int | None:
-    """The one cell a target lies in (``cell[2].db.primary`` -> 2), else None: a fault's scope.
-    (The typed ChaosTarget of sim.scenario will replace this parse, issue 12.)"""
-    m = re.match(r"cell\[(\d+)\]", target)
-    return int(m.group(1)) if m else None
+    """The one cell a target lies in (``cell[2].db.primary`` -> 2), else None: a fault's scope."""
+    cells = cell_scope(target)
+    return cells[0] if isinstance(cells, tuple) and len(cells) == 1 else None
 
 
 def longest_stall(done: np.ndarray, start: float, end: float) -> float:

@@ -28,6 +28,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from loadtests.bank.routing import account_id
     from loadtests.cluster import Cluster
     from sim.scenario import load_scenario
 
@@ -43,7 +44,7 @@ def run(args) -> int:
         else:
             print(f"live bank up in {secs:.1f}s: {c.cells} cells, gateway {c.gateway_url}")
             print(f"  run dir {c.run_dir}  (admin token in {c.run_dir}/cluster.json)")
-            print(f"  try: curl -s {c.gateway_url}/accounts/acct-0000000")
+            print(f"  try: curl -s {c.gateway_url}/accounts/{account_id(0)}")
         return 0
     c = Cluster.attach(run_dir)
     if args.action == "status":

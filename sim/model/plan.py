@@ -9,10 +9,7 @@ how ``chaos:`` entries and errors name it. The result is plain data; the engine
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-
-from pydantic import ValidationError
 
 from sim.errors import ScenarioError
 from sim.scenario.model import CellSpec, Scenario
@@ -59,34 +56,6 @@ class BankPlan:
         return self.idcs.index(name)
 
 
-def _deep_update(base: dict, over: dict) -> dict:
-    for k, v in over.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict):
-            _deep_update(base[k], v)
-        else:
-            base[k] = v
-    return base
-
-
-def _resolve_cells(sc: Scenario) -> list[CellSpec]:
-    cells = sc.topology.cells
-    template = cells.template.model_dump(mode="python", exclude_unset=False)
-    specs: list[CellSpec | None] = [None] * cells.count
-    raw = [None] * cells.count
-    for oi, ov in enumerate(cells.overrides):
-        for i in ov.indices(cells.count):
-            raw[i] = _deep_update(copy.deepcopy(raw[i] or template), copy.deepcopy(ov.set))
-            try:
-                specs[i] = CellSpec.model_validate(raw[i])
-            except ValidationError as exc:
-                e = exc.errors(include_url=False)[0]
-                loc = ".".join(str(p) for p in e["loc"])
-                raise ScenarioError(f"{e['msg']} (got {e.get('input')!r})",
-                                    path=f"topology.cells.overrides[{oi}].set.{loc}") from None
-    base = cells.template
-    return [s if s is not None else base for s in specs]
-
-
 def _place(plist: list[str], n: int, idcs: list[str]) -> list[int]:
     names = plist or idcs
     return [idcs.index(names[i % len(names)]) for i in range(n)]
@@ -101,7 +70,7 @@ def build_bank(sc: Scenario) -> BankPlan:
         for idc in region.idcs:
             idcs.append(idc.name)
             idc_region.append(ri)
-    specs = _resolve_cells(sc)
+    specs = topo.cells.specs()  # validated with the scenario: cannot fail here
     if sc.workload.mapping == "range":
         total_w = sum(s.weight for s in specs)
         shares = [s.weight / total_w for s in specs]

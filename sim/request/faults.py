@@ -21,17 +21,16 @@ from __future__ import annotations
 import math
 
 from sim.request.spec import FaultWindow
-from sim.scenario.model import CHAOS_TARGET_RE
 
 __all__ = ["REJECT_FAULTS", "outage_for", "fault_windows", "unmodelled_chaos"]
 
 REJECT_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")  # leave the cell without a primary
 
 
-def _target(target: str):
-    """The chaos target's parts (cell, tier, member, idc). The one place this module parses a
-    target; the typed ChaosTarget of sim.scenario replaces it (issue 12)."""
-    return CHAOS_TARGET_RE.match(target)
+def _hits_primary(scope, cell: int | None = None) -> bool:
+    """The target names a cell's primary (or its whole replica set), of ``cell`` if given."""
+    return (scope.part == "cell" and scope.tier == "db" and scope.member in (None, "primary")
+            and (cell is None or scope.cells is None or cell in scope.cells))
 
 
 def outage_for(kind: str, duration: float, failover, calibration: dict | None = None) -> list[tuple[float, float, str]]:
@@ -62,10 +61,8 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
     primary_idc = (db.placement or sc.topology.idc_names)[0]
     spans: list[tuple[float, float, str]] = []
     for c in sc.chaos:
-        m = _target(c.target)
-        hits_cell = (m.group("cell") in ("*", str(cell)) and m.group("tier") == "db"
-                     and m.group("member") in (None, "primary"))
-        hits_idc = m.group("idc") == primary_idc and c.fault in ("down", "partition")
+        hits_cell = _hits_primary(c.scope, cell)
+        hits_idc = c.scope.part == "idc" and c.scope.idc == primary_idc and c.fault in ("down", "partition")
         if not (hits_cell or hits_idc):
             continue
         kind = "down" if hits_idc else c.fault
@@ -97,10 +94,8 @@ def unmodelled_chaos(sc) -> list[str]:
     """Chaos entries the request level does not turn into fault windows (reported, not hidden)."""
     out = []
     for c in sc.chaos:
-        m = _target(c.target)
-        db_hit = m.group("tier") == "db" and m.group("member") in (None, "primary") and \
-            (c.fault in REJECT_FAULTS or c.fault == "pause")
-        idc_hit = m.group("idc") is not None and c.fault in ("down", "partition")
+        db_hit = _hits_primary(c.scope) and (c.fault in REJECT_FAULTS or c.fault == "pause")
+        idc_hit = c.scope.part == "idc" and c.fault in ("down", "partition")
         if not (db_hit or idc_hit):
             out.append(f"{c.fault} {c.target} at {c.at:g}s")
     return out

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from sim.scenario.model import Strict
+from sim.scenario.base import Strict
+from sim.scenario.mix import TRANSACTION_KINDS
 from sim.scenario.types import Duration, Fraction, Number, PosInt
 
 __all__ = ["TierDemand", "Demand", "NodeSize", "CapacitySpec"]
@@ -58,6 +59,6 @@ class CapacitySpec(Strict):
     def _demand(self):
         if self.demand is not None:
             d = self.demand
-            if all(getattr(d, k).app == 0 and getattr(d, k).db == 0 for k in ("reads", "intra_cell", "cross_cell")):
+            if all(getattr(d, k).app == 0 and getattr(d, k).db == 0 for k in TRANSACTION_KINDS):
                 raise ValueError("demand: at least one transaction type needs a CPU time > 0")
         return self

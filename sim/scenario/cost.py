@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from sim.scenario.model import Strict
+from sim.scenario.base import Strict
 from sim.scenario.types import Fraction, Number, PosInt, PosNumber
 
 __all__ = ["ServerClass", "Power", "Space", "Network", "License", "Staff", "Cloud", "FixedItem",

@@ -11,17 +11,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from sim.scenario.base import Strict
 from sim.scenario.types import Duration, NonNegInt, PosInt
 
-__all__ = ["Live", "LivePatroni", "LiveEtcd", "LiveLoad", "LiveRetry"]
-
-
-class Strict(BaseModel):
-    """Same rules as the other sections (sim.scenario.model.Strict; not imported, to avoid a cycle)."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+__all__ = ["Live", "LivePatroni", "LiveEtcd", "LiveLoad", "LiveRetry", "CLIENT_TIMEOUT_MARGIN"]
 
 
 class LivePatroni(Strict):
@@ -67,6 +62,10 @@ class LiveLoad(Strict):
     steps: str = Field("", max_length=1000, pattern=r"^(\s*\d+@\d+(\.\d+)?\s*,?)*$", description="step shape: users@second list, e.g. '10@0,30@20,10@40'")
 
 
+# seconds the client's socket timeout exceeds the gateway's deadline (LiveRetry.client_timeout_for)
+CLIENT_TIMEOUT_MARGIN = 5.0
+
+
 class LiveRetry(Strict):
     """How the gateway and the load's clients retry. One definition: the bank, the Locust client,
     calibration and prediction all read these (echoed in every live run's scenario.yaml), so a
@@ -88,6 +87,12 @@ class LiveRetry(Strict):
             if getattr(self, first) > getattr(self, cap):
                 raise ValueError(f"{first} ({getattr(self, first)}) must be <= {cap} ({getattr(self, cap)})")
         return self
+
+    def client_timeout_for(self, gateway_deadline: float) -> float:
+        """The client's socket timeout per request: above the gateway's deadline by
+        CLIENT_TIMEOUT_MARGIN, so the gateway answers (503/504) before the client drops the
+        connection (a dropped connection is an unknown outcome, costing a status lookup)."""
+        return float(gateway_deadline) + CLIENT_TIMEOUT_MARGIN
 
     def client_deadline_for(self, gateway_deadline: float) -> float:
         """The client's deadline for one transfer (the default covers two gateway deadlines)."""
