@@ -98,3 +98,15 @@ def test_one_fault_window_rule():
     assert spec.faults == (FaultWindow(0.0, 10.0, "reject"),) == tuple(fault_windows(sc, 0, 110.0, 260.0))
     (spec,) = from_scenario(sc, window=(60.0, 260.0), cells=[0], calibration={"outage_seconds": {"crash": 4.0}})
     assert spec.faults == (FaultWindow(40.0, 44.0, "reject"),)
+
+
+def test_fault_windows_follow_each_cells_own_failover():
+    """Bug fixed: request mode read the template's failover for every cell, so a cell override
+    (here cell 1 detects in 40 s, not 10 s) was ignored and its outage came out 20 s, not 50 s."""
+    from sim.request.faults import fault_windows
+    text = SCENARIO.replace(
+        "workload:", "    overrides:\n      - {cells: [1], set: {db: {failover: {detection: 40s}}}}\nworkload:", 1)
+    text = text.replace('target: "cell[0].db.primary", fault: crash}', 'target: "cell[*].db.primary", fault: crash}')
+    sc = load_scenario_text(text)
+    assert fault_windows(sc, 0, 60.0, 260.0)[0] == FaultWindow(40.0, 60.0, "reject")
+    assert fault_windows(sc, 1, 60.0, 260.0)[0] == FaultWindow(40.0, 90.0, "reject")

@@ -57,7 +57,7 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
     """The request engine's fault windows for ``cell`` in the window [t0, t1) of scenario ``sc``
     (offsets from t0; faults that began before t0 are clipped to the window, overlapping ones
     merged: a reject wins over a stall)."""
-    db = sc.topology.cells.template.db
+    db = sc.topology.cells.specs()[cell].db  # the cell's own spec, overrides applied
     primary_idc = (db.placement or sc.topology.idc_names)[0]
     spans: list[tuple[float, float, str]] = []
     for c in sc.chaos:

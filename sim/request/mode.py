@@ -65,8 +65,9 @@ def request_windows(sc, margin: float = WINDOW_MARGIN, max_whole: float = MAX_WH
     if not sc.chaos:
         raise HivesimError(f"simulation.mode: request simulates short windows: give chaos: entries or a "
                            f"horizon <= {max_whole:g}s (got {H:g}s and no chaos)")
-    fo = sc.topology.cells.template.db.failover
-    spans = sorted((max(0.0, c.at - margin), min(H, c.at + max(c.duration, fo.total) + fo.total + margin))
+    # the slowest failover of any cell (overrides included) bounds how long a fault lasts
+    fo_total = max(spec.db.failover.total for spec in {id(s): s for s in sc.topology.cells.specs()}.values())
+    spans = sorted((max(0.0, c.at - margin), min(H, c.at + max(c.duration, fo_total) + fo_total + margin))
                    for c in sc.chaos)
     out: list[list[float]] = []
     for a, b in spans:
