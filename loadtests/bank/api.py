@@ -263,17 +263,8 @@ def serve(create_app, module: str) -> int:
 
 
 def uvicorn_run(app, port: int, host: str = "127.0.0.1") -> None:
-    """Serve ``app`` with uvicorn (uvloop + httptools when installed), quietly."""
+    """Serve ``app`` with uvicorn, quietly. ``auto``: uvicorn picks uvloop and httptools (both
+    dependencies of the ``live`` extra; uvloop is absent on Windows) and falls back by itself."""
     import uvicorn
-    try:
-        import uvloop  # noqa: F401
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
-    try:
-        import httptools  # noqa: F401
-        http = "httptools"
-    except ImportError:
-        http = "h11"
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, loop=loop, http=http,
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, loop="auto", http="auto",
                 timeout_keep_alive=30, lifespan="on")

@@ -61,9 +61,6 @@ def cmd_run(args) -> int:
     elif not args.quiet:
         print_summary(summary, out)
     if args.gate:
-        try:
-            from sim.readers.gate import apply_scenario_gates
-        except ImportError:
-            raise HivesimError("--gate: gate evaluation is not available in this build") from None
+        from sim.readers.gate import apply_scenario_gates
         return apply_scenario_gates(out)
     return 0
