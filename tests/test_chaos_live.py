@@ -31,7 +31,7 @@ def _require_live():
 
 def test_live_smoke_verdict_with_recovery_per_fault(tmp_path):
     _require_live()
-    from loadtests.live_run import LiveOptions, run_live
+    from loadtests.run import LiveOptions, run_live
     from sim.scenario import load_scenario
 
     sc = load_scenario(os.path.join(ROOT, "scenarios", "live-smoke.yaml"))

@@ -23,8 +23,8 @@ from loadtests.analysis.records import read_requests, read_transfers
 from loadtests.analysis.recovery import FaultEpisode, analyse_faults
 from loadtests.bank.routing import account_id
 from loadtests.checker import run_checker
-from loadtests.live_run import wait_first_request
-from loadtests.loadrun import LoadSpec, run_locust
+from loadtests.run import wait_first_request
+from loadtests.load.loadrun import LoadSpec, run_locust
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "pipeline-test-token"
@@ -85,7 +85,7 @@ def _run(url, accounts_file, tmp_path, duration, faults=(), workers=0):
 
 
 def test_standalone_load_finds_the_seeded_accounts(fakebank, tmp_path):
-    """``locust -f loadtests/locustfile.py`` without an accounts file discovers the accounts by id:
+    """``locust -f loadtests/load/locustfile.py`` without an accounts file discovers the accounts by id:
     they must be the ids seeding creates (bug: it asked for acct-00000, seeding made acct-0000000)."""
     url, accts, _ = fakebank
     rec = tmp_path / "records"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from loadtests.loadrun import LoadSpec, locust_argv
-from loadtests.profiles import ConstantProfile, DayShape, StepProfile
+from loadtests.load.loadrun import LoadSpec, locust_argv
+from loadtests.load.profiles import ConstantProfile, DayShape, StepProfile
 from sim.profile import DayProfile
 
 

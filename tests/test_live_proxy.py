@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from loadtests.proxy import FaultProxy, _Control
+from loadtests.chaos.proxy import FaultProxy, _Control
 
 TOKEN = "t0ken-for-tests"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from loadtests.live_run import load_spec_for
-from loadtests.loadrun import locust_argv
+from loadtests.run import load_spec_for
+from loadtests.load.loadrun import locust_argv
 from sim.scenario import load_scenario
 
 SMOKE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scenarios", "live-smoke.yaml")

@@ -9,7 +9,7 @@ day, so ``worst_day`` and ``worst_30d`` equal the run's own figures; ``worst_10s
 sliding 10-second window (a crash late in the run cannot be averaged away).
 
 The columns of events.csv and timeseries.csv are ``sim.results.schema.LIVE_EVENTS_COLUMNS`` and
-``LIVE_TIMESERIES_COLUMNS``; ``loadtests/live_run.py`` writes the directory with
+``LIVE_TIMESERIES_COLUMNS``; ``loadtests/run.py`` writes the directory with
 ``sim.results.writer``, like every other run.
 """
 

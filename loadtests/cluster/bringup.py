@@ -176,7 +176,7 @@ class BringUp:
         proxy_env = {**os.environ, "HIVESIM_ADMIN_TOKEN": token, "PYTHONPATH": str(REPO_ROOT)}
         for m in st["members"]:
             log = rd / "logs" / f"proxy-{m['name']}.log"
-            p = procs.spawn([sys.executable, "-m", "loadtests.proxy", "--listen", str(m["proxy_port"]),
+            p = procs.spawn([sys.executable, "-m", "loadtests.chaos.proxy", "--listen", str(m["proxy_port"]),
                              "--target", str(m["pg_port"]), "--control", str(m["proxy_control_port"]),
                              "--name", m["name"]], log, env=proxy_env, cwd=str(REPO_ROOT))
             self._procs[p.pid] = p

@@ -19,7 +19,7 @@ __all__ = ["FaultHelpers", "ProxyControl"]
 
 @dataclass
 class ProxyControl:
-    """Client of one member's fault proxy control API (see loadtests/proxy.py)."""
+    """Client of one member's fault proxy control API (see loadtests/chaos/proxy.py)."""
 
     name: str
     url: str

@@ -5,7 +5,7 @@ What ``Cluster.up()`` starts, all on 127.0.0.1, each process in its own session:
 1. etcd x ``live.etcd.members`` (the DCS);
 2. per cell, one Patroni per database member (``cells.template.db.replicas``, placed in IDCs by
    ``db.placement``), each managing a PostgreSQL (as the ``postgres`` user when we are root);
-3. one fault proxy per member (``loadtests.proxy``): app servers and relay reach members only
+3. one fault proxy per member (``loadtests.chaos.proxy``): app servers and relay reach members only
    through it;
 4. a supervisor (``loadtests.cluster.supervisor``) running the app servers, the relay and the
    gateway, restarting any that die;

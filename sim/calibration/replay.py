@@ -4,7 +4,7 @@ Locust's users are a *closed* loop: each of ``live.load.users`` users paces at `
 and waits for its answer, so during an outage the offered load collapses (every user ends up
 blocked on the broken cell); an open-loop model over-predicts failures there. ``_ClosedLoop``
 runs the users explicitly: reads, same-cell and cross-cell transfers in the scenario's mix, with
-the client's retry / status-lookup rules (loadtests/locustfile.py), and the gateway answers each
+the client's retry / status-lookup rules (loadtests/load/locustfile.py), and the gateway answers each
 attempt from the cell's state (details in the class's docstring and docs/calibration.md).
 
 Load and retry settings come from the replayed run's own scenario (``live.load``,

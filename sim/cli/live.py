@@ -31,7 +31,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from loadtests.live_run import LiveOptions, run_live
+    from loadtests.run import LiveOptions, run_live
     from sim.errors import HivesimError
     from sim.scenario import load_scenario
 

@@ -3,10 +3,10 @@
 Each user reads balances and makes same-cell and cross-cell transfers in the scenario's mix
 (``workload.mix``), at a constant per-user rate, against the gateway (docs/live-api.md)::
 
-    locust -f loadtests/locustfile.py --host http://127.0.0.1:8000                 # web UI
-    locust -f loadtests/locustfile.py --host ... --headless -u 20 -r 20 -t 60s     # headless
-    locust -f loadtests/locustfile.py,loadtests/shapes.py --shape day ...          # with a shape
-    locust -f loadtests/locustfile.py --master ... / --worker --master-host 127.0.0.1
+    locust -f loadtests/load/locustfile.py --host http://127.0.0.1:8000                 # web UI
+    locust -f loadtests/load/locustfile.py --host ... --headless -u 20 -r 20 -t 60s     # headless
+    locust -f loadtests/load/locustfile.py,loadtests/load/shapes.py --shape day ...          # with a shape
+    locust -f loadtests/load/locustfile.py --master ... / --worker --master-host 127.0.0.1
 
 Transfers carry an idempotency key (uuid4 hex). Retry semantics, the point of the exercise:
 
@@ -91,7 +91,7 @@ def _options(parser):
     g.add_argument("--bank-timeout", type=float, default=CLIENT_TIMEOUT, help="client socket timeout per request (s)")
     g.add_argument("--bank-record-dir", default="", help="write per-request and per-transfer records here")
     g.add_argument("--bank-seed", type=int, default=0, help="seed for account choice and amounts (0 = random)")
-    g.add_argument("--shape", default="constant", choices=["day", "constant", "step"], help="with loadtests/shapes.py")
+    g.add_argument("--shape", default="constant", choices=["day", "constant", "step"], help="with loadtests/load/shapes.py")
     g.add_argument("--shape-users", type=int, default=10, help="users (peak users for --shape day)")
     g.add_argument("--shape-duration", type=float, default=60.0, help="run length in seconds for the shape")
     g.add_argument("--shape-steps", default="10@0", help="step shape: users@second,...")

@@ -4,7 +4,7 @@ Steps (each one logged):
 
 1. bring the scenario's bank up (``loadtests.cluster.Cluster``) in a run directory of its own,
    seed its accounts, write the accounts file the Locust users read;
-2. start Locust headless as a subprocess (``loadtests/loadrun.py``) with the scenario's mix and
+2. start Locust headless as a subprocess (``loadtests/load/loadrun.py``) with the scenario's mix and
    load shape (``live.load``); the run's clock starts with the first request;
 3. play the ``chaos:`` schedule against the cluster (``loadtests/chaos/injector.py``);
 4. when the shape ends: lift every fault still held, wait for the cells to be healthy again,
@@ -33,7 +33,7 @@ from loadtests.analysis.cpu import CpuSampler, per_second_cpu
 from loadtests.analysis.records import read_requests, read_transfers
 from loadtests.analysis.recovery import analyse_faults, per_second
 from loadtests.analysis.summary import build_summary, events_rows
-from loadtests.loadrun import LoadSpec, run_locust
+from loadtests.load.loadrun import LoadSpec, run_locust
 from sim.results.schema import LIVE_EVENTS_COLUMNS, LIVE_TIMESERIES_COLUMNS, run_block
 from sim.results.writer import StagedDir, csv_text, scenario_yaml, write_json
 

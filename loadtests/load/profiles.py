@@ -1,8 +1,8 @@
 """Load profiles: how many users run at each second of a live run (plain Python, no Locust).
 
-Kept apart from ``loadtests/shapes.py`` (the Locust side) because importing Locust
+Kept apart from ``loadtests/load/shapes.py`` (the Locust side) because importing Locust
 monkey-patches the standard library with gevent: hivesim and its tests use these without it.
-See ``loadtests/shapes.py`` for how a profile drives Locust. The day shape is the simulator's
+See ``loadtests/load/shapes.py`` for how a profile drives Locust. The day shape is the simulator's
 day profile (``sim.profile.DayProfile``) played faster, never a second formula.
 """
 

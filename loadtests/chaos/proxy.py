@@ -21,7 +21,7 @@ Control plane (HTTP on ``--control``, 127.0.0.1 only; every route but ``GET /hea
 * ``POST /heal``                          remove every fault; connections that were black-holed
   are closed (their byte streams are broken), new ones work again
 
-Run: ``python -m loadtests.proxy --listen 6001 --target 5432 --control 6101 --name c0-m0``.
+Run: ``python -m loadtests.chaos.proxy --listen 6001 --target 5432 --control 6101 --name c0-m0``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Load shapes for the live benchmark: the scenario's day compressed into the run, constant, step.
 
 A shape says how many users run at each second; with ``constant_throughput`` users
-(see ``loadtests/locustfile.py``) the offered rate is users x per-user rate, so shaping users
+(see ``loadtests/load/locustfile.py``) the offered rate is users x per-user rate, so shaping users
 shapes the load. Three profiles, plain and unit-testable:
 
-The profiles live in ``loadtests/profiles.py`` (no Locust import):
+The profiles live in ``loadtests/load/profiles.py`` (no Locust import):
 
 * :class:`DayShape` -- the scenario's 24-hour profile (``workload.profile``: 24 hourly weights,
   or the simulator's von Mises day with ``peak_factor`` and ``peak_hour``, ``sim.profile``)
@@ -16,7 +16,7 @@ The profiles live in ``loadtests/profiles.py`` (no Locust import):
 options the locustfile registers (``--shape``, ``--shape-users``, ``--shape-duration`` ...).
 Use it by naming this file after the locustfile::
 
-    locust -f loadtests/locustfile.py,loadtests/shapes.py --shape day --shape-users 30 \\
+    locust -f loadtests/load/locustfile.py,loadtests/load/shapes.py --shape day --shape-users 30 \\
            --shape-duration 90 --headless --host http://127.0.0.1:8000
 
 Without this file Locust's own ``-u/-r/-t`` apply.
@@ -34,7 +34,7 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-from loadtests.profiles import ConstantProfile, DayShape, StepProfile, profile_from_options  # noqa: E402
+from loadtests.load.profiles import ConstantProfile, DayShape, StepProfile, profile_from_options  # noqa: E402
 
 __all__ = ["DayShape", "ConstantProfile", "StepProfile", "profile_from_options", "HivesimShape"]
 
