@@ -133,3 +133,12 @@ def test_every_module_says_what_it_is_for():
                for _, (p, tree) in _modules(pkg).items()
                if p.stat().st_size > 0 and not ast.get_docstring(tree)]
     assert not missing, f"modules without a docstring: {missing}"
+
+
+def test_layout_page_lists_every_module_and_only_those():
+    import re
+    text = (ROOT / "docs" / "layout.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^- `((?:sim|loadtests)/[\w/]+\.py)`", text, flags=re.M))
+    actual = {str(p.relative_to(ROOT)) for pkg in ("sim", "loadtests") for p in (ROOT / pkg).rglob("*.py")}
+    assert not actual - listed, f"docs/layout.md misses: {sorted(actual - listed)}"
+    assert not listed - actual, f"docs/layout.md lists modules that do not exist: {sorted(listed - actual)}"

@@ -1,4 +1,4 @@
-"""Capacity, shedding and latency of each cell, and the bank's peak daily throughput.
+"""Capacity, shedding and latency of each cell: what a cell at a given capacity does to its traffic.
 
 A cell serves at most the minimum over its tiers:
 
