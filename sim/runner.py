@@ -3,7 +3,7 @@
 ``simulate(scenario)`` is pure: for a given scenario and seed it returns the same summary
 whatever the number of worker processes (each replication has its own seeded generator and
 results are aggregated in replication order). ``run_to_dir`` adds the results contract's
-files. Sweeps (``sim.sweep``) and benchmarks call these.
+files. Sweeps (``sim.readers.sweep``) and benchmarks call these.
 """
 
 from __future__ import annotations

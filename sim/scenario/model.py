@@ -409,7 +409,7 @@ class Scenario(Strict):
     capacity: CapacitySpec | None = Field(None, description="service demands, node sizes, latency model (sim/scenario/capacity.py)")
     cost: CostSpec | None = Field(None, description="unit prices and amortisation (sim/scenario/cost.py)")
     live: Live | None = Field(None, description="settings of the live benchmark (cluster, load, run length)")
-    calibration: dict | None = Field(None, description="measured parameters written by `hivesim calibrate` (sim.calibrate; docs/calibration.md)")
+    calibration: dict | None = Field(None, description="measured parameters written by `hivesim calibrate` (sim.calibration; docs/calibration.md)")
 
     @field_validator("gates")
     @classmethod
