@@ -18,6 +18,18 @@ Three rules from running Patroni cells (shared/reference/live-stack-notes.md) sh
    ``target_session_attrs=read-write``. psycopg_pool's reconnect backoff (1 s, doubling) would
    stretch a 3 s failover to 7 s or more, so this small pool connects on demand and retries
    within the caller's deadline.
+4. **A connection never leaves with a transaction open.** Whatever ends a transaction early
+   (an error, the watchdog, the caller's cancellation), the connection is either returned clean
+   (``IDLE``) or discarded *now*, synchronously: its socket shut down and freed (``discard``),
+   so the server sees the client gone and rolls back, releasing the row locks. (``conn.close()``
+   skips a connection psycopg already marked broken, and an awaited close can itself be cancelled;
+   either left a session idle in transaction, holding locks, for as long as the process lived.)
+   A cancelled caller does not cancel the query either (psycopg would send a cancel request,
+   rule 1): ``run_tx`` runs each attempt in a task of its own and, when cancelled, shuts that
+   attempt's socket down. The server side has its own bounds (``idle_in_transaction_session_timeout``,
+   ``lock_timeout``, ``statement_timeout``: ``live.*`` settings, set for the bank's role); COMMIT is
+   exempt from the statement timeout (a cancelled synchronous-replication wait would report a
+   commit no standby has).
 """
 
 from __future__ import annotations
@@ -36,7 +48,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
 __all__ = ["Pool", "LeaderFinder", "Unavailable", "UnknownOutcome", "Watchdog", "run_tx", "transfer_tx",
-           "TransferResult", "RETRYABLE"]
+           "TransferResult", "RETRYABLE", "shutdown_socket", "discard"]
 
 
 class Unavailable(Exception):
@@ -48,17 +60,44 @@ class UnknownOutcome(Exception):
 
 
 # server-side errors after which the same transaction can safely run again elsewhere
+# (LockNotAvailable: the role's lock_timeout; IdleInTransactionSessionTimeout: the server ended a
+# session we left idle, e.g. while this process was frozen; QueryCanceled: statement_timeout,
+# never on COMMIT, which is exempt)
 RETRYABLE = (pgerr.ReadOnlySqlTransaction, pgerr.SerializationFailure, pgerr.DeadlockDetected,
-             pgerr.AdminShutdown, pgerr.CannotConnectNow, pgerr.CrashShutdown)
+             pgerr.AdminShutdown, pgerr.CannotConnectNow, pgerr.CrashShutdown, pgerr.LockNotAvailable,
+             pgerr.IdleInTransactionSessionTimeout, pgerr.QueryCanceled)
+
+
+def shutdown_socket(conn) -> None:
+    """End ``conn``'s TCP connection now (both directions), without a cancel request.
+
+    shutdown(2) on a duplicate of the descriptor ends the connection for every copy, so a psycopg
+    call blocked on it returns at once with an OperationalError, and the server (through the
+    fault proxy) sees the client gone: an open transaction is rolled back.
+    """
+    try:
+        s = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        finally:
+            s.close()
+    except Exception:  # connection already gone: nothing to cut
+        pass
+
+
+def discard(conn) -> None:
+    """Drop ``conn`` now, synchronously (nothing to await, so nothing a cancellation can skip):
+    its socket shut down, then freed, also when psycopg already marked it broken."""
+    shutdown_socket(conn)
+    try:
+        conn.pgconn.finish()
+    except Exception:  # already finished
+        pass
 
 
 class Watchdog:
-    """Shuts a connection's socket down after ``timeout`` s unless cancelled first.
-
-    shutdown(2) on a duplicate of the descriptor ends the TCP connection for every copy, so the
-    psycopg call blocked on it returns at once with an OperationalError; no cancel request is
-    ever sent to the server.
-    """
+    """Shuts a connection's socket down (``shutdown_socket``) after ``timeout`` s unless
+    cancelled first; no cancel request is ever sent to the server."""
 
     def __init__(self, conn: psycopg.AsyncConnection, timeout: float):
         self.conn = conn
@@ -67,15 +106,7 @@ class Watchdog:
 
     def _fire(self) -> None:
         self.fired = True
-        try:
-            fd = self.conn.pgconn.socket
-            s = socket.socket(fileno=os.dup(fd))
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            finally:
-                s.close()
-        except Exception:  # connection already gone: nothing to cut
-            pass
+        shutdown_socket(self.conn)
 
     def cancel(self) -> None:
         self._handle.cancel()
@@ -142,20 +173,36 @@ class LeaderFinder:
 
 
 class Pool:
-    """At most ``size`` connections to the current primary, opened on demand."""
+    """At most ``size`` connections to the current primary, opened on demand.
+
+    Bounded on both sides: at most ``size`` connections are in use (a caller waits for one at
+    most until its deadline, then gets ``Unavailable``), at most ``size`` are kept idle, and a
+    connection that is not clean when released is discarded at once (``discard``), never left
+    open. ``statement_timeout`` (seconds, 0 = none): the role's server-side statement timeout;
+    when set, each COMMIT is exempted from it (``SET LOCAL statement_timeout = 0`` first).
+    """
 
     def __init__(self, dsn: str, size: int = 8, op_timeout: float = 5.0, connect_timeout: float = 3.0,
-                 members: list[dict] | None = None):
+                 members: list[dict] | None = None, statement_timeout: float = 0.0):
         self.dsn = dsn
         self.finder = LeaderFinder(members) if members else None
         self.size = size
         self.op_timeout = op_timeout
         self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
         self._idle: list[psycopg.AsyncConnection] = []
         self._sem = asyncio.Semaphore(size)
         self.primary_port: int | None = None  # port (of the member's proxy) we last reached
         self.failovers_seen = 0
         self.connects = 0
+        self.in_use = 0
+        self.discarded = 0   # connections dropped because they were not clean when released
+        self.busy_timeouts = 0  # callers that found every connection in use until their deadline
+
+    def stats(self) -> dict:
+        """Pool figures for /health (a stuck bank shows them: in use, idle, discarded)."""
+        return {"size": self.size, "in_use": self.in_use, "idle": len(self._idle), "connects": self.connects,
+                "discarded": self.discarded, "busy_timeouts": self.busy_timeouts}
 
     async def _connect(self, timeout: float) -> psycopg.AsyncConnection:
         dsn = self.dsn
@@ -166,11 +213,17 @@ class Pool:
             elif answered:
                 raise psycopg.OperationalError("no leader in the DCS right now (failover in progress)")
             # no Patroni answered: fall back to any writable member (multi-host string)
-        # No query runs during connect, so a wait_for cancel here is harmless.
-        conn = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(dsn, autocommit=False,
-                                            connect_timeout=max(1, int(min(timeout, self.connect_timeout)))),
-            timeout)
+        # No query runs during connect, so cutting it short is harmless; but a connect that
+        # completes as the timeout (or a cancellation) hits must not leak: it is discarded.
+        task = asyncio.ensure_future(psycopg.AsyncConnection.connect(
+            dsn, autocommit=False, connect_timeout=max(1, int(min(timeout, self.connect_timeout)))))
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await asyncio.shield(task)
+        except BaseException:
+            task.add_done_callback(_discard_result)
+            task.cancel()
+            raise
         self.connects += 1
         port = conn.info.port
         if self.primary_port is not None and port != self.primary_port:
@@ -180,12 +233,17 @@ class Pool:
 
     @asynccontextmanager
     async def connection(self, timeout: float):
-        """A connection in a fresh transaction; a broken or busy one is closed, not reused."""
+        """A connection in a fresh transaction; one not clean on release is discarded, not reused."""
         end = time.monotonic() + timeout
         try:
-            await asyncio.wait_for(self._sem.acquire(), timeout)
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: Semaphore.acquire itself handles being cancelled
+            # after it was woken up, so no permit is ever lost
+            async with asyncio.timeout(max(timeout, 0.001)):
+                await self._sem.acquire()
+        except TimeoutError:
+            self.busy_timeouts += 1
             raise Unavailable("all database connections busy") from None
+        self.in_use += 1
         conn = None
         try:
             leader = (await self.finder.port())[0] if self.finder is not None else None
@@ -195,7 +253,7 @@ class Pool:
                         and (leader is None or c.info.port == leader)):
                     conn = c
                     break
-                await _close(c)  # broken, or connected to a member that is no longer the leader
+                discard(c)  # broken, or connected to a member that is no longer the leader
             if conn is None:
                 conn = await self._connect(max(end - time.monotonic(), 0.05))
             ok = False
@@ -203,11 +261,17 @@ class Pool:
                 yield conn
                 ok = True
             finally:
-                if ok and not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+                if (ok and not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+                        and len(self._idle) < self.size):
                     self._idle.append(conn)
                 else:
-                    await _close(conn)
+                    # an error, a cancellation or a transaction left open: the server must roll
+                    # it back now, so the socket goes, synchronously (no await can be skipped)
+                    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                        self.discarded += 1
+                    discard(conn)
         finally:
+            self.in_use -= 1
             self._sem.release()
 
     def drop_idle(self) -> None:
@@ -216,21 +280,55 @@ class Pool:
             self.finder.invalidate()
         idle, self._idle = self._idle, []
         for c in idle:
-            asyncio.ensure_future(_close(c))
+            discard(c)
 
     async def close(self) -> None:
-        for c in self._idle:
-            await _close(c)
-        self._idle = []
+        self.drop_idle()
         if self.finder is not None:
             await self.finder.close()
 
 
-async def _close(conn) -> None:
-    try:
-        await asyncio.wait_for(conn.close(), 1.0)
-    except Exception:
-        pass
+def _discard_result(task: asyncio.Future) -> None:
+    """Done-callback of an abandoned connect: close the connection it made, if any."""
+    if not task.cancelled() and task.exception() is None:
+        discard(task.result())
+
+
+class _Attempt:
+    """One transaction attempt of ``run_tx`` as its own task: the connection it holds, and
+    whether its caller gave up (then it must not start its body)."""
+
+    def __init__(self):
+        self.conn: psycopg.AsyncConnection | None = None
+        self.abandoned = False
+        self.committing = False
+
+
+async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
+    async with pool.connection(deadline - time.monotonic()) as conn:
+        if att.abandoned:
+            raise Unavailable("caller gave up")
+        att.conn = conn
+        wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), 0.05)))
+        try:
+            result, commit = await body(conn)
+            if commit:
+                if pool.statement_timeout > 0:
+                    # a statement timeout on COMMIT would cancel a synchronous-replication wait:
+                    # PostgreSQL then makes the commit visible although no standby has it
+                    await conn.execute("SET LOCAL statement_timeout = 0")
+                att.committing = True
+                await conn.commit()
+            else:
+                await conn.rollback()
+        finally:
+            wd.cancel()
+        return result
+
+
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # an abandoned attempt's error is expected: retrieve it, log nothing
 
 
 async def run_tx(pool: Pool, deadline: float, body):
@@ -238,6 +336,8 @@ async def run_tx(pool: Pool, deadline: float, body):
 
     ``deadline`` is a ``time.monotonic()`` instant. Failures before COMMIT are retried on a new
     connection (the old primary may be gone); a failure during COMMIT raises ``UnknownOutcome``.
+    Cancelling the caller shuts the attempt's socket down (rule 4 of the module docstring): the
+    transaction is rolled back by the server, or, if COMMIT was in flight, left to it (unknown).
     """
     backoff = 0.02
     last_err: Exception | None = None
@@ -245,24 +345,21 @@ async def run_tx(pool: Pool, deadline: float, body):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise Unavailable(str(last_err) if last_err else "deadline passed")
-        committing = False
+        att = _Attempt()
+        task = asyncio.ensure_future(_attempt(pool, deadline, body, att))
         try:
-            async with pool.connection(remaining) as conn:
-                wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), 0.05)))
-                try:
-                    result, commit = await body(conn)
-                    if commit:
-                        committing = True
-                        await conn.commit()
-                    else:
-                        await conn.rollback()
-                finally:
-                    wd.cancel()
-                return result
-        except (Unavailable, asyncio.TimeoutError) as exc:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.done():
+                att.abandoned = True
+                if att.conn is not None:
+                    shutdown_socket(att.conn)
+                task.add_done_callback(_consume)
+            raise
+        except (Unavailable, TimeoutError) as exc:
             last_err = exc
         except (psycopg.OperationalError, psycopg.InterfaceError, *RETRYABLE) as exc:
-            if committing:
+            if att.committing:
                 raise UnknownOutcome(str(exc).strip() or type(exc).__name__) from None
             last_err = exc
             pool.drop_idle()
