@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 from loadtests.analysis.records import TransferRecord
+from loadtests.sessions import not_drained
 
 __all__ = ["ServerTransfer", "BankState", "Violation", "CheckResult", "check", "collect_state",
            "replica_checksum", "table_checksums_sql", "run_checker", "MemberDsn"]
@@ -343,7 +344,7 @@ def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable
                 pass
             if time.monotonic() >= deadline:
                 log(f"checker: relay not drained after {settle:g}s (audit: {audit})")
-                stuck.append(_not_drained(settle, audit, members, log))
+                stuck.append(not_drained(settle, audit, members, log))
                 break
             time.sleep(0.5)
 
@@ -406,20 +407,6 @@ def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable
     finally:
         if own:
             client.close()
-
-
-def _not_drained(settle: float, audit: dict | None, members, log) -> str:
-    """What a relay that did not drain left behind, and the database sessions that explain it."""
-    from loadtests.sessions import describe_sessions, sessions_report
-    if audit is None:
-        what = f"the bank's audit could not be read for {settle:g}s"
-    else:
-        what = (f"relay not drained after {settle:g}s: {audit.get('pending_transfers', '?')} cross-cell credits "
-                f"undelivered ({audit.get('in_flight')} cents in flight)")
-    lines = describe_sessions(sessions_report(members)) if members else []
-    for line in lines:
-        log(f"checker: {line}")
-    return what + ("; " + "; ".join(lines) if lines else "; no database session holds a lock" if members else "")
 
 
 def _get_retry(client, path: str, tries: int = 5, end: float | None = None):

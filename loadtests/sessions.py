@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-__all__ = ["SESSIONS_SQL", "member_sessions", "sessions_report", "describe_sessions"]
+__all__ = ["SESSIONS_SQL", "member_sessions", "sessions_report", "describe_sessions", "not_drained"]
 
 # one row per client session of the bank's role (Patroni's own sessions, background workers and
 # WAL senders left out)
@@ -87,3 +87,19 @@ def describe_sessions(report: dict, limit: int = 3) -> list[str]:
                      + (f" [{idle}]" if idle else "")
                      + f", {r['lock_waiters']} waiting for locks held by pids {r['blockers'][:10]}")
     return lines
+
+
+def not_drained(settle: float, audit: dict | None, members, log=lambda s: None) -> str:
+    """The checker's sentence for a relay that did not drain in ``settle`` s: the credits left
+    undelivered (from the gateway's ``/audit``) and the database sessions that explain it."""
+    if audit is None:
+        what = f"the bank's audit could not be read for {settle:g}s"
+    else:
+        what = (f"relay not drained after {settle:g}s: {audit.get('pending_transfers', '?')} cross-cell credits "
+                f"undelivered ({audit.get('in_flight')} cents in flight)")
+    lines = describe_sessions(sessions_report(members)) if members else []
+    for line in lines:
+        log(f"checker: {line}")
+    if not members:
+        return what
+    return what + ("; " + "; ".join(lines) if lines else "; no database session idle in a transaction or waiting for a lock")
