@@ -172,3 +172,43 @@ def test_commit_is_exempt_from_the_statement_timeout():
         server.close()
 
     asyncio.run(main())
+
+
+def test_commit_outliving_its_caller_is_parked_not_cut():
+    """A COMMIT waiting for a frozen standby: the caller gets UnknownOutcome after op_timeout, the
+    connection keeps waiting (parked, out of the in-use slots: reads still get a connection) and
+    goes back to the pool once the commit is answered; no second server session is opened for it."""
+    async def main():
+        client, server = socket.socketpair()
+        client.setblocking(False)
+        conn = FakeConn(client)
+        answered = asyncio.Event()
+
+        async def slow_commit():
+            await answered.wait()
+            conn.status = TransactionStatus.IDLE
+
+        conn.commit = slow_commit
+        server.sendall(b"x")  # answer to the body's statement
+        pool = _pool_with([conn])
+        pool.op_timeout = 0.2
+
+        async def body(c):
+            await c.execute("UPDATE accounts ...")
+            return "ok", True
+
+        with pytest.raises(db.UnknownOutcome):
+            await db.run_tx(pool, time.monotonic() + 5, body)
+        assert pool.parked == 1 and pool.in_use == 0 and not conn.closed
+        async with asyncio.timeout(1):  # its slot serves the next caller
+            await pool._sem.acquire()
+        pool._sem.release()
+        answered.set()
+        for _ in range(50):
+            if pool.parked == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.parked == 0 and pool._idle == [conn] and pool.discarded == 0
+        server.close()
+
+    asyncio.run(main())

@@ -26,7 +26,10 @@ Three rules from running Patroni cells (shared/reference/live-stack-notes.md) sh
    either left a session idle in transaction, holding locks, for as long as the process lived.)
    A cancelled caller does not cancel the query either (psycopg would send a cancel request,
    rule 1): ``run_tx`` runs each attempt in a task of its own and, when cancelled, shuts that
-   attempt's socket down. The server side has its own bounds (``idle_in_transaction_session_timeout``,
+   attempt's socket down. A COMMIT still waiting for the synchronous standbys when the caller's
+   time is up is not cut either: the caller gets ``UnknownOutcome`` and the connection stays with
+   its commit (parked, up to ``commit_hold`` s, then cut), so a frozen standby cannot make every
+   retry leave one more server session behind. The server side has its own bounds (``idle_in_transaction_session_timeout``,
    ``lock_timeout``, ``statement_timeout``: ``live.*`` settings, set for the bank's role); COMMIT is
    exempt from the statement timeout (a cancelled synchronous-replication wait would report a
    commit no standby has).
@@ -96,17 +99,18 @@ def discard(conn) -> None:
 
 
 class Watchdog:
-    """Shuts a connection's socket down (``shutdown_socket``) after ``timeout`` s unless
-    cancelled first; no cancel request is ever sent to the server."""
+    """After ``timeout`` s, unless cancelled first, calls ``on_fire(conn)``: by default shuts the
+    connection's socket down (``shutdown_socket``); no cancel request is ever sent to the server."""
 
-    def __init__(self, conn: psycopg.AsyncConnection, timeout: float):
+    def __init__(self, conn: psycopg.AsyncConnection, timeout: float, on_fire=None):
         self.conn = conn
         self.fired = False
+        self._on_fire = on_fire or shutdown_socket
         self._handle = asyncio.get_running_loop().call_later(max(timeout, 0.001), self._fire)
 
     def _fire(self) -> None:
         self.fired = True
-        shutdown_socket(self.conn)
+        self._on_fire(self.conn)
 
     def cancel(self) -> None:
         self._handle.cancel()
@@ -176,20 +180,25 @@ class Pool:
     """At most ``size`` connections to the current primary, opened on demand.
 
     Bounded on both sides: at most ``size`` connections are in use (a caller waits for one at
-    most until its deadline, then gets ``Unavailable``), at most ``size`` are kept idle, and a
-    connection that is not clean when released is discarded at once (``discard``), never left
-    open. ``statement_timeout`` (seconds, 0 = none): the role's server-side statement timeout;
-    when set, each COMMIT is exempted from it (``SET LOCAL statement_timeout = 0`` first).
+    most until its deadline, then gets ``Unavailable``), at most ``size`` more are parked with a
+    COMMIT that outlived its caller (``park``), at most ``size`` are kept idle, and a connection
+    that is not clean when released is discarded at once (``discard``), never left open. So the
+    server never holds more than 2 x ``size`` sessions of one pool. ``statement_timeout``
+    (seconds, 0 = none): the role's server-side statement timeout; when set, each COMMIT is
+    exempted from it (``SET LOCAL statement_timeout = 0`` first). ``commit_hold``: how long a
+    parked COMMIT may still wait before its socket is cut (default: the statement timeout, or 30 s).
     """
 
     def __init__(self, dsn: str, size: int = 8, op_timeout: float = 5.0, connect_timeout: float = 3.0,
-                 members: list[dict] | None = None, statement_timeout: float = 0.0):
+                 members: list[dict] | None = None, statement_timeout: float = 0.0,
+                 commit_hold: float | None = None):
         self.dsn = dsn
         self.finder = LeaderFinder(members) if members else None
         self.size = size
         self.op_timeout = op_timeout
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
+        self.commit_hold = commit_hold if commit_hold is not None else (statement_timeout or 30.0)
         self._idle: list[psycopg.AsyncConnection] = []
         self._sem = asyncio.Semaphore(size)
         self.primary_port: int | None = None  # port (of the member's proxy) we last reached
@@ -198,11 +207,25 @@ class Pool:
         self.in_use = 0
         self.discarded = 0   # connections dropped because they were not clean when released
         self.busy_timeouts = 0  # callers that found every connection in use until their deadline
+        self.parked = 0         # connections whose COMMIT outlived its caller, still waiting
+        self._parked: set[int] = set()
 
     def stats(self) -> dict:
         """Pool figures for /health (a stuck bank shows them: in use, idle, discarded)."""
-        return {"size": self.size, "in_use": self.in_use, "idle": len(self._idle), "connects": self.connects,
-                "discarded": self.discarded, "busy_timeouts": self.busy_timeouts}
+        return {"size": self.size, "in_use": self.in_use, "parked": self.parked, "idle": len(self._idle),
+                "connects": self.connects, "discarded": self.discarded, "busy_timeouts": self.busy_timeouts}
+
+    def park(self, conn) -> bool:
+        """Move ``conn`` (in use, its COMMIT still waiting) out of the ``size`` in-use slots, if
+        fewer than ``size`` are parked: its slot serves the next caller while the commit finishes.
+        Otherwise it keeps its slot (the pool then fills up: callers get 503, never a pile-up)."""
+        if self.parked >= self.size or id(conn) in self._parked:
+            return False
+        self._parked.add(id(conn))
+        self.parked += 1
+        self.in_use -= 1
+        self._sem.release()
+        return True
 
     async def _connect(self, timeout: float) -> psycopg.AsyncConnection:
         dsn = self.dsn
@@ -271,8 +294,12 @@ class Pool:
                         self.discarded += 1
                     discard(conn)
         finally:
-            self.in_use -= 1
-            self._sem.release()
+            if conn is not None and id(conn) in self._parked:
+                self._parked.discard(id(conn))
+                self.parked -= 1
+            else:
+                self.in_use -= 1
+                self._sem.release()
 
     def drop_idle(self) -> None:
         """Forget idle connections (after a failover they point at the old primary)."""
@@ -295,13 +322,15 @@ def _discard_result(task: asyncio.Future) -> None:
 
 
 class _Attempt:
-    """One transaction attempt of ``run_tx`` as its own task: the connection it holds, and
-    whether its caller gave up (then it must not start its body)."""
+    """One transaction attempt of ``run_tx`` as its own task: the connection it holds, whether
+    its caller gave up (then it must not start its body), whether COMMIT was sent, and
+    ``released``: set when the caller's time ran out during COMMIT (it gets ``UnknownOutcome``)."""
 
     def __init__(self):
         self.conn: psycopg.AsyncConnection | None = None
         self.abandoned = False
         self.committing = False
+        self.released = asyncio.get_running_loop().create_future()
 
 
 async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
@@ -309,7 +338,22 @@ async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
         if att.abandoned:
             raise Unavailable("caller gave up")
         att.conn = conn
-        wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), 0.05)))
+        hold: list[Watchdog] = []
+
+        def times_up(conn) -> None:
+            # before COMMIT: cut the socket (the server rolls back). During COMMIT: never cut
+            # at once (the server would keep the session waiting for its standbys anyway, and
+            # the next attempt would add one more): release the caller, park the connection
+            # and cut it only after commit_hold
+            if att.committing:
+                pool.park(conn)
+                if not att.released.done():
+                    att.released.set_result(None)
+                hold.append(Watchdog(conn, pool.commit_hold))
+            else:
+                shutdown_socket(conn)
+
+        wd = Watchdog(conn, max(min(pool.op_timeout, deadline - time.monotonic()), 0.05), times_up)
         try:
             result, commit = await body(conn)
             if commit:
@@ -323,6 +367,8 @@ async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
                 await conn.rollback()
         finally:
             wd.cancel()
+            for h in hold:
+                h.cancel()
         return result
 
 
@@ -335,9 +381,10 @@ async def run_tx(pool: Pool, deadline: float, body):
     """Run ``await body(conn) -> (result, commit: bool)`` until it commits or the deadline passes.
 
     ``deadline`` is a ``time.monotonic()`` instant. Failures before COMMIT are retried on a new
-    connection (the old primary may be gone); a failure during COMMIT raises ``UnknownOutcome``.
-    Cancelling the caller shuts the attempt's socket down (rule 4 of the module docstring): the
-    transaction is rolled back by the server, or, if COMMIT was in flight, left to it (unknown).
+    connection (the old primary may be gone); a failure during COMMIT, or a COMMIT not answered
+    within ``pool.op_timeout``, raises ``UnknownOutcome``. Cancelling the caller shuts the
+    attempt's socket down before COMMIT (the server rolls back); a COMMIT in flight is left to
+    finish on its parked connection (rule 4 of the module docstring).
     """
     backoff = 0.02
     last_err: Exception | None = None
@@ -348,14 +395,21 @@ async def run_tx(pool: Pool, deadline: float, body):
         att = _Attempt()
         task = asyncio.ensure_future(_attempt(pool, deadline, body, att))
         try:
-            return await asyncio.shield(task)
+            # asyncio.wait never cancels the attempt: a cancelled caller is handled below
+            await asyncio.wait({task, att.released}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
             if not task.done():
                 att.abandoned = True
-                if att.conn is not None:
+                if att.conn is not None and not att.committing:
                     shutdown_socket(att.conn)
                 task.add_done_callback(_consume)
             raise
+        if not task.done():  # the caller's time is up while COMMIT waits for the standbys
+            task.add_done_callback(_consume)
+            raise UnknownOutcome(f"COMMIT not answered within {pool.op_timeout:g}s (waiting for the synchronous "
+                                 "standbys; its connection is kept until it completes)")
+        try:
+            return task.result()
         except (Unavailable, TimeoutError) as exc:
             last_err = exc
         except (psycopg.OperationalError, psycopg.InterfaceError, *RETRYABLE) as exc:
