@@ -9,7 +9,7 @@ connection broke during COMMIT.
 
 Run: ``HIVESIM_BANK_CONFIG=app.json python -m loadtests.bank.app`` where the JSON has
 ``cell, cells, port, dsn, pool_size, db_timeout, statement_timeout, deadline, name`` and ``members`` (the cell's
-database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``db.LeaderFinder``).
+database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``leader.LeaderFinder``).
 """
 
 from __future__ import annotations
