@@ -11,7 +11,11 @@ money in flight between cells, and a checksum of every replica's tables):
    account's balance equals its initial balance plus the transfers the bank holds for it;
 4. no balance is negative;
 5. all replicas of each cell hold the same data (checksums read from each member directly);
-6. every unknown outcome (504, broken connection) is resolved by a status lookup.
+6. every unknown outcome (504, broken connection) is resolved by a status lookup;
+7. the bank settles: the relay delivers every cross-cell credit within ``settle`` seconds, and
+   the whole check ends within its total deadline (``timeout``). A stuck bank is a violation
+   (``stuck``) that says what was seen: credits undelivered, database sessions idle in a
+   transaction or queued for locks (``loadtests.sessions``), members not ready.
 
 ``check(history, initial, state)`` is pure (unit-tested with planted violations);
 ``collect_state`` reads a running bank over HTTP (and PostgreSQL for replica checksums), and
@@ -27,6 +31,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable
 
 from loadtests.analysis.records import TransferRecord
+from loadtests.sessions import not_drained
 
 __all__ = ["ServerTransfer", "BankState", "Violation", "CheckResult", "check", "collect_state",
            "replica_checksum", "table_checksums_sql", "run_checker", "MemberDsn"]
@@ -61,12 +66,14 @@ class BankState:
     lookups: dict[str, str | None] = field(default_factory=dict)
     # accounts whose transfer list could not be read in full (the checker then cannot vouch for them)
     unreadable_accounts: list[str] = field(default_factory=list)
+    # what showed the bank did not settle: relay not drained, deadline passed, sessions holding locks
+    stuck: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Violation:
     kind: str       # lost | duplicated | phantom | applied-despite-failure | mismatch | balance |
-                    # total | negative | replicas | unresolved
+                    # total | negative | replicas | unresolved | incomplete | stuck
     message: str
     key: str | None = None
 
@@ -124,7 +131,8 @@ def check(history: Iterable[TransferRecord] | None, initial: dict[str, int], sta
     """
     known = history is not None
     hist = {r.key: r for r in history} if known else {}
-    v: list[Violation] = []
+    # a bank that did not settle first: what was seen explains the violations that follow
+    v: list[Violation] = [Violation("stuck", what) for what in state.stuck]
     server = state.transfers
 
     # 1. acknowledged -> applied exactly once, as requested
@@ -308,16 +316,22 @@ def _replicas(members: list[MemberDsn], wait: float) -> dict[str, dict[str, str 
 
 def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable[str] = (),
                   members: list[MemberDsn] = (), settle: float = 60.0, replica_wait: float = 60.0,
-                  client=None, log: Callable[[str], None] = lambda s: None) -> BankState:
+                  client=None, log: Callable[[str], None] = lambda s: None, timeout: float = 300.0,
+                  stuck: Iterable[str] = ()) -> BankState:
     """Read the bank's final state through its HTTP API (and each member for checksums).
 
     Waits up to ``settle`` seconds for the relay to deliver money in flight (audit in_flight = 0).
+    Everything ends within ``timeout`` seconds: what is not read by then is reported unread, and
+    a bank that did not settle is described in ``BankState.stuck`` (which starts with ``stuck``,
+    e.g. the members that were not ready), with its database sessions when ``members`` are given.
     """
     import httpx
+    end = time.monotonic() + timeout
+    stuck = list(stuck)
     own = client is None
-    client = client or httpx.Client(base_url=base_url, timeout=10.0)
+    client = client or httpx.Client(base_url=base_url, timeout=min(10.0, max(timeout / 10, 1.0)))
     try:
-        deadline = time.monotonic() + settle
+        deadline = min(time.monotonic() + settle, end)
         audit = None
         while True:
             try:
@@ -330,6 +344,7 @@ def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable
                 pass
             if time.monotonic() >= deadline:
                 log(f"checker: relay not drained after {settle:g}s (audit: {audit})")
+                stuck.append(not_drained(settle, audit, members, log))
                 break
             time.sleep(0.5)
 
@@ -340,7 +355,8 @@ def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable
         incomplete: list[str] = []
 
         def read_account(acct):
-            return acct, _get_retry(client, f"/accounts/{acct}"), _get_retry(client, f"/accounts/{acct}/transfers")
+            return (acct, _get_retry(client, f"/accounts/{acct}", end=end),
+                    _get_retry(client, f"/accounts/{acct}/transfers", end=end))
 
         # a few requests in parallel: a thousand accounts one by one take minutes on a busy machine
         from concurrent.futures import ThreadPoolExecutor
@@ -369,7 +385,7 @@ def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable
                                  credits.get(key, Counter()).get(st.dst, 0), 1)
         lookups: dict[str, str | None] = {}
         for key in unknown_keys:
-            r = _get_retry(client, f"/transfers/{key}")
+            r = _get_retry(client, f"/transfers/{key}", end=end)
             if r is None:
                 lookups[key] = None
             elif r.status_code == 404:
@@ -378,22 +394,28 @@ def collect_state(base_url: str, accounts: Iterable[str], unknown_keys: Iterable
                 lookups[key] = r.json().get("status")
             else:
                 lookups[key] = None
-        replicas = _replicas(list(members), replica_wait) if members else {}
+        replicas = _replicas(list(members), min(replica_wait, max(end - time.monotonic(), 0))) if members else {}
         if incomplete:
             log(f"checker: could not read the full history of {len(incomplete)} accounts: {incomplete[:5]}")
+        if time.monotonic() >= end:
+            stuck.append(f"the checker's deadline ({timeout:g}s) passed: {len(incomplete)} accounts and "
+                         f"{sum(1 for x in lookups.values() if x is None)} unknown outcomes left unread")
         return BankState(balances=balances, transfers=seen, unreadable_accounts=incomplete,
                          in_flight=None if audit is None else int(audit.get("in_flight", 0)),
                          audit_total=None if audit is None else audit.get("total"),
-                         replicas=replicas, lookups=lookups)
+                         replicas=replicas, lookups=lookups, stuck=stuck)
     finally:
         if own:
             client.close()
 
 
-def _get_retry(client, path: str, tries: int = 5):
-    """GET with a few retries on 5xx/connection errors (the bank may still be settling)."""
+def _get_retry(client, path: str, tries: int = 5, end: float | None = None):
+    """GET with a few retries on 5xx/connection errors (the bank may still be settling);
+    nothing once ``end`` (a monotonic instant) has passed."""
     import httpx
     for i in range(tries):
+        if end is not None and time.monotonic() >= end:
+            return None
         try:
             r = client.get(path)
             if r.status_code < 500:
@@ -406,8 +428,11 @@ def _get_retry(client, path: str, tries: int = 5):
 
 def run_checker(base_url: str, history: list[TransferRecord] | None, initial: dict[str, int],
                 members: list[MemberDsn] = (), settle: float = 60.0, replica_wait: float = 60.0,
-                log: Callable[[str], None] = lambda s: None) -> CheckResult:
-    """Collect the bank's state and check the history against it."""
+                log: Callable[[str], None] = lambda s: None, timeout: float = 300.0,
+                stuck: Iterable[str] = ()) -> CheckResult:
+    """Collect the bank's state (within ``timeout`` seconds in all) and check the history against it.
+    ``stuck``: what the caller already saw of a bank not settling (e.g. members not ready)."""
     unknown = [r.key for r in history or () if r.outcome == "unknown"]
-    state = collect_state(base_url, sorted(initial), unknown, members, settle, replica_wait, log=log)
+    state = collect_state(base_url, sorted(initial), unknown, members, settle, replica_wait, log=log,
+                          timeout=timeout, stuck=stuck)
     return check(history, initial, state)

@@ -157,13 +157,18 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
         if lr is None or lr.returncode != 0:
             raise HivesimError(f"Locust failed (exit {getattr(lr, 'returncode', '?')}); see {work}/locust.log")
         log("live: load done; waiting for every cell to be healthy before checking")
+        not_ready: list[str] = []
         try:
             cluster.wait_ready(timeout=60)
         except HivesimError as exc:
             log(f"live: {exc} (checking anyway)")
+            cells = [str(c) for c in range(cluster.cells) if not cluster.cell_ready(c)]
+            not_ready.append(f"members not ready 60s after the load: cell(s) {', '.join(cells) or '-'} without "
+                             f"a running leader and its synchronous standbys" if cells else str(exc))
         history = read_transfers(spec.record_dir)
+        # bounded: a stuck bank ends the check with what was seen (issue 15), never waits forever
         res = run_checker(cluster.gateway_url, history, initial, member_dsns(cluster), settle=opts.settle,
-                          replica_wait=opts.settle, log=log)
+                          replica_wait=opts.settle, log=log, timeout=float(live.checker_timeout), stuck=not_ready)
         checker_dict = res.to_dict()
         explanation = res.explain()
         log(explanation)

@@ -120,3 +120,24 @@ def test_without_history_only_bank_side_checks_run():
     assert check(None, initial, state).valid  # phantom/lost need a history: not claimed
     state.balances["c"] += 1
     assert not check(None, initial, state).valid  # the total still catches a changed sum
+
+
+def test_planted_stuck_bank_fails_and_says_what_it_saw():
+    hist, initial, state = _world()
+    state.stuck = ["relay not drained after 60s: 184 cross-cell credits undelivered (9200 cents in flight); "
+                   "c0-m0: 80 sessions, 2 idle in transaction"]
+    res = check(hist, initial, state)
+    assert not res.valid and res.violations[0].kind == "stuck"
+    assert "184 cross-cell credits undelivered" in res.explain()
+
+
+def test_checker_on_an_unreachable_bank_ends_by_its_deadline():
+    import time
+
+    from loadtests.checker import run_checker
+    hist, initial, _ = _world()
+    t0 = time.monotonic()
+    res = run_checker("http://127.0.0.1:9", hist, initial, settle=1.0, timeout=3.0)  # port 9: nothing listens
+    assert time.monotonic() - t0 < 10
+    assert not res.valid and res.violations[0].kind == "stuck"
+    assert "audit could not be read" in res.violations[0].message

@@ -33,6 +33,11 @@ class FakeConn:
 
 class FakePool:
     op_timeout = 5.0
+    statement_timeout = 0.0
+    commit_hold = 30.0
+
+    def park(self, conn):
+        return False
 
     def __init__(self, fail_commit=False):
         self.conn = FakeConn(fail_commit)

@@ -8,8 +8,8 @@ configured default), 503 ``unavailable`` if no primary answered, 504 ``unknown_o
 connection broke during COMMIT.
 
 Run: ``HIVESIM_BANK_CONFIG=app.json python -m loadtests.bank.app`` where the JSON has
-``cell, cells, port, dsn, pool_size, db_timeout, deadline, name`` and ``members`` (the cell's
-database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``db.LeaderFinder``).
+``cell, cells, port, dsn, pool_size, db_timeout, statement_timeout, deadline, name`` and ``members`` (the cell's
+database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``leader.LeaderFinder``).
 """
 
 from __future__ import annotations
@@ -228,7 +228,8 @@ async def applied(request: Request):
 async def health(request: Request):
     st = request.app.state
     out = {"ok": True, "service": "app", "name": st.cfg["name"], "cell": st.cfg["cell"],
-           "primary_port": st.pool.primary_port, "failovers_seen": st.pool.failovers_seen, "pid": os.getpid()}
+           "primary_port": st.pool.primary_port, "failovers_seen": st.pool.failovers_seen, "pid": os.getpid(),
+           "pool": st.pool.stats()}
     if request.query_params.get("db"):
         async def tx(conn):
             cur = await conn.execute("SELECT pg_is_in_recovery()")
@@ -268,7 +269,7 @@ def create_app(cfg: dict) -> Starlette:
     app = Starlette(routes=routes, exception_handlers=ERROR_HANDLERS)
     app.state.cfg = cfg
     app.state.pool = Pool(cfg["dsn"], size=cfg.get("pool_size", 8), op_timeout=cfg.get("db_timeout", 5.0),
-                          members=cfg.get("members"))
+                          members=cfg.get("members"), statement_timeout=cfg.get("statement_timeout", 0.0))
     app.state.metrics = Metrics("app")
     app.state.faults = Faults()
     app.state.failovers_reported = 0

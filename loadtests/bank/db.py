@@ -9,7 +9,7 @@ Three rules from running Patroni cells (shared/reference/live-stack-notes.md) sh
 2. **A connection that broke during COMMIT has an unknown outcome** (``UnknownOutcome``), never
    "failed". Before COMMIT was sent, a broken connection means nothing happened
    (``Unavailable`` once the deadline passes) and the transaction is simply retried.
-3. **Follow the leader Patroni's DCS names, and find it fast.** ``LeaderFinder`` asks the
+3. **Follow the leader Patroni's DCS names, and find it fast.** ``leader.LeaderFinder`` asks the
    members' Patroni REST APIs (``GET /cluster``, cached for a second) which member holds the
    leader lock and the pool connects to that member (through its fault proxy) only, dropping
    pooled connections to any other. Picking "any writable server" is not enough: a primary whose
@@ -18,6 +18,21 @@ Three rules from running Patroni cells (shared/reference/live-stack-notes.md) sh
    ``target_session_attrs=read-write``. psycopg_pool's reconnect backoff (1 s, doubling) would
    stretch a 3 s failover to 7 s or more, so this small pool connects on demand and retries
    within the caller's deadline.
+4. **A connection never leaves with a transaction open.** Whatever ends a transaction early
+   (an error, the watchdog, the caller's cancellation), the connection is either returned clean
+   (``IDLE``) or discarded *now*, synchronously: its socket shut down and freed (``discard``),
+   so the server sees the client gone and rolls back, releasing the row locks. (``conn.close()``
+   skips a connection psycopg already marked broken, and an awaited close can itself be cancelled;
+   either left a session idle in transaction, holding locks, for as long as the process lived.)
+   A cancelled caller does not cancel the query either (psycopg would send a cancel request,
+   rule 1): ``run_tx`` runs each attempt in a task of its own and, when cancelled, shuts that
+   attempt's socket down. A COMMIT still waiting for the synchronous standbys when the caller's
+   time is up is not cut either: the caller gets ``UnknownOutcome`` and the connection stays with
+   its commit (parked, up to ``commit_hold`` s, then cut), so a frozen standby cannot make every
+   retry leave one more server session behind. The server side has its own bounds (``idle_in_transaction_session_timeout``,
+   ``lock_timeout``, ``statement_timeout``: ``live.*`` settings, set for the bank's role); COMMIT is
+   exempt from the statement timeout (a cancelled synchronous-replication wait would report a
+   commit no standby has).
 """
 
 from __future__ import annotations
@@ -29,14 +44,15 @@ import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import aiohttp
 import psycopg
 from psycopg import errors as pgerr
 from psycopg.conninfo import make_conninfo
 from psycopg.pq import TransactionStatus
 
-__all__ = ["Pool", "LeaderFinder", "Unavailable", "UnknownOutcome", "Watchdog", "run_tx", "transfer_tx",
-           "TransferResult", "RETRYABLE"]
+from loadtests.bank.leader import LeaderFinder
+
+__all__ = ["Pool", "Unavailable", "UnknownOutcome", "Watchdog", "run_tx", "transfer_tx",
+           "TransferResult", "RETRYABLE", "shutdown_socket", "discard"]
 
 
 class Unavailable(Exception):
@@ -48,114 +64,109 @@ class UnknownOutcome(Exception):
 
 
 # server-side errors after which the same transaction can safely run again elsewhere
+# (LockNotAvailable: the role's lock_timeout; IdleInTransactionSessionTimeout: the server ended a
+# session we left idle, e.g. while this process was frozen; QueryCanceled: statement_timeout,
+# never on COMMIT, which is exempt)
 RETRYABLE = (pgerr.ReadOnlySqlTransaction, pgerr.SerializationFailure, pgerr.DeadlockDetected,
-             pgerr.AdminShutdown, pgerr.CannotConnectNow, pgerr.CrashShutdown)
+             pgerr.AdminShutdown, pgerr.CannotConnectNow, pgerr.CrashShutdown, pgerr.LockNotAvailable,
+             pgerr.IdleInTransactionSessionTimeout, pgerr.QueryCanceled)
+
+
+def shutdown_socket(conn) -> None:
+    """End ``conn``'s TCP connection now (both directions), without a cancel request.
+
+    shutdown(2) on a duplicate of the descriptor ends the connection for every copy, so a psycopg
+    call blocked on it returns at once with an OperationalError, and the server (through the
+    fault proxy) sees the client gone: an open transaction is rolled back.
+    """
+    try:
+        s = socket.socket(fileno=os.dup(conn.pgconn.socket))
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        finally:
+            s.close()
+    except Exception:  # connection already gone: nothing to cut
+        pass
+
+
+def discard(conn) -> None:
+    """Drop ``conn`` now, synchronously (nothing to await, so nothing a cancellation can skip):
+    its socket shut down, then freed, also when psycopg already marked it broken."""
+    shutdown_socket(conn)
+    try:
+        conn.pgconn.finish()
+    except Exception:  # already finished
+        pass
 
 
 class Watchdog:
-    """Shuts a connection's socket down after ``timeout`` s unless cancelled first.
+    """After ``timeout`` s, unless cancelled first, calls ``on_fire(conn)``: by default shuts the
+    connection's socket down (``shutdown_socket``); no cancel request is ever sent to the server."""
 
-    shutdown(2) on a duplicate of the descriptor ends the TCP connection for every copy, so the
-    psycopg call blocked on it returns at once with an OperationalError; no cancel request is
-    ever sent to the server.
-    """
-
-    def __init__(self, conn: psycopg.AsyncConnection, timeout: float):
+    def __init__(self, conn: psycopg.AsyncConnection, timeout: float, on_fire=None):
         self.conn = conn
         self.fired = False
+        self._on_fire = on_fire or shutdown_socket
         self._handle = asyncio.get_running_loop().call_later(max(timeout, 0.001), self._fire)
 
     def _fire(self) -> None:
         self.fired = True
-        try:
-            fd = self.conn.pgconn.socket
-            s = socket.socket(fileno=os.dup(fd))
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            finally:
-                s.close()
-        except Exception:  # connection already gone: nothing to cut
-            pass
+        self._on_fire(self.conn)
 
     def cancel(self) -> None:
         self._handle.cancel()
 
 
-class LeaderFinder:
-    """Which member holds the cell's leader lock, per Patroni (cached for ``ttl`` seconds).
+class Pool:
+    """At most ``size`` connections to the current primary, opened on demand.
 
-    ``members``: ``[{"name", "port" (the member's proxy port), "rest" (Patroni REST URL)}]``.
-    ``port()`` returns ``(proxy port of the leader or None, whether any Patroni answered)``.
+    Bounded on both sides: at most ``size`` connections are in use (a caller waits for one at
+    most until its deadline, then gets ``Unavailable``), at most ``size`` more are parked with a
+    COMMIT that outlived its caller (``park``), at most ``size`` are kept idle, and a connection
+    that is not clean when released is discarded at once (``discard``), never left open. So the
+    server never holds more than 2 x ``size`` sessions of one pool. ``statement_timeout``
+    (seconds, 0 = none): the role's server-side statement timeout; when set, each COMMIT is
+    exempted from it (``SET LOCAL statement_timeout = 0`` first). ``commit_hold``: how long a
+    parked COMMIT may still wait before its socket is cut (default: the statement timeout, or 30 s).
     """
 
-    def __init__(self, members: list[dict], ttl: float = 1.0, timeout: float = 0.5):
-        self.members = members
-        self.ttl = ttl
-        self.timeout = timeout
-        self._at = -1e9
-        self._value: tuple[int | None, bool] = (None, False)
-        self._lock = asyncio.Lock()
-        self._session: aiohttp.ClientSession | None = None
-        self._order = list(range(len(members)))
-
-    def invalidate(self) -> None:
-        self._at = -1e9
-
-    async def port(self) -> tuple[int | None, bool]:
-        if time.monotonic() - self._at < self.ttl:
-            return self._value
-        async with self._lock:
-            if time.monotonic() - self._at < self.ttl:
-                return self._value
-            self._value = await self._ask()
-            self._at = time.monotonic()
-            return self._value
-
-    async def _ask(self) -> tuple[int | None, bool]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-        answered = False
-        for i in list(self._order):
-            m = self.members[i]
-            try:
-                async with self._session.get(m["rest"] + "/cluster") as r:
-                    if r.status != 200:
-                        continue
-                    view = await r.json()
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
-                continue
-            answered = True
-            # ask this member first next time: it answered
-            self._order.remove(i)
-            self._order.insert(0, i)
-            for v in view.get("members", []):
-                if v.get("role") == "leader":
-                    for mm in self.members:
-                        if mm["name"] == v.get("name"):
-                            return mm["port"], True
-            return None, True  # the DCS names no leader right now (election in progress)
-        return None, answered
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-
-
-class Pool:
-    """At most ``size`` connections to the current primary, opened on demand."""
-
     def __init__(self, dsn: str, size: int = 8, op_timeout: float = 5.0, connect_timeout: float = 3.0,
-                 members: list[dict] | None = None):
+                 members: list[dict] | None = None, statement_timeout: float = 0.0,
+                 commit_hold: float | None = None):
         self.dsn = dsn
         self.finder = LeaderFinder(members) if members else None
         self.size = size
         self.op_timeout = op_timeout
         self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
+        self.commit_hold = commit_hold if commit_hold is not None else (statement_timeout or 30.0)
         self._idle: list[psycopg.AsyncConnection] = []
         self._sem = asyncio.Semaphore(size)
         self.primary_port: int | None = None  # port (of the member's proxy) we last reached
         self.failovers_seen = 0
         self.connects = 0
+        self.in_use = 0
+        self.discarded = 0   # connections dropped because they were not clean when released
+        self.busy_timeouts = 0  # callers that found every connection in use until their deadline
+        self.parked = 0         # connections whose COMMIT outlived its caller, still waiting
+        self._parked: set[int] = set()
+
+    def stats(self) -> dict:
+        """Pool figures for /health (a stuck bank shows them: in use, idle, discarded)."""
+        return {"size": self.size, "in_use": self.in_use, "parked": self.parked, "idle": len(self._idle),
+                "connects": self.connects, "discarded": self.discarded, "busy_timeouts": self.busy_timeouts}
+
+    def park(self, conn) -> bool:
+        """Move ``conn`` (in use, its COMMIT still waiting) out of the ``size`` in-use slots, if
+        fewer than ``size`` are parked: its slot serves the next caller while the commit finishes.
+        Otherwise it keeps its slot (the pool then fills up: callers get 503, never a pile-up)."""
+        if self.parked >= self.size or id(conn) in self._parked:
+            return False
+        self._parked.add(id(conn))
+        self.parked += 1
+        self.in_use -= 1
+        self._sem.release()
+        return True
 
     async def _connect(self, timeout: float) -> psycopg.AsyncConnection:
         dsn = self.dsn
@@ -166,11 +177,17 @@ class Pool:
             elif answered:
                 raise psycopg.OperationalError("no leader in the DCS right now (failover in progress)")
             # no Patroni answered: fall back to any writable member (multi-host string)
-        # No query runs during connect, so a wait_for cancel here is harmless.
-        conn = await asyncio.wait_for(
-            psycopg.AsyncConnection.connect(dsn, autocommit=False,
-                                            connect_timeout=max(1, int(min(timeout, self.connect_timeout)))),
-            timeout)
+        # No query runs during connect, so cutting it short is harmless; but a connect that
+        # completes as the timeout (or a cancellation) hits must not leak: it is discarded.
+        task = asyncio.ensure_future(psycopg.AsyncConnection.connect(
+            dsn, autocommit=False, connect_timeout=max(1, int(min(timeout, self.connect_timeout)))))
+        try:
+            async with asyncio.timeout(timeout):
+                conn = await asyncio.shield(task)
+        except BaseException:
+            task.add_done_callback(_discard_result)
+            task.cancel()
+            raise
         self.connects += 1
         port = conn.info.port
         if self.primary_port is not None and port != self.primary_port:
@@ -180,12 +197,17 @@ class Pool:
 
     @asynccontextmanager
     async def connection(self, timeout: float):
-        """A connection in a fresh transaction; a broken or busy one is closed, not reused."""
+        """A connection in a fresh transaction; one not clean on release is discarded, not reused."""
         end = time.monotonic() + timeout
         try:
-            await asyncio.wait_for(self._sem.acquire(), timeout)
-        except asyncio.TimeoutError:
+            # asyncio.timeout, not wait_for: Semaphore.acquire itself handles being cancelled
+            # after it was woken up, so no permit is ever lost
+            async with asyncio.timeout(max(timeout, 0.001)):
+                await self._sem.acquire()
+        except TimeoutError:
+            self.busy_timeouts += 1
             raise Unavailable("all database connections busy") from None
+        self.in_use += 1
         conn = None
         try:
             leader = (await self.finder.port())[0] if self.finder is not None else None
@@ -195,7 +217,7 @@ class Pool:
                         and (leader is None or c.info.port == leader)):
                     conn = c
                     break
-                await _close(c)  # broken, or connected to a member that is no longer the leader
+                discard(c)  # broken, or connected to a member that is no longer the leader
             if conn is None:
                 conn = await self._connect(max(end - time.monotonic(), MIN_CALL_SECONDS))
             ok = False
@@ -203,12 +225,22 @@ class Pool:
                 yield conn
                 ok = True
             finally:
-                if ok and not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE:
+                if (ok and not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
+                        and len(self._idle) < self.size):
                     self._idle.append(conn)
                 else:
-                    await _close(conn)
+                    # an error, a cancellation or a transaction left open: the server must roll
+                    # it back now, so the socket goes, synchronously (no await can be skipped)
+                    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                        self.discarded += 1
+                    discard(conn)
         finally:
-            self._sem.release()
+            if conn is not None and id(conn) in self._parked:
+                self._parked.discard(id(conn))
+                self.parked -= 1
+            else:
+                self.in_use -= 1
+                self._sem.release()
 
     def drop_idle(self) -> None:
         """Forget idle connections (after a failover they point at the old primary)."""
@@ -216,21 +248,74 @@ class Pool:
             self.finder.invalidate()
         idle, self._idle = self._idle, []
         for c in idle:
-            asyncio.ensure_future(_close(c))
+            discard(c)
 
     async def close(self) -> None:
-        for c in self._idle:
-            await _close(c)
-        self._idle = []
+        self.drop_idle()
         if self.finder is not None:
             await self.finder.close()
 
 
-async def _close(conn) -> None:
-    try:
-        await asyncio.wait_for(conn.close(), 1.0)
-    except Exception:
-        pass
+def _discard_result(task: asyncio.Future) -> None:
+    """Done-callback of an abandoned connect: close the connection it made, if any."""
+    if not task.cancelled() and task.exception() is None:
+        discard(task.result())
+
+
+class _Attempt:
+    """One transaction attempt of ``run_tx`` as its own task: the connection it holds, whether
+    its caller gave up (then it must not start its body), whether COMMIT was sent, and
+    ``released``: set when the caller's time ran out during COMMIT (it gets ``UnknownOutcome``)."""
+
+    def __init__(self):
+        self.conn: psycopg.AsyncConnection | None = None
+        self.abandoned = False
+        self.committing = False
+        self.released = asyncio.get_running_loop().create_future()
+
+
+async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
+    async with pool.connection(deadline - time.monotonic()) as conn:
+        if att.abandoned:
+            raise Unavailable("caller gave up")
+        att.conn = conn
+        hold: list[Watchdog] = []
+
+        def times_up(conn) -> None:
+            # before COMMIT: cut the socket (the server rolls back). During COMMIT: never cut
+            # at once (the server would keep the session waiting for its standbys anyway, and
+            # the next attempt would add one more): release the caller, park the connection
+            # and cut it only after commit_hold
+            if att.committing:
+                pool.park(conn)
+                if not att.released.done():
+                    att.released.set_result(None)
+                hold.append(Watchdog(conn, pool.commit_hold))
+            else:
+                shutdown_socket(conn)
+
+        wd = Watchdog(conn, max(min(pool.op_timeout, deadline - time.monotonic()), MIN_CALL_SECONDS), times_up)
+        try:
+            result, commit = await body(conn)
+            if commit:
+                if pool.statement_timeout > 0:
+                    # a statement timeout on COMMIT would cancel a synchronous-replication wait:
+                    # PostgreSQL then makes the commit visible although no standby has it
+                    await conn.execute("SET LOCAL statement_timeout = 0")
+                att.committing = True
+                await conn.commit()
+            else:
+                await conn.rollback()
+        finally:
+            wd.cancel()
+            for h in hold:
+                h.cancel()
+        return result
+
+
+def _consume(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()  # an abandoned attempt's error is expected: retrieve it, log nothing
 
 
 # The app server's retries towards its cell's database (inside the gateway's deadline): a first
@@ -246,7 +331,10 @@ async def run_tx(pool: Pool, deadline: float, body):
     """Run ``await body(conn) -> (result, commit: bool)`` until it commits or the deadline passes.
 
     ``deadline`` is a ``time.monotonic()`` instant. Failures before COMMIT are retried on a new
-    connection (the old primary may be gone); a failure during COMMIT raises ``UnknownOutcome``.
+    connection (the old primary may be gone); a failure during COMMIT, or a COMMIT not answered
+    within ``pool.op_timeout``, raises ``UnknownOutcome``. Cancelling the caller shuts the
+    attempt's socket down before COMMIT (the server rolls back); a COMMIT in flight is left to
+    finish on its parked connection (rule 4 of the module docstring).
     """
     backoff = DB_RETRY_BACKOFF
     last_err: Exception | None = None
@@ -254,24 +342,28 @@ async def run_tx(pool: Pool, deadline: float, body):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise Unavailable(str(last_err) if last_err else "deadline passed")
-        committing = False
+        att = _Attempt()
+        task = asyncio.ensure_future(_attempt(pool, deadline, body, att))
         try:
-            async with pool.connection(remaining) as conn:
-                wd = Watchdog(conn, min(pool.op_timeout, max(deadline - time.monotonic(), MIN_CALL_SECONDS)))
-                try:
-                    result, commit = await body(conn)
-                    if commit:
-                        committing = True
-                        await conn.commit()
-                    else:
-                        await conn.rollback()
-                finally:
-                    wd.cancel()
-                return result
-        except (Unavailable, asyncio.TimeoutError) as exc:
+            # asyncio.wait never cancels the attempt: a cancelled caller is handled below
+            await asyncio.wait({task, att.released}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if not task.done():
+                att.abandoned = True
+                if att.conn is not None and not att.committing:
+                    shutdown_socket(att.conn)
+                task.add_done_callback(_consume)
+            raise
+        if not task.done():  # the caller's time is up while COMMIT waits for the standbys
+            task.add_done_callback(_consume)
+            raise UnknownOutcome(f"COMMIT not answered within {pool.op_timeout:g}s (waiting for the synchronous "
+                                 "standbys; its connection is kept until it completes)")
+        try:
+            return task.result()
+        except (Unavailable, TimeoutError) as exc:
             last_err = exc
         except (psycopg.OperationalError, psycopg.InterfaceError, *RETRYABLE) as exc:
-            if committing:
+            if att.committing:
                 raise UnknownOutcome(str(exc).strip() or type(exc).__name__) from None
             last_err = exc
             pool.drop_idle()

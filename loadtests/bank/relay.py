@@ -15,7 +15,7 @@ possible when a client bypasses the gateway's check) is refunded in the source c
 transfer marked ``rejected`` (reason ``unknown_destination``).
 
 Run: ``HIVESIM_BANK_CONFIG=relay.json python -m loadtests.bank.relay`` with
-``{"port", "cells": [dsn of cell 0, ...], "interval", "db_timeout", "batch"}``.
+``{"port", "cells": [dsn of cell 0, ...], "interval", "db_timeout", "statement_timeout", "batch"}``.
 """
 
 from __future__ import annotations
@@ -53,9 +53,12 @@ IDLE_MAX_FACTOR = 5
 
 class Relay:
     def __init__(self, dsns: list[str], *, interval: float = 0.05, db_timeout: float = 5.0, batch: int = 500,
-                 metrics: Metrics | None = None, members: list[list[dict]] | None = None):
-        self.pools = [Pool(d, size=2, op_timeout=db_timeout, members=(members[i] if members else None))
-                      for i, d in enumerate(dsns)]
+                 metrics: Metrics | None = None, members: list[list[dict]] | None = None,
+                 statement_timeout: float = 0.0):
+        # two connections per cell: its own loop and the other cells' deliveries into it; a
+        # round waits for one at most db_timeout, then fails and is retried (never piles up)
+        self.pools = [Pool(d, size=2, op_timeout=db_timeout, members=(members[i] if members else None),
+                           statement_timeout=statement_timeout) for i, d in enumerate(dsns)]
         self.interval = interval
         self.db_timeout = db_timeout
         self.batch = batch
@@ -170,11 +173,13 @@ class Relay:
 def create_app(cfg: dict) -> Starlette:
     metrics = Metrics("relay")
     relay = Relay(cfg["cells"], interval=cfg.get("interval", 0.05), db_timeout=cfg.get("db_timeout", 5.0),
-                  batch=cfg.get("batch", 500), metrics=metrics, members=cfg.get("members"))
+                  batch=cfg.get("batch", 500), metrics=metrics, members=cfg.get("members"),
+                  statement_timeout=cfg.get("statement_timeout", 0.0))
 
     async def health(request):
         return JSONResponse({"ok": True, "service": "relay", "paused": relay.paused, "pid": os.getpid(),
-                             "last_round": {str(k): v for k, v in relay.last_round.items()}})
+                             "last_round": {str(k): v for k, v in relay.last_round.items()},
+                             "pools": [p.stats() for p in relay.pools]})
 
     async def metrics_ep(request):
         return metrics.response()

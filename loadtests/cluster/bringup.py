@@ -23,7 +23,7 @@ from loadtests.cluster import procs
 from loadtests.cluster.common import MARKER, REPO_ROOT, STATE, ClusterError, check_prerequisites
 from loadtests.cluster.etcd import etcd_argv, etcd_healthy
 from loadtests.cluster.patroni import (bootstrap_script, ensure_template, patroni_binary, patroni_config,
-                                      pg_bin_dir)
+                                      pg_bin_dir, role_timeouts)
 
 __all__ = ["BringUp"]
 
@@ -240,6 +240,10 @@ class BringUp:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(role, sql.Literal(pw["app"])))
             conn.execute(sql.SQL("CREATE SCHEMA {} AUTHORIZATION {}").format(role, role))
             conn.execute(sql.SQL("ALTER ROLE {} SET search_path = {}").format(role, role))
+            # server-side bounds of every bank session (app servers, relay, checker): issue 15
+            for name, value in role_timeouts(self.live).items():
+                conn.execute(sql.SQL("ALTER ROLE {} SET {} = {}").format(role, sql.Identifier(name),
+                                                                        sql.Literal(value)))
         with psycopg.connect(self.app_dsn(cell, via_proxy=False)) as conn:
             conn.execute(SCHEMA_SQL)
 
@@ -263,13 +267,15 @@ class BringUp:
                 path = write_conf(name, {"name": name, "cell": cell, "cells": st["cells"], "port": port,
                                          "dsn": self.app_dsn(cell, app=name), "pool_size": live.pool_size,
                                          "members": self.db_members(cell),
-                                         "db_timeout": live.db_timeout, "deadline": live.gateway_deadline})
+                                         "db_timeout": live.db_timeout, "deadline": live.gateway_deadline,
+                                         "statement_timeout": live.statement_timeout})
                 apps.append({"name": name, "cell": cell, "index": i, "port": port})
                 programs.append({"name": name, "argv": [py, "-m", "loadtests.bank.app"],
                                  "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / f"{name}.log"),
                                  "restart": live.restart_app_servers, "cwd": str(REPO_ROOT)})
         relay_port, gw_port = next(ports), next(ports)
         path = write_conf("relay", {"port": relay_port, "interval": live.relay_interval, "db_timeout": live.db_timeout,
+                                    "statement_timeout": live.statement_timeout,
                                     "cells": [self.app_dsn(c, app="relay") for c in range(st["cells"])],
                                     "members": [self.db_members(c) for c in range(st["cells"])]})
         programs.append({"name": "relay", "argv": [py, "-m", "loadtests.bank.relay"],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["patroni_binary", "pg_bin_dir", "patroni_config", "cluster_view", "ensure_template",
+__all__ = ["patroni_binary", "pg_bin_dir", "patroni_config", "role_timeouts", "cluster_view", "ensure_template",
            "bootstrap_script"]
 
 
@@ -160,6 +160,19 @@ def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port
         cfg["bootstrap"]["method"] = "hivesim_template"
         cfg["bootstrap"]["hivesim_template"] = {"command": bootstrap_command, "keep_existing_recovery_conf": False}
     return cfg
+
+
+def role_timeouts(live) -> dict[str, str]:
+    """PostgreSQL settings bounding every session of the bank's role (``ALTER ROLE ... SET``),
+    from ``live.idle_in_transaction_timeout``, ``live.lock_timeout``, ``live.statement_timeout``.
+
+    Set for the role, not the server: Patroni's own sessions, pg_rewind and base backups must
+    never be cut. A session idle in a transaction is ended (its locks released) whatever left it
+    there; a lock wait fails while its client still waits for it (lock_timeout < db_timeout) and
+    is retried; a runaway statement is cancelled (the bank exempts COMMIT: ``db.Pool``)."""
+    ms = lambda seconds: f"{int(round(float(seconds) * 1000))}ms"  # noqa: E731
+    return {"idle_in_transaction_session_timeout": ms(live.idle_in_transaction_timeout),
+            "lock_timeout": ms(live.lock_timeout), "statement_timeout": ms(live.statement_timeout)}
 
 
 def cluster_view(rest_ports: list[int], timeout: float = 1.0) -> dict | None:

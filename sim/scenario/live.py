@@ -114,9 +114,25 @@ class Live(Strict):
     db_timeout: Duration = Field(5.0, gt=0, le=600,
                                  description="a database call taking longer has its socket closed (never cancelled)")
     pool_size: PosInt = Field(8, le=200, description="database connections per app server")
+    # server-side bounds of the bank's database sessions (set for the bank's role), so a lost
+    # client can never hold row locks or pile sessions up behind them (docs/live-cluster.md)
+    idle_in_transaction_timeout: Duration = Field(
+        15.0, ge=0, le=3600, description="PostgreSQL ends a bank session idle inside a transaction this long "
+                                         "(idle_in_transaction_session_timeout; 0 = never)")
+    lock_timeout: Duration = Field(
+        4.0, ge=0, le=3600, description="a bank statement waiting this long for a row lock fails and is retried "
+                                        "(lock_timeout; below db_timeout, so the waiter is still there to retry; 0 = never)")
+    statement_timeout: Duration = Field(
+        30.0, ge=0, le=3600, description="PostgreSQL cancels a bank statement running this long (statement_timeout; "
+                                         "COMMIT is exempt: a cancelled synchronous-replication wait would report "
+                                         "an unreplicated commit; 0 = never)")
     restart_delay: Duration = Field(0.5, ge=0, le=60, description="supervisor's wait before restarting a dead gateway/app/relay")
     restart_app_servers: bool = Field(True, description="the supervisor also restarts dead app servers and the relay")
     relay_interval: Duration = Field(0.05, gt=0, le=10, description="relay's poll interval when idle")
+    checker_timeout: Duration = Field(
+        300.0, gt=0, le=86400, description="total time the checker of `hivesim live` may take (relay drain, "
+                                           "reads, replica checksums); past it the run ends invalid (exit 1) with "
+                                           "what it saw: credits undelivered, sessions holding locks, members not ready")
     startup_timeout: Duration = Field(90.0, gt=0, le=3600, description="bring-up gives up after this long")
     patroni: LivePatroni = Field(default_factory=LivePatroni)
     etcd: LiveEtcd = Field(default_factory=LiveEtcd)

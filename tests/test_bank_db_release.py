@@ -1,0 +1,214 @@
+"""The bank's pool never lets a connection leave with a transaction open (issue 15, item 3).
+
+No database: a fake psycopg connection over a real socket pair, so ``shutdown_socket`` and
+``discard`` act on a real descriptor and "the server" (the other end) sees the client go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+
+from loadtests.bank import db
+
+
+class FakePgConn:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.finished = False
+
+    @property
+    def socket(self) -> int:
+        if self.finished:
+            raise psycopg.OperationalError("finished")
+        return self.sock.fileno()
+
+    def finish(self) -> None:
+        self.finished = True
+        self.sock.close()
+
+
+class FakeConn:
+    """Enough of psycopg.AsyncConnection for ``Pool`` and ``run_tx``: a statement waits for
+    the "server" to answer on the socket; a shut-down socket fails it like a broken connection."""
+
+    def __init__(self, sock: socket.socket):
+        self.pgconn = FakePgConn(sock)
+        self.status = TransactionStatus.IDLE
+        self.info = SimpleNamespace(port=1)
+        self.statements: list[str] = []
+
+    @property
+    def closed(self) -> bool:
+        return self.pgconn.finished
+
+    def __getattribute__(self, name):
+        if name == "info":
+            info = object.__getattribute__(self, "info")
+            info.transaction_status = object.__getattribute__(self, "status")
+            return info
+        return object.__getattribute__(self, name)
+
+    async def execute(self, q, params=None):
+        self.statements.append(q)
+        self.status = TransactionStatus.INTRANS
+        loop = asyncio.get_running_loop()
+        data = await loop.sock_recv(self.pgconn.sock, 1)  # the server's answer, or EOF once cut
+        if not data:
+            raise psycopg.OperationalError("connection cut")
+
+    async def commit(self):
+        self.status = TransactionStatus.IDLE
+
+    async def rollback(self):
+        self.status = TransactionStatus.IDLE
+
+
+def _pool_with(conns: list[FakeConn], size: int = 1) -> db.Pool:
+    pool = db.Pool("host=127.0.0.1", size=size, op_timeout=5.0)
+
+    async def connect(timeout):
+        return conns.pop(0)
+
+    pool._connect = connect
+    return pool
+
+
+def test_cancelled_request_cuts_its_connection_and_frees_the_pool():
+    async def main():
+        client, server = socket.socketpair()
+        client.setblocking(False)
+        conn = FakeConn(client)
+        pool = _pool_with([conn])
+
+        async def body(c):
+            await c.execute("SELECT ... FOR UPDATE")  # blocks: the "server" never answers
+            return None, True
+
+        task = asyncio.ensure_future(db.run_tx(pool, time.monotonic() + 10, body))
+        await asyncio.sleep(0.05)
+        assert conn.status == TransactionStatus.INTRANS and pool.in_use == 1
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(50):  # the attempt ends promptly (socket shut down, no cancel request)
+            if pool.in_use == 0:
+                break
+            await asyncio.sleep(0.01)
+        server.settimeout(1)
+        assert server.recv(1) == b""  # the server sees the client gone: it rolls back
+        assert conn.closed and pool.in_use == 0 and pool._idle == []
+        assert pool.discarded == 1 and "COMMIT" not in conn.statements
+        # and the pool's only slot is free again
+        async with asyncio.timeout(1):
+            await pool._sem.acquire()
+        server.close()
+
+    asyncio.run(main())
+
+
+def test_connection_left_in_transaction_is_discarded_not_pooled():
+    async def main():
+        client, server = socket.socketpair()
+        conn = FakeConn(client)
+        pool = _pool_with([conn])
+        with pytest.raises(RuntimeError):
+            async with pool.connection(1.0) as c:
+                c.status = TransactionStatus.INTRANS
+                raise RuntimeError("body failed mid-transaction")
+        assert conn.closed and pool._idle == [] and pool.discarded == 1 and pool.in_use == 0
+        server.settimeout(1)
+        assert server.recv(1) == b""
+        server.close()
+
+    asyncio.run(main())
+
+
+def test_discard_frees_a_connection_psycopg_already_marked_broken():
+    client, server = socket.socketpair()
+    conn = FakeConn(client)
+    db.discard(conn)
+    server.settimeout(1)
+    assert server.recv(1) == b"" and conn.closed
+    db.discard(conn)  # twice is harmless
+    server.close()
+
+
+def test_busy_pool_answers_unavailable_by_the_deadline():
+    async def main():
+        pool = _pool_with([FakeConn(socket.socketpair()[0])])
+        await pool._sem.acquire()  # the only connection is in use
+        t0 = time.monotonic()
+        with pytest.raises(db.Unavailable):
+            async with pool.connection(0.2):
+                pass
+        assert 0.15 < time.monotonic() - t0 < 1.0 and pool.busy_timeouts == 1
+
+    asyncio.run(main())
+
+
+def test_commit_is_exempt_from_the_statement_timeout():
+    async def main():
+        client, server = socket.socketpair()
+        client.setblocking(False)
+        server.sendall(b"xx")  # answers for the body's statement and the SET LOCAL
+        conn = FakeConn(client)
+        pool = _pool_with([conn])
+        pool.statement_timeout = 30.0
+
+        async def body(c):
+            await c.execute("UPDATE accounts ...")
+            return "ok", True
+
+        assert await db.run_tx(pool, time.monotonic() + 5, body) == "ok"
+        assert conn.statements == ["UPDATE accounts ...", "SET LOCAL statement_timeout = 0"]
+        assert pool._idle == [conn]
+        server.close()
+
+    asyncio.run(main())
+
+
+def test_commit_outliving_its_caller_is_parked_not_cut():
+    """A COMMIT waiting for a frozen standby: the caller gets UnknownOutcome after op_timeout, the
+    connection keeps waiting (parked, out of the in-use slots: reads still get a connection) and
+    goes back to the pool once the commit is answered; no second server session is opened for it."""
+    async def main():
+        client, server = socket.socketpair()
+        client.setblocking(False)
+        conn = FakeConn(client)
+        answered = asyncio.Event()
+
+        async def slow_commit():
+            await answered.wait()
+            conn.status = TransactionStatus.IDLE
+
+        conn.commit = slow_commit
+        server.sendall(b"x")  # answer to the body's statement
+        pool = _pool_with([conn])
+        pool.op_timeout = 0.2
+
+        async def body(c):
+            await c.execute("UPDATE accounts ...")
+            return "ok", True
+
+        with pytest.raises(db.UnknownOutcome):
+            await db.run_tx(pool, time.monotonic() + 5, body)
+        assert pool.parked == 1 and pool.in_use == 0 and not conn.closed
+        async with asyncio.timeout(1):  # its slot serves the next caller
+            await pool._sem.acquire()
+        pool._sem.release()
+        answered.set()
+        for _ in range(50):
+            if pool.parked == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert pool.parked == 0 and pool._idle == [conn] and pool.discarded == 0
+        server.close()
+
+    asyncio.run(main())

@@ -1,0 +1,199 @@
+"""Live test: the bank gets unstuck by itself after a gateway pause under load (issue 15, item 3).
+
+A 2-cell bank (scenarios/live-smoke.yaml, few hot accounts so transfers contend for row locks)
+runs cross-cell-heavy transfers from 24 threads for ~26 s while a synchronous standby of cell 0
+is frozen for 10 s (commits wait), the relay is frozen (its destination locks are held) and then the
+gateway is frozen for 3 s. Afterwards, within a bounded time, no database session may be left
+idle in a transaction, the relay must have delivered every cross-cell credit, money is conserved,
+and the bank's sessions per member stayed bounded (no pile-up behind a lock or a waiting COMMIT).
+Skipped when etcd/Patroni/PostgreSQL are missing (unless HIVESIM_REQUIRE_LIVE=1).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+from loadtests.bank.routing import account_id, cell_of
+from loadtests.chaos.adapter import member_dsns
+from loadtests.cluster import Cluster, check_prerequisites, procs
+from loadtests.sessions import describe_sessions, sessions_report
+from sim.scenario import load_scenario
+
+pytestmark = pytest.mark.live
+
+N_ACCOUNTS = 24  # few accounts: transfers queue for the same row locks
+BALANCE = 1_000_000
+THREADS = 24
+LOAD_SECONDS = 26.0
+SETTLE_SECONDS = 60.0
+IDLE_TIMEOUT = 6  # live.idle_in_transaction_timeout for this module (s)
+
+
+def _require():
+    missing = check_prerequisites()
+    if missing:
+        msg = "live cluster prerequisites missing: " + "; ".join(missing)
+        if os.environ.get("HIVESIM_REQUIRE_LIVE") == "1":
+            pytest.fail(msg + " (HIVESIM_REQUIRE_LIVE=1)")
+        pytest.skip(msg)
+
+
+def _load(url: str, stop: threading.Event, counts: dict, lock: threading.Lock, seed: int) -> None:
+    rng = random.Random(seed)
+    by_cell: dict[int, list[str]] = {}
+    for i in range(N_ACCOUNTS):
+        by_cell.setdefault(cell_of(account_id(i), 2), []).append(account_id(i))
+    with httpx.Client(base_url=url, timeout=15.0) as http:
+        while not stop.is_set():
+            src_cell = rng.randrange(2)
+            dst_cell = 1 - src_cell if rng.random() < 0.7 else src_cell  # cross-cell heavy
+            src = rng.choice(by_cell[src_cell])
+            dst = rng.choice([a for a in by_cell[dst_cell] if a != src])
+            try:
+                r = http.post("/transfers", json={"key": uuid.uuid4().hex, "from": src, "to": dst,
+                                                  "amount": rng.randint(1, 100)})
+                k = str(r.status_code)
+            except httpx.HTTPError as exc:
+                k = type(exc).__name__
+            with lock:
+                counts[k] = counts.get(k, 0) + 1
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    _require()
+    sc = load_scenario("scenarios/live-smoke.yaml", sets=[f"live.accounts={N_ACCOUNTS}",
+                                                          f"live.initial_balance={BALANCE}",
+                                                          f"live.idle_in_transaction_timeout={IDLE_TIMEOUT}"])
+    c = Cluster(sc, f"/tmp/hivesim-test-stuck-{uuid.uuid4().hex[:8]}")
+    try:
+        c.up()
+        yield sc, c
+    finally:
+        if c.state:
+            c.down()
+
+
+def test_gateway_pause_under_load_leaves_no_open_transaction_and_relay_drains(cluster):
+    sc, c = cluster
+    members = member_dsns(c)
+    stop, lock, counts = threading.Event(), threading.Lock(), {}
+    threads = [threading.Thread(target=_load, args=(c.gateway_url, stop, counts, lock, i), daemon=True)
+               for i in range(THREADS)]
+    peak = {"sessions": 0, "idle_tx_seconds": 0.0}
+
+    def sample():
+        rep = sessions_report(members)
+        for r in rep.values():
+            peak["sessions"] = max(peak["sessions"], r.get("sessions", 0))
+            for s in r.get("idle_in_transaction", []):
+                peak["idle_tx_seconds"] = max(peak["idle_tx_seconds"], s["state_seconds"])
+        return rep
+
+    t0 = time.monotonic()
+    for t in threads:
+        t.start()
+    standby = next(m["name"] for m in c.members(0) if m["role"] == "sync_standby")
+    schedule = [(3.0, lambda: c.pause_member(standby)), (13.0, lambda: c.resume_member(standby)),
+                (6.0, lambda: c.pause(c.relay_pid)), (12.0, lambda: c.resume(c.relay_pid)),
+                (16.0, lambda: c.pause(c.gateway_pid)), (19.0, lambda: c.resume(c.gateway_pid))]
+    schedule.sort(key=lambda x: x[0])
+    try:
+        last = 0.0
+        for at, act in schedule + [(LOAD_SECONDS, lambda: None)]:
+            while time.monotonic() - t0 < at:
+                if time.monotonic() - last >= 1.0:  # sessions sampled about every second
+                    last = time.monotonic()
+                    sample()
+                time.sleep(0.1)
+            act()
+    finally:
+        for pid in (c.gateway_pid, c.relay_pid):  # never leave a frozen process behind
+            if pid:
+                procs.signal_pid(pid, signal.SIGCONT)
+        c.resume_member(standby)
+        stop.set()
+        for t in threads:
+            t.join(30)
+    load_end = time.monotonic()
+
+    # the bank must settle by itself: no open transaction left, every credit delivered
+    audit, rep, idle = None, {}, ["?"]
+    while time.monotonic() - load_end < SETTLE_SECONDS:
+        rep = sample()
+        idle = [(n, s["pid"], s["client"], s["state_seconds"]) for n, r in rep.items()
+                for s in r.get("idle_in_transaction", [])]
+        try:
+            r = httpx.get(c.gateway_url + "/audit", timeout=10)
+            audit = r.json() if r.status_code == 200 else None
+        except httpx.HTTPError:
+            audit = None
+        if not idle and audit and audit["pending_transfers"] == 0 and not any("error" in x for x in rep.values()):
+            break
+        time.sleep(1.0)
+    settled = time.monotonic() - load_end
+    print(f"\nstuck-test: requests {dict(sorted(counts.items()))}; peak sessions per member "
+          f"{peak['sessions']}; longest idle-in-transaction seen {peak['idle_tx_seconds']:.1f}s; "
+          f"settled after {settled:.1f}s; audit pending {audit and audit['pending_transfers']}, "
+          f"in flight {audit and audit['in_flight']}")
+    for line in describe_sessions(rep):
+        print("  " + line)
+    assert not idle, f"sessions left idle in transaction: {idle}"
+    assert audit is not None, "audit unreadable after the load"
+    assert audit["pending_transfers"] == 0, f"relay not drained: {audit['pending_transfers']} credits pending"
+    assert audit["total"] == N_ACCOUNTS * BALANCE
+    assert not any("error" in x for x in rep.values()), rep
+    # bounded: each pool holds at most 2 x its size on the server (in use + parked COMMITs):
+    # app servers (pool_size each) and the relay (2 per cell), never a pile-up behind a lock
+    bound = 2 * sc.live.pool_size * sc.live.app_servers_per_cell + 2 * 2
+    assert peak["sessions"] <= bound, f"{peak['sessions']} sessions on one member (bound {bound})"
+
+
+def test_server_ends_a_transaction_left_idle_and_checker_reports_a_stuck_relay(cluster):
+    """Defence in depth: a session left idle in a transaction holding a row lock is ended by
+    PostgreSQL (live.idle_in_transaction_timeout); a relay that does not deliver makes the
+    checker end by its deadline with exit-1 material: the credits undelivered and the session."""
+    import psycopg
+
+    from loadtests.checker import run_checker
+    sc, c = cluster
+    acct = account_id(0)
+    cell = cell_of(acct, 2)
+    other = next(account_id(i) for i in range(N_ACCOUNTS) if cell_of(account_id(i), 2) != cell)
+    auth = {"Authorization": f"Bearer {c.admin_token}"}
+    assert httpx.post(c.relay_url + "/admin/pause", headers=auth).status_code == 200
+    held = psycopg.connect(c.app_dsn(cell, app="app-c9-lost"))  # an app-like client that goes silent
+    try:
+        r = httpx.post(c.gateway_url + "/transfers", json={"key": uuid.uuid4().hex, "from": acct, "to": other,
+                                                            "amount": 5}, timeout=15)
+        assert r.status_code == 200 and r.json()["status"] == "pending"
+        held.execute("SELECT balance FROM accounts WHERE id = %s FOR UPDATE", (acct,))  # then silent
+        seeded = c.state["seeded"]
+        initial = {account_id(i): seeded["initial_balance"] for i in range(seeded["accounts"])}
+        t0 = time.monotonic()
+        res = run_checker(c.gateway_url, None, initial, member_dsns(c), settle=2.0, replica_wait=2.0, timeout=30.0)
+        took = time.monotonic() - t0
+        stuck = [v.message for v in res.violations if v.kind == "stuck"]
+        print(f"\nstuck-test: checker ended in {took:.1f}s, valid={res.valid}: {stuck}")
+        assert not res.valid and took < 40
+        assert stuck and "1 cross-cell credits undelivered" in stuck[0] and "app-c9-lost" in stuck[0], stuck
+        # the server ends the silent transaction by itself, its lock released
+        time.sleep(IDLE_TIMEOUT + 2)
+        with pytest.raises(psycopg.Error) as ended:
+            held.execute("SELECT 1")
+        assert isinstance(ended.value, (psycopg.errors.IdleInTransactionSessionTimeout, psycopg.OperationalError))
+    finally:
+        held.close()
+        assert httpx.post(c.relay_url + "/admin/resume", headers=auth).status_code == 200
+    end = time.monotonic() + 30
+    while httpx.get(c.gateway_url + "/audit", timeout=10).json()["pending_transfers"]:
+        assert time.monotonic() < end, "relay did not drain after resume"
+        time.sleep(0.5)
