@@ -129,3 +129,35 @@ def test_cdf_scale_switches_to_log_only_for_wide_spreads():
     assert log and floor == 1.5
     x, y = ecdf_xy([0.0, 3.0, 4.0, 1300.0], floor)
     assert list(x) == [1.5, 1.5, 3.0, 4.0, 1300.0] and list(y) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_live_report_has_a_verdict_and_no_per_year_extrapolation(tmp_path):
+    run = make_run(tmp_path, kind="live", horizon_days=600 / 86400, replications=1, seed=24,
+                   outages_per_year=4 * 365 * 86400 / 600, mean_outage_s=15, with_cost=False)
+    html = write_report(run).read_text()
+    assert "Checker: VALID" in html and "1,000 acknowledged transfers, 0 lost, 0 duplicated" in html
+    assert "<th>worst day," not in html and "<th>worst 30 days," not in html
+    assert "<th>downtime, minutes per year" not in html
+    assert "per-year figures" in html and "are not extrapolated" in html
+
+    s = json.loads((run / "summary.json").read_text())  # the same run, the checker found lost money
+    s["checker"].update(valid=False, lost=3, violation_count=120,
+                        violations=[{"kind": "lost", "key": f"t-{i}", "message": f"transfer t-{i} acknowledged, "
+                                     "not applied"} for i in range(120)])
+    (run / "summary.json").write_text(json.dumps(s))
+    html = write_report(run).read_text()
+    assert "Checker: INVALID (120 violations)" in html and "3 lost" in html
+    assert html.count("<td><code>t-") == 50 and "and 70 more" in html
+    assert "{'" not in html and "[{" not in html  # no Python reprs
+
+
+def test_cost_of_an_extra_nine_is_a_sentence_not_a_dict(tmp_path):
+    run = make_run(tmp_path, cells=4, replications=10, seed=3)
+    s = json.loads((run / "summary.json").read_text())
+    s.setdefault("cost", {})["per_extra_nine"] = {"per_year": -1.85e7, "significant": False, "nines_gained": -0.03}
+    (run / "summary.json").write_text(json.dumps(s))
+    html = write_report(run).read_text()
+    assert "not significant: the two designs" in html and "{'" not in html
+    s["cost"]["per_extra_nine"] = {"per_year": 2.5e6, "significant": True, "nines_gained": 0.8}
+    (run / "summary.json").write_text(json.dumps(s))
+    assert "2,500,000" in write_report(run).read_text()

@@ -13,7 +13,7 @@ import math
 from sim.results.reader import Run
 from sim.results.schema import keys_for, label_of, pct
 
-__all__ = ["render", "num", "CSS"]
+__all__ = ["render", "num", "CSS", "MAX_VIOLATIONS_SHOWN"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1150px;color:#222;padding:0 1em}
@@ -21,6 +21,8 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;margin-top:1.6em;bord
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left}
 th{background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600} .muted{color:#777}
+.verdict{padding:.7em 1em;border-radius:4px;font-weight:600;margin:1em 0}
+.verdict.ok{background:#e6f4ea;color:#1a7f37} .verdict.bad{background:#fdecea;color:#c62828}
 figure{margin:1.2em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
 """
 
@@ -45,9 +47,23 @@ def _rows(rows) -> str:
     return "".join(f"<tr><th>{html.escape(k)}</th><td class=n>{v}</td></tr>" for k, v in rows if v not in (None, "-"))
 
 
+MAX_VIOLATIONS_SHOWN = 50  # a report lists this many checker violations, then counts the rest
+
+
+def _extra_nine(v, currency: str) -> str:
+    """summary.json ``cost.per_extra_nine``: a figure only when the nines gained are significant."""
+    if not isinstance(v, dict):
+        return num(v)
+    if not v.get("significant"):
+        return ("not significant: the two designs' availability intervals overlap "
+                f"(nines gained {num(v.get('nines_gained'), 2)})")
+    return f"{num(v.get('per_year'))} {html.escape(currency)} per year (nines gained {num(v.get('nines_gained'), 2)})"
+
+
 def _figures(run: Run) -> str:
     g = run.get
     out = []
+    live = run.kind == "live"
     for kind, label in (("request", "request-weighted"), ("time", "time-based"),
                         ("request_slo", "request-weighted incl. slow requests")):
         b = g(f"availability.{kind}")
@@ -59,8 +75,10 @@ def _figures(run: Run) -> str:
                                            f"{pct(ci[1]) if ci else '-'})"),
                 (f"nines, {label} (pessimistic end)",
                  f"{num(b.get('nines'), 3)}" + (f" (CI {num(nci[0], 3)} - {num(nci[1], 3)})" if nci else "")),
-                (f"failed per million, {label}", num(b.get("failed_per_million"))),
-                (f"worst day, {label}: mean / min", f"{pct((b.get('worst_day') or {}).get('mean'))} / "
+                (f"failed per million, {label}", num(b.get("failed_per_million")))]
+        if live:  # a live run lasts minutes: its worst day or month would be an extrapolation
+            continue
+        out += [(f"worst day, {label}: mean / min", f"{pct((b.get('worst_day') or {}).get('mean'))} / "
                                                      f"{pct((b.get('worst_day') or {}).get('min'))}"
                  if isinstance(b.get("worst_day"), dict) else "-"),
                 (f"worst 30 days, {label}: mean / min", f"{pct((b.get('worst_30d') or {}).get('mean'))} / "
@@ -68,16 +86,19 @@ def _figures(run: Run) -> str:
                  if isinstance(b.get("worst_30d"), dict) else "-")]
     out += [("downtime, minutes per year (request-weighted)",
              f"{num(g('downtime_minutes_per_year.mean'))} (95% CI {_ci(g('downtime_minutes_per_year.ci95'))})"
-             if g("downtime_minutes_per_year.mean") is not None else "-"),
+             if g("downtime_minutes_per_year.mean") is not None and not live else "-"),
             ("SLO availability", f"{100 * run.slo_availability():g}%" if run.slo_availability() else "-"),
             ("outages (episodes with an effect, all replications)", num(g("outages.count"))),
-            ("outages per year", num(g("outages.per_year"))),
+            ("outages per year", "-" if live else num(g("outages.per_year"))),
             ("estimator", html.escape(str(g("estimator.method") or "-")))]
     for k in keys_for("report"):  # capacity and cost rows: the registry's report view and labels
         if g(k) is not None:
             cur = f", {g('cost.currency')}" if k.startswith("cost.") and g("cost.currency") else ""
-            out.append((label_of(k) + cur, num(g(k))))
-    return f"<table>{_rows(out)}</table>"
+            value = _extra_nine(g(k), str(g("cost.currency") or "")) if k == "cost.per_extra_nine" else num(g(k))
+            out.append((label_of(k) + cur, value))
+    note = (f"<p class=muted>A live run of {num(run.duration)} s: per-year figures (downtime and outages per "
+            "year, worst day, worst 30 days) are not extrapolated from it.</p>") if live else ""
+    return f"<table>{_rows(out)}</table>{note}"
 
 
 def _by_cause(run: Run) -> str:
@@ -124,8 +145,9 @@ def _live(run: Run) -> str:
     parts = []
     ch = run.get("checker")
     if isinstance(ch, dict):
-        parts.append("<h2>Checker</h2><table>" + _rows((k, num(v) if not isinstance(v, (dict, list)) else
-                                                          html.escape(str(v))) for k, v in ch.items()) + "</table>")
+        parts.append("<h2>Checker</h2><table>" + _rows((k, num(v)) for k, v in ch.items()
+                                                       if not isinstance(v, (dict, list))) + "</table>")
+        parts.append(_violations(ch.get("violations")))
     faults = run.get("faults")
     if isinstance(faults, list) and faults:
         body = "".join(f"<tr><td>{html.escape(str(f.get('kind')))}</td><td>{html.escape(str(f.get('target')))}</td>"
@@ -135,6 +157,30 @@ def _live(run: Run) -> str:
         parts.append("<h2>Injected faults</h2><table><tr><th>kind</th><th>target</th><th>start s</th><th>end s</th>"
                      f"<th>recovery s</th><th>failed requests</th></tr>{body}</table>")
     return "".join(parts)
+
+
+def _verdict(run: Run) -> str:
+    """A live run's banner: did the bank keep its promises (the checker's verdict)?"""
+    ch = run.get("checker")
+    if run.kind != "live" or not isinstance(ch, dict):
+        return ""
+    counts = (f"{num(ch.get('acknowledged'))} acknowledged transfers, {num(ch.get('lost'))} lost, "
+              f"{num(ch.get('duplicated'))} duplicated")
+    if ch.get("valid") is True:
+        return f"<div class='verdict ok'>Checker: VALID. {counts}; money conserved, replicas converged.</div>"
+    n = ch.get("violation_count", len(ch.get("violations") or []))
+    return f"<div class='verdict bad'>Checker: INVALID ({num(n)} violations). {counts}.</div>"
+
+
+def _violations(violations) -> str:
+    if not isinstance(violations, list) or not violations:
+        return ""
+    shown = [v for v in violations if isinstance(v, dict)][:MAX_VIOLATIONS_SHOWN]
+    body = "".join(f"<tr><td>{html.escape(str(v.get('kind', '')))}</td><td><code>{html.escape(str(v.get('key') or ''))}"
+                   f"</code></td><td>{html.escape(str(v.get('message', '')))}</td></tr>" for v in shown)
+    more = len(violations) - len(shown)
+    tail = f"<p class=muted>and {more} more (summary.json checker.violations)</p>" if more > 0 else ""
+    return f"<h3>Violations</h3><table><tr><th>kind</th><th>key</th><th>what</th></tr>{body}</table>{tail}"
 
 
 def render(run: Run, plots: list[tuple[str, str, str, bytes]], skipped: list[tuple[str, str]]) -> str:
@@ -161,7 +207,7 @@ def render(run: Run, plots: list[tuple[str, str, str, bytes]], skipped: list[tup
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
             f"<p class=muted>{html.escape(str(desc))}</p>"
-            f"<h2>Key figures</h2>{_figures(run)}{_gates(run)}{_by_cause(run)}{_live(run)}"
+            f"{_verdict(run)}<h2>Key figures</h2>{_figures(run)}{_gates(run)}{_by_cause(run)}{_live(run)}"
             f"<h2>Plots</h2>{figs}{skip}<h2>Run</h2><table>{_rows(meta)}</table>"
             "<p class=muted>Nines are taken from the pessimistic end of the 95% interval; "
             "see docs/results-contract.md for every figure's definition.</p></body></html>\n")
