@@ -73,9 +73,12 @@ def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationRe
     n = sc.simulation.replications
     bar = None
     if progress:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        # on stderr: `hivesim run > out.txt` or `| tee` keeps the bar visible and stdout clean
         bar = Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
-                       MofNCompleteColumn(), TimeRemainingColumn(), transient=True)
+                       MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
+                       console=Console(stderr=True))
         bar.start()
         task = bar.add_task(sc.name, total=n)
     try:
