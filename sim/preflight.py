@@ -27,13 +27,16 @@ from sim.scenario import Scenario, load_located
 from sim.scenario.loader import Located
 
 __all__ = ["check", "load_checked", "estimated_events", "MAX_TIMESERIES_BUCKETS", "MAX_EVENTS",
-           "MAX_REQUEST_MEMORY", "MAX_VARIANTS"]
+           "MAX_REQUEST_MEMORY", "MAX_VARIANTS", "MAX_EVENT_ROWS",
+           "MAX_OFFERED"]
 
 # Documented limits (docs/scenarios.md, "Limits"). Each is about memory or time on one machine.
 MAX_TIMESERIES_BUCKETS = 1_000_000   # rows of timeseries.csv (replication 0): ~200 MB in memory and on disk
 MAX_EVENTS = 200_000_000             # expected fault + repair events over all replications (~hours of CPU)
+MAX_EVENT_ROWS = 5_000_000           # rows of events.csv (every episode of the first replications): ~1 GB in memory
 MAX_REQUEST_MEMORY = 2_000_000_000   # bytes of request mode's per-second buckets (2 arrays x lanes x seconds)
 MAX_VARIANTS = 10_000                # variants of one sweep (product of the grid's axis lengths x file variants)
+MAX_OFFERED = 2.0 ** 53              # requests offered in one replication: float64 counts them exactly up to here
 
 
 class _Fail(Exception):
@@ -159,6 +162,10 @@ def estimated_events(sc: Scenario) -> float:
 
 def _check_cost(sc: Scenario) -> None:
     s = sc.simulation
+    offered = sc.workload.transactions_per_day * s.horizon
+    if not offered <= MAX_OFFERED:
+        raise _Fail("workload.transactions_per_day", f"~{offered:.3g} requests per replication over the "
+                    f"horizon (limit {MAX_OFFERED:.3g}: counts beyond it are not exact)")
     if s.mode == "request":
         _check_request_cost(sc)
         return
@@ -170,6 +177,11 @@ def _check_cost(sc: Scenario) -> None:
     if events > MAX_EVENTS:
         raise _Fail("simulation.horizon", f"~{events:.3g} fault events over {s.replications} replications "
                     f"(limit {MAX_EVENTS:.0e}); shorten the horizon or lower simulation.replications")
+    from sim.engine.episodes import DETAIL_REPLICATIONS
+    rows = estimated_events(sc) / 2 * min(s.replications, DETAIL_REPLICATIONS)
+    if rows > MAX_EVENT_ROWS:
+        raise _Fail("simulation.horizon", f"~{rows:.3g} rows of events.csv (every fault episode of the first "
+                    f"{DETAIL_REPLICATIONS} replications; limit {MAX_EVENT_ROWS:,}); shorten the horizon")
 
 
 def _check_request_cost(sc: Scenario) -> None:
