@@ -106,6 +106,8 @@ def _check_profile(sc: Scenario) -> None:
 
 
 def _check_gates(sc: Scenario) -> None:
+    if not sc.gates:
+        return  # the gate reader imports scipy (~1 s): only for scenarios that have gates
     from sim.readers.gate import gate_key
     from sim.results.schema import is_known_key
     for i, g in enumerate(sc.gates):
