@@ -53,6 +53,12 @@ SCENARIOS = {
     "request-mode-chaos-after-horizon": (_merge(_REQ, {"chaos": [{"at": "2h", "target": "cell[0].db",
                                                                   "fault": "crash", "duration": "1m"}]}),
                                          "chaos[0].at"),
+    "chaos-on-missing-replica": ({"chaos": [{"at": "1h", "target": "cell[0].db.replica[99]", "fault": "crash"}]},
+                                 "chaos[0].target"),
+    "chaos-on-missing-app-node": ({"chaos": [{"at": "1h", "target": "cell[1].app.node[99]", "fault": "crash"}]},
+                                  "chaos[0].target"),
+    "chaos-on-missing-etcd-member": ({"chaos": [{"at": "1h", "target": "etcd[99]", "fault": "crash"}]},
+                                     "chaos[0].target"),
     "override-unknown-idc": ({"topology": {"cells": {"overrides": [{"cells": [0], "set": {
         "db": {"placement": ["zz"]}}}]}}}, "topology.cells.overrides[0].set.db.placement"),
     "override-impossible-quorum": ({"topology": {"cells": {"overrides": [{"cells": [1], "set": {
