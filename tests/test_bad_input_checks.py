@@ -80,6 +80,15 @@ SCENARIOS = {
                                            "failures.components.server"),
 }
 
+# the cost estimate's refusals say the figure and the limit
+FIGURES = {
+    "load-beyond-exact-counts": ("requests per replication", "limit 9.01e+15"),
+    "timeseries-buckets": ("3.15e+09 timeseries buckets", "limit 1,000,000"),
+    "fault-events": ("1.6e+09 fault events", "limit 2e+08"),
+    "events-csv-rows": ("rows of events.csv", "limit 5,000,000"),
+    "request-mode-requests": ("requests over 1000 replications", "limit 2e+07"),
+}
+
 # name -> --set expression given to a valid scenario (no file to name: the message names the --set)
 SETS = {
     "set-nested-1500-deep": "description=" + "[" * 1500 + "]" * 1500,
@@ -147,6 +156,8 @@ def test_run_refuses_before_writing_and_validate_agrees(cli, tmp_path, bad_files
     line = _assert_refused(proc, secs, str(f), path)
     assert re.search(rf"{re.escape(str(f))}:\d+: ", line), f"no line number: {line}"
     assert "null" not in line and "inf" not in line.split(": ", 3)[-1].replace("infinit", ""), line
+    for figure in FIGURES.get(name, ()):
+        assert figure in line, (figure, line)
     _nothing_written(results)
     assert validate_lines[f] == line, "validate and run disagree"
 
