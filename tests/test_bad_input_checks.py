@@ -148,11 +148,28 @@ def validate_lines(bad_files):
     return by_file
 
 
+@pytest.fixture(scope="module")
+def run_outcomes(bad_files, tmp_path_factory):
+    """``hivesim run`` on every bad file, four at a time (each one's own results root)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.conftest import run_cli
+    root = tmp_path_factory.mktemp("results")
+
+    def one(name):
+        results = root / name
+        t = time.perf_counter()
+        proc = run_cli("run", bad_files[name][0], "--results", results, "--quiet", "--no-report", timeout=120)
+        return name, (proc, time.perf_counter() - t, results)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(pool.map(one, SCENARIOS))
+
+
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_run_refuses_before_writing_and_validate_agrees(cli, tmp_path, bad_files, validate_lines, name):
+def test_run_refuses_before_writing_and_validate_agrees(bad_files, validate_lines, run_outcomes, name):
     f, path = bad_files[name]
-    results = tmp_path / "results"
-    proc, secs = _timed(cli, "run", f, "--results", results, "--quiet", "--no-report")
+    proc, secs, results = run_outcomes[name]
     line = _assert_refused(proc, secs, str(f), path)
     assert re.search(rf"{re.escape(str(f))}:\d+: ", line), f"no line number: {line}"
     assert "null" not in line and "inf" not in line.split(": ", 3)[-1].replace("infinit", ""), line
