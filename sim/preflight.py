@@ -209,21 +209,27 @@ def _check_request_cost(sc: Scenario) -> None:
                         "simulation.replications, the horizon or the load")
 
 
-def check(sc: Scenario, doc: Located | None = None) -> Scenario:
-    """Raise the first problem as a one-line ``ScenarioError`` (located through ``doc``); else ``sc``."""
+def check(sc: Scenario, doc: Located | None = None, *, simulation: bool = True) -> Scenario:
+    """Raise the first problem as a one-line ``ScenarioError`` (located through ``doc``); else ``sc``.
+
+    ``simulation=False`` (the live bank: cluster, live, check) skips what only the simulator
+    needs (the estimator and the cost of the ``simulation:`` section).
+    """
     try:
         _check_topology(sc)
         _check_profile(sc)
         _check_gates(sc)
-        _check_estimator(sc)
-        _check_cost(sc)
+        if simulation:
+            _check_estimator(sc)
+            _check_cost(sc)
     except _Fail as exc:
         file, line = doc.where(exc.path) if doc is not None else (None, None)
         raise ScenarioError(str(exc), file=file, line=line, path=exc.path) from None
     return sc
 
 
-def load_checked(path: str | os.PathLike | None = None, sets: list[str] | None = None) -> Scenario:
+def load_checked(path: str | os.PathLike | None = None, sets: list[str] | None = None, *,
+                 simulation: bool = True) -> Scenario:
     """``sim.scenario.load_scenario`` followed by ``check``: what validate, run and sweep accept."""
     sc, doc = load_located(path, sets)
-    return check(sc, doc)
+    return check(sc, doc, simulation=simulation)
