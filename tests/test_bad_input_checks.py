@@ -232,6 +232,8 @@ OUTPUTS = {
     "calibrate-out-under-a-file": (["calibrate", "{t}/adir", "--out", "{t}/afile/cal.yaml"],
                                    "is a file, not a directory"),
     "predict-out-is-a-file": (["predict", "{t}/adir", "--out", "{t}/afile"], "is a file"),
+    "live-out-under-a-file": (["live", "scenarios/live-smoke.yaml", "--out", "{t}/afile/live"],
+                              "is a file, not a directory"),
     "schema-out-is-a-directory": (["schema", "--out", "{t}/adir"], "is a directory"),
     "gate-junit-under-a-file": (["gate", "{t}/adir", "--require", "availability.request.nines>=1",
                                  "--junit", "{t}/afile/j.xml"], "is a file, not a directory"),
