@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from sim.engine import ReplicationResult, run_replication
+from sim.errors import ScenarioError
 from sim.metrics import MINUTES_PER_YEAR, aggregate
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
@@ -200,6 +201,8 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
     target = Path(out) if out else default_run_dir(sc.name, run_id, results_root)
     try:
         summary, results = simulate_full(sc, workers, progress)
+    except ScenarioError:
+        raise  # bad input found late is still bad input: nothing written (sim.preflight should catch it first)
     except Exception as exc:
         summary = {**summary_header("simulation"),
                    "run": run_block(sc, status="failed", error=f"{type(exc).__name__}: {exc}",

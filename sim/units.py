@@ -69,6 +69,8 @@ def parse_duration(value) -> float:
         x = _num(m.group(1)) * SECONDS[unit]
     else:
         raise ValueError(f"expected a duration such as 30s, 5m, 4h, 365d, got {value!r}")
+    if not math.isfinite(x):  # 1e302y overflows once converted to seconds
+        raise ValueError(f"expected a finite duration, got {value!r} (overflows in seconds)")
     if x < 0:
         raise ValueError(f"expected a duration >= 0, got {value!r}")
     return x
@@ -92,6 +94,8 @@ def parse_rate(value) -> float:
         x = count / (per * SECONDS[unit])
     else:
         raise ValueError(f"expected a rate such as 2/yr, got {value!r}")
+    if not math.isfinite(x):  # 1e308/ms overflows once converted to per-second
+        raise ValueError(f"expected a finite rate, got {value!r} (overflows per second)")
     if x < 0:
         raise ValueError(f"expected a rate >= 0, got {value!r}")
     return x

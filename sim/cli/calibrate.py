@@ -37,8 +37,8 @@ def _run(args) -> int:
         raise HivesimError(f"--extends: expected a relative path (extends: must stay inside the scenario tree), "
                            f"got {args.extends!r}")
     out = args.out or os.path.join(args.run_dir, "calibration.yaml")
-    if os.path.exists(out):  # checked before the (slow) fit
-        raise HivesimError(f"{out}: already exists; choose another --out or remove it")
+    from sim.results.writer import check_output
+    check_output(out, "file")  # checked before the (slow) fit
     cal = calibrate(args.run_dir, seeds=range(args.seeds))
     src = cal["source"]
     header = (f"# hivesim calibration from live run {src['run_id']} (scenario {src['scenario']}).\n"

@@ -36,9 +36,9 @@ def run(args) -> int:
     from loadtests.checker import run_checker
     from loadtests.cluster import Cluster
     from sim.errors import HivesimError
-    from sim.scenario import load_scenario
+    from sim.preflight import load_checked
 
-    sc = load_scenario(args.scenario, sets=args.set)
+    sc = load_checked(args.scenario, sets=args.set, simulation=False)  # the bank's checks, before any process starts
     c = Cluster.attach(args.run_dir or Cluster.default_run_dir(sc))
     seeded = c.state.get("seeded")
     if not seeded:

@@ -30,9 +30,9 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from loadtests.bank.routing import account_id
     from loadtests.cluster import Cluster
-    from sim.scenario import load_scenario
+    from sim.preflight import load_checked
 
-    sc = load_scenario(args.scenario, sets=args.set)
+    sc = load_checked(args.scenario, sets=args.set, simulation=False)  # the bank's checks, before any process starts
     run_dir = args.run_dir or Cluster.default_run_dir(sc)
     if args.action == "up":
         c = Cluster(sc, run_dir)

@@ -27,8 +27,9 @@ def cmd_compare(args) -> int:
     from sim.errors import HivesimError
     from sim.results.reader import run_label
 
-    if args.out and Path(args.out).exists():
-        raise HivesimError(f"{args.out}: already exists (choose another --out or remove it)")
+    if args.out:
+        from sim.results.writer import check_output
+        check_output(args.out, "dir")  # before reading the runs: a bad --out is found first
     runs, rows = compare_runs(args.runs)
     t = Table(title="hivesim compare (Δ vs #1; 95% CI in brackets)")
     t.add_column("metric", no_wrap=True)

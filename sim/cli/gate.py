@@ -39,8 +39,11 @@ def cmd_gate(args) -> int:
 
     from sim.errors import HivesimError
     from sim.readers.gate import check_run, render_table, to_junit, to_markdown
-    from sim.results.writer import atomic_write_text
+    from sim.results.writer import atomic_write_text, check_output
 
+    for target in (args.junit, args.markdown):
+        if target:  # before reading anything: a bad report path is found first
+            check_output(target, "file", exist_ok=True)
     results = check_run(Path(args.run_dir), requires=args.require, regressions=args.max_regression,
                         baseline=args.baseline, use_scenario=not args.no_scenario_gates)
     if not results:

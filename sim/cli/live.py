@@ -33,11 +33,16 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from loadtests.run import LiveOptions, run_live
     from sim.errors import HivesimError
-    from sim.scenario import load_scenario
+    from sim.preflight import load_checked
 
     if args.workers < 0 or args.steady <= 0:
         raise HivesimError("--workers must be >= 0 and --steady > 0")
-    sc = load_scenario(args.scenario, sets=args.set)
+    sc = load_checked(args.scenario, sets=args.set, simulation=False)  # the bank's checks, before any process starts
+    from sim.results.writer import check_output
+    if args.out:  # a live run takes minutes: a bad output path is found first
+        check_output(args.out, "dir")
+    else:
+        check_output(args.results, "dir", exist_ok=True)
     out = run_live(sc, LiveOptions(scenario_file=args.scenario, results_root=args.results, out=args.out,
                                    run_id=args.run_id, workers=args.workers, keep_cluster=args.keep_cluster,
                                    cluster_dir=args.cluster_dir, steady=args.steady),

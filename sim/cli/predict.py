@@ -43,8 +43,8 @@ def _run(args) -> int:
     if args.replications < 1:
         raise HivesimError(f"--replications: expected an integer >= 1, got {args.replications}")
     out = args.out or os.path.join(args.run_dir, "prediction")
-    if os.path.exists(out):
-        raise HivesimError(f"{out}: already exists; choose another --out or remove it")
+    from sim.results.writer import check_output
+    check_output(out, "dir")  # before the replays
     run = load_live_run(args.run_dir)
     cal_path = args.calibration or os.path.join(args.run_dir, "calibration.yaml")
     if not os.path.isfile(cal_path):

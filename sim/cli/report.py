@@ -16,7 +16,14 @@ def register(subparsers) -> None:
 def cmd_report(args) -> int:
     import time
 
+    from pathlib import Path
+
     from sim.report import write_report
+    from sim.results.writer import check_output
+    for d in args.run_dir:  # every output checked before the first report is drawn
+        if Path(d).is_dir():
+            check_output(Path(d) / "report.html", "file", exist_ok=True)
+            check_output(Path(d) / "plots", "dir", exist_ok=True)
     for d in args.run_dir:
         t = time.perf_counter()
         path = write_report(d)

@@ -32,7 +32,7 @@ def register(sub) -> None:
 def cmd_run(args) -> int:
     from sim.console import print_summary
     from sim.runner import run_to_dir
-    from sim.scenario import load_scenario
+    from sim.preflight import load_checked
 
     sets = list(args.sets)
     if args.replications is not None:
@@ -41,7 +41,12 @@ def cmd_run(args) -> int:
         sets.append(f"simulation.seed={args.seed}")
     if args.workers is not None and args.workers < 1:
         raise HivesimError(f"--workers: expected an integer >= 1, got {args.workers}")
-    sc = load_scenario(args.scenario, sets)
+    sc = load_checked(args.scenario, sets)  # every check validate does, before anything runs
+    from sim.results.writer import check_output
+    if args.out:
+        check_output(args.out, "dir")
+    else:
+        check_output(args.results, "dir", exist_ok=True)
     try:
         out, summary = run_to_dir(sc, args.out, args.workers, progress=not args.quiet,
                                   scenario_file=args.scenario or "<embedded webank-2023>",

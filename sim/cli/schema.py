@@ -18,6 +18,8 @@ def _run(args) -> int:
     from sim.scenario import json_schema
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.out:
+        from sim.results.writer import check_output
+        check_output(args.out, "file", exist_ok=True)
         atomic_write_text(args.out, text)
     else:
         print(text, end="")

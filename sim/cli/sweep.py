@@ -42,8 +42,9 @@ def cmd_sweep(args) -> int:
 
     from sim.errors import HivesimError
     from sim.results.schema import fmt
-    from sim.readers.sweep import (build_scenarios, combine, default_sweep_dir, grid_variants, load_variants_file,
-                           parse_grid, run_variants, table_rows, write_sweep)
+    from sim.readers.sweep import (build_scenarios, check_variant_count, combine, default_sweep_dir,
+                                   grid_variants, load_variants_file, parse_grid, run_variants, table_rows,
+                                   write_sweep)
 
     if args.workers is not None and args.workers < 1:
         raise HivesimError(f"--workers: expected an integer >= 1, got {args.workers}")
@@ -52,10 +53,15 @@ def cmd_sweep(args) -> int:
         base.append(f"simulation.replications={args.replications}")
     if args.seed is not None:
         base.append(f"simulation.seed={args.seed}")
+    from sim.results.writer import check_output
+    if args.out:
+        check_output(args.out, "dir")
+    else:
+        check_output(args.results, "dir", exist_ok=True)
     grid = parse_grid(args.sets)
-    variants = combine(load_variants_file(args.variants) if args.variants else None, grid_variants(grid))
-    if len(variants) > 10_000:
-        raise HivesimError(f"the sweep has {len(variants)} variants; split it (limit 10,000)")
+    file_variants = load_variants_file(args.variants) if args.variants else None
+    check_variant_count(grid, file_variants)  # the product of the axes, before any combination is built
+    variants = combine(file_variants, grid_variants(grid))
     if len({v.name for v in variants}) != len(variants):
         raise HivesimError("two variants got the same name; give distinct names in the variants file")
     scenarios = build_scenarios(args.scenario, variants, base)  # all validated before anything runs

@@ -1,4 +1,4 @@
-"""``hivesim validate FILE...``: check scenario files without running anything."""
+"""``hivesim validate FILE...``: check scenario files without running anything (the checks of ``run``)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ def register(sub) -> None:
 
 
 def _run(args) -> int:
-    from sim.scenario import load_scenario
+    from sim.preflight import load_checked
     bad = 0
     for f in args.files:
         try:
-            sc = load_scenario(f, args.sets)
+            sc = load_checked(f, args.sets)  # the same checks as run
         except ScenarioError as exc:
             print(f"hivesim: error: {exc}", file=sys.stderr)
             bad += 1

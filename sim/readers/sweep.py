@@ -26,6 +26,7 @@ import csv
 import io
 import itertools
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, run_block
 from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
-           "build_scenarios", "run_variants", "table_rows", "pareto", "write_sweep", "TABLE_KEYS",
+           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "table_rows", "pareto", "write_sweep", "TABLE_KEYS",
            "default_sweep_dir"]
 
 # summary keys copied into the table: the registry's sweep view (dotted keys, so gates and tables agree)
@@ -119,6 +120,26 @@ def _short_names(keys: list[str]) -> dict[str, str]:
     return out
 
 
+def variant_count(grid, file_variants: list[Variant] | None = None) -> int:
+    """How many variants a grid (x a variants file) makes: the product of the axis lengths.
+
+    Computed, never enumerated: five axes of 30 values are 24 million variants, refused at once.
+    """
+    n = math.prod(len(vals) for _, vals in grid) if grid else 1
+    return n * (len(file_variants) if file_variants else 1)
+
+
+def check_variant_count(grid, file_variants: list[Variant] | None = None) -> int:
+    """``variant_count``, refused above ``sim.preflight.MAX_VARIANTS`` with the figure and the limit."""
+    from sim.preflight import MAX_VARIANTS
+    n = variant_count(grid, file_variants)
+    if n > MAX_VARIANTS:
+        axes = " x ".join(str(len(vals)) for _, vals in grid) or "1"
+        files = f" x {len(file_variants)} file variants" if file_variants else ""
+        raise HivesimError(f"the sweep has {n:,} variants ({axes}{files}); split it (limit {MAX_VARIANTS:,})")
+    return n
+
+
 def grid_variants(grid) -> list[Variant]:
     """Every combination of the grid's values (keys with one value are fixed, not in the name)."""
     if not grid:
@@ -189,7 +210,8 @@ def _apply(data: dict, key: str, value) -> None:
 
 
 def build_scenarios(scenario_path, variants: list[Variant], base_sets: list[str] = ()) -> list:
-    """Validate every variant's scenario up front; -> list of ``Scenario`` (same order)."""
+    """Validate and pre-flight every variant's scenario up front; -> list of ``Scenario`` (same order)."""
+    from sim.preflight import check
     from sim.scenario import validate_document
     from sim.scenario.loader import Located, apply_sets, load_with_extends
     from sim.scenario import default_scenario_path
@@ -202,7 +224,7 @@ def build_scenarios(scenario_path, variants: list[Variant], base_sets: list[str]
             _apply(d.data, k, val)
             d.origin[k] = (f"variant {v.name!r}", None)  # errors on a swept key name the variant
         try:
-            out.append(validate_document(d))
+            out.append(check(validate_document(d), d))
         except ScenarioError as exc:
             if f"variant {v.name!r}" in str(exc):
                 raise

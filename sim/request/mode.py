@@ -27,7 +27,7 @@ from sim.request.scenario import REQUEST_DEFAULTS, from_scenario
 from sim.request.spec import OK, RetryPolicy
 from sim.results.schema import run_block, summary_header
 
-__all__ = ["MAX_REQUESTS", "WINDOW_MARGIN", "MAX_WHOLE_HORIZON", "EVENT_LANES", "window_specs",
+__all__ = ["MAX_REQUESTS", "WINDOW_MARGIN", "MAX_WHOLE_HORIZON", "EVENT_LANES", "window_specs", "window_requests",
            "request_windows", "settings", "simulate_request_mode"]
 
 MAX_REQUESTS = 20_000_000   # a window larger than this (over all lanes) is refused: ~60 B of memory per request
@@ -78,6 +78,12 @@ def request_windows(sc, margin: float = WINDOW_MARGIN, max_whole: float = MAX_WH
     return [(a, b) for a, b in out]
 
 
+def window_requests(specs, window: tuple[float, float]) -> float:
+    """Expected requests of one lane in ``window`` (its cells' specs): what ``MAX_REQUESTS`` bounds."""
+    t0, t1 = window
+    return sum(float(np.sum(s.rate)) * (s.rate_step if isinstance(s.rate, tuple) else t1 - t0) for s in specs)
+
+
 def settings() -> dict:
     """The numbers request mode assumes (echoed in summary.json ``request_mode.settings``)."""
     return {**REQUEST_DEFAULTS.as_dict(), "max_requests": MAX_REQUESTS, "window_margin_seconds": WINDOW_MARGIN,
@@ -110,8 +116,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
     base = 0
     for t0, t1 in windows:
         specs = window_specs(sc, (t0, t1))
-        expected = sum(float(np.sum(s.rate)) * (s.rate_step if isinstance(s.rate, tuple) else t1 - t0)
-                       for s in specs) * R
+        expected = window_requests(specs, (t0, t1)) * R
         if expected > MAX_REQUESTS:
             raise HivesimError(f"request mode: window {t0:g}-{t1:g}s holds ~{expected:.3g} requests over "
                                f"{R} replications (limit {MAX_REQUESTS:.0e}); lower simulation.replications "

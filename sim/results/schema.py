@@ -26,7 +26,7 @@ from sim import __version__
 
 __all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "EVENTS_COLUMNS",
            "TIMESERIES_COLUMNS", "REPLICATIONS_COLUMNS", "LIVE_EVENTS_COLUMNS", "LIVE_TIMESERIES_COLUMNS",
-           "KeySpec", "KEYS", "VIEWS", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
+           "KeySpec", "KEYS", "VIEWS", "AVAILABILITY_KINDS", "is_known_key", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
            "fmt", "format_value", "pct", "pct_digits", "compact"]
 
 SCHEMA_VERSION = 1
@@ -209,6 +209,18 @@ def spec_of(key: str) -> KeySpec | None:
         if spec.key == norm or ("*" in spec.key and fnmatch.fnmatchcase(norm, spec.key)):
             return spec
     return None
+
+
+# the kinds of availability a summary.json holds (availability.<kind>.mean, ...)
+AVAILABILITY_KINDS = ("request", "time", "request_slo", "quorum_loss")
+
+
+def is_known_key(key: str) -> bool:
+    """Whether ``key`` can appear in a summary.json: registered, and a known availability kind."""
+    if spec_of(key) is None:
+        return False
+    parts = key.split(".")
+    return parts[0] != "availability" or (len(parts) > 1 and parts[1] in AVAILABILITY_KINDS)
 
 
 def keys_for(view: str) -> list[str]:

@@ -32,7 +32,7 @@ import yaml
 from sim.errors import ResultsError
 from sim.results.schema import EVENTS_COLUMNS, REPLICATIONS_COLUMNS, TIMESERIES_COLUMNS
 
-__all__ = ["atomic_dir", "StagedDir", "atomic_write_text", "atomic_write_bytes", "write_run_dir", "write_json",
+__all__ = ["check_output", "atomic_dir", "StagedDir", "atomic_write_text", "atomic_write_bytes", "write_run_dir", "write_json",
            "json_safe", "dumps_json", "csv_text", "new_run_id", "default_run_dir", "scenario_yaml"]
 
 
@@ -98,6 +98,33 @@ def default_run_dir(scenario_name: str, run_id: str, root: str | os.PathLike = "
     return p
 
 
+# --------------------------------------------------------------------------- output paths, checked first
+def check_output(path: str | os.PathLike, kind: str = "file", *, exist_ok: bool = False) -> Path:
+    """Refuse an output path that could not be written, before any work starts (``ResultsError``).
+
+    ``kind`` is what will be written there (``"file"`` or ``"dir"``); ``exist_ok`` allows an existing
+    one to be replaced (derived files such as ``report.html``). The nearest existing ancestor must
+    be a writable directory (missing parents are created by the writers).
+    """
+    p = Path(path)
+    if kind == "dir" and p.exists() and not p.is_dir():
+        raise ResultsError(f"{p}: is a file, expected a directory")
+    if kind == "file" and p.is_dir():
+        raise ResultsError(f"{p}: is a directory, expected a file name")
+    if p.exists() and not exist_ok:
+        raise ResultsError(f"{p}: already exists (choose another --out or remove it)")
+    anc = p.absolute().parent
+    while not anc.exists() and anc != anc.parent:
+        if os.path.lexists(anc):  # a dangling symbolic link
+            raise ResultsError(f"{p}: its parent {anc} is a broken symbolic link")
+        anc = anc.parent
+    if not anc.is_dir():
+        raise ResultsError(f"{p}: its parent {anc} is a file, not a directory")
+    if not os.access(anc, os.W_OK | os.X_OK):
+        raise ResultsError(f"{p}: directory {anc} is not writable")
+    return p
+
+
 # --------------------------------------------------------------------------- atomic files and directories
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = True) -> Path:
     """Write ``data`` to ``path`` through a temp file in the same directory.
@@ -109,8 +136,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     p = Path(path)
     if not overwrite and p.exists():
         raise ResultsError(f"{p}: already exists; choose another --out or remove it")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    except OSError as exc:
+        raise ResultsError(f"{p}: cannot write: {exc.strerror or exc}") from None
     try:
         os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be read by others
         with os.fdopen(fd, "wb") as fh:
@@ -123,9 +153,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
             except FileExistsError:
                 raise ResultsError(f"{p}: appeared while it was being written; not overwritten") from None
             os.unlink(tmp)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):  # a full disk, a directory where the file goes: one line, no partial file
+            raise ResultsError(f"{p}: cannot write: {exc.strerror or exc}") from None
         raise
     return p
 
@@ -148,9 +180,13 @@ class StagedDir:
         self.replace = replace       # swap an existing target instead of refusing it
         if self.target.exists() and not replace:
             raise ResultsError(f"{self.target}: already exists (choose another --out or remove it)")
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        # the staging directory, where everything is written until commit()
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=self.target.parent))
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            # the staging directory, where everything is written until commit()
+            self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.", suffix=".tmp",
+                                              dir=self.target.parent))
+        except OSError as exc:
+            raise ResultsError(f"{self.target}: cannot create: {exc.strerror or exc}") from None
         os.chmod(self.path, 0o755)  # mkdtemp makes 0700; results are meant to be shared and published
 
     def commit(self) -> Path:

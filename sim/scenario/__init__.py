@@ -24,7 +24,7 @@ from sim.errors import ScenarioError
 from sim.scenario.loader import Located, apply_sets, load_with_extends, load_yaml_text
 from sim.scenario.model import Scenario
 
-__all__ = ["load_scenario", "load_scenario_text", "validate_document", "json_schema", "Scenario",
+__all__ = ["load_scenario", "load_located", "load_scenario_text", "validate_document", "json_schema", "Scenario",
            "scenario_sha256", "DEFAULT_SCENARIO", "default_scenario_path"]
 
 DEFAULT_SCENARIO = "webank-2023"
@@ -129,12 +129,18 @@ def validate_document(doc: Located) -> Scenario:
         raise ScenarioError(str(exc), file=doc.root_file) from None
 
 
-def load_scenario(path: str | os.PathLike | None = None, sets: list[str] | None = None) -> Scenario:
-    """Load, resolve, override and validate a scenario file (``None`` = the embedded default)."""
+def load_located(path: str | os.PathLike | None = None,
+                 sets: list[str] | None = None) -> tuple[Scenario, Located]:
+    """``load_scenario`` plus the loaded document (to locate later checks: ``sim.preflight``)."""
     path = path or default_scenario_path()
     doc = load_with_extends(path)
     apply_sets(doc, sets or [])
-    return validate_document(doc)
+    return validate_document(doc), doc
+
+
+def load_scenario(path: str | os.PathLike | None = None, sets: list[str] | None = None) -> Scenario:
+    """Load, resolve, override and validate a scenario file (``None`` = the embedded default)."""
+    return load_located(path, sets)[0]
 
 
 def load_scenario_text(text: str, name: str = "<string>", sets: list[str] | None = None) -> Scenario:

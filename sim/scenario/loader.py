@@ -244,6 +244,23 @@ def load_with_extends(path: str | os.PathLike, root: str | os.PathLike | None = 
     return Located(merged, morigin, str(path))
 
 
+def _flow_depth(text: str) -> int:
+    """Deepest nesting of flow brackets in ``text``, outside quotes (a bound before parsing)."""
+    depth = deepest = 0
+    quote = None
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
 def parse_set(expr: str) -> tuple[str, object]:
     """Split ``dotted.key=value``; the value is parsed as a YAML scalar or flow list/map."""
     if "=" not in expr:
@@ -251,7 +268,15 @@ def parse_set(expr: str) -> tuple[str, object]:
     key, _, raw = expr.partition("=")
     key = key.strip()
     if not key or any(not part for part in key.split(".")):
-        raise ScenarioError(f"--set {expr!r}: expected dotted.key=value")
+        raise ScenarioError(f"--set {expr[:80]!r}: expected dotted.key=value")
+    if any(ch in expr for ch in "\n\r\x00"):
+        # YAML would read "v: 1\nx: 2" as two keys and drop the second silently
+        raise ScenarioError(f"--set {key[:80]}: expected a one-line value, got a line break or NUL")
+    if key.count(".") >= MAX_DEPTH:
+        raise ScenarioError(f"--set {key[:80]}...: key nested deeper than {MAX_DEPTH} levels")
+    if _flow_depth(raw) > MAX_DEPTH:
+        # refused before parsing: PyYAML's composer recurses once per bracket
+        raise ScenarioError(f"--set {key}: value nested deeper than {MAX_DEPTH} levels")
     data, _ = load_yaml_text(f"v: {raw}" if raw.strip() else "v: ''", f"--set {key}")
     return key, data["v"]
 

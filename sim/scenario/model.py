@@ -183,8 +183,14 @@ class Cells(Strict):
                     except ValidationError as exc:
                         e = exc.errors(include_url=False)[0]
                         loc = ".".join(str(p) for p in e["loc"])
-                        raise ValueError(f"cells.overrides[{oi}].set.{loc}: {e['msg']} "
-                                         f"(got {e.get('input')!r})") from None
+                        got = e.get("input")
+                        if e["type"] == "extra_forbidden":
+                            msg = f"unknown key {e['loc'][-1]!r} in the cell template"
+                        else:
+                            msg = e["msg"].removeprefix("Value error, ")
+                            if not isinstance(got, (dict, list)):  # a whole section says nothing
+                                msg += f" (got {got!r})"
+                        raise ValueError(f"cells.overrides[{oi}].set.{loc}: {msg}") from None
                 done[seq] = spec
             out.append(spec)
         return out
