@@ -17,14 +17,11 @@ def register(subparsers) -> None:
 
 
 def cmd_compare(args) -> int:
-    from pathlib import Path
-
-    from sim.console import wide_console
     from rich.markup import escape
     from rich.table import Table
 
+    from sim.console import wide_console
     from sim.readers.compare import _cell, compare_runs, write_compare
-    from sim.errors import HivesimError
     from sim.results.reader import run_label
 
     if args.out:
