@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from loadtests.bank.routing import ACCOUNT_PATTERN, KEY_PATTERN
+
 __all__ = ["OPENAPI", "openapi_response"]
 
-_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
-_KEY = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,128}$"}
+_ID = {"type": "string", "pattern": ACCOUNT_PATTERN}
+_KEY = {"type": "string", "pattern": KEY_PATTERN}
 _CENTS = {"type": "integer", "minimum": 0, "maximum": 10**15}
 _ERR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                                                                    "detail": {"type": "string"}}}
@@ -19,7 +21,9 @@ _ERR = {"type": "object", "required": ["error"], "properties": {"error": {"type"
 
 def _r(desc, schema=None):
     out = {"description": desc}
-    out["content"] = {"application/json": {"schema": schema or {"$ref": "#/components/schemas/Error"}}}
+    # an explicit {} (any JSON) must stay {}: only a missing schema means the Error shape
+    out["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"} if schema is None
+                                            else schema}}
     return out
 
 
