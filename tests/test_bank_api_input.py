@@ -62,3 +62,17 @@ def test_openapi_any_json_answers_are_not_error_shaped():
         for op in OPENAPI["paths"][path].values():
             if code in op["responses"]:
                 assert op["responses"][code]["content"]["application/json"]["schema"] == {}, path
+
+
+@pytest.mark.parametrize("raw, expected", [("nan", 5.0), ("inf", 5.0), ("-inf", 5.0), ("1e400", 5.0), ("abc", 5.0),
+                                           ("1" * 5000, 5.0), ("2", 2.0), ("-1", 0.05), ("0", 0.05), (None, 5.0)])
+def test_app_server_deadline_header_is_a_finite_number_or_ignored(raw, expected):
+    # "nan" used to survive min()/max() (comparisons with NaN are false) and end the request in a bare 500
+    import time
+    from types import SimpleNamespace
+
+    from loadtests.bank import app
+    req = SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace(cfg={"deadline": 5.0})),
+                          headers={} if raw is None else {"x-hivesim-deadline": raw})
+    t0 = time.monotonic()
+    assert app._deadline(req) - t0 == pytest.approx(expected, abs=0.01)
