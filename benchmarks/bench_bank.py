@@ -34,6 +34,7 @@ import psycopg  # noqa: E402
 from loadtests.bank.db import transfer_tx  # noqa: E402
 from loadtests.bank.routing import account_id, cell_of  # noqa: E402
 from loadtests.cluster import Cluster  # noqa: E402
+from sim.cli.options import add_cluster_dir  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
 
@@ -100,11 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=2, help="alternating raw/service rounds")
-    ap.add_argument("--run-dir", default="/tmp/hivesim-bench-bank")
+    # the cluster's directory has one name in every command (sim.cli.options); the old spelling warns
+    add_cluster_dir(ap, "/tmp/hivesim-bench-bank", old="--run-dir")
     ap.add_argument("--out", help="also write the result JSON here")
     args = ap.parse_args(argv)
     sc = load_scenario(args.scenario, sets=["live.accounts=2000", f"live.pool_size={max(args.concurrency, 8)}"])
-    c = Cluster(sc, args.run_dir)
+    c = Cluster(sc, args.cluster_dir or "/tmp/hivesim-bench-bank")
     bringup = c.up()
     try:
         accounts = [a for a in (account_id(i) for i in range(2000)) if cell_of(a, c.cells) == 0]

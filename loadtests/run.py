@@ -192,7 +192,7 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
                 error = (error + "; " if error else "") + f"teardown: {exc}"
                 status = "failed"
         else:
-            log(f"live: cluster kept running in {cluster.run_dir} (hivesim cluster down ... --run-dir)")
+            log(f"live: cluster kept running in {cluster.run_dir} (hivesim cluster down SCENARIO --cluster-dir DIR)")
 
     rows = read_requests(os.path.join(work, "records"))
     slow_ms = float(scenario.slo.latency) * 1000

@@ -111,9 +111,29 @@ def test_openapi_documents_every_public_route():
 
 def test_cluster_cli_without_a_cluster_is_a_one_line_error(capsys, tmp_path):
     from sim.cli import main
-    code = main(["cluster", "status", "scenarios/live-smoke.yaml", "--run-dir", str(tmp_path / "none")])
+    code = main(["cluster", "status", "scenarios/live-smoke.yaml", "--cluster-dir", str(tmp_path / "none")])
     err = capsys.readouterr().err.strip()
     assert code == 2 and err.count("\n") == 0 and "no cluster here" in err
+
+
+@pytest.mark.parametrize("command", ["cluster status", "check"])
+def test_old_run_dir_spelling_still_works_with_one_deprecation_line(capsys, tmp_path, command):
+    # --cluster-dir is the one name in live, cluster and check; --run-dir (cluster, check) is deprecated
+    from sim.cli import main
+    code = main([*command.split(), "scenarios/live-smoke.yaml", "--run-dir", str(tmp_path / "none")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 2, err
+    assert err[0] == "hivesim: warning: --run-dir is deprecated, use --cluster-dir"
+    assert "no cluster here" in err[1] and str(tmp_path / "none") in err[1]
+
+
+def test_live_cluster_and_check_share_the_cluster_dir_option():
+    from sim.cli import build_parser
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command").choices
+    for command in ("live", "cluster", "check"):
+        opts = {o for a in sub[command]._actions for o in a.option_strings if a.help != "==SUPPRESS=="}
+        assert "--cluster-dir" in opts and "--run-dir" not in opts, command
 
 
 def test_cluster_cli_bad_scenario_value(capsys):

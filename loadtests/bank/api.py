@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from loadtests.bank.routing import ACCOUNT_PATTERN, KEY_PATTERN
+
 __all__ = ["AccountId", "IdemKey", "TransferIn", "AccountIn", "AccountsIn", "KeysIn", "BadRequest",
            "read_json", "error", "Metrics", "Faults", "require_admin", "MAX_BODY", "MAX_AMOUNT",
            "admin_token", "uvicorn_run", "endpoint", "serve", "ERROR_HANDLERS"]
@@ -31,8 +33,9 @@ __all__ = ["AccountId", "IdemKey", "TransferIn", "AccountIn", "AccountsIn", "Key
 MAX_BODY = 2 * 1024 * 1024  # 10,000 accounts fit with room to spare
 MAX_AMOUNT = 10**15  # cents; keeps every sum far below bigint's limit
 
-AccountId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-IdemKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
+# pydantic-core matches with Rust's regex, where "$" is the end of the string (no newline caveat)
+AccountId = Annotated[str, StringConstraints(pattern=ACCOUNT_PATTERN)]
+IdemKey = Annotated[str, StringConstraints(pattern=KEY_PATTERN)]
 
 
 class _In(BaseModel):
@@ -91,7 +94,12 @@ async def _not_found(request, exc):
 
 
 async def _not_allowed(request, exc):
-    return error(405, "method_not_allowed", f"{request.method} not allowed here")
+    # RFC 9110: a 405 lists the allowed methods (Starlette puts them on the exception)
+    resp = error(405, "method_not_allowed", f"{request.method} not allowed here")
+    allow = (getattr(exc, "headers", None) or {}).get("Allow")
+    if allow:
+        resp.headers["Allow"] = allow
+    return resp
 
 
 # Starlette's 404/405 answers in the bank's JSON error shape (app servers and gateway alike)

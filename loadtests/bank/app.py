@@ -15,6 +15,7 @@ database members: ``name``, proxy ``port``, Patroni ``rest`` URL; see ``leader.L
 from __future__ import annotations
 
 import functools
+import math
 import os
 import time
 
@@ -59,13 +60,19 @@ HEALTH_DB_SECONDS = 3.0
 
 
 def _deadline(request: Request) -> float:
+    """The request's end: ``X-Hivesim-Deadline`` seconds from now, at most the configured deadline.
+
+    A header that is not a finite number counts as absent: "nan" used to pass (every comparison
+    with NaN is false, so min/max kept it) and the request failed with a bare 500."""
     default = request.app.state.cfg["deadline"]
     raw = request.headers.get("x-hivesim-deadline")
     try:
-        d = min(float(raw), default) if raw else default
+        d = float(raw) if raw else default
     except ValueError:
         d = default
-    return time.monotonic() + max(d, MIN_REQUEST_SECONDS)
+    if not math.isfinite(d):
+        d = default
+    return time.monotonic() + max(min(d, default), MIN_REQUEST_SECONDS)
 
 
 def _check_id(account: str) -> None:

@@ -163,7 +163,7 @@ def _raw(status: int, content: bytes) -> Response:
 
 def _check(value: str, regex, what: str) -> None:
     if not regex.match(value):
-        raise BadRequest(422, "invalid", f"{what}: expected {regex.pattern.strip('^$')}")
+        raise BadRequest(422, "invalid", f"{what}: expected {regex.pattern[2:-2]}")  # without \A...\Z
 
 
 @endpoint("transfer")

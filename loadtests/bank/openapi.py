@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse
 
+from loadtests.bank.routing import ACCOUNT_PATTERN, KEY_PATTERN
+
 __all__ = ["OPENAPI", "openapi_response"]
 
-_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
-_KEY = {"type": "string", "pattern": "^[A-Za-z0-9_-]{8,128}$"}
+_ID = {"type": "string", "pattern": ACCOUNT_PATTERN}
+_KEY = {"type": "string", "pattern": KEY_PATTERN}
 _CENTS = {"type": "integer", "minimum": 0, "maximum": 10**15}
 _ERR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"},
                                                                    "detail": {"type": "string"}}}
@@ -19,9 +21,16 @@ _ERR = {"type": "object", "required": ["error"], "properties": {"error": {"type"
 
 def _r(desc, schema=None):
     out = {"description": desc}
-    out["content"] = {"application/json": {"schema": schema or {"$ref": "#/components/schemas/Error"}}}
+    # an explicit {} (any JSON) must stay {}: only a missing schema means the Error shape
+    out["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"} if schema is None
+                                            else schema}}
     return out
 
+
+# the deadline an app server gives its own retries (the gateway sends what is left of its own; the
+# gateway itself ignores the header); absent, non-numeric or not finite: the configured deadline
+_DEADLINE = {"name": "X-Hivesim-Deadline", "in": "header", "required": False,
+             "schema": {"type": "number", "exclusiveMinimum": 0}}
 
 _COMMON = {"400": _r("malformed JSON"), "413": _r("body too large"), "422": _r("invalid input"),
            "503": _r("no primary before the deadline; nothing changed (retry)"),
@@ -34,6 +43,7 @@ OPENAPI = {
                             "cross-cell transfers through an outbox and a relay. Money in integer cents."},
     "paths": {
         "/accounts": {"post": {
+            "parameters": [_DEADLINE],
             "summary": "Create accounts (bulk, <= 10,000 per call)",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["accounts"], "additionalProperties": False,
@@ -44,17 +54,18 @@ OPENAPI = {
                           "409": _r("some ids exist; nothing created in that cell"), **_COMMON}}},
         "/accounts/{id}": {"get": {
             "summary": "Balance of one account",
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": _ID}],
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": _ID}, _DEADLINE],
             "responses": {"200": _r("balance", {"type": "object", "properties": {
                 "id": _ID, "balance": _CENTS, "cell": {"type": "integer"}}}),
                 "404": _r("unknown account"), **_COMMON}}},
         "/accounts/{id}/transfers": {"get": {
             "summary": "Transfers touching an account (newest first not guaranteed; at most 1,000)",
-            "parameters": [{"name": "id", "in": "path", "required": True, "schema": _ID}],
+            "parameters": [{"name": "id", "in": "path", "required": True, "schema": _ID}, _DEADLINE],
             "responses": {"200": _r("transfers", {"type": "object", "properties": {
                 "transfers": {"type": "array", "items": {"$ref": "#/components/schemas/Transfer"}}}}),
                 "404": _r("unknown account"), **_COMMON}}},
         "/transfers": {"post": {
+            "parameters": [_DEADLINE],
             "summary": "Move money; a repeated key returns the original outcome and never applies twice",
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["key", "from", "to", "amount"], "additionalProperties": False,
@@ -68,10 +79,11 @@ OPENAPI = {
         "/transfers/{key}": {"get": {
             "summary": "Status of a transfer by idempotency key (?from=ACCOUNT routes to one cell)",
             "parameters": [{"name": "key", "in": "path", "required": True, "schema": _KEY},
-                           {"name": "from", "in": "query", "required": False, "schema": _ID}],
+                           {"name": "from", "in": "query", "required": False, "schema": _ID}, _DEADLINE],
             "responses": {"200": _r("found", {"$ref": "#/components/schemas/Transfer"}),
                           "404": _r("never committed: safe to retry with the same key"), **_COMMON}}},
         "/audit": {"get": {
+            "parameters": [_DEADLINE],
             "summary": "Money per cell plus money in flight between cells (exact when no transfer is running)",
             "responses": {"200": _r("audit", {"type": "object", "properties": {
                 "cells": {"type": "array"}, "in_flight": {"type": "integer"}, "total": {"type": "integer"}}}),

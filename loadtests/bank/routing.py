@@ -9,10 +9,17 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["cell_of", "ACCOUNT_RE", "KEY_RE", "account_id", "ACCOUNT_PREFIX", "ACCOUNT_DIGITS"]
+__all__ = ["cell_of", "ACCOUNT_RE", "KEY_RE", "ACCOUNT_PATTERN", "KEY_PATTERN", "account_id", "ACCOUNT_PREFIX",
+           "ACCOUNT_DIGITS"]
 
-ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+# The one definition of valid account ids and idempotency keys, as JSON Schema / ECMA patterns
+# (api.py's request models and openapi.py use these strings). In Python's re, "$" also matches
+# before a trailing newline, so "acct-1\n" passed the old check and the gateway, whose HTTP
+# client drops the newline, answered for "acct-1": the compiled checks anchor with \A and \Z.
+ACCOUNT_PATTERN = "^[A-Za-z0-9_-]{1,64}$"
+KEY_PATTERN = "^[A-Za-z0-9_-]{8,128}$"
+ACCOUNT_RE = re.compile(r"\A" + ACCOUNT_PATTERN[1:-1] + r"\Z")
+KEY_RE = re.compile(r"\A" + KEY_PATTERN[1:-1] + r"\Z")
 
 
 def cell_of(account: str, cells: int) -> int:

@@ -1,6 +1,6 @@
 """``hivesim check``: run the bank checker alone against a running live cluster.
 
-Reads the cluster from its run directory (``hivesim cluster up`` / ``hivesim live --keep-cluster``)
+Reads the cluster from its directory, ``--cluster-dir`` (``hivesim cluster up`` / ``hivesim live --keep-cluster``),
 and, with ``--history RESULTS_DIR`` (a ``hivesim live`` result, or a directory of Locust records
 written with ``--bank-record-dir``), the client history to check against. Without a history it
 checks what the bank alone can show: money conserved against the seeded total, no negative
@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+from sim.cli.options import add_cluster_dir
+
 __all__ = ["register"]
 
 
@@ -22,7 +24,7 @@ def register(subparsers) -> None:
                               description=__doc__.split("\n\n")[0])
     p.add_argument("scenario", help="scenario YAML (for the default cluster run directory)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")
-    p.add_argument("--run-dir", help="cluster run directory (default: live.run_dir of the scenario)")
+    add_cluster_dir(p, "live.run_dir of the scenario", old="--run-dir")
     p.add_argument("--history", help="client history: a live results directory or a records directory")
     p.add_argument("--settle", type=float, default=30.0, help="seconds to wait for the relay and the replicas")
     p.add_argument("--json", action="store_true", help="print checker.json to stdout")
@@ -39,7 +41,7 @@ def run(args) -> int:
     from sim.preflight import load_checked
 
     sc = load_checked(args.scenario, sets=args.set, simulation=False)  # the bank's checks, before any process starts
-    c = Cluster.attach(args.run_dir or Cluster.default_run_dir(sc))
+    c = Cluster.attach(args.cluster_dir or Cluster.default_run_dir(sc))
     seeded = c.state.get("seeded")
     if not seeded:
         raise HivesimError(f"{c.run_dir}: the cluster was started without seeded accounts; nothing to check against")

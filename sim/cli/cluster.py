@@ -4,12 +4,14 @@
 (loadtests.cluster), seeds the accounts and prints where the gateway listens; the processes keep
 running after the command returns. ``status`` shows every member's role, timeline and lag and
 every service's PID. ``down`` stops them all by PID and checks nothing is left.
-The run directory is ``live.run_dir`` (default /tmp/hivesim-live-<scenario name>) or ``--run-dir``.
+The cluster's directory is ``--cluster-dir``, else ``live.run_dir`` (default /tmp/hivesim-live-<scenario name>).
 """
 
 from __future__ import annotations
 
 import json
+
+from sim.cli.options import add_cluster_dir
 
 __all__ = ["register"]
 
@@ -20,7 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("action", choices=["up", "status", "down"])
     p.add_argument("scenario", help="scenario YAML (its live: section and topology)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")
-    p.add_argument("--run-dir", help="where data, logs and state live (default: live.run_dir)")
+    add_cluster_dir(p, "live.run_dir of the scenario", old="--run-dir")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--keep", action="store_true", help="down: keep the run directory (logs, data)")
     p.add_argument("--no-seed", action="store_true", help="up: do not create the seeded accounts")
@@ -33,7 +35,7 @@ def run(args) -> int:
     from sim.preflight import load_checked
 
     sc = load_checked(args.scenario, sets=args.set, simulation=False)  # the bank's checks, before any process starts
-    run_dir = args.run_dir or Cluster.default_run_dir(sc)
+    run_dir = args.cluster_dir or Cluster.default_run_dir(sc)
     if args.action == "up":
         c = Cluster(sc, run_dir)
         secs = c.up(seed=not args.no_seed)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli.options import add_cluster_dir
+
 __all__ = ["register"]
 
 
@@ -25,7 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=0,
                    help="Locust workers on this machine (0 = one local Locust process)")
     p.add_argument("--keep-cluster", action="store_true", help="leave the cluster running after the run")
-    p.add_argument("--cluster-dir", help="run directory of the cluster (default /tmp/hivesim-live-<name>-<run-id>)")
+    add_cluster_dir(p, "/tmp/hivesim-live-<name>-<run-id>, a new cluster per run")
     p.add_argument("--steady", type=float, default=3.0, help="seconds of success that count as recovered")
     p.set_defaults(func=run)
 
