@@ -156,17 +156,13 @@ def grid_variants(grid) -> list[Variant]:
 
 
 def load_variants_file(path: str | os.PathLike) -> list[Variant]:
-    """A YAML list of ``{name: str, set: {dotted.key: value}}`` (safe-loaded, checked)."""
-    import yaml
+    """A YAML list of ``{name: str, set: {dotted.key: value}}`` (read by ``sim.files``: a regular
+    UTF-8 file, no aliases, depth and size bounded; then checked)."""
+    from sim.files import VARIANTS_MAX_BYTES, parse_yaml, read_text
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise HivesimError(f"{p}: no such variants file") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{p}:{mark.line + 1}" if mark else str(p)
-        raise HivesimError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not p.exists() and not p.is_symlink():
+        raise ScenarioError("no such variants file", file=str(p))
+    data, _ = parse_yaml(read_text(p, "variants file", VARIANTS_MAX_BYTES, ScenarioError), str(p), ScenarioError)
     if not isinstance(data, list) or not data:
         raise HivesimError(f"{p}: expected a non-empty list of {{name: ..., set: {{dotted.key: value}}}}")
     out, names = [], set()

@@ -15,18 +15,18 @@ everything here serves simulated and live runs alike.
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-import yaml
-
 from sim.errors import ResultsError, ScenarioError
+from sim.files import CSV_MAX_BYTES, JSON_MAX_BYTES, RUN_YAML_MAX_BYTES, load_json, parse_yaml, read_text
 from sim.metrics import MINUTES_PER_YEAR
 from sim.results.lookup import MISSING, is_number, lookup_optional
+from sim.results.shape import LIVE_REQUIRED, check_summary
 
 __all__ = ["Run", "load_run", "load_live_run", "load_summary", "read_csv", "run_label", "downtime_budget_minutes",
            "LIVE_SERIES_COLUMNS"]
@@ -36,20 +36,12 @@ LIVE_SERIES_COLUMNS = ("t_start_s", "offered_requests", "failed_requests", "ok_r
                        "latency_p99_ms")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    if not isinstance(data, dict):
-        raise ResultsError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
+def _read_json(path: Path, required: tuple[str, ...] = ()) -> dict:
+    """summary.json by the one safe reader (``sim.files``), its keys' types checked (``shape``)."""
+    if not path.exists() and not path.is_symlink():
+        raise ResultsError(f"{path}: no such file")
+    data = load_json(path, "summary.json", JSON_MAX_BYTES, ResultsError)
+    return check_summary(data, str(path), required)
 
 
 def load_summary(path: str | os.PathLike) -> tuple[dict, Path | None]:
@@ -57,7 +49,7 @@ def load_summary(path: str | os.PathLike) -> tuple[dict, Path | None]:
     p = Path(path)
     if p.is_dir():
         return _read_json(p / "summary.json"), p
-    if p.is_file():
+    if p.exists():  # a FIFO or a device too: the safe reader names what it is
         return _read_json(p), (p.parent if (p.parent / "scenario.yaml").exists() else None)
     raise ResultsError(f"{p}: no such run directory or summary.json")
 
@@ -70,33 +62,36 @@ def read_csv(path: Path, required: tuple[str, ...] = (), replication: int | None
     """
     if not path.exists():
         return None
+    text = read_text(path, "CSV file", CSV_MAX_BYTES, ResultsError)
+    # the field limit grows to the file's size: the file limit above is the bound that matters
+    csv.field_size_limit(max(CSV_MAX_BYTES, 131072))
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, [])
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise ResultsError(f"{path}: missing column(s) {', '.join(missing)}")
-            rep_col = header.index("replication") if "replication" in header else None
-            want = None if replication is None or rep_col is None else {str(replication), f"{replication}.0"}
-            rows = []
-            for line_no, raw in enumerate(reader, start=2):
-                if want is not None and raw and raw[rep_col] not in want:
+        header = next(reader, [])
+        missing = [c for c in required if c not in header]
+        if missing:
+            raise ResultsError(f"missing column(s) {', '.join(missing)}", file=str(path), line=1)
+        rep_col = header.index("replication") if "replication" in header else None
+        want = None if replication is None or rep_col is None else {str(replication), f"{replication}.0"}
+        rows = []
+        for raw in reader:
+            if want is not None and raw and raw[rep_col] not in want:
+                continue
+            if len(raw) != len(header):
+                if not raw:
                     continue
-                if len(raw) != len(header):
-                    if not raw:
-                        continue
-                    raise ResultsError(f"{path}:{line_no}: expected {len(header)} fields, got {len(raw)}")
-                out = {}
-                for k, v in zip(header, raw):
-                    try:
-                        out[k] = float(v) if v != "" else None
-                    except ValueError:
-                        out[k] = v
-                rows.append(out)
-            return rows
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
+                raise ResultsError(f"expected {len(header)} fields, got {len(raw)}", file=str(path),
+                                   line=reader.line_num)
+            out = {}
+            for k, v in zip(header, raw):
+                try:
+                    out[k] = float(v) if v != "" else None
+                except ValueError:
+                    out[k] = v
+            rows.append(out)
+        return rows
+    except csv.Error as exc:
+        raise ResultsError(f"not a valid CSV file ({exc})", file=str(path), line=reader.line_num) from None
 
 
 def _nan_if_not_number(v) -> float:
@@ -153,10 +148,9 @@ class Run:
         if isinstance(sc, dict):
             return sc
         if self.path is not None and (self.path / "scenario.yaml").exists():
-            try:
-                data = yaml.safe_load((self.path / "scenario.yaml").read_text(encoding="utf-8"))
-            except yaml.YAMLError as exc:
-                raise ResultsError(f"{self.path / 'scenario.yaml'}: not valid YAML ({exc})") from None
+            p = self.path / "scenario.yaml"
+            data, _ = parse_yaml(read_text(p, "run's scenario.yaml", RUN_YAML_MAX_BYTES, ResultsError), str(p),
+                                 ResultsError)
             return data if isinstance(data, dict) else {}
         return {}
 
@@ -234,15 +228,13 @@ def load_live_run(path: str | os.PathLike) -> Run:
     """A ``hivesim live`` run directory, checked to hold what calibration and prediction read."""
     p = Path(path)
     sp = p / "summary.json"
-    if not sp.is_file():
+    if not p.is_dir() or not sp.exists():
         raise ResultsError(f"{p}: not a run directory (no summary.json)")
     run = Run(p, _read_json(sp))
     if run.kind != "live":
         raise ResultsError(f"{sp}: kind: expected 'live' (a hivesim live run), got {run.summary.get('kind')!r}")
-    for key in ("faults", "scenario", "run"):
-        if key not in run.summary:
-            raise ResultsError(f"{sp}: {key}: missing (not a complete live run)")
-    if not (p / "timeseries.csv").is_file():
+    check_summary(run.summary, str(sp), LIVE_REQUIRED)
+    if not (p / "timeseries.csv").exists():
         raise ResultsError(f"{p}: timeseries.csv missing")
     rows = run.timeseries()
     if rows and not set(LIVE_SERIES_COLUMNS) <= set(rows[0]):

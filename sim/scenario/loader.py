@@ -2,10 +2,10 @@
 
 Pipeline step 1 and 2 of ``load -> resolve extends -> apply --set -> validate``:
 
-* Only YAML's plain data types are accepted (maps, lists, strings, numbers, booleans, null).
-  Python tags, other custom tags, anchors/aliases (the "billion laughs" vector), binary data,
-  files over ``MAX_BYTES``, documents deeper than ``MAX_DEPTH`` or larger than ``MAX_NODES``
-  are refused with a one-line ``ScenarioError`` before anything is built.
+* Files are read by ``sim.files`` (regular files only, at most ``MAX_BYTES``, UTF-8) and parsed
+  by its safe YAML: plain data types only, no anchors/aliases (the "billion laughs" vector), no
+  binary data, depth at most ``MAX_DEPTH`` (counted while composing), at most ``MAX_NODES``
+  values; anything else is refused with a one-line ``ScenarioError`` before anything is built.
 * ``extends: other.yaml`` (relative to the file) is deep-merged under the file's own keys;
   chains are followed, cycles and paths escaping the scenario root are refused.
 * Every value keeps its origin (file, line) in a ``Located`` map keyed by its dotted path,
@@ -14,28 +14,20 @@ Pipeline step 1 and 2 of ``load -> resolve extends -> apply --set -> validate``:
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from sim.errors import ScenarioError
+from sim.files import SCENARIO_MAX_BYTES, YAML_MAX_DEPTH, YAML_MAX_NODES, parse_yaml, read_text
 
-__all__ = ["Located", "load_yaml_file", "load_with_extends", "apply_sets", "parse_set",
+__all__ = ["Located", "load_yaml_file", "load_yaml_text", "load_with_extends", "apply_sets", "parse_set",
            "MAX_BYTES", "MAX_NODES", "MAX_DEPTH", "MAX_EXTENDS"]
 
-MAX_BYTES = 1_000_000
-MAX_NODES = 200_000
-MAX_DEPTH = 40
+MAX_BYTES = SCENARIO_MAX_BYTES
+MAX_NODES = YAML_MAX_NODES
+MAX_DEPTH = YAML_MAX_DEPTH
 MAX_EXTENDS = 16
-
-_ALLOWED_TAGS = {
-    "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-    "tag:yaml.org,2002:null",
-}
 
 
 @dataclass
@@ -67,114 +59,20 @@ def _join(prefix: str, key) -> str:
     return f"{prefix}.{key}" if prefix else str(key)
 
 
-class _Builder:
-    """Turns a composed YAML node tree into plain data, checking every node."""
-
-    def __init__(self, fname: str):
-        self.fname = fname
-        self.nodes = 0
-        self.origin: dict[str, tuple[str, int]] = {}
-        self._scalar = yaml.SafeLoader("")  # only for resolving scalar values
-
-    def fail(self, node, msg: str, path: str = ""):
-        raise ScenarioError(msg, file=self.fname, line=node.start_mark.line + 1, path=path or None)
-
-    def build(self, node, path: str = "", depth: int = 0):
-        self.nodes += 1
-        if self.nodes > MAX_NODES:
-            self.fail(node, f"document too large (more than {MAX_NODES} values)")
-        if depth > MAX_DEPTH:
-            self.fail(node, f"document nested deeper than {MAX_DEPTH} levels", path)
-        if node.tag not in _ALLOWED_TAGS:
-            self.fail(node, f"tag {node.tag!r} is not allowed (plain YAML data only)", path)
-        if path:
-            self.origin.setdefault(path, (self.fname, node.start_mark.line + 1))
-        if isinstance(node, yaml.MappingNode):
-            out: dict = {}
-            for knode, vnode in node.value:
-                if not isinstance(knode, yaml.ScalarNode):
-                    self.fail(knode, "mapping keys must be plain strings", path)
-                if knode.tag == "tag:yaml.org,2002:merge" or knode.value == "<<":
-                    self.fail(knode, "YAML merge keys (<<) are not supported; use extends:", path)
-                key = str(self._scalar.construct_scalar(knode))
-                if key in out:
-                    self.fail(knode, f"duplicate key {key!r}", path)
-                out[key] = self.build(vnode, _join(path, key), depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(v, _join(path, i), depth + 1) for i, v in enumerate(node.value)]
-        # scalar: resolve with the safe constructor (no Python objects possible)
-        value = self._scalar.construct_object(node)
-        if isinstance(value, float) and not math.isfinite(value):
-            self.fail(node, f"expected a finite number, got {node.value!r}", path)
-        return value
-
-
-class _NoAliasComposer(yaml.SafeLoader):
-    """SafeLoader that refuses anchors and aliases at compose time (no expansion bombs)."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            ev = self.peek_event()
-            raise ScenarioError("YAML aliases (*name) are not allowed in scenario files",
-                                file=self._hivesim_name, line=ev.start_mark.line + 1)
-        ev = self.peek_event()
-        if getattr(ev, "anchor", None):
-            raise ScenarioError("YAML anchors (&name) are not allowed in scenario files",
-                                file=self._hivesim_name, line=ev.start_mark.line + 1)
-        return super().compose_node(parent, index)
-
-
 def load_yaml_text(text: str, name: str) -> tuple[dict, dict]:
-    """Parse one YAML document (text) into (data, origin)."""
-    if "\x00" in text:
-        raise ScenarioError("binary data (NUL bytes) is not a scenario file", file=name)
-    loader = _NoAliasComposer(text)
-    loader._hivesim_name = name
-    try:
-        node = loader.get_single_node()
-    except ScenarioError:
-        raise
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ScenarioError(f"invalid YAML: {exc.problem or exc.context}", file=name, line=line) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"invalid YAML: {exc}", file=name) from None
-    finally:
-        loader.dispose()
-    if node is None:
+    """Parse one YAML document (text) into (data, origin), under ``sim.files``' rules."""
+    data, origin = parse_yaml(text, name, ScenarioError, max_depth=MAX_DEPTH, max_nodes=MAX_NODES)
+    if data is None:
         raise ScenarioError("the file is empty; expected a mapping of scenario sections", file=name)
-    b = _Builder(name)
-    data = b.build(node)
     if not isinstance(data, dict):
         raise ScenarioError(f"expected a mapping of scenario sections at the top, got {type(data).__name__}",
                             file=name, line=1)
-    return data, b.origin
+    return data, origin
 
 
 def load_yaml_file(path: str | os.PathLike) -> tuple[dict, dict]:
-    """Read and parse one scenario file, refusing oversize, binary and non-UTF-8 input."""
-    p = Path(path)
-    name = str(path)
-    try:
-        size = p.stat().st_size
-    except FileNotFoundError:
-        raise ScenarioError("file not found", file=name) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror}", file=name) from None
-    if p.is_dir():
-        raise ScenarioError("is a directory, expected a scenario YAML file", file=name)
-    if size > MAX_BYTES:
-        raise ScenarioError(f"file too large ({size} bytes; the limit is {MAX_BYTES})", file=name)
-    raw = p.read_bytes()
-    if b"\x00" in raw:
-        raise ScenarioError("binary data (NUL bytes) is not a scenario file", file=name)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"not UTF-8 text (byte {exc.start})", file=name) from None
-    return load_yaml_text(text, name)
+    """Read and parse one scenario file: a regular UTF-8 file of at most ``MAX_BYTES`` (``sim.files``)."""
+    return load_yaml_text(read_text(path, "scenario YAML file", MAX_BYTES, ScenarioError), str(path))
 
 
 def _deep_merge(base: dict, over: dict, borigin: dict, oorigin: dict, prefix: str = "") -> None:
