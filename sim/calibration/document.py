@@ -1,5 +1,5 @@
 """The calibration YAML: ``calibration_document`` (with the fluid engine's failover),
-``write_calibration`` (atomic, never overwrites), ``load_calibration`` (safe-loaded, checked).
+``write_calibration`` (atomic, never overwrites), ``load_calibration`` (read by ``sim.files``, safe-loaded, checked).
 
 A scenario uses the file with ``extends:`` (docs/calibration.md); ``hivesim predict
 --calibration`` reads it. The fluid engine's ``failover``: detection = crash outage -
@@ -15,8 +15,9 @@ import numpy as np
 import yaml
 
 from sim.errors import HivesimError, ResultsError
+from sim.files import CALIBRATION_MAX_BYTES, read_text
 from sim.results.writer import atomic_write_text
-from sim.scenario.loader import load_yaml_file
+from sim.scenario.loader import load_yaml_text
 from sim.scenario.mix import USER_KINDS
 
 __all__ = ["calibration_document", "load_calibration", "write_calibration"]
@@ -42,7 +43,8 @@ def calibration_document(cal: dict, extends: str | None = None) -> dict:
 
 def load_calibration(path) -> dict:
     """The ``calibration`` section of a calibration YAML (safe-loaded, checked)."""
-    data, _ = load_yaml_file(path)
+    text = read_text(path, "calibration YAML file", CALIBRATION_MAX_BYTES, HivesimError)
+    data, _ = load_yaml_text(text, os.fspath(path))
     cal = data.get("calibration")
     if not isinstance(cal, dict):
         raise HivesimError(f"{path}: calibration: missing (write one with `hivesim calibrate RUN_DIR`)")
@@ -57,6 +59,12 @@ def load_calibration(path) -> dict:
     for k, v in cal["outage_seconds"].items():
         if not isinstance(v, (int, float)) or v < 0:
             raise HivesimError(f"{path}: calibration.outage_seconds.{k}: expected seconds >= 0, got {v!r}")
+    for key in ("source", "throughput"):  # optional, read by predict
+        if key in cal and not isinstance(cal[key], dict):
+            raise HivesimError(f"{path}: calibration.{key}: expected a mapping, got {type(cal[key]).__name__}")
+    rps = cal.get("throughput", {}).get("steady_ok_rps")
+    if rps is not None and not (isinstance(rps, (int, float)) and not isinstance(rps, bool) and rps > 0):
+        raise HivesimError(f"{path}: calibration.throughput.steady_ok_rps: expected requests/s > 0, got {rps!r}")
     samples = cal.get("outage_samples", {})
     if not isinstance(samples, dict):
         raise HivesimError(f"{path}: calibration.outage_samples: expected a mapping, got {type(samples).__name__}")

@@ -47,7 +47,7 @@ def _run(args) -> int:
     check_output(out, "dir")  # before the replays
     run = load_live_run(args.run_dir)
     cal_path = args.calibration or os.path.join(args.run_dir, "calibration.yaml")
-    if not os.path.isfile(cal_path):
+    if not os.path.lexists(cal_path):
         raise HivesimError(f"{cal_path}: no calibration file (run `hivesim calibrate OTHER_RUN --out FILE`)")
     cal = load_calibration(cal_path)
     src = cal.get("source", {})

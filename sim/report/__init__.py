@@ -74,6 +74,13 @@ def write_report(run_dir) -> Path:
     if not p.is_dir():
         raise ResultsError(f"{p}: no such run directory")
     run = load_run(p)
+    # read every file the report draws from before writing anything: a bad file is refused
+    # with nothing written (never plots/ without report.html)
+    run.scenario_document()
+    run.timeseries()
+    run.events(replication=0)
+    if run.replications() is None:
+        run.events()
     with atomic_dir(p / "plots", replace=True) as tmp:
         drawn, skipped = draw_plots(run, tmp)
     return atomic_write_text(p / "report.html", render(run, drawn, skipped))
