@@ -41,6 +41,7 @@ from loadtests.cluster.etcd import etcd_healthy
 from loadtests.cluster.faults import FaultHelpers, ProxyControl
 from loadtests.cluster.patroni import cluster_view
 from loadtests.cluster.teardown import Teardown
+from sim.files import MiB, load_json
 
 __all__ = ["Cluster", "ClusterError", "ProxyControl", "check_prerequisites"]
 
@@ -70,12 +71,12 @@ class Cluster(BringUp, Teardown, FaultHelpers):
     def attach(cls, run_dir: str | os.PathLike) -> "Cluster":
         """A handle on a cluster started earlier (by this or another process)."""
         path = Path(run_dir) / STATE
-        try:
-            state = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise ClusterError(f"{run_dir}: no cluster here (no {STATE}); start one with 'hivesim cluster up'") from None
-        except (OSError, ValueError) as exc:
-            raise ClusterError(f"{path}: unreadable cluster state: {exc}") from None
+        if not path.exists() and not path.is_symlink():
+            raise ClusterError(f"{run_dir}: no cluster here (no {STATE}); start one with 'hivesim cluster up'")
+        # the one safe reader: a FIFO or a device in place of the state file cannot hang us
+        state = load_json(path, "cluster state file", 16 * MiB, ClusterError)
+        if not isinstance(state, dict):
+            raise ClusterError(f"expected a JSON object, got {type(state).__name__}", file=str(path))
         return cls(state=state)
 
     @staticmethod

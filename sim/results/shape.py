@@ -23,7 +23,10 @@ SUMMARY_SHAPE: dict[str, str] = {
     "run.run_id": STR, "run.horizon_days": NUM, "run.warmup_days": NUM, "run.duration_seconds": NUM,
     "run.replications": NUM, "run.cpu_cores": NUM,
     "availability": DICT, "availability.request": DICT, "availability.request.mean": NUM,
-    "availability.request.nines": NUM,
+    "availability.request.nines": NUM, "availability.request.ci95": LIST, "availability.request.nines_ci95": LIST,
+    "availability.time": DICT, "availability.time.mean": NUM,
+    "downtime_minutes_per_year": DICT, "downtime_minutes_per_year.mean": NUM, "downtime_minutes_per_year.ci95": LIST,
+    "cost": DICT, "cost.total_per_year": NUM, "cost.per_account_per_year": NUM,
     "throughput": DICT, "throughput.requests_per_second": NUM, "throughput.offered_requests_per_second": NUM,
     "throughput.profile_tps": LIST, "throughput.capacity_tps": NUM, "throughput.capacity_tps_n_minus_1_idc": NUM,
     "latency_ms": DICT, "latency_ms.by_kind": DICT, "latency_ms.p50": NUM,
@@ -33,6 +36,8 @@ SUMMARY_SHAPE: dict[str, str] = {
     "faults[].end": NUM, "faults[].failed_requests": NUM, "faults[].recovery_seconds": NUM,
     "faults[].disruption_seconds": NUM, "faults[].max_latency_ms": NUM,
 }
+
+
 
 # what calibration and prediction read without a default (a live run always writes them)
 LIVE_REQUIRED = ("run", "scenario", "faults", "faults[].kind", "faults[].target", "faults[].start",
