@@ -125,20 +125,25 @@ class _Bad:
         self.problem = problem
 
 
-def _parse_int(s: str):
-    digits = len(s.lstrip("-"))
-    if digits > INT_MAX_DIGITS:
-        return _Bad(f"integer too long ({digits:,} digits; the limit is {INT_MAX_DIGITS:,})")
-    return int(s)
+def _hooks(found: list) -> dict:
+    """json.loads hooks that turn what is refused into ``_Bad`` (and note it, so a clean document
+    is never walked)."""
+    def bad(problem: str) -> _Bad:
+        found.append(problem)
+        return _Bad(problem)
 
+    def parse_int(s: str):
+        digits = len(s.lstrip("-"))
+        if digits > INT_MAX_DIGITS:
+            return bad(f"integer too long ({digits:,} digits; the limit is {INT_MAX_DIGITS:,})")
+        return int(s)
 
-def _parse_float(s: str):
-    v = float(s)
-    return v if math.isfinite(v) else _Bad(f"expected a finite number, got {s[:40]}")
+    def parse_float(s: str):
+        v = float(s)
+        return v if math.isfinite(v) else bad(f"expected a finite number, got {s[:40]}")
 
-
-def _parse_constant(s: str):
-    return _Bad(f"expected a finite number, got {s}")
+    return {"parse_int": parse_int, "parse_float": parse_float,
+            "parse_constant": lambda s: bad(f"expected a finite number, got {s}")}
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
@@ -185,12 +190,13 @@ def load_json(path, what: str = "JSON file", limit: int = JSON_MAX_BYTES, error=
     if deepest > max_depth:
         raise error(f"nested deeper than {max_depth} levels", file=name, line=line)
     try:
-        data = json.loads(text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+        found: list = []
+        data = json.loads(text, **_hooks(found))
     except json.JSONDecodeError as exc:
         raise error(f"not valid JSON ({exc.msg}, column {exc.colno})", file=name, line=exc.lineno) from None
     except (ValueError, RecursionError) as exc:  # defence in depth: the checks above should catch these
         raise error(f"not valid JSON ({str(exc)[:120]})", file=name) from None
-    bad = _find_bad(data)
+    bad = _find_bad(data) if found else None
     if bad:
         raise error(bad[1], file=name, path=bad[0])
     return data
