@@ -16,7 +16,8 @@ summary.json, CSVs and scenario.yaml (``sim.results.reader``), calibration YAML
   by the composer *while* it composes (PyYAML's composer recurses: a few thousand ``[`` would
   otherwise end in ``RecursionError``); each value remembers its (file, line);
 * **JSON**: the nesting depth is measured before ``json.loads`` (its C scanner recurses too),
-  and NaN, infinities and integers beyond the digit limit are refused with their key path.
+  and NaN, infinities and integers beyond the digit limit or the float range are refused with
+  their key path.
 
 Hand-rolled on purpose: PyYAML and ``json`` offer neither a depth limit nor an alias switch,
 and the alternatives (ruamel.yaml, orjson) have the same gaps for our purpose.
@@ -136,7 +137,10 @@ def _hooks(found: list) -> dict:
         digits = len(s.lstrip("-"))
         if digits > INT_MAX_DIGITS:
             return bad(f"integer too long ({digits:,} digits; the limit is {INT_MAX_DIGITS:,})")
-        return int(s)
+        v = int(s)
+        # readers do arithmetic in floats: an integer beyond their range would fail there, later
+        return v if digits < 300 or abs(v) <= sys.float_info.max else bad(
+            f"integer too large ({digits:,} digits; expected a number within floating-point range)")
 
     def parse_float(s: str):
         v = float(s)
@@ -196,9 +200,9 @@ def load_json(path, what: str = "JSON file", limit: int = JSON_MAX_BYTES, error=
         raise error(f"not valid JSON ({exc.msg}, column {exc.colno})", file=name, line=exc.lineno) from None
     except (ValueError, RecursionError) as exc:  # defence in depth: the checks above should catch these
         raise error(f"not valid JSON ({str(exc)[:120]})", file=name) from None
-    bad = _find_bad(data) if found else None
-    if bad:
-        raise error(bad[1], file=name, path=bad[0])
+    if found:  # a duplicate key may have hidden the refused value: then the problem without its path
+        path, problem = _find_bad(data) or (None, found[0])
+        raise error(problem, file=name, path=path)
     return data
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,6 +241,15 @@ def bigint_summary(d):
     return summary_cmds(d, run, ("report", "gate")), f"{p}: run.cpu_cores"
 
 
+def huge_int_summary(d):
+    """Within the digit limit but beyond float range: the readers' arithmetic would overflow."""
+    huge = "1" + "0" * 400
+    run, live = sim_run(d), live_run(d)
+    for p, key in ((run / "summary.json", "horizon_days"), (live / "summary.json", "duration_seconds")):
+        p.write_text(re.sub(f'"{key}": [-0-9.e+]+', f'"{key}": {huge}', p.read_text(), count=1))
+    return summary_cmds(d, run, ("report",)) + live_cmds(d, live, ("calibrate",)), "summary.json: run."
+
+
 def nan_summary(d):
     run = sim_run(d)
     p = edit_summary(run, lambda s: s["availability"]["request"].update(mean=math.nan))
@@ -301,7 +311,7 @@ def alias_calibration(d):
 CASES = [fifo_scenario, fifo_extends, devzero_scenario, non_utf8_scenario, deep_yaml_scenario, bigint_scenario,
          bigint_set, fifo_variants, devzero_variants, non_utf8_variants, deep_variants, alias_variants,
          fifo_summary, fifo_summary_live, fifo_baseline, fifo_calibration, non_utf8_summary, non_utf8_summary_live,
-         non_utf8_timeseries, non_utf8_timeseries_live, deep_summary, deep_summary_live, bigint_summary, nan_summary,
+         non_utf8_timeseries, non_utf8_timeseries_live, deep_summary, deep_summary_live, bigint_summary, huge_int_summary, nan_summary,
          shape_run_null, shape_faults_string, shape_fault_item, shape_fault_start, shape_availability_list,
          shape_top_list, shape_sim_summary, alias_run_scenario, alias_calibration]
 
@@ -338,7 +348,7 @@ def outcomes(tmp_path_factory):
 
 
 def test_corpus_size_and_time(outcomes):
-    assert len(outcomes) >= 55, len(outcomes)  # 59 commands over 33 cases
+    assert len(outcomes) >= 55, len(outcomes)  # 61 commands over 34 cases
     assert max(r["s"] for _, _, r, _, _ in outcomes.values()) < TIMEOUT
 
 

@@ -74,6 +74,7 @@ def test_json_depth_checked_before_parsing(tmp_path):
     ('{"a": -Infinity}', "a", "finite number"),
     ('{"a": [{"x": 1e999}]}', "a[0].x", "finite number"),
     ('{"run": {"seed": ' + "1" * 5000 + "}}", "run.seed", "5,000 digits"),
+    ('{"run": {"horizon_days": ' + "1" * 400 + "}}", "run.horizon_days", "floating-point range"),
 ])
 def test_json_values_refused_with_their_key_path(tmp_path, text, path, needle):
     p = tmp_path / "s.json"

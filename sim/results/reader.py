@@ -149,8 +149,9 @@ class Run:
             return sc
         if self.path is not None and (self.path / "scenario.yaml").exists():
             p = self.path / "scenario.yaml"
+            # the effective scenario of a big bank echoes every cell: more values than a hand-written file
             data, _ = parse_yaml(read_text(p, "run's scenario.yaml", RUN_YAML_MAX_BYTES, ResultsError), str(p),
-                                 ResultsError)
+                                 ResultsError, max_nodes=2_000_000)
             return data if isinstance(data, dict) else {}
         return {}
 
