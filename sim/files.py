@@ -37,7 +37,7 @@ import yaml
 
 from sim.errors import HivesimError, ScenarioError
 
-__all__ = ["read_bytes", "read_text", "load_json", "parse_yaml", "MiB",
+__all__ = ["read_bytes", "read_text", "open_text", "load_json", "parse_yaml", "MiB",
            "SCENARIO_MAX_BYTES", "VARIANTS_MAX_BYTES", "CALIBRATION_MAX_BYTES", "RUN_YAML_MAX_BYTES",
            "JSON_MAX_BYTES", "CSV_MAX_BYTES", "YAML_MAX_DEPTH", "YAML_MAX_NODES", "JSON_MAX_DEPTH",
            "INT_MAX_DIGITS"]
@@ -116,6 +116,27 @@ def _decode(raw: bytes, name: str, error) -> str:
 def read_text(path, what: str, limit: int, error: type[HivesimError] = ScenarioError) -> str:
     """The UTF-8 text of ``path`` (``read_bytes`` rules; a bad byte is named by line and offset)."""
     return _decode(read_bytes(path, what, limit, error), os.fspath(path), error)
+
+
+def open_text(path, what: str, error: type[HivesimError] = ScenarioError, *, newline: str | None = None):
+    """A text stream on ``path`` for files read line by line (a live run's request records, which
+    may be large): regular files only, opened without blocking; undecodable bytes are replaced
+    (a record cut short by a killed process is skipped by its reader anyway)."""
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"is {_not_regular(st.st_mode)}, expected a {what}", file=name)
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise error("file not found", file=name) from None
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror})", file=name) from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise error(f"is {_not_regular(st.st_mode)}, expected a {what}", file=name)
+    return open(fd, encoding="utf-8", errors="replace", newline=newline)
 
 
 # ------------------------------------------------------------------------------------------ JSON

@@ -194,6 +194,13 @@ def fifo_calibration(d):
     return [["predict", run, "--calibration", cal, "--out", d / "out"]], str(cal)
 
 
+def fifo_cluster_state(d):
+    """``hivesim check --run-dir`` reads the live cluster's state file first."""
+    (d / "cluster").mkdir()
+    p = fifo(d / "cluster", "cluster.json")
+    return [["check", ROOT / "scenarios" / "live-smoke.yaml", "--run-dir", d / "cluster"]], str(p)
+
+
 def non_utf8_summary(d):
     run = sim_run(d)
     p = run / "summary.json"
@@ -310,7 +317,7 @@ def alias_calibration(d):
 
 CASES = [fifo_scenario, fifo_extends, devzero_scenario, non_utf8_scenario, deep_yaml_scenario, bigint_scenario,
          bigint_set, fifo_variants, devzero_variants, non_utf8_variants, deep_variants, alias_variants,
-         fifo_summary, fifo_summary_live, fifo_baseline, fifo_calibration, non_utf8_summary, non_utf8_summary_live,
+         fifo_summary, fifo_summary_live, fifo_baseline, fifo_calibration, fifo_cluster_state, non_utf8_summary, non_utf8_summary_live,
          non_utf8_timeseries, non_utf8_timeseries_live, deep_summary, deep_summary_live, bigint_summary, huge_int_summary, nan_summary,
          shape_run_null, shape_faults_string, shape_fault_item, shape_fault_start, shape_availability_list,
          shape_top_list, shape_sim_summary, alias_run_scenario, alias_calibration]
@@ -348,7 +355,7 @@ def outcomes(tmp_path_factory):
 
 
 def test_corpus_size_and_time(outcomes):
-    assert len(outcomes) >= 55, len(outcomes)  # 61 commands over 34 cases
+    assert len(outcomes) >= 55, len(outcomes)  # 62 commands over 35 cases
     assert max(r["s"] for _, _, r, _, _ in outcomes.values()) < TIMEOUT
 
 

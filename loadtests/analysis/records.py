@@ -32,6 +32,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 
+from sim.errors import HivesimError
+from sim.files import open_text
 # the user operations' kinds as records spell them: defined once, with the mix (sim.scenario.mix)
 from sim.scenario.mix import USER_KINDS
 
@@ -146,7 +148,7 @@ def read_requests(directory: str) -> list[RequestRow]:
     """All request rows of a run, every process merged, sorted by start time."""
     rows: list[RequestRow] = []
     for path in sorted(glob.glob(os.path.join(directory, "requests-*.csv"))):
-        with open(path, newline="", encoding="utf-8") as f:
+        with open_text(path, "request record file", HivesimError, newline="") as f:
             for r in csv.DictReader(f):
                 if not r.get("t"):
                     continue  # a row cut short by a killed process
@@ -166,7 +168,7 @@ def read_transfers(directory: str) -> list[TransferRecord]:
     """
     out: dict[str, TransferRecord] = {}
     for path in sorted(glob.glob(os.path.join(directory, "transfers-*.jsonl"))):
-        with open(path, encoding="utf-8") as f:
+        with open_text(path, "transfer record file", HivesimError) as f:
             for line in f:
                 line = line.strip()
                 if not line:
