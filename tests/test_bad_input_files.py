@@ -142,6 +142,12 @@ def bigint_set(d):
     return cmds, "--set simulation.seed"
 
 
+def deep_set(d):
+    deep = "[" * DEEP + "]" * DEEP
+    return [["validate", scenario(d), "--set", f"description={deep}"],
+            ["run", scenario(d), "--set", f"description={deep}", "--out", d / "out", "-q"]], "--set description"
+
+
 def _variants(d, content: bytes | None):
     p = d / "variants.yaml"
     if content is None:
@@ -316,7 +322,7 @@ def alias_calibration(d):
 
 
 CASES = [fifo_scenario, fifo_extends, devzero_scenario, non_utf8_scenario, deep_yaml_scenario, bigint_scenario,
-         bigint_set, fifo_variants, devzero_variants, non_utf8_variants, deep_variants, alias_variants,
+         bigint_set, deep_set, fifo_variants, devzero_variants, non_utf8_variants, deep_variants, alias_variants,
          fifo_summary, fifo_summary_live, fifo_baseline, fifo_calibration, fifo_cluster_state, non_utf8_summary, non_utf8_summary_live,
          non_utf8_timeseries, non_utf8_timeseries_live, deep_summary, deep_summary_live, bigint_summary, huge_int_summary, nan_summary,
          shape_run_null, shape_faults_string, shape_fault_item, shape_fault_start, shape_availability_list,
@@ -355,7 +361,7 @@ def outcomes(tmp_path_factory):
 
 
 def test_corpus_size_and_time(outcomes):
-    assert len(outcomes) >= 55, len(outcomes)  # 62 commands over 35 cases
+    assert len(outcomes) >= 55, len(outcomes)  # 64 commands over 36 cases
     assert max(r["s"] for _, _, r, _, _ in outcomes.values()) < TIMEOUT
 
 
