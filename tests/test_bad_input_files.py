@@ -201,10 +201,10 @@ def fifo_calibration(d):
 
 
 def fifo_cluster_state(d):
-    """``hivesim check --run-dir`` reads the live cluster's state file first."""
+    """``hivesim check --cluster-dir`` reads the live cluster's state file first."""
     (d / "cluster").mkdir()
     p = fifo(d / "cluster", "cluster.json")
-    return [["check", ROOT / "scenarios" / "live-smoke.yaml", "--run-dir", d / "cluster"]], str(p)
+    return [["check", ROOT / "scenarios" / "live-smoke.yaml", "--cluster-dir", d / "cluster"]], str(p)
 
 
 def non_utf8_summary(d):
