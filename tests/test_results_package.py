@@ -42,7 +42,7 @@ def test_every_key_a_reader_lists_or_names_is_registered():
 def test_registry_entries_are_complete():
     for s in KEYS:
         assert s.label and s.better in (None, "higher", "lower")
-        assert s.format in ("pct", "nines", "number", "int", "text", "interval")
+        assert s.format in ("pct", "nines", "number", "int", "text", "interval", "extra_nine")
     assert len({s.key for s in KEYS}) == len(KEYS)
 
 
@@ -143,3 +143,12 @@ def test_run_block_reproduces_the_simulators_run_block():
     today = simulate(sc, workers=1)["run"]
     built = run_block(sc, workers=today["workers"], wall_seconds=today["wall_seconds"])
     assert built == today
+
+
+def test_cost_of_an_extra_nine_reads_as_a_figure_or_a_reason():
+    """summary.json writes ``cost.per_extra_nine`` as an object; every reader shows a sentence."""
+    from sim.results.schema import format_value
+    assert format_value("cost.per_extra_nine", {"per_year": -1.5e7, "significant": False}) == \
+        "not significant (the designs' CIs overlap)"
+    assert format_value("cost.per_extra_nine", {"per_year": 2.5e6, "significant": True}) == "2,500,000 per year"
+    assert "{" not in format_value("cost.per_extra_nine", {"significant": True})

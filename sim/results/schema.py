@@ -27,7 +27,7 @@ from sim import __version__
 __all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "EVENTS_COLUMNS",
            "TIMESERIES_COLUMNS", "REPLICATIONS_COLUMNS", "LIVE_EVENTS_COLUMNS", "LIVE_TIMESERIES_COLUMNS",
            "KeySpec", "KEYS", "VIEWS", "AVAILABILITY_KINDS", "is_known_key", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
-           "fmt", "format_value", "pct", "pct_digits", "compact"]
+           "fmt", "format_value", "format_extra_nine", "pct", "pct_digits", "compact"]
 
 SCHEMA_VERSION = 1
 KINDS = ("simulation", "live", "prediction", "sweep")
@@ -100,7 +100,7 @@ class KeySpec:
     label: str                  # what a table, plot or report calls it
     unit: str                   # 'fraction', 'nines', 'min/yr', 'tx/s', 'ms', 's', 'count', 'currency', 'id', ''
     better: str | None          # 'higher', 'lower', or None (no direction: descriptions, intervals, ids)
-    format: str                 # 'pct', 'nines', 'number', 'int', 'text', 'interval'
+    format: str                 # 'pct', 'nines', 'number', 'int', 'text', 'interval', 'extra_nine'
 
 
 def _k(key, label, unit, better, format) -> KeySpec:
@@ -127,7 +127,7 @@ KEYS: tuple[KeySpec, ...] = (
     _k("cost.currency", "currency", "", None, "text"),
     _k("cost.per_account_per_year", "cost per account per year", "currency", "lower", "number"),
     _k("cost.total_per_year", "cost per year", "currency", "lower", "number"),
-    _k("cost.per_extra_nine", "cost of one extra nine", "currency", "lower", "number"),
+    _k("cost.per_extra_nine", "cost of one extra nine", "currency", "lower", "extra_nine"),
     _k("throughput.peak_tps_demand", "peak demand, tx/s", "tx/s", None, "number"),
     _k("throughput.capacity_tps", "capacity, tx/s", "tx/s", "higher", "number"),
     _k("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s", "tx/s", "higher", "number"),
@@ -274,11 +274,23 @@ def pct(a, digits: int | None = None) -> str:
     return f"{100 * a:.{pct_digits(a) if digits is None else digits}f}%"
 
 
+def format_extra_nine(v) -> str:
+    """``cost.per_extra_nine`` (an object): its yearly figure, or why there is none."""
+    if not isinstance(v, dict):
+        return fmt(v)
+    if not v.get("significant"):
+        return "not significant (the designs' CIs overlap)"
+    per_year = v.get("per_year")
+    return f"{per_year:,.0f} per year" if isinstance(per_year, (int, float)) else "-"
+
+
 def format_value(key: str, v) -> str:
     """``v`` as people read ``key``: availabilities as percentages, nines with 2 decimals, ..."""
+    spec = spec_of(key)
+    if spec is not None and spec.format == "extra_nine":
+        return format_extra_nine(v)
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float, list, tuple)):
         return "-" if v is None else str(v)
-    spec = spec_of(key)
     kind = spec.format if spec else "number"
     if isinstance(v, (list, tuple)):
         inner = key if kind != "interval" else key.replace("nines_ci95", "nines").replace("ci95", "mean")
