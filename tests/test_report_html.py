@@ -157,7 +157,7 @@ def test_cost_of_an_extra_nine_is_a_sentence_not_a_dict(tmp_path):
     s.setdefault("cost", {})["per_extra_nine"] = {"per_year": -1.85e7, "significant": False, "nines_gained": -0.03}
     (run / "summary.json").write_text(json.dumps(s))
     html = write_report(run).read_text()
-    assert "not significant: the two designs" in html and "{'" not in html
+    assert "not significant (the designs&#x27; CIs overlap)" in html and "{'" not in html
     s["cost"]["per_extra_nine"] = {"per_year": 2.5e6, "significant": True, "nines_gained": 0.8}
     (run / "summary.json").write_text(json.dumps(s))
     assert "2,500,000" in write_report(run).read_text()

@@ -11,7 +11,7 @@ import html
 import math
 
 from sim.results.reader import Run
-from sim.results.schema import keys_for, label_of, pct
+from sim.results.schema import format_value, keys_for, label_of, pct
 
 __all__ = ["render", "num", "CSS", "MAX_VIOLATIONS_SHOWN"]
 
@@ -50,16 +50,6 @@ def _rows(rows) -> str:
 MAX_VIOLATIONS_SHOWN = 50  # a report lists this many checker violations, then counts the rest
 
 
-def _extra_nine(v, currency: str) -> str:
-    """summary.json ``cost.per_extra_nine``: a figure only when the nines gained are significant."""
-    if not isinstance(v, dict):
-        return num(v)
-    if not v.get("significant"):
-        return ("not significant: the two designs' availability intervals overlap "
-                f"(nines gained {num(v.get('nines_gained'), 2)})")
-    return f"{num(v.get('per_year'))} {html.escape(currency)} per year (nines gained {num(v.get('nines_gained'), 2)})"
-
-
 def _figures(run: Run) -> str:
     g = run.get
     out = []
@@ -94,7 +84,7 @@ def _figures(run: Run) -> str:
     for k in keys_for("report"):  # capacity and cost rows: the registry's report view and labels
         if g(k) is not None:
             cur = f", {g('cost.currency')}" if k.startswith("cost.") and g("cost.currency") else ""
-            value = _extra_nine(g(k), str(g("cost.currency") or "")) if k == "cost.per_extra_nine" else num(g(k))
+            value = html.escape(format_value(k, g(k))) if k == "cost.per_extra_nine" else num(g(k))
             out.append((label_of(k) + cur, value))
     note = (f"<p class=muted>A live run of {num(run.duration)} s: per-year figures (downtime and outages per "
             "year, worst day, worst 30 days) are not extrapolated from it.</p>") if live else ""
