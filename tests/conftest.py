@@ -17,6 +17,19 @@ def run_cli(*args, cwd=None, timeout=300):
                           capture_output=True, text=True, timeout=timeout)
 
 
+def require_live() -> None:
+    """Skip (or, with HIVESIM_REQUIRE_LIVE=1 as in CI, fail) when the live stack is missing."""
+    import os
+
+    from loadtests.cluster import check_prerequisites
+    missing = check_prerequisites()
+    if missing:
+        msg = "live cluster prerequisites missing: " + "; ".join(missing)
+        if os.environ.get("HIVESIM_REQUIRE_LIVE") == "1":
+            pytest.fail(msg + " (HIVESIM_REQUIRE_LIVE=1)")
+        pytest.skip(msg)
+
+
 @pytest.fixture
 def cli():
     return run_cli

@@ -15,22 +15,15 @@ import os
 
 import pytest
 
+from tests.conftest import require_live
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
-def _require_live():
-    from loadtests.cluster import check_prerequisites
-    missing = check_prerequisites()
-    if missing:
-        if os.environ.get("HIVESIM_REQUIRE_LIVE") == "1":
-            pytest.fail("HIVESIM_REQUIRE_LIVE=1 but missing: " + "; ".join(missing))
-        pytest.skip("live stack not installed: " + "; ".join(missing))
-
-
 def test_live_smoke_verdict_with_recovery_per_fault(tmp_path):
-    _require_live()
+    require_live()
     from loadtests.run import LiveOptions, run_live
     from sim.scenario import load_scenario
 

@@ -8,7 +8,6 @@ unless HIVESIM_REQUIRE_LIVE=1 (CI), where a missing binary is a failure.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import os
 import threading
 import time
 import uuid
@@ -17,9 +16,10 @@ import httpx
 import pytest
 
 from loadtests.bank.routing import account_id, cell_of
-from loadtests.cluster import Cluster, check_prerequisites
+from loadtests.cluster import Cluster
 from loadtests.cluster import procs
 from sim.scenario import load_scenario
+from tests.conftest import require_live
 
 pytestmark = pytest.mark.live
 
@@ -27,18 +27,10 @@ N_ACCOUNTS = 200
 BALANCE = 10_000
 
 
-def _require():
-    missing = check_prerequisites()
-    if missing:
-        msg = "live cluster prerequisites missing: " + "; ".join(missing)
-        if os.environ.get("HIVESIM_REQUIRE_LIVE") == "1":
-            pytest.fail(msg + " (HIVESIM_REQUIRE_LIVE=1)")
-        pytest.skip(msg)
-
 
 @pytest.fixture(scope="module")
 def cluster():
-    _require()
+    require_live()
     sc = load_scenario("scenarios/live-smoke.yaml", sets=[f"live.accounts={N_ACCOUNTS}",
                                                           f"live.initial_balance={BALANCE}"])
     c = Cluster(sc, f"/tmp/hivesim-test-{uuid.uuid4().hex[:8]}")

@@ -43,8 +43,9 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 
 from loadtests.bank.openapi import OPENAPI  # noqa: E402
 from loadtests.bank.routing import account_id  # noqa: E402
-from loadtests.cluster import Cluster, check_prerequisites  # noqa: E402
+from loadtests.cluster import Cluster  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
+from tests.conftest import require_live
 
 pytestmark = pytest.mark.live
 
@@ -56,18 +57,10 @@ ADMIN = {"/admin/fault", "/admin/heal"}
 CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def _require():
-    missing = check_prerequisites()
-    if missing:
-        msg = "live cluster prerequisites missing: " + "; ".join(missing)
-        if os.environ.get("HIVESIM_REQUIRE_LIVE") == "1":
-            pytest.fail(msg + " (HIVESIM_REQUIRE_LIVE=1)")
-        pytest.skip(msg)
-
 
 @pytest.fixture(scope="module")
 def cluster():
-    _require()
+    require_live()
     sc = load_scenario("scenarios/live-smoke.yaml", sets=["topology.cells.count=1", "chaos=[]",
                                                           f"live.accounts={N_ACCOUNTS}",
                                                           f"live.initial_balance={BALANCE}"])

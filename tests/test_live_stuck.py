@@ -11,7 +11,6 @@ Skipped when etcd/Patroni/PostgreSQL are missing (unless HIVESIM_REQUIRE_LIVE=1)
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import threading
@@ -23,9 +22,10 @@ import pytest
 
 from loadtests.bank.routing import account_id, cell_of
 from loadtests.chaos.adapter import member_dsns
-from loadtests.cluster import Cluster, check_prerequisites, procs
+from loadtests.cluster import Cluster, procs
 from loadtests.sessions import describe_sessions, sessions_report
 from sim.scenario import load_scenario
+from tests.conftest import require_live
 
 pytestmark = pytest.mark.live
 
@@ -36,14 +36,6 @@ LOAD_SECONDS = 26.0
 SETTLE_SECONDS = 60.0
 IDLE_TIMEOUT = 6  # live.idle_in_transaction_timeout for this module (s)
 
-
-def _require():
-    missing = check_prerequisites()
-    if missing:
-        msg = "live cluster prerequisites missing: " + "; ".join(missing)
-        if os.environ.get("HIVESIM_REQUIRE_LIVE") == "1":
-            pytest.fail(msg + " (HIVESIM_REQUIRE_LIVE=1)")
-        pytest.skip(msg)
 
 
 def _load(url: str, stop: threading.Event, counts: dict, lock: threading.Lock, seed: int) -> None:
@@ -69,7 +61,7 @@ def _load(url: str, stop: threading.Event, counts: dict, lock: threading.Lock, s
 
 @pytest.fixture(scope="module")
 def cluster():
-    _require()
+    require_live()
     sc = load_scenario("scenarios/live-smoke.yaml", sets=[f"live.accounts={N_ACCOUNTS}",
                                                           f"live.initial_balance={BALANCE}",
                                                           f"live.idle_in_transaction_timeout={IDLE_TIMEOUT}"])

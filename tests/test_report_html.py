@@ -161,3 +161,19 @@ def test_cost_of_an_extra_nine_is_a_sentence_not_a_dict(tmp_path):
     s["cost"]["per_extra_nine"] = {"per_year": 2.5e6, "significant": True, "nines_gained": 0.8}
     (run / "summary.json").write_text(json.dumps(s))
     assert "2,500,000" in write_report(run).read_text()
+
+
+def test_a_bank_of_many_cells_gets_the_distribution_of_its_cells(tmp_path):
+    """Beyond MAX_CELLS_DRAWN cells the cell plot is a histogram (one bar per cell of 300,000
+    cells made report hang); the worst cell and the bank's figure are still marked."""
+    from sim.report.plots import MAX_CELLS_DRAWN, cell_nines
+    run = make_run(tmp_path, cells=4, replications=5, seed=2)
+    s = json.loads((run / "summary.json").read_text())
+    rng = np.random.default_rng(0)
+    n = 3 * MAX_CELLS_DRAWN
+    s["cells"] = [{"cell": i, "availability": float(1 - 10 ** -rng.uniform(4, 6)), "ci95": None} for i in range(n)]
+    (run / "summary.json").write_text(json.dumps(s))
+    fig = cell_nines(load_run(run))
+    ax = fig.axes[0]
+    assert f"{n:,} cells" in ax.get_title() and len(ax.patches) <= 60
+    assert any(t.get_text().startswith("worst cell") for t in ax.get_legend().get_texts())

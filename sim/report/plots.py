@@ -117,6 +117,31 @@ def downtime_cdf(run: Run) -> Figure:
     return fig
 
 
+MAX_CELLS_DRAWN = 2000  # beyond this many cells, one bar per cell is unreadable and slow to draw
+
+
+def _cell_nines_distribution(run: Run, nines: np.ndarray) -> Figure:
+    """A bank of many cells: the distribution of the cells' nines, the worst cell marked."""
+    finite = nines[np.isfinite(nines)]
+    fig = Figure(figsize=(9, 5), layout="constrained")
+    ax = fig.subplots()
+    if finite.size:
+        ax.hist(finite, bins=min(60, max(10, int(math.sqrt(finite.size)))), color="#1f77b4", alpha=0.8,
+                label=f"cells (of {nines.size:,}; {nines.size - finite.size:,} at 100 %)")
+        ax.axvline(finite.min(), color="#ff7f0e", lw=1.2, label=f"worst cell {finite.min():.2f}")
+    bank = run.get("availability.request.nines")
+    if isinstance(bank, (int, float)) and math.isfinite(bank):
+        ax.axvline(bank, color="#2ca02c", lw=1.2, label=f"bank, request-weighted (pessimistic end) {bank:.2f}")
+    slo = run.slo_availability()
+    if slo:
+        ax.axvline(nines_of(slo), color="#d62728", ls="--", lw=1.2, label=f"SLO {100 * slo:g}%")
+    ax.set_xlabel("nines of a cell's mean availability = -log10(1 - availability)")
+    ax.set_ylabel("cells")
+    ax.set_title(f"Nines per cell: distribution over {nines.size:,} cells")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def cell_nines(run: Run) -> Figure:
     """Nines per cell with the 95 % interval as bars, against the bank-wide figure and the SLO."""
     cells = run.get("cells")
@@ -134,6 +159,8 @@ def cell_nines(run: Run) -> Figure:
     if not idx:
         raise Skip("cells list has no availability figures")
     mid, lo, hi = map(np.array, (mid, lo, hi))
+    if len(idx) > MAX_CELLS_DRAWN:
+        return _cell_nines_distribution(run, mid)
     # an interval reaching 100 % has unbounded nines: draw it to just above the bounded ones
     bounded = np.concatenate([mid[mid < 12], hi[hi < 12]])
     cap = min(12.0, (bounded.max() if bounded.size else 6.0) + 1.0)
