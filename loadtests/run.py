@@ -34,7 +34,7 @@ from loadtests.analysis.records import read_requests, read_transfers
 from loadtests.analysis.recovery import analyse_faults, per_second
 from loadtests.analysis.summary import build_summary, events_rows
 from loadtests.load.loadrun import LoadSpec, run_locust
-from sim.results.schema import LIVE_EVENTS_COLUMNS, LIVE_TIMESERIES_COLUMNS, run_block
+from sim.results.schema import LIVE_EVENTS_COLUMNS, LIVE_TIMESERIES_COLUMNS, run_block, utc_iso
 from sim.results.writer import StagedDir, csv_text, scenario_yaml, write_json
 
 __all__ = ["LiveOptions", "LiveOutcome", "run_live", "load_spec_for", "wait_first_request"]
@@ -112,13 +112,14 @@ def run_live(scenario, opts: LiveOptions, log: Callable[[str], None] = print) ->
     if missing:
         raise HivesimError("hivesim live needs: " + "; ".join(missing))
     live = scenario.live or Live()
-    run_id = opts.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
+    t_start = time.time()  # the run id and run.started_utc (ISO 8601) name the same second
+    run_id = opts.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t_start)) + "-" + secrets.token_hex(2)
     final = os.path.abspath(opts.out or os.path.join(opts.results_root, scenario.name, run_id))
     # the run is assembled in a hidden sibling, renamed into place at the end (never overwrites);
     # a run that dies half-way leaves the staging directory for inspection
     stage = StagedDir(final)
     work = str(stage.path)
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    started = utc_iso(t_start)
     wall0 = time.monotonic()
     cluster = Cluster(scenario, run_dir=opts.cluster_dir or f"/tmp/hivesim-live-{scenario.name}-{run_id}")
     faults: list[dict] = []

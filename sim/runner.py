@@ -20,9 +20,8 @@ from sim.errors import ScenarioError
 from sim.metrics import MINUTES_PER_YEAR, aggregate
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
-from sim.results.schema import run_block, summary_header
+from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
 from sim.scenario import Scenario, scenario_sha256
-from sim.units import DAY
 
 __all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras"]
 
@@ -179,8 +178,11 @@ def _rows(results: list[ReplicationResult]):
             t0 = k * step
             t1 = min(span, (k + 1) * step)
             ts_rows.append((0, float(t0), float(t1), off, fail, sl, fail / off if off > 0 else 0.0, cd))
+    # downtime_minutes is per year, as summary.json's downtime_minutes_per_year (whose mean over
+    # replications it is); until 2026-12 it was also multiplied by 365 d / span, inflating it
+    # in every run whose horizon was not one year
     reps = [(r.index, r.availability_request, r.availability_time,
-             (1.0 - r.availability_request) * MINUTES_PER_YEAR * (365 * DAY / r.span), r.outages)
+             (1.0 - r.availability_request) * MINUTES_PER_YEAR, r.outages)
             for r in results]
     return events, ts_rows, reps
 
@@ -197,7 +199,8 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
                results_root: str | os.PathLike = "results") -> tuple[Path, dict]:
     """Simulate and write the run directory; a failed run still leaves its config and error."""
     sha = scenario_sha256(sc)
-    run_id = new_run_id(sha)
+    started = time.time()
+    run_id = new_run_id(sha, started)
     target = Path(out) if out else default_run_dir(sc.name, run_id, results_root)
     try:
         summary, results = simulate_full(sc, workers, progress)
@@ -206,13 +209,14 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
     except Exception as exc:
         summary = {**summary_header("simulation"),
                    "run": run_block(sc, status="failed", error=f"{type(exc).__name__}: {exc}",
-                                    run_id=run_id, scenario_file=scenario_file),
+                                    run_id=target.name, scenario_file=scenario_file,
+                                    started_utc=utc_iso(started)),
                    "scenario": sc.model_dump(mode="json")}
         write_run_dir(target, summary, sc.model_dump(mode="json"),
                       extra_files={"error.txt": traceback.format_exc()})
         raise
-    summary["run"].update({"run_id": target.name, "scenario_file": scenario_file,
-                           "started_utc": run_id.split("-")[0]})
+    summary["run"].update({"run_id": target.name, "scenario_file": scenario_file_ref(scenario_file),
+                           "started_utc": utc_iso(started)})
     events, ts_rows, reps = _rows(results)
     write_run_dir(target, summary, sc.model_dump(mode="json"), events,
                   _scale_timeseries(ts_rows, sc), reps)

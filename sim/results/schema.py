@@ -20,11 +20,13 @@ import json
 import math
 import platform
 import re
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from sim import __version__
 
-__all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "EVENTS_COLUMNS",
+__all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "utc_iso", "scenario_file_ref", "EVENTS_COLUMNS",
            "TIMESERIES_COLUMNS", "REPLICATIONS_COLUMNS", "LIVE_EVENTS_COLUMNS", "LIVE_TIMESERIES_COLUMNS",
            "KeySpec", "KEYS", "VIEWS", "AVAILABILITY_KINDS", "is_known_key", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
            "fmt", "format_value", "format_extra_nine", "pct", "pct_digits", "compact"]
@@ -51,13 +53,26 @@ RUN_FIELDS = {
     "workers": "worker processes (live: Locust workers)",
     "wall_seconds": "wall-clock time of the run",
     "scenario_sha256": "fingerprint of the effective scenario",
-    "scenario_file": "the scenario file given on the command line",
+    "scenario_file": "the scenario file given on the command line, as an absolute path (<embedded ...>: none given)",
     "hivesim_version": "hivesim's version",
     "python": "Python's version",
-    "started_utc": "UTC start time",
+    "started_utc": "UTC start time, ISO 8601 (2026-12-02T16:11:34Z)",
     "status": "ok | failed",
     "error": "the exception, when status is failed",
 }
+
+
+def utc_iso(t: float | None = None) -> str:
+    """``t`` (seconds since the epoch; now when None) as ISO 8601 UTC: ``2026-12-02T16:11:34Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def scenario_file_ref(path) -> str | None:
+    """``run.scenario_file``: the file as an absolute, resolved path, so a result read from another
+    directory still names it; ``None`` and placeholders (``<embedded webank-2023>``) stay as they are."""
+    if path is None or str(path).startswith("<"):
+        return None if path is None else str(path)
+    return str(Path(path).expanduser().resolve())
 
 
 def run_block(scenario=None, *, status: str = "ok", error: str | None = None, **fields) -> dict:
@@ -75,6 +90,8 @@ def run_block(scenario=None, *, status: str = "ok", error: str | None = None, **
                    warmup_days=sim.warmup / 86400.0, mode=sim.mode, scenario_sha256=scenario_sha256(scenario))
     out.update(hivesim_version=__version__, python=platform.python_version(), status=status)
     out.update(fields)
+    if "scenario_file" in out:
+        out["scenario_file"] = scenario_file_ref(out["scenario_file"])
     if error is not None:
         out["error"] = error
     return out

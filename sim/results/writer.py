@@ -82,9 +82,14 @@ def scenario_yaml(scenario_dump: dict, command: str = "hivesim run") -> str:
 
 
 # --------------------------------------------------------------------------- names
-def new_run_id(sha: str = "") -> str:
-    """``<UTC time>-<first 8 hex digits of the scenario's SHA-256>`` (the time alone without one)."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+def new_run_id(sha: str = "", t: float | None = None) -> str:
+    """``<UTC time>-<first 8 hex digits of the scenario's SHA-256>`` (the time alone without one).
+
+    ``t`` (seconds since the epoch, now when None) lets a run's id and its ``run.started_utc``
+    (ISO 8601, ``sim.results.schema.utc_iso``) name the same second. The id keeps the compact
+    basic format (``20261202T161134Z``): it is a directory name, and colons are not portable there.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(t))
     return f"{stamp}-{sha[:8]}" if sha else stamp
 
 
