@@ -71,3 +71,38 @@ def test_the_contract_documents_every_csv_column():
         for name, cols in (("events.csv", EVENTS_COLUMNS), ("timeseries.csv", TIMESERIES_COLUMNS),
                            ("replications.csv", REPLICATIONS_COLUMNS)):
             assert name in text and ",".join(cols) in text, f"{doc}: {name} columns {cols}"
+
+
+def test_sweep_table_csv_has_numeric_columns(tmp_path):
+    from sim.cli import main
+    sc = tmp_path / "tiny.yaml"
+    sc.write_text(TINY)
+    out = tmp_path / "sw"
+    assert main(["sweep", str(sc), "--set", "simulation.horizon=10d,20d", "--out", str(out), "--workers", "1",
+                 "-q"]) == 0
+    with open(out / "table.csv", newline="") as fh:
+        reader = csv.DictReader(fh)
+        cols, rows = reader.fieldnames, list(reader)
+    for key in ("availability.request.ci95", "availability.request.nines_ci95", "downtime_minutes_per_year.ci95"):
+        assert key not in cols and f"{key}_lo" in cols and f"{key}_hi" in cols
+    for r in rows:
+        lo, mean, hi = (float(r[k]) for k in ("availability.request.ci95_lo", "availability.request.mean",
+                                             "availability.request.ci95_hi"))
+        assert lo <= mean <= hi
+        for k, v in r.items():  # every figure column parses as a number (no "[lo, hi]", no "10s")
+            if k not in ("variant", "status", "error", "pareto", "cost.currency") and v != "":
+                float(v)
+    assert [float(r["scenario.simulation.horizon"]) for r in rows] == [10 * 86400.0, 20 * 86400.0]
+    # table.json keeps the rows as built: intervals as [lo, hi], the swept values as written
+    table = json.loads((out / "table.json").read_text())
+    assert table["rows"][0]["scenario.simulation.horizon"] == "10d"
+    assert len(table["rows"][0]["availability.request.ci95"]) == 2
+
+
+def test_a_failed_variants_durations_are_still_seconds():
+    from sim.readers.sweep import tidy_rows
+    rows = [{"variant": "a", "scenario.simulation.horizon": "2h", "scenario.topology.cells.count": 3,
+             "availability.request.ci95": None}]
+    got = tidy_rows(rows, [RuntimeError("boom")])[0]
+    assert got["scenario.simulation.horizon"] == 7200.0 and got["scenario.topology.cells.count"] == 3
+    assert got["availability.request.ci95_lo"] is None and "availability.request.ci95" not in got

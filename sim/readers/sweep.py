@@ -14,7 +14,9 @@ piece is read as YAML, exactly like a single ``--set`` value::
     --set topology.cells.template.db.placement=[sz-a,sz-b],[sz-a,sz-c]   -> two lists
     --set description="a,b",c                                -> "a,b" | c
 
-Outputs (a new directory, written atomically): ``table.csv``, ``table.json``, ``frontier.png``,
+Outputs (a new directory, written atomically): ``table.csv`` (numbers only in numeric columns:
+intervals as ``<key>_lo``/``<key>_hi``, swept values in base units; ``tidy_rows``), ``table.json``
+(the rows as built, intervals as ``[lo, hi]``, swept values as written), ``frontier.png``,
 ``frontier.svg`` (drawn by ``sim.report.frontier``) and ``summaries/NNN.json`` (each variant's full
 summary).
 """
@@ -34,11 +36,12 @@ from pathlib import Path
 
 from sim.errors import HivesimError, ScenarioError
 from sim.results.lookup import MISSING, finite_number, lookup_optional
-from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, run_block, summary_header
+from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, run_block, spec_of, summary_header
 from sim.results.writer import atomic_dir, dumps_json
+from sim.units import parse_duration
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
-           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "table_rows", "pareto", "write_sweep", "TABLE_KEYS",
+           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "table_rows", "tidy_rows", "pareto", "write_sweep", "TABLE_KEYS",
            "default_sweep_dir"]
 
 # summary keys copied into the table: the registry's sweep view (dotted keys, so gates and tables agree)
@@ -361,7 +364,44 @@ def pareto(rows: list[dict]) -> list[bool | None]:
     return out
 
 
-def _csv_text(rows: list[dict]) -> str:
+def _effective(key: str, raw, summary) -> object:
+    """A swept value as the variant ran it, in base units (``10s`` -> 10.0): from the scenario its
+    summary echoes; a variant that failed has none, so its duration strings are parsed here."""
+    if isinstance(summary, dict) and isinstance(summary.get("scenario"), dict):
+        val = lookup_optional(summary["scenario"], key, MISSING)
+        if val is not MISSING:
+            return val
+    if isinstance(raw, str):
+        try:
+            return parse_duration(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def tidy_rows(rows: list[dict], summaries: list | None = None) -> list[dict]:
+    """table.csv's rows: numbers in numeric columns. An interval (``*.ci95``) becomes two columns,
+    ``<key>_lo`` and ``<key>_hi``; a swept ``scenario.<key>`` holds the effective value in the
+    scenario's base units (seconds, per second, fractions); other lists are JSON text."""
+    out = []
+    for i, r in enumerate(rows):
+        summary = summaries[i] if summaries is not None and i < len(summaries) else None
+        t = {}
+        for k, v in r.items():
+            spec = spec_of(k)
+            if spec is not None and spec.format == "interval":
+                lo, hi = v if isinstance(v, (list, tuple)) and len(v) == 2 else (None, None)
+                t[f"{k}_lo"], t[f"{k}_hi"] = lo, hi
+            elif k.startswith("scenario."):
+                t[k] = _effective(k[len("scenario."):], v, summary)
+            else:
+                t[k] = v
+        out.append(t)
+    return out
+
+
+def _csv_text(rows: list[dict], summaries: list | None = None) -> str:
+    rows = tidy_rows(rows, summaries)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
@@ -380,7 +420,7 @@ def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta:
     run = run_block(status="failed" if failed else "ok", mode="sweep", variants=len(rows),
                     error=f"{failed} of {len(rows)} variants failed" if failed else None)
     with atomic_dir(out) as tmp:
-        (tmp / "table.csv").write_text(_csv_text(rows), encoding="utf-8")
+        (tmp / "table.csv").write_text(_csv_text(rows, summaries), encoding="utf-8")
         (tmp / "table.json").write_text(dumps_json({**summary_header("sweep"), "run": run, **meta, "rows": rows}),
                                         encoding="utf-8")
         (tmp / "summaries").mkdir()
