@@ -13,6 +13,7 @@ import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 
 from sim.engine import ReplicationResult, run_replication
@@ -23,7 +24,7 @@ from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
 from sim.scenario import Scenario, scenario_sha256
 
-__all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras"]
+__all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras", "progress_bar"]
 
 
 def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
@@ -69,45 +70,55 @@ def _chunks(n: int, workers: int) -> list[list[int]]:
     return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
 
 
-def _replicate(sc: Scenario, workers: int, progress: bool) -> list[ReplicationResult]:
+def progress_bar():
+    """The run's progress display: one line per simulation (the run, then its cost variant), on
+    stderr so ``hivesim run > out.txt`` or ``| tee`` keeps the bars visible and stdout clean."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    return Progress(TextColumn("[bold]{task.fields[what]}[/] {task.description}"), BarColumn(),
+                    MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(), transient=True,
+                    console=Console(stderr=True))
+
+
+def _replicate(sc: Scenario, workers: int, bar=None, what: str = "simulating") -> list[ReplicationResult]:
+    """Every replication of ``sc``, in order; ``bar`` (a rich Progress) gets a line of its own."""
     n = sc.simulation.replications
-    bar = None
-    if progress:
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-        # on stderr: `hivesim run > out.txt` or `| tee` keeps the bar visible and stdout clean
-        bar = Progress(TextColumn("[bold]simulating[/] {task.description}"), BarColumn(),
-                       MofNCompleteColumn(), TimeRemainingColumn(), transient=True,
-                       console=Console(stderr=True))
-        bar.start()
-        task = bar.add_task(sc.name, total=n)
-    try:
-        if workers <= 1:
-            plan, cm = _models(sc)
-            out = []
-            for i in range(n):
-                out.append(run_replication(sc, i, plan, cm))
-                if bar:
-                    bar.advance(task)
-            return out
+    task = bar.add_task(sc.name, total=n, what=what) if bar is not None else None
+    if workers <= 1:
+        plan, cm = _models(sc)
         out = []
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futs = [pool.submit(_work, sc, idx) for idx in _chunks(n, workers)]
-            for f in as_completed(futs):
-                part = f.result()
-                out.extend(part)
-                if bar:
-                    bar.advance(task, len(part))
-        out.sort(key=lambda r: r.index)
+        for i in range(n):
+            out.append(run_replication(sc, i, plan, cm))
+            if bar is not None:
+                bar.advance(task)
         return out
-    finally:
-        if bar:
-            bar.stop()
+    out = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futs = [pool.submit(_work, sc, idx) for idx in _chunks(n, workers)]
+        for f in as_completed(futs):
+            part = f.result()
+            out.extend(part)
+            if bar is not None:
+                bar.advance(task, len(part))
+    out.sort(key=lambda r: r.index)
+    return out
+
+
+def _variant_note(sc: Scenario, variant: Scenario) -> str:
+    changed = ", ".join(f"{k}={v!r}" for k, v in sc.cost.compare_with.set.items()) or "no change"
+    return (f"a second simulation of {variant.simulation.replications} replications was run, of the variant "
+            f"{variant.name!r} ({changed}) with the same seeds, because cost.compare_with asks what one extra "
+            f"nine costs; its wall time is cost_variant.wall_seconds, included in run.wall_seconds")
 
 
 def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult],
-                   workers: int = 1, progress: bool = False) -> None:
-    """Add capacity (throughput, latency, request_slo) and cost figures when modelled."""
+                   workers: int = 1, progress=False) -> None:
+    """Add capacity (throughput, latency, request_slo) and cost figures when modelled.
+
+    ``progress``: False, True (a display of its own) or the run's rich Progress (``progress_bar``),
+    where the cost variant's simulation gets its own line.
+    """
     from sim.metrics import block_from_replications
     if sc.capacity is not None:
         import numpy as np
@@ -125,24 +136,39 @@ def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult]
         if sc.cost.compare_with is not None:
             # what an extra nine costs: simulate the cheaper variant with the same seeds
             variant = variant_scenario(sc)
-            vsum = simulate(variant, workers, progress)
+            t0 = time.perf_counter()
+            with _display(progress) as bar:
+                vsum = _simulate(variant, workers, bar, what="cost variant")[0]
             variant_nines = vsum["availability"]["request"].get("nines")
             summary["cost_variant"] = {"name": variant.name,
                                        "availability": vsum["availability"]["request"],
-                                       "downtime_minutes_per_year": vsum["downtime_minutes_per_year"]}
+                                       "downtime_minutes_per_year": vsum["downtime_minutes_per_year"],
+                                       "replications": variant.simulation.replications,
+                                       "wall_seconds": time.perf_counter() - t0,
+                                       "note": _variant_note(sc, variant)}
         variant_ci = summary.get("cost_variant", {}).get("availability", {}).get("ci95")
         summary["cost"] = cost_summary(sc, nines, variant_nines,
                                        ci=summary["availability"]["request"].get("ci95"), variant_ci=variant_ci)
 
 
-def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):
-    """Run all replications; return (summary dict, replication results). Deterministic."""
+@contextmanager
+def _display(progress):
+    """The rich Progress to draw on: the one given, a new one (``True``, stopped at the end) or None."""
+    if progress is True:
+        bar = progress_bar()
+        bar.start()
+        try:
+            yield bar
+        finally:
+            bar.stop()
+    else:
+        yield progress or None
+
+
+def _simulate(sc: Scenario, workers: int | None, bar, what: str = "simulating") -> tuple[dict, list]:
     t0 = time.perf_counter()
-    if sc.simulation.mode == "request":
-        from sim.request.mode import simulate_request_mode
-        return simulate_request_mode(sc, workers=workers, progress=progress)
     w = resolve_workers(sc, workers)
-    results = _replicate(sc, w, progress)
+    results = _replicate(sc, w, bar, what)
     summary = summary_header("simulation")
     summary.update(aggregate(results))
     summary["estimator"] = {"method": "naive", "replications": len(results)}
@@ -154,10 +180,19 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
         summary["estimator"] = {**frag["estimator"], "naive_replications": len(results)}
         summary["availability"]["quorum_loss"] = frag["availability"]
         summary["downtime_minutes_per_year"]["quorum_loss"] = frag["downtime_minutes_per_year"]
-    summary_extras(sc, summary, results, w, progress)
+    summary_extras(sc, summary, results, w, bar or False)
     summary["run"] = run_block(sc, workers=w, wall_seconds=time.perf_counter() - t0)
     summary["scenario"] = sc.model_dump(mode="json")
     return summary, results
+
+
+def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):
+    """Run all replications; return (summary dict, replication results). Deterministic."""
+    if sc.simulation.mode == "request":
+        from sim.request.mode import simulate_request_mode
+        return simulate_request_mode(sc, workers=workers, progress=progress)
+    with _display(progress) as bar:
+        return _simulate(sc, workers, bar)
 
 
 def simulate(sc: Scenario, workers: int | None = None, progress: bool = False) -> dict:

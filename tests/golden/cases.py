@@ -53,6 +53,7 @@ def figures(case: str) -> dict:
     summary.pop("scenario", None)
     for key in VOLATILE_RUN:
         summary.get("run", {}).pop(key, None)
+    summary.get("cost_variant", {}).pop("wall_seconds", None)  # the variant's own wall time
     # the first replication's episodes pin the event timeline too: the first EVENTS_KEPT
     # literally, all of them by count and by a digest of their values to 12 significant digits
     events = [[_plain(v) for v in e] for e in results[0].events] if results else []

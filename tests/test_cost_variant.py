@@ -1,0 +1,50 @@
+"""The cost variant is visible (issue 16, item 6): when ``cost.compare_with`` runs a second
+simulation, it has its own line in the progress display, its own wall time and a note in
+summary.json."""
+
+from __future__ import annotations
+
+import json
+
+import sim.runner
+from sim.runner import run_to_dir, simulate_full
+from sim.scenario import load_scenario
+
+SETS = ["simulation.replications=2", "simulation.horizon=30d", "simulation.seed=4"]
+
+
+def test_the_cost_variant_has_its_own_progress_line_wall_time_and_note(monkeypatch):
+    shown = []
+
+    def recording_bar():
+        bar = _real()
+        shown.append(bar)
+        return bar
+
+    _real = sim.runner.progress_bar
+    monkeypatch.setattr(sim.runner, "progress_bar", recording_bar)
+    sc = load_scenario("scenarios/webank-2023.yaml", SETS)
+    summary, _ = simulate_full(sc, workers=1, progress=True)
+    assert len(shown) == 1  # one display for the run ...
+    tasks = shown[0].tasks  # ... with one line per simulation
+    assert [(t.fields["what"], t.description) for t in tasks] == [
+        ("simulating", "webank-2023"), ("cost variant", "webank-2023-two-replicas")]
+    assert all(t.completed == t.total == 2 for t in tasks)
+    cv = summary["cost_variant"]
+    assert cv["name"] == "webank-2023-two-replicas" and cv["replications"] == 2
+    assert 0 < cv["wall_seconds"] <= summary["run"]["wall_seconds"]
+    assert "second simulation of 2 replications" in cv["note"] and "cost.compare_with" in cv["note"]
+    assert "topology.cells.template.db.replicas=2" in cv["note"]
+
+
+def test_the_cost_variant_is_in_summary_json_and_without_progress_too(tmp_path):
+    sc = load_scenario("scenarios/webank-2023.yaml", SETS)
+    out, _ = run_to_dir(sc, tmp_path / "run", workers=1, progress=False)
+    cv = json.loads((out / "summary.json").read_text())["cost_variant"]
+    assert cv["wall_seconds"] > 0 and cv["note"].startswith("a second simulation of 2 replications")
+
+
+def test_no_cost_variant_no_second_simulation():
+    sc = load_scenario("scenarios/examples/one-cell.yaml", ["simulation.replications=2"])
+    summary, _ = simulate_full(sc, workers=1)
+    assert "cost_variant" not in summary
