@@ -24,7 +24,8 @@ from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
 from sim.scenario import Scenario, scenario_sha256
 
-__all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras", "progress_bar"]
+__all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras", "progress_bar",
+           "run_to_dir_full"]
 
 
 def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
@@ -233,6 +234,14 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
                progress: bool = True, scenario_file: str | None = None,
                results_root: str | os.PathLike = "results") -> tuple[Path, dict]:
     """Simulate and write the run directory; a failed run still leaves its config and error."""
+    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root)
+    return target, summary
+
+
+def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
+                    progress: bool = True, scenario_file: str | None = None,
+                    results_root: str | os.PathLike = "results") -> tuple[Path, dict, list]:
+    """``run_to_dir``, also returning the replication results (``sim.simulate(..., results=True)``)."""
     sha = scenario_sha256(sc)
     started = time.time()
     run_id = new_run_id(sha, started)
@@ -255,5 +264,5 @@ def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int 
     events, ts_rows, reps = _rows(results)
     write_run_dir(target, summary, sc.model_dump(mode="json"), events,
                   _scale_timeseries(ts_rows, sc), reps)
-    return target, summary
+    return target, summary, results
 

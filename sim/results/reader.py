@@ -5,7 +5,8 @@ and, when the engine wrote it, ``replications.csv`` (docs/results-contract.md). 
 gate, compare, sweep, calibration, prediction) read only these files through ``Run``, so
 everything here serves simulated and live runs alike.
 
-* ``load_run(path)``: any run directory (or a bare ``summary.json``: then no CSVs);
+* ``load_run(path)`` (also ``Run.open(path)``): any run directory (or a bare ``summary.json``:
+  then no CSVs); ``Run.to_pandas()`` gives its data frames (``sim.results.frames``);
 * ``load_live_run(path)``: a ``hivesim live`` run, checked to hold what calibration and
   prediction need (``kind: live``, ``faults``, ``run``, a valid live scenario, the live
   timeseries columns); its ``Run`` offers ``scenario`` (typed), ``series``, ``faults``,
@@ -105,6 +106,18 @@ class Run:
     path: Path | None           # the run directory (None for a bare summary.json)
     summary: dict               # summary.json as read
     _cache: dict = field(default_factory=dict, repr=False)  # CSVs already read, by (file, replication)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> "Run":
+        """A run directory (or a bare summary.json), as ``load_run``: ``sim.Run.open("results/x/ID")``."""
+        return load_run(path)
+
+    def to_pandas(self, which: str | None = None):
+        """pandas data frames of the run: all four as a ``Frames`` (``summary``, ``replications``,
+        ``events``, ``timeseries``), or the one named by ``which`` (``sim.results.frames``)."""
+        from sim.results.frames import run_frames
+        frames = run_frames(self)
+        return frames if which is None else frames[which]
 
     @property
     def kind(self) -> str:
