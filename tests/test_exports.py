@@ -47,6 +47,12 @@ def test_run_block_has_iso_start_and_absolute_scenario_file(tmp_path, monkeypatc
     assert re.match(r"^\d{8}T\d{6}Z$", stamp) and stamp == s2["run"]["started_utc"].replace("-", "").replace(":", "")
 
 
+def test_every_run_block_resolves_scenario_file(tmp_path, monkeypatch):
+    # the live benchmark's run block goes through run_block too (loadtests/run.py)
+    monkeypatch.chdir(tmp_path)
+    assert run_block(scenario_file="../x/./live.yaml")["scenario_file"] == str((tmp_path / "../x/live.yaml").resolve())
+
+
 def test_placeholders_and_none_stay_as_they_are():
     assert run_block(scenario_file="<embedded webank-2023>")["scenario_file"] == "<embedded webank-2023>"
     assert run_block(scenario_file=None)["scenario_file"] is None
