@@ -6,6 +6,7 @@ Rows, labels and number formats come from the key registry (``sim.results.schema
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
@@ -19,9 +20,9 @@ __all__ = ["print_summary", "wide_console"]
 
 def wide_console(**kw) -> Console:
     """A rich Console; when output is not a terminal (CI logs, pipes) use 160 columns, not 80,
-    so verdict tables keep their detail column readable."""
+    so verdict tables keep their detail column readable. An explicit ``COLUMNS`` always wins."""
     con = Console(**kw)
-    if not con.is_terminal:
+    if not con.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         con = Console(width=160, **kw)
     return con
 
