@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.options import add_cluster_dir
+from sim.cli.options import add_cluster_dir, plain
 
 __all__ = ["register"]
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("live", help="run the live chaos benchmark of a scenario",
-                              description=__doc__.split("\n\n")[0])
+                              description=plain(__doc__.split("\n\n")[0]))
     p.add_argument("scenario", help="scenario YAML (topology, workload, live:, chaos:)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")
     p.add_argument("--results", default="results", help="results root (default: results)")
