@@ -135,8 +135,8 @@ KEYS: tuple[KeySpec, ...] = (
     _k("throughput.peak_daily_transactions", "peak daily transactions", "count", "higher", "int"),
     _k("throughput.peak_daily_transactions_n_minus_1_idc", "peak daily transactions with one IDC lost", "count",
        "higher", "int"),
-    _k("throughput.headroom", "headroom", "fraction", "higher", "number"),
-    _k("throughput.headroom_n_minus_1_idc", "headroom with one IDC lost", "fraction", "higher", "number"),
+    _k("throughput.headroom", "headroom, capacity / peak demand", "fraction", "higher", "number"),
+    _k("throughput.headroom_n_minus_1_idc", "headroom with one IDC lost, capacity / peak demand", "fraction", "higher", "number"),
     _k("latency_ms.p50", "latency p50, ms", "ms", "lower", "number"),
     _k("latency_ms.p99", "latency p99, ms", "ms", "lower", "number"),
     _k("run.replications", "replications", "count", None, "int"),
@@ -181,7 +181,8 @@ _COST = ["cost.total_per_year", "cost.per_account_per_year", "cost.per_extra_nin
 VIEWS: dict[str, list[str]] = {
     # hivesim run's console table (each availability row also shows its CI and nines)
     "console": ["availability.request.mean", "availability.time.mean", "availability.request_slo.mean",
-                "availability.request.worst_day.mean", "availability.request.worst_30d.mean",
+                "availability.request.worst_day.mean", "availability.request.worst_day.min",
+                "availability.request.worst_30d.mean", "availability.request.worst_30d.min",
                 "downtime_minutes_per_year.mean", "outages.count", "outages.per_year"] + _CAPACITY + _COST,
     # report.html's capacity and cost rows (availability has its own per-kind layout there)
     "report": _CAPACITY + _COST,
@@ -282,8 +283,8 @@ def format_duration(seconds) -> str:
         return "-" if seconds is None or not isinstance(seconds, (int, float)) else str(seconds)
     s = float(seconds)
     sign, s = ("-" if s < 0 else ""), abs(s)
-    if s < 60:
-        return f"{sign}{format_number(s)} s"
+    if s < 60:  # 3 significant digits: a wall time of 1.771 s reads 1.77 s
+        return f"{sign}{s:.3g} s" if s >= 1e-3 else f"{sign}{format_number(s)} s"
     if s < 3600:
         m, r = divmod(round(s), 60)
         return f"{sign}{m} min" + (f" {r} s" if r else "")
