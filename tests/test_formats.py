@@ -31,3 +31,8 @@ def test_deltas_in_the_keys_unit_and_thresholds_as_written():
     assert format_delta("cost.per_account_per_year", 0.5) == "+0.5"
     assert format_threshold("availability.request.mean", 0.9999) == "99.99%"
     assert format_threshold("availability.request.nines", 5) == "5"
+
+
+def test_deltas_read_cleanly():
+    assert format_delta("availability.request.mean", 1e-6) == "+0.0001 pp"
+    assert format_delta("cost.total_per_year", 0) == "0"

@@ -371,7 +371,8 @@ def _fixed(x: float, sig: int = 3) -> str:
     if x == 0 or not math.isfinite(x):
         return fmt(x)
     decimals = max(0, sig - 1 - int(math.floor(math.log10(abs(x)))))
-    return f"{x:,.{decimals}f}"
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_delta(key: str, d) -> str:
@@ -380,7 +381,7 @@ def format_delta(key: str, d) -> str:
     if not isinstance(d, (int, float)) or isinstance(d, bool) or not math.isfinite(d):
         return fmt(d)
     spec = spec_of(key)
-    sign = "+" if d >= 0 else "-"
+    sign = "+" if d > 0 else "-" if d < 0 else ""  # no change reads "0", not "+0"
     if spec is not None and spec.format == "pct":
         return f"{sign}{_fixed(abs(100 * d))} pp"
     if spec is not None and spec.format == "nines":
