@@ -130,3 +130,20 @@ def test_help_texts_are_plain(cli):
         r = cli(*([name] if name else []), "--help")
         assert r.returncode == 0, (name, r.stderr)
         assert "``" not in r.stdout and "%%" not in r.stdout, name
+
+
+def test_live_result_lines_quiet_and_json(capsys):
+    # the live run's stdout, from a recorded live run's summary (no cluster needed)
+    from types import SimpleNamespace
+
+    from sim.cli.live import _print_result
+    run_dir = BASE / "live-calib-a-20261128T124845Z-745b"
+    s = json.loads((run_dir / "summary.json").read_text())
+    out = SimpleNamespace(run_dir=run_dir)
+    _print_result(out, s, SimpleNamespace(json=False, quiet=True))
+    assert capsys.readouterr().out == f"{run_dir}\n"
+    _print_result(out, s, SimpleNamespace(json=True, quiet=False))
+    assert json.loads(capsys.readouterr().out)["run"] == s["run"]
+    _print_result(out, s, SimpleNamespace(json=False, quiet=False))
+    text = capsys.readouterr().out
+    assert "%" in text and "availability 0." not in text
