@@ -72,7 +72,10 @@ def _run(args) -> int:
         if i == 0:
             print("  " + "  ".join("-" * w for w in widths))
     a, t = pred["availability"]["request"], pred["throughput"]["requests_per_second"]
-    print(f"  request availability: measured {a['measured']:.4f}, predicted {a['predicted']:.4f}; "
+    from sim.results.schema import format_value
+    av = "availability.request.mean"
+    print(f"  request availability: measured {format_value(av, a['measured'])}, "
+          f"predicted {format_value(av, a['predicted'])}; "
           f"throughput: measured {t['measured']:.2f} ok req/s, predicted {t['predicted']:.2f}")
     print(f"  {'within' if pred['within_tolerance'] else 'NOT within'} tolerance; written to {path}")
     return 0 if pred["within_tolerance"] else 1
