@@ -121,7 +121,7 @@ def test_max_regression_accepts_the_keys_require_accepts(runs, cli):
             "--max-regression", "availability.request.mean=0.001%")
     doc = _json(r)
     assert doc["gates"][0]["key"] == f"outages.by_cause.{cause}.count"
-    assert " pp" in doc["gates"][1]["name"] and "e-0" not in json.dumps([g["detail"] for g in doc["gates"]])
+    assert " pp" in doc["gates"][1]["name"] and doc["gates"][1]["threshold_text"] == "<= 0.001 pp" and "e-0" not in json.dumps([g["detail"] for g in doc["gates"]])
 
 
 def test_help_texts_are_plain(cli):

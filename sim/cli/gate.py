@@ -42,7 +42,7 @@ def cmd_gate(args) -> int:
     from sim.console import wide_console
 
     from sim.errors import HivesimError
-    from sim.readers.gate import check_run, render_table, to_junit, to_markdown
+    from sim.readers.gate import check_run, display, render_table, to_junit, to_markdown
     from sim.results.writer import atomic_write_text, check_output
 
     for target in (args.junit, args.markdown):
@@ -63,7 +63,7 @@ def cmd_gate(args) -> int:
     if args.json:
         from sim.cli.options import print_json
         print_json({"passed": all(r.passed for r in results), "breached": sum(not r.passed for r in results),
-                    "gates": [r.to_dict() for r in results]})
+                    "gates": [{**r.to_dict(), **display(r)} for r in results]})
     else:
         wide_console().print(render_table(results))
     return 1 if any(not r.passed for r in results) else 0

@@ -29,7 +29,7 @@ from sim.results.reader import Run, load_run, load_summary
 from sim.results.schema import format_delta, format_threshold, format_value, higher_is_better
 
 __all__ = ["GateResult", "Regression", "parse_require", "parse_regression", "gate_key", "evaluate_gate",
-           "evaluate_regression", "scenario_gates", "check_run", "render_table", "to_junit", "to_markdown",
+           "evaluate_regression", "display", "scenario_gates", "check_run", "render_table", "to_junit", "to_markdown",
            "apply_scenario_gates"]
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
@@ -194,6 +194,12 @@ def _thr(r: GateResult) -> str:
     if r.source == "regression":
         return f"{r.op} {_d(r.key, r.threshold)}"
     return f"{r.op} {format_threshold(r.key, r.threshold)}"
+
+
+def display(r: GateResult) -> dict:
+    """How every output shows a verdict's figures: ``value_text`` and ``threshold_text``."""
+    return {"value_text": format_value(r.key, r.value),
+            "threshold_text": _thr(r) if r.threshold is not None else r.op}
 
 
 def scenario_gates(run: Run) -> list:
