@@ -36,3 +36,8 @@ def test_deltas_in_the_keys_unit_and_thresholds_as_written():
 def test_deltas_read_cleanly():
     assert format_delta("availability.request.mean", 1e-6) == "+0.0001 pp"
     assert format_delta("cost.total_per_year", 0) == "0"
+
+
+def test_a_key_of_no_known_format_keeps_its_digits():
+    assert format_value("my.fraction", 0.99999812) == "0.99999812"
+    assert format_value("my.count", 4.391e10) == "43,910,000,000"

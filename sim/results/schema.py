@@ -255,9 +255,9 @@ def is_identifier(key: str) -> bool:
 _BIG = ((1e12, "trillion"), (1e9, "billion"))
 
 
-def format_number(v, unit: str = "") -> str:
+def format_number(v, unit: str = "", sig: int = 4) -> str:
     """A plain number for people: thousands separators, never ``1.5e+06``; ``43.9 billion`` for
-    counts past a billion; small numbers with 4 significant digits (``0.0001234``)."""
+    counts past a billion; small numbers with ``sig`` significant digits (``0.0001234``)."""
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
         return "-" if v is None else str(v)
     if math.isnan(v):
@@ -273,7 +273,7 @@ def format_number(v, unit: str = "") -> str:
         return f"{v:,.0f}"
     if a == 0:
         return "0"
-    decimals = max(0, 3 - int(math.floor(math.log10(a))))  # 4 significant digits, fixed notation
+    decimals = max(0, sig - 1 - int(math.floor(math.log10(a))))  # significant digits, fixed notation
     return f"{v:,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{v:,.0f}"
 
 
@@ -295,13 +295,14 @@ def format_duration(seconds) -> str:
 
 
 def fmt(v) -> str:
-    """A value of no known key: numbers as ``format_number``, anything else as text."""
+    """A value of no known key: numbers with up to 8 significant digits (a fraction such as
+    0.99999812 keeps its nines), never in scientific notation; anything else as text."""
     if v is None:
         return "-"
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, (int, float)):
-        return format_number(v)
+        return format_number(v, sig=8)
     return str(v)
 
 
@@ -342,6 +343,8 @@ def format_value(key: str, v, unit: bool = False) -> str:
         return format_extra_nine(v)
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float, list, tuple)):
         return "-" if v is None else str(v)
+    if spec is None and not isinstance(v, (list, tuple)):
+        return fmt(v)  # no registered format: keep the digits
     kind = spec.format if spec else "number"
     if isinstance(v, (list, tuple)):
         inner = key if kind != "interval" else key.replace("nines_ci95", "nines").replace("ci95", "mean")
