@@ -1,27 +1,31 @@
 """The summary table printed at the end of ``hivesim run`` (rich), and the console CI logs get.
 
 Rows, labels and number formats come from the key registry (``sim.results.schema``: the
-``console`` view), so the console says what compare, sweep and the report say.
+``console`` view), so the console says what compare, sweep and the report say. Each column means
+one thing: the figure's value, the 95 % interval *of that figure*, and the nines of an availability.
+Pairs (latency p50 and p99, a worst window's mean and minimum) are two rows, never a value under
+the interval's column.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from rich.console import Console
 from rich.table import Table
 
 from sim.results.lookup import MISSING, ci_key, lookup_optional
-from sim.results.schema import format_value, keys_for, label_of
+from sim.results.schema import format_value, keys_for, label_of, pct
 
 __all__ = ["print_summary", "wide_console"]
 
 
 def wide_console(**kw) -> Console:
     """A rich Console; when output is not a terminal (CI logs, pipes) use 160 columns, not 80,
-    so verdict tables keep their detail column readable."""
+    so verdict tables keep their detail column readable. An explicit ``COLUMNS`` always wins."""
     con = Console(**kw)
-    if not con.is_terminal:
+    if not con.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
         con = Console(width=160, **kw)
     return con
 
@@ -43,10 +47,10 @@ def print_summary(summary: dict, out=None, console: Console | None = None) -> No
     t = Table(title=f"hivesim: {summary.get('scenario', {}).get('name', '?')}  "
                     f"({run.get('replications')} replications x {run.get('horizon_days', 0):.0f} days, "
                     f"seed {run.get('seed')})", show_lines=False)
-    t.add_column("figure")
-    t.add_column("mean", justify="right")
-    t.add_column("95 % CI", justify="right")
-    t.add_column("nines (pessimistic)", justify="right")
+    t.add_column("figure", no_wrap=True)
+    t.add_column("value", justify="right", max_width=24, overflow="fold")
+    t.add_column("95 % CI of the value", justify="right")
+    t.add_column("nines (low end of CI)", justify="right")
     for key in keys_for("console"):
         v = _get(summary, key)
         if v is None:
@@ -66,10 +70,12 @@ def print_summary(summary: dict, out=None, console: Console | None = None) -> No
         ct.add_column("minutes/year", justify="right")
         ct.add_column("share", justify="right")
         for c, v in list(causes.items())[:10]:
-            ct.add_row(c, str(v["count"]), f"{v['downtime_minutes_per_year']:.3f}", f"{v['share'] * 100:.1f}%")
+            ct.add_row(c, format_value("outages.count", v.get("count")),
+                       format_value(f"outages.by_cause.{c}.downtime_minutes_per_year", v.get("downtime_minutes_per_year")),
+                       pct(v.get("share"), 1))
         con.print(ct)
     note = (summary.get("availability") or {}).get("request", {}).get("note")
     if note:
         con.print(f"[yellow]note:[/] {note}")
-    con.print(f"wall time {run.get('wall_seconds', 0):.1f} s on {run.get('workers')} worker(s)"
+    con.print(f"wall time {format_value('run.wall_seconds', run.get('wall_seconds', 0))} on {run.get('workers')} worker(s)"
               + (f"; results in [bold]{out}[/]" if out else ""))

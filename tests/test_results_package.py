@@ -42,7 +42,7 @@ def test_every_key_a_reader_lists_or_names_is_registered():
 def test_registry_entries_are_complete():
     for s in KEYS:
         assert s.label and s.better in (None, "higher", "lower")
-        assert s.format in ("pct", "nines", "number", "int", "text", "interval", "extra_nine")
+        assert s.format in ("pct", "nines", "number", "int", "duration", "text", "interval", "extra_nine")
     assert len({s.key for s in KEYS}) == len(KEYS)
 
 

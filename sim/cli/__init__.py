@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser", "COMMANDS"]
 
 # order = order in --help; add a module here to add a subcommand
 COMMANDS = ["run", "validate", "schema", "report", "compare", "gate", "sweep", "bench",
-            "cluster", "live", "check", "calibrate", "predict"]
+            "cluster", "live", "check", "calibrate", "predict", "completion"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from sim.cli.options import plain
 from sim.errors import HivesimError
 
 __all__ = ["register", "cmd_bench"]
@@ -68,7 +69,7 @@ def cmd_bench(args) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("bench", help="performance figures P1-P4 with their targets",
-                              description=__doc__.split("\n\n")[1])
+                              description=plain(__doc__.split("\n\n")[1]))
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON (atomically)")
     p.add_argument("--quick", action="store_true", help="one run at small sizes (checks the suite runs)")
     p.add_argument("--runs", type=int, default=3, help="runs per figure; the median is reported (default 3)")

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import os
 
+from sim.cli.options import add_json, plain
+
 __all__ = ["register"]
 
 
 def register(sub) -> None:
     p = sub.add_parser("calibrate", help="derive simulator parameters from a live run",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("run_dir", metavar="LIVE_RUN_DIR", help="a `hivesim live` results directory")
+                       description=plain(__doc__.split("\n\n")[1]))
+    p.add_argument("run_dir", metavar="LIVE_RUN_DIR", help="a results directory of hivesim live")
     p.add_argument("--out", help="calibration YAML to write (default: LIVE_RUN_DIR/calibration.yaml)")
     p.add_argument("--extends", metavar="PATH",
                    help="relative path (from the calibration file) of the scenario it refines, written as "
-                        "its `extends:` so a scenario can extend the calibration alone")
+                        "its extends: so a scenario can extend the calibration alone")
     p.add_argument("--seeds", type=int, default=6, help="replays averaged per candidate outage time (default 6)")
+    add_json(p, "the calibration (the fitted figures and the file written)")
     p.set_defaults(func=_run)
 
 
@@ -45,6 +48,10 @@ def _run(args) -> int:
               "# Use: a scenario `extends:` this file (docs/calibration.md), or\n"
               "#      hivesim predict OTHER_LIVE_RUN --calibration THIS_FILE\n")
     path = write_calibration(out, calibration_document(cal, args.extends), header)
+    if args.json:
+        from sim.cli.options import print_json
+        print_json({"calibration_file": str(path), **cal})
+        return 0
     print(f"calibration written to {path}")
     for kind, g in sorted(cal["outage_seconds"].items()):
         each = cal.get("outage_samples", {}).get(kind)

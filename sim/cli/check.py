@@ -14,14 +14,14 @@ import json
 import os
 import sys
 
-from sim.cli.options import add_cluster_dir
+from sim.cli.options import add_cluster_dir, plain
 
 __all__ = ["register"]
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("check", help="check a running live bank (exactly-once, money, replicas)",
-                              description=__doc__.split("\n\n")[0])
+                              description=plain(__doc__.split("\n\n")[0]))
     p.add_argument("scenario", help="scenario YAML (for the default cluster run directory)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")
     add_cluster_dir(p, "live.run_dir of the scenario", old="--run-dir")

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 
-from sim.cli.options import add_cluster_dir
+from sim.cli.options import add_cluster_dir, plain
 
 __all__ = ["register"]
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("cluster", help="start, inspect or stop the live bank of a scenario",
-                              description=__doc__.split("\n\n")[0])
+                              description=plain(__doc__.split("\n\n")[0]))
     p.add_argument("action", choices=["up", "status", "down"])
     p.add_argument("scenario", help="scenario YAML (its live: section and topology)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sim.cli.options import add_json
+
 __all__ = ["register", "cmd_compare"]
 
 
@@ -9,10 +11,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compare", help="compare runs side by side (deltas, CI overlap, overlay plots)",
         description="Print the key figures of two or more runs side by side, with deltas against the first run "
-                    "and whether the 95%% CIs overlap. With --out DIR also write compare.md, compare.html and "
+                    "and whether the 95% CIs overlap. With --out DIR also write compare.md, compare.html and "
                     "overlay plots (downtime CDFs; cost per account vs nines).")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories or summary.json files (first = reference)")
     p.add_argument("--out", metavar="DIR", help="new directory for compare.md, compare.html and plots")
+    add_json(p, "the comparison (runs, then per key: values, 95% CIs, deltas, CI overlap)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -20,14 +23,21 @@ def cmd_compare(args) -> int:
     from rich.markup import escape
     from rich.table import Table
 
+    from sim.cli.options import print_json
     from sim.console import wide_console
-    from sim.readers.compare import _cell, compare_runs, write_compare
+    from sim.readers.compare import cell, compare_runs, to_json, write_compare
     from sim.results.reader import run_label
 
     if args.out:
         from sim.results.writer import check_output
         check_output(args.out, "dir")  # before reading the runs: a bad --out is found first
     runs, rows = compare_runs(args.runs)
+    if args.json:
+        doc = to_json(runs, rows)
+        if args.out:
+            doc["out"] = str(write_compare(args.out, runs, rows))
+        print_json(doc)
+        return 0
     t = Table(title="hivesim compare (Δ vs #1; 95% CI in brackets)")
     t.add_column("metric", no_wrap=True)
     for i, r in enumerate(runs):
@@ -35,7 +45,7 @@ def cmd_compare(args) -> int:
     for row in rows:
         cells = []
         for i in range(len(runs)):
-            c = escape(_cell(row, i))
+            c = escape(cell(row, i))
             cells.append(f"[red]{c}[/]" if i > 0 and row.overlap[i] is False else c)
         t.add_row(row.key, *cells)
     wide_console().print(t)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.options import add_cluster_dir
+from sim.cli.options import add_cluster_dir, plain
 
 __all__ = ["register"]
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("live", help="run the live chaos benchmark of a scenario",
-                              description=__doc__.split("\n\n")[0])
+                              description=plain(__doc__.split("\n\n")[0]))
     p.add_argument("scenario", help="scenario YAML (topology, workload, live:, chaos:)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a scenario value")
     p.add_argument("--results", default="results", help="results root (default: results)")
@@ -29,6 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("--keep-cluster", action="store_true", help="leave the cluster running after the run")
     add_cluster_dir(p, "/tmp/hivesim-live-<name>-<run-id>, a new cluster per run")
     p.add_argument("--steady", type=float, default=3.0, help="seconds of success that count as recovered")
+    p.add_argument("--quiet", "-q", action="store_true", help="print the run directory only (logs stay on stderr)")
+    p.add_argument("--json", action="store_true", help="print the whole summary.json on stdout instead of the lines")
     p.set_defaults(func=run)
 
 
@@ -50,20 +52,38 @@ def run(args) -> int:
                                    cluster_dir=args.cluster_dir, steady=args.steady),
                    log=lambda s: print(s, file=sys.stderr, flush=True))
     s = out.summary
-    a = s["availability"]["request"]
-    print(f"run {out.run_dir}")
-    if a["mean"] is not None:
-        print(f"  availability {a['mean']:.5f} (95% CI {a['ci95'][0]:.5f}-{a['ci95'][1]:.5f}) over {a['requests']} "
-              f"requests; p50 {s['latency_ms']['p50']} ms, p99 {s['latency_ms']['p99']} ms; "
-              f"{s['throughput']['transfers_per_second']} transfers/s")
-    for f in s["faults"]:
-        rec = "-" if f["recovery_seconds"] is None else f"{f['recovery_seconds']:.1f}s"
-        print(f"  fault {f['kind']:<15} {f['target']:<22} t={f['start']:6.1f}s recovery {rec:>7} "
-              f"failed {f['failed_requests']:>5}  stall {f['stall_seconds']:5.1f}s  max latency "
-              f"{f['max_latency_ms']} ms{'' if f['recovered'] else ' NOT RECOVERED'}"
-              f"{' ERROR ' + f['error'] if f.get('error') else ''}")
+    _print_result(out, s, args)
     if s["run"]["status"] != "ok":
         print(f"hivesim live: run failed: {s['run'].get('error')}", file=sys.stderr)
     if s.get("checker") is not None and not s["checker"]["valid"]:
         print(out.explanation, file=sys.stderr)
     return out.exit_code
+
+
+def _print_result(out, s: dict, args) -> None:
+    """The run's result on stdout: its directory (--quiet), its summary (--json), or a few lines
+    with every figure in the registry's format."""
+    from sim.results.schema import format_duration, format_value
+    if args.json:
+        from sim.cli.options import print_json
+        print_json(s)
+        return
+    if args.quiet:
+        print(out.run_dir)
+        return
+    a = s["availability"]["request"]
+    print(f"run {out.run_dir}")
+    if a["mean"] is not None:
+        print(f"  availability {format_value('availability.request.mean', a['mean'])} "
+              f"(95% CI {format_value('availability.request.ci95', a['ci95'])}) over "
+              f"{format_value('outages.count', a['requests'])} requests; "
+              f"p50 {format_value('latency_ms.p50', s['latency_ms']['p50'])} ms, "
+              f"p99 {format_value('latency_ms.p99', s['latency_ms']['p99'])} ms; "
+              f"{format_value('throughput.capacity_tps', s['throughput']['transfers_per_second'])} transfers/s")
+    for f in s["faults"]:
+        rec = "-" if f.get("recovery_seconds") is None else format_duration(f["recovery_seconds"])
+        stall = "-" if f.get("stall_seconds") is None else format_duration(f["stall_seconds"])
+        print(f"  fault {f['kind']:<15} {f['target']:<22} t={format_duration(f['start']):>9} recovery {rec:>9} "
+              f"failed {format_value('faults[0].failed_requests', f.get('failed_requests')):>5}  stall {stall:>9}  "
+              f"max latency {format_value('latency_ms.max', f.get('max_latency_ms'))} ms"
+              f"{'' if f.get('recovered') else ' NOT RECOVERED'}{' ERROR ' + f['error'] if f.get('error') else ''}")

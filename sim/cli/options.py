@@ -4,6 +4,12 @@
 ``hivesim live``, ``hivesim cluster`` and ``hivesim check``. ``cluster`` and ``check`` used to
 call it ``--run-dir``, which elsewhere in hivesim means a *results* directory; that spelling
 still works for now and prints one deprecation line on stderr.
+
+``--json``: every command that produces a result can print it as one JSON document on stdout
+(``add_json``, ``print_json``: NaN and infinity as null, like summary.json), with progress and
+notes on stderr, so ``hivesim gate RUN --json | jq .passed`` works in CI.
+
+``plain(text)``: a docstring made into help text (no RST double backticks).
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_cluster_dir"]
+__all__ = ["add_cluster_dir", "add_json", "print_json", "plain"]
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -33,3 +39,20 @@ def add_cluster_dir(parser: argparse.ArgumentParser, default: str, *, old: str |
     if old:
         parser.add_argument(old, dest="cluster_dir", metavar="DIR", action=_DeprecatedAlias, new="--cluster-dir",
                             help=argparse.SUPPRESS)
+
+
+def add_json(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--json`` (into ``args.json``): print ``what`` as one JSON document instead of the table."""
+    parser.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout instead of the table".replace("%", "%%"))
+
+
+def print_json(obj) -> None:
+    """``obj`` as one JSON document on stdout (NaN/inf as null, numpy scalars as numbers)."""
+    from sim.results.writer import dumps_json
+    sys.stdout.write(dumps_json(obj))
+    sys.stdout.flush()
+
+
+def plain(text: str) -> str:
+    """Help text from a docstring: RST markup (double backticks, ``::``) removed."""
+    return text.replace("``", "").replace("::", ":")

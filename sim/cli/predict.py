@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import os
 
+from sim.cli.options import add_json, plain
+
 __all__ = ["register"]
 
 
 def register(sub) -> None:
     p = sub.add_parser("predict", help="predict a live run with the request-level simulator",
-                       description=__doc__.split("\n\n")[0])
-    p.add_argument("run_dir", metavar="LIVE_RUN_DIR", help="a `hivesim live` results directory")
+                       description=plain(__doc__.split("\n\n")[1]))
+    p.add_argument("run_dir", metavar="LIVE_RUN_DIR", help="a results directory of hivesim live")
     p.add_argument("--calibration", metavar="FILE",
-                   help="calibration YAML from `hivesim calibrate` on another run "
+                   help="calibration YAML from hivesim calibrate on another run "
                         "(default: LIVE_RUN_DIR/calibration.yaml, which is circular: a warning is printed)")
     p.add_argument("--out", help="directory to write (default: LIVE_RUN_DIR/prediction)")
     p.add_argument("--tolerance", type=float, default=0.25, help="relative error allowed on failed requests")
@@ -27,6 +29,7 @@ def register(sub) -> None:
     p.add_argument("--service", choices=["run", "calibration"], default="calibration",
                    help="service times from the calibration run (default: nothing of the predicted run but its scenario, load shape and fault schedule is used) or from this run's steady seconds "
                         "(the machine's load varies between runs); fault outages always come from the calibration")
+    add_json(p, "the prediction (per fault measured vs predicted, the verdict, the directory written)")
     p.set_defaults(func=_run)
 
 
@@ -56,6 +59,10 @@ def _run(args) -> int:
               file=sys.stderr)
     pred = predict_run(run, cal, args.tolerance, seeds=range(args.replications), service=args.service)
     path = write_prediction_dir(pred, out)
+    if args.json:
+        from sim.cli.options import print_json
+        print_json({"out": str(path), **pred})
+        return 0 if pred["within_tolerance"] else 1
     rows = fault_table(pred)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(f"prediction of {run.scenario.name} run {pred['run']['run_id']} "
@@ -65,7 +72,10 @@ def _run(args) -> int:
         if i == 0:
             print("  " + "  ".join("-" * w for w in widths))
     a, t = pred["availability"]["request"], pred["throughput"]["requests_per_second"]
-    print(f"  request availability: measured {a['measured']:.4f}, predicted {a['predicted']:.4f}; "
+    from sim.results.schema import format_value
+    av = "availability.request.mean"
+    print(f"  request availability: measured {format_value(av, a['measured'])}, "
+          f"predicted {format_value(av, a['predicted'])}; "
           f"throughput: measured {t['measured']:.2f} ok req/s, predicted {t['predicted']:.2f}")
     print(f"  {'within' if pred['within_tolerance'] else 'NOT within'} tolerance; written to {path}")
     return 0 if pred["within_tolerance"] else 1

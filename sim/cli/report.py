@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sim.cli.options import add_json
+
 __all__ = ["register", "cmd_report"]
 
 
@@ -10,6 +12,7 @@ def register(subparsers) -> None:
                               description="Write RUN_DIR/report.html (self-contained, plots embedded) and "
                                           "RUN_DIR/plots/*.png and *.svg from the run's files.")
     p.add_argument("run_dir", nargs="+", metavar="RUN_DIR", help="run directory (several allowed)")
+    add_json(p, "the reports written ({reports: [{run_dir, report, plots, seconds}]})")
     p.set_defaults(func=cmd_report)
 
 
@@ -24,8 +27,15 @@ def cmd_report(args) -> int:
         if Path(d).is_dir():
             check_output(Path(d) / "report.html", "file", exist_ok=True)
             check_output(Path(d) / "plots", "dir", exist_ok=True)
+    done = []
     for d in args.run_dir:
         t = time.perf_counter()
         path = write_report(d)
-        print(f"{path}  ({time.perf_counter() - t:.1f} s)")
+        seconds = time.perf_counter() - t
+        done.append({"run_dir": str(d), "report": str(path), "plots": str(Path(d) / "plots"), "seconds": seconds})
+        if not args.json:
+            print(f"{path}  ({seconds:.1f} s)")
+    if args.json:
+        from sim.cli.options import print_json
+        print_json({"reports": done})
     return 0

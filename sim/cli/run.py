@@ -24,8 +24,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, help="shortcut for --set simulation.seed=N")
     p.add_argument("--gate", action="store_true", help="apply the scenario's gates after the run (exit 1 on breach)")
     p.add_argument("--no-report", action="store_true", help="skip report.html and plots")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table")
-    p.add_argument("--json", action="store_true", help="print summary.json to stdout instead of the table")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress bar or table: print the run directory only (for scripts)")
+    p.add_argument("--json", action="store_true", help="print the whole summary.json on stdout instead of the table")
     p.set_defaults(func=cmd_run)
 
 
@@ -61,9 +62,11 @@ def cmd_run(args) -> int:
         from sim.report import write_report
         write_report(out)
     if args.json:
-        import json
-        print(json.dumps(summary, indent=2))
-    elif not args.quiet:
+        from sim.cli.options import print_json
+        print_json(summary)
+    elif args.quiet:
+        print(out)
+    else:
         print_summary(summary, out)
     if args.gate:
         from sim.readers.gate import apply_scenario_gates

@@ -1,6 +1,6 @@
 """``hivesim sweep SCENARIO``: run a grid or a list of variants; table + frontier plot.
 
-Examples::
+Examples:
 
     hivesim sweep scenarios/webank-2023.yaml --replications 50 \\
         --set topology.cells.template.db.replicas=3,5 --set topology.cells.template.db.failover.detection=10s,30s
@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["register", "cmd_sweep"]
+from sim.cli.options import add_json
+
+__all__ = ["register", "cmd_sweep", "sweep_table"]
+
+# the console table's columns: (header, key); short headers so 80 columns show every figure
+_COLUMNS = [("status", "status"), ("availability", "availability.request.mean"),
+            ("nines", "availability.request.nines"), ("down min/yr", "downtime_minutes_per_year.mean"),
+            ("cost/acct/yr", "cost.per_account_per_year"), ("pareto", "pareto")]
 
 
 def register(subparsers) -> None:
@@ -31,17 +38,15 @@ def register(subparsers) -> None:
     p.add_argument("--results", default="results", help="root of default output directories")
     p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the variants on this Dask scheduler")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table: the sweep directory only")
+    add_json(p, "the sweep (its directory and every variant's row)")
     p.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args) -> int:
     from sim.console import wide_console
-    from rich.markup import escape
-    from rich.table import Table
 
     from sim.errors import HivesimError
-    from sim.results.schema import fmt
     from sim.readers.sweep import (build_scenarios, check_variant_count, combine, default_sweep_dir,
                                    grid_variants, load_variants_file, parse_grid, run_variants, table_rows,
                                    write_sweep)
@@ -69,7 +74,8 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
     if Path(out).exists():
         raise HivesimError(f"{out}: already exists (choose another --out or remove it)")
-    results = run_variants(scenarios, scheduler=args.scheduler, workers=args.workers, progress=not args.quiet,
+    results = run_variants(scenarios, scheduler=args.scheduler, workers=args.workers,
+                           progress=not (args.quiet or args.json),
                            label=f"{scenarios[0].name}: {len(variants)} variants")
     rows = table_rows(variants, results)
     swept = list(dict.fromkeys(k for v in variants for k in v.sets if len({json_key(x.sets.get(k)) for x in variants}) > 1))
@@ -77,21 +83,42 @@ def cmd_sweep(args) -> int:
             "grid": args.sets, "variants_file": args.variants, "swept_keys": swept,
             "scheduler": args.scheduler or "local-process-pool"}
     path = write_sweep(out, rows, results, meta)
-    if not args.quiet:
-        t = Table(title=f"sweep: {len(rows)} variants -> {path}")
-        t.add_column("variant", no_wrap=True)
-        for col in ("status", "availability", "nines", "downtime min/yr", "cost/account/yr", "pareto"):
-            t.add_column(col)
-        for r in rows:
-            t.add_row(escape(r["variant"]), r["status"], fmt(r["availability.request.mean"]), fmt(r["availability.request.nines"]),
-                      fmt(r["downtime_minutes_per_year.mean"]), fmt(r["cost.per_account_per_year"]),
-                      {True: "*", False: "", None: "-"}[r["pareto"]])
-        wide_console().print(t)
     failed = [r for r in rows if r["status"] != "ok"]
+    if args.json:
+        from sim.cli.options import print_json
+        print_json({"out": str(path), "variants": len(rows), "failed": len(failed), "rows": rows})
+    elif not args.quiet:
+        wide_console().print(sweep_table(rows, path))
     for r in failed:
         print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)
-    print(path)
+    if not args.json:
+        print(path)
     return 3 if failed else 0
+
+
+def sweep_table(rows: list[dict], path):
+    """The console table: a column only when some variant has a figure for it (no all-empty
+    columns), each figure formatted by the key registry."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from sim.results.schema import format_value
+
+    def text(key, r):
+        if key == "pareto":
+            return {True: "*", False: "", None: ""}[r.get("pareto")]
+        if key == "status":
+            return r["status"] if r["status"] != "ok" else ""
+        return format_value(key, r.get(key))
+
+    cols = [(head, key) for head, key in _COLUMNS if any(text(key, r) not in ("", "-") for r in rows)]
+    t = Table(title=f"sweep: {len(rows)} variants", caption=escape(str(path)))
+    t.add_column("variant", overflow="fold", ratio=1)
+    for head, key in cols:
+        t.add_column(head, justify="right" if key not in ("status", "pareto") else "left", no_wrap=True)
+    for r in rows:
+        t.add_row(escape(r["variant"]), *[text(key, r) for _, key in cols])
+    return t
 
 
 def json_key(v) -> str:

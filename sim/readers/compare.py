@@ -18,10 +18,10 @@ from pathlib import Path
 from sim.errors import HivesimError
 from sim.results.lookup import MISSING, ci_of, is_number, lookup_optional
 from sim.results.reader import Run, downtime_budget_minutes, load_run, run_label
-from sim.results.schema import fmt, is_identifier, keys_for, label_of
+from sim.results.schema import format_delta, format_value, is_identifier, keys_for, label_of
 from sim.results.writer import atomic_dir
 
-__all__ = ["METRICS", "Row", "compare_runs", "to_markdown", "to_html", "write_compare", "overlay_downtime",
+__all__ = ["METRICS", "Row", "compare_runs", "cell", "to_json", "to_markdown", "to_html", "write_compare", "overlay_downtime",
            "overlay_cost_nines"]
 
 # the registry's compare view, in table order; a key no run has is left out of the table
@@ -63,13 +63,24 @@ def compare_runs(paths: list) -> tuple[list[Run], list[Row]]:
     return runs, rows
 
 
-def _cell(row: Row, i: int) -> str:
+def to_json(runs: list[Run], rows: list[Row]) -> dict:
+    """The comparison as data (``hivesim compare --json``): the runs, then one entry per row."""
+    return {"runs": [{"label": run_label(r, i + 1), "path": str(r.path) if r.path else None}
+                     for i, r in enumerate(runs)],
+            "rows": [{"key": row.key, "label": row.label, "values": row.values,
+                      "ci95": [list(c) if c else None for c in row.cis], "deltas": row.deltas,
+                      "ci_overlap": row.overlap, "text": [cell(row, i) for i in range(len(runs))]}
+                     for row in rows]}
+
+
+def cell(row: Row, i: int) -> str:
+    """Run ``i``'s cell of ``row``: the value, its 95 % CI, the delta against the first run."""
     v = row.values[i]
-    s = fmt(v)
+    s = format_value(row.key, v)
     if row.cis[i]:
-        s += f" [{fmt(row.cis[i][0])}, {fmt(row.cis[i][1])}]"
+        s += f" {format_value(row.key, list(row.cis[i]))}"
     if i > 0 and row.deltas[i] is not None:
-        s += f" (Δ {'+' if row.deltas[i] >= 0 else ''}{fmt(row.deltas[i])}"
+        s += f" (Δ {format_delta(row.key, row.deltas[i])}"
         if row.overlap[i] is not None:
             s += ", CIs overlap" if row.overlap[i] else ", CIs disjoint"
         s += ")"
@@ -83,7 +94,7 @@ def to_markdown(runs: list[Run], rows: list[Row]) -> str:
              "| metric | " + " | ".join(l.replace("|", "\\|") for l in labels) + " |",
              "|---|" + "---|" * len(runs)]
     for row in rows:
-        lines.append(f"| {row.label} (`{row.key}`) | " + " | ".join(_cell(row, i).replace("|", "\\|")
+        lines.append(f"| {row.label} (`{row.key}`) | " + " | ".join(cell(row, i).replace("|", "\\|")
                                                                   for i in range(len(runs))) + " |")
     return "\n".join(lines) + "\n"
 
@@ -99,7 +110,7 @@ def to_html(runs: list[Run], rows: list[Row], plots: list[tuple[str, str, bytes]
             cls = ""
             if i > 0 and row.overlap[i] is False:
                 cls = " style='background:#fdecea'"
-            cells += f"<td class=n{cls}>{html.escape(_cell(row, i))}</td>"
+            cells += f"<td class=n{cls}>{html.escape(cell(row, i))}</td>"
         body += f"<tr><th>{html.escape(row.label)}<br><code>{html.escape(row.key)}</code></th>{cells}</tr>"
     figs = "".join(f"<figure><img alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{html.escape(t)}</figcaption></figure>" for _, t, png in plots)

@@ -26,10 +26,10 @@ from pathlib import Path
 from sim.errors import HivesimError, ResultsError
 from sim.results.lookup import MISSING, ci_of, lookup, lookup_optional
 from sim.results.reader import Run, load_run, load_summary
-from sim.results.schema import fmt, higher_is_better
+from sim.results.schema import format_delta, format_threshold, format_value, higher_is_better
 
 __all__ = ["GateResult", "Regression", "parse_require", "parse_regression", "gate_key", "evaluate_gate",
-           "evaluate_regression", "scenario_gates", "check_run", "render_table", "to_junit", "to_markdown",
+           "evaluate_regression", "display", "scenario_gates", "check_run", "render_table", "to_junit", "to_markdown",
            "apply_scenario_gates"]
 
 _OPS = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, ">": lambda a, b: a > b,
@@ -92,7 +92,7 @@ def parse_regression(text: str) -> Regression:
     DELTA is absolute, in the key's unit; a ``%`` suffix divides by 100 as gate values do
     (``0.0005%`` = 5e-6).
     """
-    m = re.fullmatch(r"\s*([A-Za-z0-9_.\[\]]+?)(?::(higher|lower))?\s*=\s*(\S+)\s*", text)
+    m = re.fullmatch(r"\s*([A-Za-z0-9_.\[\]-]+?)(?::(higher|lower))?\s*=\s*(\S+)\s*", text)
     if not m:
         raise HivesimError(f"--max-regression {text!r}: expected KEY=DELTA such as "
                            "availability.request.mean=0.000005 (or KEY:higher=DELTA / KEY:lower=DELTA)")
@@ -121,7 +121,7 @@ def gate_key(metric: str, window: str = "run") -> str:
 
 def _text(gate) -> str:
     w = "" if gate.window == "run" else f"{gate.window}:"
-    return f"{w}{gate.metric}{gate.op}{fmt(gate.value)}"
+    return f"{w}{gate.metric}{gate.op}{format_threshold(gate.metric, gate.value)}"
 
 
 def _number(value, key: str, source: str):
@@ -150,7 +150,7 @@ def evaluate_gate(summary: dict, gate, source: str = "cli", where: str = "summar
         return GateResult(name or _text(gate), source, key, gate.op, gate.value, None, False,
                           f"no value in summary.json (null){why}")
     ok = _OPS[gate.op](value, gate.value)
-    detail = "" if ok else f"{fmt(value)} is not {gate.op} {fmt(gate.value)}"
+    detail = "" if ok else f"{format_value(key, value)} is not {gate.op} {format_threshold(key, gate.value)}"
     return GateResult(name or _text(gate), source, key, gate.op, gate.value, value, ok, detail)
 
 
@@ -159,7 +159,8 @@ def evaluate_regression(summary: dict, baseline: dict, reg: Regression, where: s
     """CI-aware regression: breached when worse by more than DELTA and the 95 % CIs do not overlap."""
     cur = _number(lookup(summary, reg.key, where), reg.key, where)
     base = _number(lookup(baseline, reg.key, base_where), reg.key, base_where)
-    name = f"{reg.key}: regression <= {fmt(reg.delta)}"
+    k = reg.key
+    name = f"{k}: regression <= {_d(k, reg.delta)}"
     better = "higher" if reg.higher_better else "lower"
     if cur is None or base is None:
         return GateResult(name, "regression", reg.key, "<=", reg.delta, cur, False,
@@ -168,24 +169,46 @@ def evaluate_regression(summary: dict, baseline: dict, reg: Regression, where: s
     ci_c, ci_b = ci_of(summary, reg.key), ci_of(baseline, reg.key)
     if ci_c and ci_b:
         overlap = ci_c[0] <= ci_b[1] and ci_b[0] <= ci_c[1]
-        ci_note = (f"CIs overlap ([{fmt(ci_c[0])}, {fmt(ci_c[1])}] vs [{fmt(ci_b[0])}, {fmt(ci_b[1])}])"
-                   if overlap else
-                   f"CIs disjoint ([{fmt(ci_c[0])}, {fmt(ci_c[1])}] vs [{fmt(ci_b[0])}, {fmt(ci_b[1])}])")
+        ci_note = (f"CIs {'overlap' if overlap else 'disjoint'} "
+                   f"({format_value(k, list(ci_c))} vs {format_value(k, list(ci_b))})")
     else:
         overlap, ci_note = False, "no CI for this key: plain delta"
     breached = worse_by > reg.delta and not overlap
     if worse_by > reg.delta and overlap:
-        verdict = f"worse by {fmt(worse_by)} > {fmt(reg.delta)} but {ci_note}: not significant"
+        verdict = f"worse by {_d(k, worse_by)} > {_d(k, reg.delta)} but {ci_note}: not significant"
     elif worse_by > reg.delta:
-        verdict = f"worse by {fmt(worse_by)} > {fmt(reg.delta)}; {ci_note}"
+        verdict = f"worse by {_d(k, worse_by)} > {_d(k, reg.delta)}; {ci_note}"
     else:
-        verdict = f"{'worse' if worse_by > 0 else 'better or equal'} by {fmt(abs(worse_by))} (baseline {fmt(base)})"
+        verdict = (f"{'worse' if worse_by > 0 else 'better or equal'} by {_d(k, abs(worse_by))} "
+                   f"(baseline {format_value(k, base)})")
     verdict += f" [{better} is better]"
     return GateResult(name, "regression", reg.key, "<=", reg.delta, cur, not breached, verdict)
 
 
+def _d(key: str, delta: float) -> str:
+    """A size of change (no sign) in the key's unit: percentage points for availabilities."""
+    return format_delta(key, abs(delta)).lstrip("+")
+
+
+def _thr(r: GateResult) -> str:
+    if r.source == "regression":
+        return f"{r.op} {_d(r.key, r.threshold)}"
+    return f"{r.op} {format_threshold(r.key, r.threshold)}"
+
+
+def display(r: GateResult) -> dict:
+    """How every output shows a verdict's figures: ``value_text`` and ``threshold_text``."""
+    return {"value_text": format_value(r.key, r.value),
+            "threshold_text": _thr(r) if r.threshold is not None else r.op}
+
+
 def scenario_gates(run: Run) -> list:
     """The scenario's ``gates:`` entries (strings or mappings) as ``Gate`` objects."""
+    return [g for g, _ in _scenario_gates(run)]
+
+
+def _scenario_gates(run: Run) -> list:
+    """(``Gate``, the entry as written: its string, or None for a mapping) per ``gates:`` entry."""
     from pydantic import ValidationError
 
     from sim.scenario.model import Gate
@@ -195,7 +218,7 @@ def scenario_gates(run: Run) -> list:
     out = []
     for i, g in enumerate(raw):
         try:
-            out.append(Gate.parse(g) if isinstance(g, str) else Gate.model_validate(g))
+            out.append((Gate.parse(g), g.strip()) if isinstance(g, str) else (Gate.model_validate(g), None))
         except (ValueError, ValidationError) as exc:
             raise ResultsError(f"scenario gates[{i}]: {str(exc).splitlines()[0]}") from None
     return out
@@ -226,7 +249,8 @@ def check_run(run_dir, requires: list[str] = (), regressions: list[str] = (), ba
         results.append(GateResult("run.status==ok", "run", "run.status", "==", None, None, False,
                                   f"the run failed: {err if err is not MISSING else ''}".strip()))
     if use_scenario:
-        results += [evaluate_gate(run.summary, g, "scenario", where) for g in scenario_gates(run)]
+        # a gate is echoed as its author wrote it (">=99.99%", not ">= 0.9999")
+        results += [evaluate_gate(run.summary, g, "scenario", where, name=text) for g, text in _scenario_gates(run)]
     for text, g in zip(requires, parsed_req):
         results.append(evaluate_gate(run.summary, g, "cli", where, name=text.strip()))
     for reg in parsed_reg:
@@ -247,9 +271,9 @@ def render_table(results: list[GateResult], title: str = "hivesim gates"):
         table.add_column(col, overflow="fold")
     for r in results:
         mark = "[green]PASS[/]" if r.passed else "[bold red]FAIL[/]"
-        thr = f"{r.op} {fmt(r.threshold)}" if r.threshold is not None else r.op
+        thr = _thr(r) if r.threshold is not None else r.op
         # escape: gate names and details hold brackets (cells[3], CIs) that rich would take as markup
-        table.add_row(mark, escape(r.name), r.source, fmt(r.value), escape(thr), escape(r.detail))
+        table.add_row(mark, escape(r.name), r.source, format_value(r.key, r.value), escape(thr), escape(r.detail))
     return table
 
 
@@ -261,8 +285,8 @@ def to_junit(results: list[GateResult], suite: str = "hivesim gates") -> str:
                        errors="0", skipped="0")
     for r in results:
         tc = ET.SubElement(ts, "testcase", classname=f"hivesim.gate.{r.source}", name=r.name)
-        ET.SubElement(tc, "system-out").text = (f"key={r.key} value={fmt(r.value)} "
-                                                f"threshold={r.op} {fmt(r.threshold)} {r.detail}").strip()
+        ET.SubElement(tc, "system-out").text = (f"key={r.key} value={format_value(r.key, r.value)} "
+                                                f"threshold={_thr(r) if r.threshold is not None else r.op} {r.detail}").strip()
         if not r.passed:
             f = ET.SubElement(tc, "failure", message=r.detail or "gate breached", type="GateBreached")
             f.text = f"{r.name}: {r.detail}"
@@ -280,8 +304,9 @@ def to_markdown(results: list[GateResult], title: str = "hivesim gates") -> str:
     lines = [f"### {title}: {'FAIL' if failed else 'PASS'} ({failed} of {len(results)} breached)", "",
              "| result | gate | source | value | threshold | detail |", "|---|---|---|---|---|---|"]
     for r in results:
-        thr = f"{r.op} {fmt(r.threshold)}" if r.threshold is not None else r.op
-        lines.append(f"| {'PASS' if r.passed else '**FAIL**'} | `{_md(r.name)}` | {r.source} | {fmt(r.value)} "
+        thr = _thr(r) if r.threshold is not None else r.op
+        lines.append(f"| {'PASS' if r.passed else '**FAIL**'} | `{_md(r.name)}` | {r.source} | "
+                     f"{format_value(r.key, r.value)} "
                      f"| {_md(thr)} | {_md(r.detail)} |")
     return "\n".join(lines) + "\n"
 

@@ -251,8 +251,10 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
     if progress:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                    TimeRemainingColumn)
+        from rich.console import Console
+        # on stderr, like the run's bar: `hivesim sweep ... > table.txt` keeps the heartbeat visible
         bar = Progress(TextColumn("[bold]sweep[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+                       TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
         bar.start()
         task = bar.add_task(label, total=n)
     try:

@@ -29,7 +29,8 @@ from sim import __version__
 __all__ = ["SCHEMA_VERSION", "KINDS", "summary_header", "run_block", "RUN_FIELDS", "utc_iso", "scenario_file_ref", "EVENTS_COLUMNS",
            "TIMESERIES_COLUMNS", "REPLICATIONS_COLUMNS", "LIVE_EVENTS_COLUMNS", "LIVE_TIMESERIES_COLUMNS",
            "KeySpec", "KEYS", "VIEWS", "AVAILABILITY_KINDS", "is_known_key", "COST_KEY", "NINES_KEY", "spec_of", "higher_is_better", "label_of", "keys_for", "is_identifier",
-           "fmt", "format_value", "format_extra_nine", "pct", "pct_digits", "compact"]
+           "fmt", "format_value", "format_extra_nine", "pct", "pct_digits", "compact",
+           "format_number", "format_duration", "format_delta", "format_threshold"]
 
 SCHEMA_VERSION = 1
 KINDS = ("simulation", "live", "prediction", "sweep")
@@ -117,7 +118,7 @@ class KeySpec:
     label: str                  # what a table, plot or report calls it
     unit: str                   # 'fraction', 'nines', 'min/yr', 'tx/s', 'ms', 's', 'count', 'currency', 'id', ''
     better: str | None          # 'higher', 'lower', or None (no direction: descriptions, intervals, ids)
-    format: str                 # 'pct', 'nines', 'number', 'int', 'text', 'interval', 'extra_nine'
+    format: str                 # 'pct', 'nines', 'number', 'int', 'duration', 'text', 'interval', 'extra_nine'
 
 
 def _k(key, label, unit, better, format) -> KeySpec:
@@ -148,16 +149,16 @@ KEYS: tuple[KeySpec, ...] = (
     _k("throughput.peak_tps_demand", "peak demand, tx/s", "tx/s", None, "number"),
     _k("throughput.capacity_tps", "capacity, tx/s", "tx/s", "higher", "number"),
     _k("throughput.capacity_tps_n_minus_1_idc", "capacity with one IDC lost, tx/s", "tx/s", "higher", "number"),
-    _k("throughput.peak_daily_transactions", "peak daily transactions", "count", "higher", "number"),
+    _k("throughput.peak_daily_transactions", "peak daily transactions", "count", "higher", "int"),
     _k("throughput.peak_daily_transactions_n_minus_1_idc", "peak daily transactions with one IDC lost", "count",
-       "higher", "number"),
-    _k("throughput.headroom", "headroom", "fraction", "higher", "number"),
-    _k("throughput.headroom_n_minus_1_idc", "headroom with one IDC lost", "fraction", "higher", "number"),
+       "higher", "int"),
+    _k("throughput.headroom", "headroom, capacity / peak demand", "fraction", "higher", "number"),
+    _k("throughput.headroom_n_minus_1_idc", "headroom with one IDC lost, capacity / peak demand", "fraction", "higher", "number"),
     _k("latency_ms.p50", "latency p50, ms", "ms", "lower", "number"),
     _k("latency_ms.p99", "latency p99, ms", "ms", "lower", "number"),
     _k("run.replications", "replications", "count", None, "int"),
     _k("run.seed", "seed", "id", None, "text"),
-    _k("run.wall_seconds", "wall time, s", "s", "lower", "number"),
+    _k("run.wall_seconds", "wall time", "s", "lower", "duration"),
     _k("run.status", "run status", "", None, "text"),
     _k("run.error", "run error", "", None, "text"),
     _k("checker.valid", "checker: history valid", "", "higher", "text"),
@@ -182,7 +183,7 @@ KEYS: tuple[KeySpec, ...] = (
     _k("outages.by_cause.*.share", "share of the downtime", "fraction", None, "number"),
     _k("latency_ms.*", "latency, ms", "ms", "lower", "number"),
     _k("cost.*", "cost", "currency", "lower", "number"),
-    _k("faults[*].recovery_seconds", "recovery time, s", "s", "lower", "number"),
+    _k("faults[*].recovery_seconds", "recovery time", "s", "lower", "duration"),
     _k("faults[*].failed_requests", "failed requests during the fault", "count", "lower", "int"),
 )
 
@@ -197,7 +198,8 @@ _COST = ["cost.total_per_year", "cost.per_account_per_year", "cost.per_extra_nin
 VIEWS: dict[str, list[str]] = {
     # hivesim run's console table (each availability row also shows its CI and nines)
     "console": ["availability.request.mean", "availability.time.mean", "availability.request_slo.mean",
-                "availability.request.worst_day.mean", "availability.request.worst_30d.mean",
+                "availability.request.worst_day.mean", "availability.request.worst_day.min",
+                "availability.request.worst_30d.mean", "availability.request.worst_30d.min",
                 "downtime_minutes_per_year.mean", "outages.count", "outages.per_year"] + _CAPACITY + _COST,
     # report.html's capacity and cost rows (availability has its own per-kind layout there)
     "report": _CAPACITY + _COST,
@@ -264,18 +266,60 @@ def is_identifier(key: str) -> bool:
 
 
 # --------------------------------------------------------------------------- formats
+# Every figure any reader prints (console, report, compare, gate, sweep, Markdown) goes through
+# ``format_value`` (``format_delta`` for differences, ``format_threshold`` for gate values), so one
+# figure reads the same everywhere: no scientific notation, percentages with the digits that matter.
+_BIG = ((1e12, "trillion"), (1e9, "billion"))
+
+
+def format_number(v, unit: str = "", sig: int = 4) -> str:
+    """A plain number for people: thousands separators, never ``1.5e+06``; ``43.9 billion`` for
+    counts past a billion; small numbers with ``sig`` significant digits (``0.0001234``)."""
+    if v is None or isinstance(v, bool) or not isinstance(v, (int, float)):
+        return "-" if v is None else str(v)
+    if math.isnan(v):
+        return "-"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    a = abs(v)
+    if unit == "count":
+        for scale, word in _BIG:
+            if a >= scale:
+                return f"{v / scale:.3g} {word}"
+    if a >= 100 or float(v).is_integer():
+        return f"{v:,.0f}"
+    if a == 0:
+        return "0"
+    decimals = max(0, sig - 1 - int(math.floor(math.log10(a))))  # significant digits, fixed notation
+    return f"{v:,.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{v:,.0f}"
+
+
+def format_duration(seconds) -> str:
+    """Seconds in human units: ``0.25 s``, ``42 s``, ``3 min 20 s``, ``2 h 5 min``, ``3.5 days``."""
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+        return "-" if seconds is None or not isinstance(seconds, (int, float)) else str(seconds)
+    s = float(seconds)
+    sign, s = ("-" if s < 0 else ""), abs(s)
+    if s < 60:  # 3 significant digits: a wall time of 1.771 s reads 1.77 s
+        return f"{sign}{s:.3g} s" if s >= 1e-3 else f"{sign}{format_number(s)} s"
+    if s < 3600:
+        m, r = divmod(round(s), 60)
+        return f"{sign}{m} min" + (f" {r} s" if r else "")
+    if s < 86400:
+        h, r = divmod(round(s / 60), 60)
+        return f"{sign}{h} h" + (f" {r} min" if r else "")
+    return f"{sign}{s / 86400:,.3g} days"
+
+
 def fmt(v) -> str:
-    """A number with enough digits for five-nines availabilities (0.99999312), short otherwise."""
+    """A value of no known key: numbers with up to 8 significant digits (a fraction such as
+    0.99999812 keeps its nines), never in scientific notation; anything else as text."""
     if v is None:
         return "-"
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, (int, float)):
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if isinstance(v, int) or float(v).is_integer() and abs(v) < 1e15:
-            return f"{int(v)}"
-        return f"{v:.8g}"
+        return format_number(v, sig=8)
     return str(v)
 
 
@@ -301,28 +345,79 @@ def format_extra_nine(v) -> str:
     return f"{per_year:,.0f} per year" if isinstance(per_year, (int, float)) else "-"
 
 
-def format_value(key: str, v) -> str:
-    """``v`` as people read ``key``: availabilities as percentages, nines with 2 decimals, ..."""
+_UNIT_TEXT = {"tx/s": "tx/s", "ms": "ms", "min/yr": "min/yr", "per million": "per million",
+              "per year": "per year"}
+
+
+def format_value(key: str, v, unit: bool = False) -> str:
+    """``v`` as people read ``key``: availabilities as percentages, nines with 2 decimals, rates and
+    counts with thousands separators (billions in words), durations in human units.
+
+    ``unit=True`` appends the key's unit (``1,526,154 tx/s``) for tables whose label has none.
+    """
     spec = spec_of(key)
     if spec is not None and spec.format == "extra_nine":
         return format_extra_nine(v)
     if v is None or isinstance(v, bool) or not isinstance(v, (int, float, list, tuple)):
         return "-" if v is None else str(v)
+    if spec is None and not isinstance(v, (list, tuple)):
+        return fmt(v)  # no registered format: keep the digits
     kind = spec.format if spec else "number"
     if isinstance(v, (list, tuple)):
         inner = key if kind != "interval" else key.replace("nines_ci95", "nines").replace("ci95", "mean")
         ispec = spec_of(inner)
-        if ispec and ispec.format == "pct":  # both ends with the digits the lower end needs
+        if ispec and ispec.format == "pct":  # both ends with the digits the upper end needs
             ends = [x for x in v if isinstance(x, (int, float)) and math.isfinite(x)]
             d = max((pct_digits(x) for x in ends), default=2)
             return "[" + ", ".join(pct(x, d) for x in v) + "]"
         return "[" + ", ".join(format_value(inner, x) for x in v) + "]"
-    if kind == "pct" and math.isfinite(v):
+    if not math.isfinite(v):
+        return fmt(v)
+    if kind == "pct":
         return pct(v)
-    if kind == "nines" and math.isfinite(v):
+    if kind == "nines":
         return f"{v:.2f}"
-    if kind == "number" and math.isfinite(v) and not float(v).is_integer():
-        return f"{v:,.4g}" if abs(v) >= 1e-3 else f"{v:.4g}"
+    if kind == "duration":
+        return format_duration(v)
+    if kind == "int":
+        return format_number(v, spec.unit if spec else "")
+    text = format_number(v, spec.unit if spec else "")
+    suffix = _UNIT_TEXT.get(spec.unit) if (unit and spec) else None
+    return f"{text} {suffix}" if suffix else text
+
+
+def _fixed(x: float, sig: int = 3) -> str:
+    """``x`` in fixed notation with ``sig`` significant digits (``0.0000546``, ``12.3``)."""
+    if x == 0 or not math.isfinite(x):
+        return fmt(x)
+    decimals = max(0, sig - 1 - int(math.floor(math.log10(abs(x)))))
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def format_delta(key: str, d) -> str:
+    """A signed difference of ``key``, in the key's unit: availabilities in percentage points
+    (``-0.0000546 pp``), durations in human units, everything else as ``format_value``."""
+    if not isinstance(d, (int, float)) or isinstance(d, bool) or not math.isfinite(d):
+        return fmt(d)
+    spec = spec_of(key)
+    sign = "+" if d > 0 else "-" if d < 0 else ""  # no change reads "0", not "+0"
+    if spec is not None and spec.format == "pct":
+        return f"{sign}{_fixed(abs(100 * d))} pp"
+    if spec is not None and spec.format == "nines":
+        return f"{sign}{abs(d):.2f}"
+    return sign + format_value(key, abs(d), unit=False)
+
+
+def format_threshold(key: str, v) -> str:
+    """A gate's value as its author wrote it: ``99.99%`` for availabilities (no padding zeros),
+    plain numbers otherwise."""
+    spec = spec_of(key)
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and spec is not None \
+            and spec.format == "pct":
+        return f"{100 * v:.10f}".rstrip("0").rstrip(".") + "%"
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and not float(v).is_integer():
+        return f"{v:.10f}".rstrip("0").rstrip(".")
     return fmt(v)
 
 
