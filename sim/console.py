@@ -77,5 +77,8 @@ def print_summary(summary: dict, out=None, console: Console | None = None) -> No
     note = (summary.get("availability") or {}).get("request", {}).get("note")
     if note:
         con.print(f"[yellow]note:[/] {note}")
-    con.print(f"wall time {format_value('run.wall_seconds', run.get('wall_seconds', 0))} on {run.get('workers')} worker(s)"
-              + (f"; results in [bold]{out}[/]" if out else ""))
+    variant = (summary.get("cost_variant") or {}).get("wall_seconds")
+    of_which = (f" (of which the cost variant {format_value('run.wall_seconds', variant)})"
+                if isinstance(variant, (int, float)) else "")
+    con.print(f"wall time {format_value('run.wall_seconds', run.get('wall_seconds', 0))}{of_which} on "
+              f"{run.get('workers')} worker(s)" + (f"; results in [bold]{out}[/]" if out else ""))

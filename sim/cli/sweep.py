@@ -58,6 +58,7 @@ def cmd_sweep(args) -> int:
         base.append(f"simulation.replications={args.replications}")
     if args.seed is not None:
         base.append(f"simulation.seed={args.seed}")
+    from sim.results.schema import scenario_file_ref
     from sim.results.writer import check_output
     if args.out:
         check_output(args.out, "dir")
@@ -79,7 +80,7 @@ def cmd_sweep(args) -> int:
                            label=f"{scenarios[0].name}: {len(variants)} variants")
     rows = table_rows(variants, results)
     swept = list(dict.fromkeys(k for v in variants for k in v.sets if len({json_key(x.sets.get(k)) for x in variants}) > 1))
-    meta = {"scenario_file": args.scenario, "scenario_name": scenarios[0].name, "base_sets": base,
+    meta = {"scenario_file": scenario_file_ref(args.scenario), "scenario_name": scenarios[0].name, "base_sets": base,
             "grid": args.sets, "variants_file": args.variants, "swept_keys": swept,
             "scheduler": args.scheduler or "local-process-pool"}
     path = write_sweep(out, rows, results, meta)
