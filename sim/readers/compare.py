@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,14 +171,27 @@ def overlay_cost_nines(runs: list[Run]):
                 and not isinstance(_val(r, "cost.per_account_per_year"), (int, float))]
     finite = [p[1] for p in pts] + [p[3] for p in pts if p[3] is not None and p[3] < 12]
     cap = min(12.0, max(finite) + 1.0)
-    for x, m, lo, hi, lab in pts:
+    # runs of equal cost (two seeds of one design) would hide each other: spread them sideways
+    xs = [p[0] for p in pts]
+    span = (max(xs) - min(xs)) or abs(max(xs)) or 1.0
+    same: dict = {}
+    for j, x in enumerate(xs):
+        same.setdefault(round(x, 9), []).append(j)
+    dodged = has_cost and any(len(g) > 1 for g in same.values())
+    shift = {j: (k - (len(g) - 1) / 2) * 0.02 * span for g in same.values() for k, j in enumerate(g)} if has_cost \
+        else {}
+    for j, (x, m, lo, hi, lab) in enumerate(pts):
         lo = m if lo is None else lo
         hi = m if hi is None else min(hi, cap)
-        ax.errorbar([x], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7,
+        xd = x + shift.get(j, 0.0)
+        ax.errorbar([xd], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7,
                     label=f"{lab}: {m:.2f} nines (of the mean), bar = 95% CI")
+        ax.annotate(lab.split(":")[0].split(" ")[0], (xd, m), textcoords="offset points", xytext=(6, 4), fontsize=7)
     if has_cost:
         cur = next((_val(r, "cost.currency") for r in runs if _val(r, "cost.currency")), "currency units")
-        ax.set_xlabel(f"IT cost per account per year ({cur})")
+        ax.set_xlabel(f"IT cost per account per year ({cur})"
+                      + ("; runs of equal cost drawn slightly apart" if dodged else ""))
+        ax.margins(x=0.1)
         ax.set_title("Cost per account vs availability, all runs"
                      + (f"\n(runs without cost figures, not shown: {', '.join(left_out)})" if left_out else ""))
     else:
@@ -196,6 +208,7 @@ def overlay_cost_nines(runs: list[Run]):
 
 def write_compare(out, runs: list[Run], rows: list[Row]) -> Path:
     """Write compare.md, compare.html and the overlay plots into a new directory ``out``."""
+    from sim.report.figures import save_figure
     plots = []
     with atomic_dir(out) as tmp:
         for stem, title, fn in (("downtime_cdf", "Downtime per year across replications, all runs", overlay_downtime),
@@ -203,12 +216,7 @@ def write_compare(out, runs: list[Run], rows: list[Row]) -> Path:
             fig = fn(runs)
             if fig is None:
                 continue
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100)
-            (tmp / f"{stem}.png").write_bytes(buf.getvalue())
-            fig.set_layout_engine("none")
-            fig.savefig(tmp / f"{stem}.svg", format="svg")
-            plots.append((stem, title, buf.getvalue()))
+            plots.append((stem, title, save_figure(fig, tmp / stem)))
         (tmp / "compare.md").write_text(to_markdown(runs, rows), encoding="utf-8")
         (tmp / "compare.html").write_text(to_html(runs, rows, plots), encoding="utf-8")
     return Path(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -18,6 +19,7 @@ matplotlib.use("Agg")  # headless: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sim.report.figures import save_figure  # noqa: E402
 from sim.report.html import CSS, num  # noqa: E402
 
 __all__ = ["render_prediction", "plot_faults"]
@@ -89,8 +91,7 @@ def plot_faults(pred: dict, out_dir) -> list[str]:
         ax.grid(alpha=0.3)
         fig.tight_layout()
         stem = os.path.join(os.fspath(out_dir), f"fault-{k}-{f['kind']}")
-        for ext in ("png", "svg"):
-            fig.savefig(f"{stem}.{ext}")
-            written.append(f"{stem}.{ext}")
+        save_figure(fig, Path(stem))
+        written += [f"{stem}.png", f"{stem}.svg"]
         plt.close(fig)
     return written
