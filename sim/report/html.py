@@ -12,6 +12,7 @@ import math
 
 from sim.results.reader import Run
 from sim.results.schema import format_value, keys_for, label_of, pct
+from sim.units import format_duration
 
 __all__ = ["render", "num", "value_html", "gate_results", "CSS", "MAX_VIOLATIONS_SHOWN", "MAX_NESTED_ROWS"]
 
@@ -23,7 +24,7 @@ th{background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600} .muted{color:#777}
 .verdict{padding:.7em 1em;border-radius:4px;font-weight:600;margin:1em 0}
 .verdict.ok{background:#e6f4ea;color:#1a7f37} .verdict.bad{background:#fdecea;color:#c62828}
-table.nested{margin:0;font-size:1em} table.nested th{font-weight:500}
+table.nested{margin:0;font-size:1em} table.nested th{font-weight:500} .wide{overflow-x:auto;max-width:100%}
 figure{margin:1.2em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
 """
 
@@ -86,7 +87,7 @@ def _figures(run: Run) -> str:
         if g(k) is not None:
             cur = f", {g('cost.currency')}" if k.startswith("cost.") and g("cost.currency") else ""
             out.append((label_of(k) + cur, _fv(k, g(k))))
-    note = (f"<p class=muted>A live run of {_fv('run.wall_seconds', run.duration)}: per-year figures (downtime and "
+    note = (f"<p class=muted>A live run of {html.escape(format_duration(run.duration) if run.duration else '-')}: per-year figures (downtime and "
             "outages per year, worst day, worst 30 days) are not extrapolated from it.</p>") if live else ""
     return f"<table>{_rows(out)}</table>{note}"
 
@@ -95,20 +96,20 @@ MAX_NESTED_ROWS = 50  # a nested list shows this many rows, then counts the rest
 
 
 def value_html(key: str, v, depth: int = 0) -> str:
-    """Any summary value as HTML by its type: mappings and lists of mappings as small tables, lists
-    of figures joined, figures by the registry's format; never a Python repr."""
+    """Any summary value as HTML by its type: mappings and lists of mappings as small tables (wide
+    ones scroll sideways), lists of figures joined, figures by the registry's format; never a repr."""
     if isinstance(v, dict) and v and depth < 4:
-        rows = "".join(f"<tr><th>{html.escape(_sub_label(key, k))}</th><td class=n>"
-                       f"{value_html(f'{key}.{k}', x, depth + 1)}</td></tr>" for k, x in v.items())
+        rows = "".join(f"<tr><th>{html.escape(_sub_label(key, k))}</th>{_td(f'{key}.{k}', x, depth)}</tr>"
+                       for k, x in v.items())
         return f"<table class=nested>{rows}</table>"
     if isinstance(v, list) and v and all(isinstance(x, dict) for x in v) and depth < 4:
         cols = list(dict.fromkeys(c for x in v for c in x))
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-        body = "".join("<tr>" + "".join(f"<td class=n>{value_html(f'{key}[{i}].{c}', x.get(c), depth + 1)}</td>"
-                                        for c in cols) + "</tr>" for i, x in enumerate(v[:MAX_NESTED_ROWS]))
+        head = "".join(f"<th>{html.escape(_sub_label(f'{key}[0]', c))}</th>" for c in cols)
+        body = "".join("<tr>" + "".join(_td(f"{key}[{i}].{c}", x.get(c), depth) for c in cols) + "</tr>"
+                       for i, x in enumerate(v[:MAX_NESTED_ROWS]))
         more = (f"<p class=muted>and {len(v) - MAX_NESTED_ROWS:,} more rows</p>"
                 if len(v) > MAX_NESTED_ROWS else "")
-        return f"<table class=nested><tr>{head}</tr>{body}</table>{more}"
+        return f"<div class=wide><table class=nested><tr>{head}</tr>{body}</table></div>{more}"
     if isinstance(v, list) and len(v) == 2 and key.endswith("ci95"):
         return _fv(key, v)  # an interval: both ends in the key's format
     if isinstance(v, list):
@@ -118,11 +119,21 @@ def value_html(key: str, v, depth: int = 0) -> str:
     return _fv(key, v)
 
 
+def _td(key: str, v, depth: int) -> str:
+    """A table cell: figures right-aligned, text left."""
+    is_num = isinstance(v, (int, float)) and not isinstance(v, bool)
+    return f"<td{' class=n' if is_num else ''}>{value_html(key, v, depth + 1)}</td>"
+
+
 def _sub_label(key: str, sub: str) -> str:
-    """A nested row's label: the registry's, else the key's last part in words."""
+    """A nested row's label: the registry's (without the section's own prefix), else the key's
+    last part in words."""
     full = f"{key}.{sub}"
     lab = label_of(full)
-    return lab if lab != full else str(sub).replace("_", " ")
+    if lab == full:
+        return str(sub).replace("_", " ")
+    section = key.split(".")[0].split("[")[0]
+    return lab.removeprefix(f"{section}: ")
 
 
 def _by_cause(run: Run) -> str:

@@ -55,7 +55,7 @@ def _rep0_faults(run: Run) -> list[dict]:
     return out
 
 
-LABEL_GAP = 0.025  # cause labels closer than this share of the x axis would overlap
+AXES_SHARE = 0.68  # the timeline panels' share of the figure width (the legend takes the rest)
 NOISE = 1e-9  # a rate below this share of the peak offered rate is float noise, not requests
 MAX_SHADED = 40  # beyond this, shading every episode turns a year-long axis into a solid wash
 
@@ -115,18 +115,22 @@ def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: 
                  else f"fault: {cause} ({len(spans)} of {n_all} periods shown)")
         handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=label))
     if with_labels:
-        # label the longest few periods by cause, at the foot of the panel (the data keep to the top
-        # of a logit axis); a label that would touch one already placed is left out, never stacked
+        # label the longest few periods by cause in one row just above the panel, where no data
+        # are drawn (a live run's dips reach the panel's foot); a label that would touch one
+        # already placed is left out, never stacked
         lo, hi = ax.get_xlim() if ax.get_xlim() != (0.0, 1.0) else (0.0, max((e["end_s"] for e in faults), default=1) / div)
-        placed: list[float] = []
-        for e in sorted(faults, key=lambda e: e["end_s"] - e["start_s"], reverse=True)[:8]:
-            xe = e["start_s"] / div
-            if any(abs(xe - p) < LABEL_GAP * (hi - lo) for p in placed) or len(placed) == 5:
+        axis_pt = ax.figure.get_figwidth() * 72 * AXES_SHARE
+        placed: list[tuple[float, float]] = []
+        for e in sorted(faults, key=lambda e: e["end_s"] - e["start_s"], reverse=True)[:12]:
+            text = str(e.get("cause"))
+            f0 = (e["start_s"] / div - lo) / ((hi - lo) or 1.0)
+            f1 = f0 + (len(text) * 7 * 0.62 + 6) / axis_pt  # 7 pt text: ~0.6 em per character
+            if len(placed) == 5 or f1 > 1.0 or any(f0 < b1 and a0 < f1 for a0, b1 in placed):
                 continue
-            placed.append(xe)
-            ax.annotate(str(e.get("cause")), xy=(xe, 0.02), xycoords=ax.get_xaxis_transform(), rotation=90,
-                        va="bottom", ha="right", fontsize=7, color=colors.get(str(e.get("cause")), "k"),
-                        bbox={"boxstyle": "square,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.8})
+            placed.append((f0, f1))
+            ax.annotate(text, xy=(e["start_s"] / div, 1.0), xycoords=ax.get_xaxis_transform(), xytext=(0, 2),
+                        textcoords="offset points", va="bottom", ha="left", fontsize=7,
+                        color=colors.get(text, "k"), annotation_clip=False)
     return handles
 
 
@@ -205,7 +209,8 @@ def timeline(run: Run) -> Figure:
     ax.set_ylabel("requests served (%, logit scale)")
     what = "live run, per-second buckets" if run.kind == "live" else "replication 0, the example year"
     shown = "" if len(faults) == len(all_faults) else f" (the {len(faults)} costliest of {len(all_faults)} periods)"
-    ax.set_title(f"Availability timeline: {run.name} ({what})\nfault periods shaded by cause{shown}", fontsize=11)
+    ax.set_title(f"Availability timeline: {run.name} ({what})\nfault periods shaded by cause{shown}", fontsize=11,
+                 pad=14)
     h, _ = ax.get_legend_handles_labels()
     ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="legend",
               title_fontsize=8)
