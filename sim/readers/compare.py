@@ -100,7 +100,8 @@ def to_html(runs: list[Run], rows: list[Row], plots: list[tuple[str, str, bytes]
                 cls = " style='background:#fdecea'"
             cells += f"<td class=n{cls}>{html.escape(_cell(row, i))}</td>"
         body += f"<tr><th>{html.escape(row.label)}<br><code>{html.escape(row.key)}</code></th>{cells}</tr>"
-    figs = "".join(f"<figure><img alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+    from sim.report.figures import img_size
+    figs = "".join(f"<figure><img {img_size(png)} alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{html.escape(t)}</figcaption></figure>" for _, t, png in plots)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>hivesim compare</title><style>{CSS}</style>"
             f"</head><body><h1>hivesim compare</h1><p>Reference: {html.escape(labels[0])}. Δ = run - reference; 95% "

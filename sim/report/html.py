@@ -10,6 +10,7 @@ import base64
 import html
 import math
 
+from sim.report.figures import img_size
 from sim.results.reader import Run
 from sim.results.schema import format_value, keys_for, label_of, pct
 from sim.units import format_duration
@@ -25,7 +26,7 @@ th{background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .verdict{padding:.7em 1em;border-radius:4px;font-weight:600;margin:1em 0}
 .verdict.ok{background:#e6f4ea;color:#1a7f37} .verdict.bad{background:#fdecea;color:#c62828}
 table.nested{margin:0;font-size:1em} table.nested th{font-weight:500} .wide{overflow-x:auto;max-width:100%}
-figure{margin:1.2em 0} figure img{max-width:100%;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
+figure{margin:1.2em 0} figure img{max-width:100%;height:auto;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
 """
 
 
@@ -259,7 +260,7 @@ def render(run: Run, plots: list[tuple[str, str, str, bytes]], skipped: list[tup
             ("started (UTC)", html.escape(str(g("run.started_utc") or "-"))),
             ("hivesim", html.escape(str(g("run.hivesim_version") or "-")))]
     figs = "".join(
-        f"<figure id='{stem}'><img alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+        f"<figure id='{stem}'><img {img_size(png)} alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
         f"<figcaption><b>{html.escape(t)}.</b> {html.escape(d)} "
         f"<span class=muted>(plots/{stem}.png, plots/{stem}.svg)</span></figcaption></figure>"
         for stem, t, d, png in plots)
