@@ -172,26 +172,28 @@ def overlay_cost_nines(runs: list[Run]):
                 and not isinstance(_val(r, "cost.per_account_per_year"), (int, float))]
     finite = [p[1] for p in pts] + [p[3] for p in pts if p[3] is not None and p[3] < 12]
     cap = min(12.0, max(finite) + 1.0)
-    # runs of equal cost (two seeds of one design) would hide each other: spread them sideways
-    xs = [p[0] for p in pts]
-    span = (max(xs) - min(xs)) or abs(max(xs)) or 1.0
+    # runs of equal cost (two seeds of one design) would hide each other: spread them a few points
+    # sideways on screen (not in data, so the cost axis stays true) and number every point
+    from matplotlib.transforms import ScaledTranslation
     same: dict = {}
-    for j, x in enumerate(xs):
-        same.setdefault(round(x, 9), []).append(j)
+    for j, p in enumerate(pts):
+        same.setdefault(round(p[0], 9), []).append(j)
     dodged = has_cost and any(len(g) > 1 for g in same.values())
-    shift = {j: (k - (len(g) - 1) / 2) * 0.02 * span for g in same.values() for k, j in enumerate(g)} if has_cost \
+    shift = {j: (k - (len(g) - 1) / 2) * 10 / 72 for g in same.values() for k, j in enumerate(g)} if has_cost \
         else {}
     for j, (x, m, lo, hi, lab) in enumerate(pts):
         lo = m if lo is None else lo
         hi = m if hi is None else min(hi, cap)
-        xd = x + shift.get(j, 0.0)
-        ax.errorbar([xd], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7,
+        moved = ax.transData + ScaledTranslation(shift.get(j, 0.0), 0, fig.dpi_scale_trans)
+        ax.errorbar([x], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7, transform=moved,
                     label=f"{lab}: {m:.2f} nines (of the mean), bar = 95% CI")
-        ax.annotate(lab.split(":")[0].split(" ")[0], (xd, m), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        ax.annotate(lab.split(" ")[0], (x, m), xycoords=moved, textcoords="offset points", xytext=(6, 4), fontsize=7)
+        ax.update_datalim([(x, lo), (x, hi)])  # a shifted artist is not autoscaled: its true place is
+    ax.autoscale_view()
     if has_cost:
         cur = next((_val(r, "cost.currency") for r in runs if _val(r, "cost.currency")), "currency units")
         ax.set_xlabel(f"IT cost per account per year ({cur})"
-                      + ("; runs of equal cost drawn slightly apart" if dodged else ""))
+                      + ("; runs of equal cost drawn a few points apart" if dodged else ""))
         ax.margins(x=0.1)
         ax.set_title("Cost per account vs availability, all runs"
                      + (f"\n(runs without cost figures, not shown: {', '.join(left_out)})" if left_out else ""))
