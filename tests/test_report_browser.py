@@ -1,5 +1,6 @@
 """report.html in a real browser: headless Chromium (Debian package ``chromium``, installed by
-.ci/run) renders the report of a simulated run, of a recorded live run and a compare page; the
+.ci/run) renders the report of a simulated run, of a recorded live run, a compare page and a
+sweep's frontier; the
 test fails on a console message (the pages have no script, so any message is an error), on an
 <img> whose data: URI is not a decodable PNG, and on a blank screenshot. The screenshots are kept
 as CI artefacts in results/screenshots/ (git-ignored).
@@ -86,8 +87,16 @@ def test_reports_render_in_headless_chromium(tmp_path):
     cmp = tmp_path / "compare"
     r = run_cli("compare", sim, sim2, "--out", cmp)
     assert r.returncode == 0, r.stderr
+    sweep = tmp_path / "sweep"
+    r = run_cli("sweep", "scenarios/webank-2023.yaml", "--set", "topology.cells.template.db.replicas=2,3",
+                "--set", "simulation.seed=1,2", "--replications", "3", "--out", sweep, "--quiet")
+    assert r.returncode == 0, r.stderr
+    frontier = sweep / "frontier.html"  # the sweep's picture in a page of its own, as a browser shows it
+    png = (sweep / "frontier.png").read_bytes()
+    frontier.write_text("<!doctype html><html><body><img src='data:image/png;base64,"
+                        f"{base64.b64encode(png).decode()}'></body></html>", encoding="utf-8")
     pages = {"report-webank-2023": sim / "report.html", "report-live": live / "report.html",
-             "compare": cmp / "compare.html"}
+             "compare": cmp / "compare.html", "sweep-frontier": frontier}
     for name, page in pages.items():
         assert _images_decode(page) >= (2 if name == "compare" else 1), page
         _screenshot(exe, page, name)
