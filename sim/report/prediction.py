@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # headless: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim.report.figures import save_figure  # noqa: E402
+from sim.report.figures import img_size, save_figure  # noqa: E402
 from sim.report.html import CSS, num  # noqa: E402
 
 __all__ = ["render_prediction", "plot_faults"]
@@ -42,9 +42,10 @@ def render_prediction(pred: dict, table: list[list[str]], plots: list[str]) -> s
     figs = ""
     for path in plots:
         with open(path, "rb") as f:
-            png = base64.b64encode(f.read()).decode()
+            raw = f.read()
+        png = base64.b64encode(raw).decode()
         stem = os.path.splitext(os.path.basename(path))[0]
-        figs += (f"<figure><img alt='{html.escape(stem)}' src='data:image/png;base64,{png}'>"
+        figs += (f"<figure><img {img_size(raw)} alt='{html.escape(stem)}' src='data:image/png;base64,{png}'>"
                  f"<figcaption class=muted>plots/{html.escape(stem)}.png, .svg</figcaption></figure>")
     model = pred["model"]
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
