@@ -177,3 +177,28 @@ def test_a_bank_of_many_cells_gets_the_distribution_of_its_cells(tmp_path):
     ax = fig.axes[0]
     assert f"{n:,} cells" in ax.get_title() and len(ax.patches) <= 60
     assert any(t.get_text().startswith("worst cell") for t in ax.get_legend().get_texts())
+
+
+def test_report_opens_with_a_verdict_naming_the_failed_gates(tmp_path):
+    run = make_run(tmp_path, seed=22, horizon_days=30, with_cost=False, with_throughput=False, with_latency=False,
+                   gates=["availability.request.mean>=0.5", "outages.count<0"])
+    html = write_report(run).read_text()
+    banner = re.search(r"<div class='verdict (\w+)'>(.*?)</div>", html)
+    assert banner and banner.group(1) == "bad"
+    assert "1 of 2 FAILED" in banner.group(2) and "outages.count" in banner.group(2)
+    assert html.index("class='verdict") < html.index("<h2>Key figures")
+
+
+def test_live_verdict_names_the_first_violation_and_nested_values_are_tables(tmp_path):
+    run = make_run(tmp_path, kind="live", horizon_days=600 / 86400, replications=1, seed=24,
+                   outages_per_year=4 * 365 * 86400 / 600, mean_outage_s=15, with_cost=False)
+    s = json.loads((run / "summary.json").read_text())
+    s["checker"].update(valid=False, lost=1, violation_count=1, per_cell={"0": {"lost": 1, "ok": 10}},
+                        violations=[{"kind": "lost", "key": "t-7", "message": "transfer t-7 acknowledged, not applied"}])
+    (run / "summary.json").write_text(json.dumps(s))
+    html = write_report(run).read_text()
+    banner = re.search(r"<div class='verdict (\w+)'>(.*?)</div>", html).group(2)
+    assert "First violation: transfer t-7 acknowledged, not applied" in banner
+    assert "<table class=nested><tr><th>lost</th>" in html  # checker.per_cell drawn as a table
+    assert "{'" not in html and "[{" not in html
+    assert "<th>downtime min/yr</th>" not in html  # outages by cause: no per-year column for minutes of load

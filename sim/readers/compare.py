@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,7 +111,8 @@ def to_html(runs: list[Run], rows: list[Row], plots: list[tuple[str, str, bytes]
                 cls = " style='background:#fdecea'"
             cells += f"<td class=n{cls}>{html.escape(cell(row, i))}</td>"
         body += f"<tr><th>{html.escape(row.label)}<br><code>{html.escape(row.key)}</code></th>{cells}</tr>"
-    figs = "".join(f"<figure><img alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
+    from sim.report.figures import img_size
+    figs = "".join(f"<figure><img {img_size(png)} alt='{html.escape(t)}' src='data:image/png;base64,{base64.b64encode(png).decode()}'>"
                    f"<figcaption>{html.escape(t)}</figcaption></figure>" for _, t, png in plots)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>hivesim compare</title><style>{CSS}</style>"
             f"</head><body><h1>hivesim compare</h1><p>Reference: {html.escape(labels[0])}. Δ = run - reference; 95% "
@@ -183,14 +183,29 @@ def overlay_cost_nines(runs: list[Run]):
                 and not isinstance(_val(r, "cost.per_account_per_year"), (int, float))]
     finite = [p[1] for p in pts] + [p[3] for p in pts if p[3] is not None and p[3] < 12]
     cap = min(12.0, max(finite) + 1.0)
-    for x, m, lo, hi, lab in pts:
+    # runs of equal cost (two seeds of one design) would hide each other: spread them a few points
+    # sideways on screen (not in data, so the cost axis stays true) and number every point
+    from matplotlib.transforms import ScaledTranslation
+    same: dict = {}
+    for j, p in enumerate(pts):
+        same.setdefault(round(p[0], 9), []).append(j)
+    dodged = has_cost and any(len(g) > 1 for g in same.values())
+    shift = {j: (k - (len(g) - 1) / 2) * 10 / 72 for g in same.values() for k, j in enumerate(g)} if has_cost \
+        else {}
+    for j, (x, m, lo, hi, lab) in enumerate(pts):
         lo = m if lo is None else lo
         hi = m if hi is None else min(hi, cap)
-        ax.errorbar([x], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7,
+        moved = ax.transData + ScaledTranslation(shift.get(j, 0.0), 0, fig.dpi_scale_trans)
+        ax.errorbar([x], [m], yerr=[[max(m - lo, 0)], [max(hi - m, 0)]], fmt="o", capsize=4, ms=7, transform=moved,
                     label=f"{lab}: {m:.2f} nines (of the mean), bar = 95% CI")
+        ax.annotate(lab.split(" ")[0], (x, m), xycoords=moved, textcoords="offset points", xytext=(6, 4), fontsize=7)
+        ax.update_datalim([(x, lo), (x, hi)])  # a shifted artist is not autoscaled: its true place is
+    ax.autoscale_view()
     if has_cost:
         cur = next((_val(r, "cost.currency") for r in runs if _val(r, "cost.currency")), "currency units")
-        ax.set_xlabel(f"IT cost per account per year ({cur})")
+        ax.set_xlabel(f"IT cost per account per year ({cur})"
+                      + ("; runs of equal cost drawn a few points apart" if dodged else ""))
+        ax.margins(x=0.1)
         ax.set_title("Cost per account vs availability, all runs"
                      + (f"\n(runs without cost figures, not shown: {', '.join(left_out)})" if left_out else ""))
     else:
@@ -207,6 +222,7 @@ def overlay_cost_nines(runs: list[Run]):
 
 def write_compare(out, runs: list[Run], rows: list[Row]) -> Path:
     """Write compare.md, compare.html and the overlay plots into a new directory ``out``."""
+    from sim.report.figures import save_figure
     plots = []
     with atomic_dir(out) as tmp:
         for stem, title, fn in (("downtime_cdf", "Downtime per year across replications, all runs", overlay_downtime),
@@ -214,12 +230,7 @@ def write_compare(out, runs: list[Run], rows: list[Row]) -> Path:
             fig = fn(runs)
             if fig is None:
                 continue
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", dpi=100)
-            (tmp / f"{stem}.png").write_bytes(buf.getvalue())
-            fig.set_layout_engine("none")
-            fig.savefig(tmp / f"{stem}.svg", format="svg")
-            plots.append((stem, title, buf.getvalue()))
+            plots.append((stem, title, save_figure(fig, tmp / stem)))
         (tmp / "compare.md").write_text(to_markdown(runs, rows), encoding="utf-8")
         (tmp / "compare.html").write_text(to_html(runs, rows, plots), encoding="utf-8")
     return Path(out)

@@ -431,9 +431,8 @@ def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta:
                 (tmp / "summaries" / f"{i:03d}.json").write_text(dumps_json(s), encoding="utf-8")
         from sim.report.frontier import frontier_figure
         fig = frontier_figure(rows, meta.get("scenario_name", "sweep"), meta.get("swept_keys", []))
-        fig.savefig(tmp / "frontier.png", dpi=100)
-        fig.set_layout_engine("none")
-        fig.savefig(tmp / "frontier.svg")
+        from sim.report.figures import save_figure
+        save_figure(fig, tmp / "frontier")
     return Path(out)
 
 

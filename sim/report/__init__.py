@@ -14,11 +14,11 @@ report with the reason instead of being drawn empty. ``plots/`` is replaced as a
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from sim.errors import ResultsError
 from sim.report import plots as _plots
+from sim.report.figures import save_figure
 from sim.report.html import render
 from sim.report.timeline import timeline
 from sim.results.reader import load_run
@@ -56,14 +56,7 @@ def draw_plots(run, out_dir: Path, formats=("png", "svg")) -> tuple[list, list]:
         except _plots.Skip as why:
             skipped.append((title, str(why)))
             continue
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        png = buf.getvalue()
-        fig.set_layout_engine("none")  # keep the layout just computed: the SVG needs no second pass
-        if "png" in formats:
-            (out_dir / f"{stem}.png").write_bytes(png)
-        if "svg" in formats:
-            fig.savefig(out_dir / f"{stem}.svg", format="svg")
+        png = save_figure(fig, Path(out_dir) / stem, formats)
         drawn.append((stem, title, desc, png))
     return drawn, skipped
 

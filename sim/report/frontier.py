@@ -12,6 +12,7 @@ import json
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.transforms import ScaledTranslation
 
 from sim.report.plots import nines_of  # also selects the Agg backend
 from sim.results.lookup import finite_number
@@ -29,38 +30,44 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
     if has_cost:
         pts = [r for r in ok if finite_number(r.get(COST_KEY)) is not None and finite_number(r.get("availability.request.mean")) is not None]
         x = np.array([r[COST_KEY] for r in pts], float)
-        # variants with equal cost would hide each other's CI bars: spread them a little sideways
-        span = (x.max() - x.min()) or abs(x.max()) or 1.0
+        # variants of equal cost (seeds of one design) would hide each other's CI bars: spread them
+        # a few points sideways on screen, not in data (the cost axis stays true)
         groups: dict = {}
         for i, xv in enumerate(x):
             groups.setdefault(round(xv, 12), []).append(i)
         dodged = any(len(g) > 1 for g in groups.values())
-        for g in groups.values():
-            for j, i in enumerate(g):
-                x[i] += (j - (len(g) - 1) / 2) * 0.012 * span
+        moved = {i: ax.transData + ScaledTranslation((j - (len(g) - 1) / 2) * 9 / 72, 0, fig.dpi_scale_trans)
+                 for g in groups.values() for j, i in enumerate(g)}
         mid = np.array([nines_of(r["availability.request.mean"]) for r in pts])
         ci = [r.get("availability.request.nines_ci95") or [None, None] for r in pts]
         lo = np.array([c[0] if finite_number(c[0]) is not None else m for c, m in zip(ci, mid)])
         hi_raw = [c[1] if len(c) > 1 else None for c in ci]
         top = max([v for v in mid] + [v for v in hi_raw if finite_number(v) is not None] + [0]) + 1
         hi = np.array([v if finite_number(v) is not None else top for v in hi_raw])
-        ax.errorbar(x, mid, yerr=[np.maximum(mid - lo, 0), np.maximum(hi - mid, 0)], fmt="o", color="#1f77b4",
-                    capsize=3, label="variant: nines of the mean, bar = 95% CI (arrow: unbounded)")
         unb = np.array([finite_number(v) is None for v in hi_raw])
-        if unb.any():
-            ax.plot(x[unb], hi[unb], "^", color="#1f77b4")
-        par = [i for i, r in enumerate(pts) if r.get("pareto")]
+        par = {i for i, r in enumerate(pts) if r.get("pareto")}
+        for i in range(len(pts)):
+            ax.errorbar(x[i], mid[i], yerr=[[max(mid[i] - lo[i], 0)], [max(hi[i] - mid[i], 0)]], fmt="o",
+                        color="#1f77b4", capsize=3, transform=moved[i],
+                        label=None if i else "variant: nines of the mean, bar = 95% CI (arrow: unbounded)")
+            if unb[i]:
+                ax.plot(x[i], hi[i], "^", color="#1f77b4", transform=moved[i])
+            if i in par:
+                ax.plot(x[i], pts[i][NINES_KEY], "*", ms=14, mfc="none", mec="#d62728", mew=1.5, transform=moved[i],
+                        label=None if i != min(par) else "Pareto-optimal, drawn at its pessimistic nines (CI lower end)")
+            ax.update_datalim([(x[i], lo[i]), (x[i], hi[i])])  # shifted artists are not autoscaled
+        ax.autoscale_view()
         if par:
             order = sorted(par, key=lambda i: x[i])
             ax.plot(x[order], [pts[i][NINES_KEY] for i in order], "-", color="#d62728", lw=1, alpha=0.6)
-            ax.plot(x[order], [pts[i][NINES_KEY] for i in order], "*", ms=14, mfc="none", mec="#d62728", mew=1.5,
-                    label="Pareto-optimal, drawn at its pessimistic nines (CI lower end)")
-        for i, r in enumerate(pts):
-            ax.annotate(r["variant"], (x[i], mid[i]), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        for g in groups.values():  # one label block per cost: the group's variants, left to right
+            last = g[-1]
+            ax.annotate("\n".join(pts[i]["variant"] for i in g), (x[last], max(mid[i] for i in g)),
+                        xycoords=moved[last], textcoords="offset points", xytext=(7, 4), fontsize=7, va="bottom")
         ax.margins(x=0.12)  # room for the variant labels at the right edge
         cur = next((r.get("cost.currency") for r in pts if r.get("cost.currency")), "currency units")
         ax.set_xlabel(f"IT cost per account per year ({cur})"
-                      + ("; variants of equal cost drawn slightly apart" if dodged else ""))
+                      + ("; variants of equal cost drawn a few points apart, labelled left to right" if dodged else ""))
         ax.set_ylabel("availability, nines = -log10(1 - A), request-weighted")
         ax.set_title(f"Cost vs availability frontier: {title}")
     else:

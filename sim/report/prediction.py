@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import os
+from pathlib import Path
 
 import matplotlib
 
@@ -18,6 +19,7 @@ matplotlib.use("Agg")  # headless: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sim.report.figures import img_size, save_figure  # noqa: E402
 from sim.report.html import CSS, num  # noqa: E402
 
 __all__ = ["render_prediction", "plot_faults"]
@@ -40,9 +42,10 @@ def render_prediction(pred: dict, table: list[list[str]], plots: list[str]) -> s
     figs = ""
     for path in plots:
         with open(path, "rb") as f:
-            png = base64.b64encode(f.read()).decode()
+            raw = f.read()
+        png = base64.b64encode(raw).decode()
         stem = os.path.splitext(os.path.basename(path))[0]
-        figs += (f"<figure><img alt='{html.escape(stem)}' src='data:image/png;base64,{png}'>"
+        figs += (f"<figure><img {img_size(raw)} alt='{html.escape(stem)}' src='data:image/png;base64,{png}'>"
                  f"<figcaption class=muted>plots/{html.escape(stem)}.png, .svg</figcaption></figure>")
     model = pred["model"]
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
@@ -89,8 +92,7 @@ def plot_faults(pred: dict, out_dir) -> list[str]:
         ax.grid(alpha=0.3)
         fig.tight_layout()
         stem = os.path.join(os.fspath(out_dir), f"fault-{k}-{f['kind']}")
-        for ext in ("png", "svg"):
-            fig.savefig(f"{stem}.{ext}")
-            written.append(f"{stem}.{ext}")
+        save_figure(fig, Path(stem))
+        written += [f"{stem}.png", f"{stem}.svg"]
         plt.close(fig)
     return written

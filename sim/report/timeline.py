@@ -21,7 +21,7 @@ from sim.report.plots import Skip, nines_of, pct_formatter
 from sim.results.reader import Run
 
 __all__ = ["timeline", "time_axis", "cause_colors", "merge_periods", "largest_faults", "shade_faults",
-           "MAX_SHADED"]
+           "MAX_SHADED", "NOISE"]
 
 _PALETTE = ["#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf", "#7f7f7f",
             "#2ca02c", "#1f77b4"]
@@ -55,6 +55,8 @@ def _rep0_faults(run: Run) -> list[dict]:
     return out
 
 
+AXES_SHARE = 0.68  # the timeline panels' share of the figure width (the legend takes the rest)
+NOISE = 1e-9  # a rate below this share of the peak offered rate is float noise, not requests
 MAX_SHADED = 40  # beyond this, shading every episode turns a year-long axis into a solid wash
 
 
@@ -113,15 +115,22 @@ def shade_faults(ax, faults: list[dict], div: float, colors: dict, with_labels: 
                  else f"fault: {cause} ({len(spans)} of {n_all} periods shown)")
         handles.append(Patch(facecolor=col, edgecolor=col, alpha=0.5, label=label))
     if with_labels:
-        # label the longest few episodes by cause, right on the plot
+        # label the longest few periods by cause in one row just above the panel, where no data
+        # are drawn (a live run's dips reach the panel's foot); a label that would touch one
+        # already placed is left out, never stacked
         lo, hi = ax.get_xlim() if ax.get_xlim() != (0.0, 1.0) else (0.0, max((e["end_s"] for e in faults), default=1) / div)
-        placed: list[float] = []
-        for e in sorted(faults, key=lambda e: e["end_s"] - e["start_s"], reverse=True)[:5]:
-            xe = e["start_s"] / div
-            near = sum(abs(xe - p) < 0.02 * (hi - lo) for p in placed)  # stagger labels that would collide
-            placed.append(xe)
-            ax.annotate(str(e.get("cause")), xy=(xe, 0.98 - 0.2 * near), xycoords=ax.get_xaxis_transform(),
-                        rotation=90, va="top", ha="right", fontsize=7, color=colors.get(str(e.get("cause")), "k"))
+        axis_pt = ax.figure.get_figwidth() * 72 * AXES_SHARE
+        placed: list[tuple[float, float]] = []
+        for e in sorted(faults, key=lambda e: e["end_s"] - e["start_s"], reverse=True)[:12]:
+            text = str(e.get("cause"))
+            f0 = (e["start_s"] / div - lo) / ((hi - lo) or 1.0)
+            f1 = f0 + (len(text) * 7 * 0.62 + 6) / axis_pt  # 7 pt text: ~0.6 em per character
+            if len(placed) == 5 or f1 > 1.0 or any(f0 < b1 and a0 < f1 for a0, b1 in placed):
+                continue
+            placed.append((f0, f1))
+            ax.annotate(text, xy=(e["start_s"] / div, 1.0), xycoords=ax.get_xaxis_transform(), xytext=(0, 2),
+                        textcoords="offset points", va="bottom", ha="left", fontsize=7,
+                        color=colors.get(text, "k"), annotation_clip=False)
     return handles
 
 
@@ -200,13 +209,18 @@ def timeline(run: Run) -> Figure:
     ax.set_ylabel("requests served (%, logit scale)")
     what = "live run, per-second buckets" if run.kind == "live" else "replication 0, the example year"
     shown = "" if len(faults) == len(all_faults) else f" (the {len(faults)} costliest of {len(all_faults)} periods)"
-    ax.set_title(f"Availability timeline: {run.name} ({what})\nfault periods shaded by cause{shown}", fontsize=11)
+    ax.set_title(f"Availability timeline: {run.name} ({what})\nfault periods shaded by cause{shown}", fontsize=11,
+                 pad=14)
     h, _ = ax.get_legend_handles_labels()
     ax.legend(handles=h + handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="legend",
               title_fontsize=8)
 
     width = np.maximum(b1 - b0, 1e-9)
     offered, failed, slow = offered / width, failed / width, slow / width
+    # float noise (2e-26 slow requests/s from the capacity overlay's sums) is no series: below one
+    # request per billion offered, a rate is drawn as none and gets no legend entry
+    noise = NOISE * max(float(offered.max()), 1.0)
+    failed, slow = np.where(failed > noise, failed, 0.0), np.where(slow > noise, slow, 0.0)
     ax2.stairs(offered, x, baseline=None, color="#2ca02c", lw=1, label=f"offered requests/s (mean per {per})")
     if (failed > 0).any():
         ax2.plot(((b0 + b1) / 2)[failed > 0] / div, failed[failed > 0], "o", ms=3, color="#d62728",
