@@ -13,20 +13,10 @@ from pathlib import Path
 from sim.results.schema import EVENTS_COLUMNS, REPLICATIONS_COLUMNS, TIMESERIES_COLUMNS, run_block, utc_iso
 from sim.runner import run_to_dir
 from sim.scenario import load_scenario_text
+from tests.test_sweep_grid import TINY  # the same tiny one-cell scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-TINY = """\
-name: tiny
-simulation: {horizon: 20d, replications: 3, seed: 3}
-topology:
-  cells: {count: 1}
-  gns: null
-  bus: null
-failures:
-  components:
-    server: {mtbf: 200h, mttr: 1h}
-"""
 
 
 def test_run_block_has_iso_start_and_absolute_scenario_file(tmp_path, monkeypatch):

@@ -117,6 +117,16 @@ def downtime_cdf(run: Run) -> Figure:
     return fig
 
 
+def _bank_and_slo_lines(run: Run, line) -> None:
+    """The bank's nines and the SLO's as reference lines (``line``: ``ax.axhline`` or ``ax.axvline``)."""
+    bank = run.get("availability.request.nines")
+    if isinstance(bank, (int, float)) and math.isfinite(bank):
+        line(bank, color="#2ca02c", lw=1.2, label=f"bank, request-weighted (pessimistic end) {bank:.2f}")
+    slo = run.slo_availability()
+    if slo:
+        line(nines_of(slo), color="#d62728", ls="--", lw=1.2, label=f"SLO {100 * slo:g}% = {nines_of(slo):.2f} nines")
+
+
 MAX_CELLS_DRAWN = 2000  # beyond this many cells, one bar per cell is unreadable and slow to draw
 
 
@@ -129,12 +139,7 @@ def _cell_nines_distribution(run: Run, nines: np.ndarray) -> Figure:
         ax.hist(finite, bins=min(60, max(10, int(math.sqrt(finite.size)))), color="#1f77b4", alpha=0.8,
                 label=f"cells (of {nines.size:,}; {nines.size - finite.size:,} at 100 %)")
         ax.axvline(finite.min(), color="#ff7f0e", lw=1.2, label=f"worst cell {finite.min():.2f}")
-    bank = run.get("availability.request.nines")
-    if isinstance(bank, (int, float)) and math.isfinite(bank):
-        ax.axvline(bank, color="#2ca02c", lw=1.2, label=f"bank, request-weighted (pessimistic end) {bank:.2f}")
-    slo = run.slo_availability()
-    if slo:
-        ax.axvline(nines_of(slo), color="#d62728", ls="--", lw=1.2, label=f"SLO {100 * slo:g}%")
+    _bank_and_slo_lines(run, ax.axvline)
     ax.set_xlabel("nines of a cell's mean availability = -log10(1 - availability)")
     ax.set_ylabel("cells")
     ax.set_title(f"Nines per cell: distribution over {nines.size:,} cells")
@@ -175,12 +180,7 @@ def cell_nines(run: Run) -> Figure:
     if (hi >= cap).any():
         ax.plot(x[hi >= cap], hi[hi >= cap], "^", color="#1f77b4", ms=5,
                 label="CI reaches 100%: upper end unbounded")
-    bank = run.get("availability.request.nines")
-    if isinstance(bank, (int, float)) and math.isfinite(bank):
-        ax.axhline(bank, color="#2ca02c", lw=1.2, label=f"bank, request-weighted (pessimistic end) {bank:.2f}")
-    slo = run.slo_availability()
-    if slo:
-        ax.axhline(nines_of(slo), color="#d62728", ls="--", lw=1.2, label=f"SLO {100 * slo:g}% = {nines_of(slo):.2f} nines")
+    _bank_and_slo_lines(run, ax.axhline)
     ax.set_xticks(x if len(x) <= 40 else x[:: int(math.ceil(len(x) / 40))])
     ax.set_xticklabels([str(idx[i]) for i in ax.get_xticks().astype(int)], fontsize=8)
     ax.set_xlabel("cell (DCN) index")
