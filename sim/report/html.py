@@ -29,7 +29,7 @@ figure{margin:1.2em 0} figure img{max-width:100%;height:auto;border:1px solid #e
 """
 
 
-def num(v, digits: int = 4) -> str:
+def num(v) -> str:
     """A count that has no registry key (acknowledged transfers, violations), escaped: whole
     numbers with thousands separators, anything else as ``format_value`` gives it. Every figure
     with a key goes through ``_fv`` (the registry's ``format_value``) instead."""

@@ -21,6 +21,9 @@ import numpy as np  # noqa: E402
 
 from sim.report.figures import img_size, save_figure  # noqa: E402
 from sim.report.html import CSS, num  # noqa: E402
+from sim.results.schema import format_value  # noqa: E402
+
+AVAILABILITY = "availability.request.mean"  # the registry key whose format the availabilities take
 
 __all__ = ["render_prediction", "plot_faults"]
 
@@ -56,8 +59,8 @@ def render_prediction(pred: dict, table: list[list[str]], plots: list[str]) -> s
             f"requests, judged per fault kind (its faults summed)</p>{verdict}"
             f"<h2>Faults</h2><table><tr>{head}</tr>{body}</table>"
             f"<h2>Whole run</h2><table><tr><th></th><th>measured</th><th>predicted</th></tr>"
-            f"<tr><th>request availability</th><td class=n>{num(a['measured'], 6)}</td>"
-            f"<td class=n>{num(a['predicted'], 6)}</td></tr>"
+            f"<tr><th>request availability</th><td class=n>{html.escape(format_value(AVAILABILITY, a['measured']))}</td>"
+            f"<td class=n>{html.escape(format_value(AVAILABILITY, a['predicted']))}</td></tr>"
             f"<tr><th>ok requests/s</th><td class=n>{num(t['measured'])}</td><td class=n>{num(t['predicted'])}</td></tr>"
             f"</table><h2>Measured and predicted, per fault</h2>{figs}"
             "<p class=muted>Definitions: docs/calibration.md.</p></body></html>\n")
