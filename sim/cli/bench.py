@@ -8,13 +8,12 @@ works (its numbers are not verdicts). ``--check`` exits 1 when a figure misses i
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from sim.cli.options import plain
 from sim.errors import HivesimError
+from sim.results.writer import atomic_write_text
 
 __all__ = ["register", "cmd_bench"]
 
@@ -36,11 +35,8 @@ def _write_json(path: Path, data: dict, force: bool) -> None:
         raise HivesimError(f"{path}: exists; pass --force to replace it")
     if not path.parent.is_dir():
         raise HivesimError(f"{path.parent}: no such directory")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:  # written whole, then renamed: never half a file
-        json.dump(data, fh, indent=2, default=float)
-        fh.write("\n")
-    os.replace(tmp, path)
+    # the one atomic writer: written whole, then renamed, never half a file
+    atomic_write_text(path, json.dumps(data, indent=2, default=float) + "\n")
 
 
 def cmd_bench(args) -> int:
