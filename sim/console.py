@@ -4,7 +4,9 @@ Rows, labels and number formats come from the key registry (``sim.results.schema
 ``console`` view), so the console says what compare, sweep and the report say. Each column means
 one thing: the figure's value, the 95 % interval *of that figure*, and the nines of an availability.
 Pairs (latency p50 and p99, a worst window's mean and minimum) are two rows, never a value under
-the interval's column.
+the interval's column. Next to every nines figure stand the outage episodes its interval rests on;
+a figure flagged ``reliability: few-events`` (fewer than ``sim.metrics.FEW_EVENTS`` episodes, or
+effective episodes) is marked ``few events`` there and explained under the table.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from sim.metrics.intervals import FEW_EVENTS
 from sim.results.lookup import MISSING, ci_key, lookup_optional
 from sim.results.schema import format_value, keys_for, label_of, pct
 
@@ -51,6 +54,8 @@ def print_summary(summary: dict, out=None, console: Console | None = None) -> No
     t.add_column("value", justify="right", max_width=24, overflow="fold")
     t.add_column("95 % CI of the value", justify="right")
     t.add_column("nines (low end of CI)", justify="right")
+    t.add_column("episodes", justify="right")
+    few = []
     for key in keys_for("console"):
         v = _get(summary, key)
         if v is None:
@@ -58,10 +63,21 @@ def print_summary(summary: dict, out=None, console: Console | None = None) -> No
         ck = ci_key(key)
         ci = _get(summary, ck) if ck else None
         head, _, leaf = key.rpartition(".")
-        nines = _get(summary, f"{head}.nines") if leaf == "mean" and key.startswith("availability.") else None
+        block = leaf == "mean" and key.startswith("availability.")
+        nines = _get(summary, f"{head}.nines") if block else None
+        eps = _get(summary, f"{head}.episodes") if block else None
+        rel = _get(summary, f"{head}.reliability") if block else None
+        if rel == "few-events":
+            few.append(label_of(key))
         t.add_row(_label(summary, key), format_value(key, v), format_value(ck, ci) if ci else "",
-                  format_value(f"{head}.nines", nines) if nines is not None else "")
+                  format_value(f"{head}.nines", nines) if nines is not None else "",
+                  "" if eps is None else format_value("outages.count", eps) + (" (few events)" if rel == "few-events" else ""))
     con.print(t)
+    if few:
+        con.print(f"[yellow]few events:[/] {', '.join(few)}: fewer than {FEW_EVENTS} outage episodes (or "
+                  "effective ones, when a few long episodes carry most of the loss), so the interval is the wide "
+                  "compound-Poisson bound and the nines are a floor, not a measurement; run more replications "
+                  "(or the rare-event estimator) to narrow it")
     causes = (summary.get("outages") or {}).get("by_cause", {})
     if causes:
         ct = Table(title="downtime by cause (request-weighted)")

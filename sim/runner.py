@@ -129,7 +129,7 @@ def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult]
         hist = np.sum([r.latency_hist for r in results], axis=0)
         summary["latency_ms"] = latency_summary(hist)
         summary["availability"]["request_slo"] = block_from_replications(
-            [r.availability_request_slo for r in results])
+            [r.availability_request_slo for r in results], [r.outages for r in results])
     if sc.cost is not None:
         from sim.cost import cost_summary, variant_scenario
         nines = summary["availability"]["request"].get("nines")

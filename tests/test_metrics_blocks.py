@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from sim.metrics import (NOTE_NO_FAILURE, NOTE_ONE_REPLICATION, block_from_counts, block_from_estimate,
-                         block_from_replications, t_interval)
+                         block_from_replications, loss_interval, t_interval)
 
 
 def test_t_interval_known_value():
@@ -71,8 +71,17 @@ def test_one_value():
 
 
 def test_replication_block_matches_the_interval():
+    # was: ci95 == the t-interval; since the few-event fix the block's interval is loss_interval's
+    # (the compound-Poisson bound united with the t-interval), so it contains the t-interval
     vals = [0.99991, 0.99993, 0.99990, 0.99995]
-    b = block_from_replications(vals)
+    eps = [100, 120, 90, 110]
+    b = block_from_replications(vals, eps)
     m, lo, hi = t_interval(vals)
-    assert b["mean"] == m and b["ci95"] == [lo, hi] and b["half_width"] == (hi - lo) / 2
+    li = loss_interval([1 - v for v in vals], eps)
+    assert b["mean"] == pytest.approx(m, rel=1e-15) and b["ci95"] == [1 - li.hi, 1 - li.lo]
+    assert b["ci95"][0] <= lo + 1e-15 and b["ci95"][1] >= hi - 1e-15   # computed on losses: last bits
     assert b["failed_per_million"] == pytest.approx((1 - m) * 1e6)
+    assert b["episodes"] == 420 and b["reliability"] == "ok" and b["ci_method"] == "compound-poisson"
+    few = block_from_replications(vals)          # no counts: one episode per replication with a loss
+    assert few["episodes"] == 4 and few["reliability"] == "few-events"
+    assert few["ci95"][0] < b["ci95"][0]         # fewer episodes, a wider (more pessimistic) bound

@@ -1,8 +1,8 @@
 """The simulator against the closed forms of availability-math.md, inside its own 95 % CI.
 
-Tolerance: each closed form must lie inside the simulator's own 95 % t-interval over
-replications, and that interval's half-width must be at most 15 % of U (so the check has
-teeth). Seeds are fixed; run sizes are chosen so that ~150+ outage episodes are seen.
+Tolerance: each closed form must lie inside the simulator's own 95 % interval over
+replications (``sim.metrics.intervals.loss_interval``), and that interval's half-width must be at
+most 15 % of U (so the check has teeth). Seeds are fixed; run sizes are chosen so that ~150+ outage episodes are seen.
 Failure rates are larger than in a real bank (lambda/mu ~ 1e-2) so naive Monte Carlo
 resolves U in seconds; the rare-event estimator covers lambda/mu ~ 1e-3..1e-5.
 """
@@ -52,7 +52,7 @@ NO_FAILOVER = "{detection: 0s, election: 0s, promotion: 0s}"
 def test_single_component():
     sc = load_scenario_text(one_cell(
         f"{{replicas: 1, failover: {NO_FAILOVER}}}",
-        "  components:\n    db_process: {mtbf: 1000h, mttr: 1h}", reps=40))
+        "  components:\n    db_process: {mtbf: 1000h, mttr: 1h}", reps=50))  # 40 until the few-event interval
     s = simulate(sc, workers=1)
     check(s, cf.single(1000 * H, 1 * H))
     check(s, cf.single(1000 * H, 1 * H), key="time")

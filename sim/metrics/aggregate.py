@@ -2,9 +2,12 @@
 
 ``aggregate(results)`` turns the engine's ``ReplicationResult`` records (sorted by replication
 index, so the figures do not depend on the order workers finished in) into the summary.json
-figures, without the run/scenario metadata (``sim.results.schema`` builds that). Every interval
-is ``sim.metrics.intervals.t_interval``; every availability block is
-``sim.metrics.blocks.block_from_replications``.
+figures, without the run/scenario metadata (``sim.results.schema`` builds that). Every
+availability block is ``sim.metrics.blocks.block_from_replications`` (the few-event interval of
+``sim.metrics.intervals.loss_interval``), fed the bank's outage episodes per replication; a cell's
+block counts the replications where that cell lost requests (its own episodes are not recorded,
+and counting fewer only widens the bound). The downtime's interval is the request block's, in
+minutes per year, so the two always agree.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.metrics.blocks import MINUTES_PER_YEAR, block_from_replications
-from sim.metrics.intervals import t_interval
 from sim.units import YEAR
 
 if TYPE_CHECKING:  # the engine's record type; the engine itself never imports metrics
@@ -64,23 +66,26 @@ def aggregate(results: list["ReplicationResult"]) -> dict:
     results = sorted(results, key=lambda r: r.index)
     a_req = [r.availability_request for r in results]
     a_time = [r.availability_time for r in results]
-    req = block_from_replications(a_req)
+    episodes = [r.outages for r in results]
+    req = block_from_replications(a_req, episodes)
     for name, days in (("worst_day", 1), ("worst_30d", 30)):
         w = [worst_window(r, days) for r in results]
         req[name] = {"mean": float(np.mean(w)), "min": float(np.min(w))}
-    down = [(1.0 - a) * MINUTES_PER_YEAR for a in a_req]
-    dm, dlo, dhi = t_interval(down)
+    dm = float(np.mean([(1.0 - a) * MINUTES_PER_YEAR for a in a_req]))
+    dci = None if req["ci95"] is None else [(1.0 - req["ci95"][1]) * MINUTES_PER_YEAR,
+                                            (1.0 - req["ci95"][0]) * MINUTES_PER_YEAR]
     years = sum(r.span for r in results) / YEAR
     total_off = sum(r.offered for r in results)
     total_failed = sum(r.failed_req for r in results)
     cells = []
     for ci in range(len(results[0].cell_failed)):
         blk = block_from_replications([1.0 - r.cell_failed[ci] / r.offered for r in results])
-        cells.append({"cell": ci, "availability": blk["mean"], "ci95": blk["ci95"], "nines": blk["nines"]})
+        cells.append({"cell": ci, "availability": blk["mean"], "ci95": blk["ci95"], "nines": blk["nines"],
+                      "episodes": blk["episodes"], "reliability": blk["reliability"]})
     outages = sum(r.outages for r in results)
     return {
-        "availability": {"request": req, "time": block_from_replications(a_time)},
-        "downtime_minutes_per_year": {"mean": dm, "ci95": None if dlo is None else [max(dlo, 0.0), dhi]},
+        "availability": {"request": req, "time": block_from_replications(a_time, episodes)},
+        "downtime_minutes_per_year": {"mean": dm, "ci95": dci},
         "outages": {"count": outages, "per_year": outages / years if years else 0.0,
                     "by_cause": _by_cause(results, total_off, total_failed)},
         "cells": cells,

@@ -5,7 +5,12 @@ Every engine reports an availability figure in the same shape: ``mean``, ``ci95`
 nines are not claimed. ``availability_block`` builds that shape and applies the one nines rule;
 three thin constructors turn each engine's natural input into its arguments:
 
-* ``block_from_replications(values)``: per-replication availabilities (the simulator), t-interval;
+* ``block_from_replications(values, episodes)``: per-replication availabilities (the simulator)
+  and their outage episode counts: the few-event interval (``sim.metrics.intervals.loss_interval``,
+  compound-Poisson bound united with the t-interval), adding ``episodes`` (the count the interval
+  rests on), ``episodes_effective`` (how many of them carry the loss, ``N'`` there),
+  ``reliability`` (``few-events`` below ``FEW_EVENTS`` = 30 of either, else ``ok``) and
+  ``ci_method: compound-poisson``;
 * ``block_from_estimate(u, half_width)``: an unavailability estimate and its 95 % half-width
   (the rare-event estimator);
 * ``block_from_counts(ok, n)``: succeeded / total counts of one run (live runs), Wilson interval.
@@ -15,22 +20,24 @@ hivesim never claims more nines than its data support. Nines are ``null`` (with 
 why) when
 
 * there is no interval (one replication), or
-* **no failure was seen**. With zero failures a t-interval has zero width and cannot bound the
-  unavailability, an estimate of zero with a zero half-width says nothing, and a Wilson lower
-  bound depends only on the number of requests (about 3.84 / n): the figure would measure the
-  run's length, not the bank. So a perfect run gives ``nines: null`` in every engine, never
-  infinity and never a length-dependent number; its ``ci95`` is still reported.
+* **no failure was seen**. With zero failures nothing bounds the cost of an outage never seen
+  (the replications' ``ci95`` is ``[0, 1]``), an estimate of zero with a zero half-width says
+  nothing, and a Wilson lower bound depends only on the number of requests (about 3.84 / n): the
+  figure would measure the run's length, not the bank. So a perfect run gives ``nines: null`` in
+  every engine, never infinity and never a length-dependent number; its ``ci95`` is still reported.
 """
 
 from __future__ import annotations
 
 import math
 
-from sim.metrics.intervals import t_interval
+import numpy as np
+
+from sim.metrics.intervals import FEW_EVENTS, METHOD, loss_interval
 from sim.units import YEAR
 
 __all__ = ["MINUTES_PER_YEAR", "Z95", "nines", "wilson", "availability_block", "block_from_replications",
-           "block_from_estimate", "block_from_counts", "NOTE_ONE_REPLICATION", "NOTE_NO_FAILURE"]
+           "block_from_estimate", "block_from_counts", "NOTE_ONE_REPLICATION", "NOTE_NO_FAILURE", "reliability"]
 
 MINUTES_PER_YEAR = YEAR / 60.0  # 525,600: downtime minutes per year = (1 - A) x this
 Z95 = 1.959963984540054         # two-sided 95 % normal quantile (Wilson interval)
@@ -81,12 +88,24 @@ def availability_block(mean: float | None, lo: float | None, hi: float | None, *
     return out
 
 
-def block_from_replications(values) -> dict:
-    """Per-replication availabilities -> the block (Student-t interval over replications)."""
-    m, lo, hi = t_interval(values)
-    return availability_block(m, lo, hi, half_width=None if lo is None else (hi - lo) / 2.0,
-                              failed_per_million=(1.0 - m) * 1e6,
-                              failures_seen=bool(len(values)) and min(values) < 1.0)
+def reliability(episodes: float) -> str:
+    """``few-events`` below ``FEW_EVENTS`` (effective) episodes (the interval is then wide and rests
+    on few), else ``ok``."""
+    return "few-events" if episodes < FEW_EVENTS else "ok"
+
+
+def block_from_replications(values, episodes=None) -> dict:
+    """Per-replication availabilities (and their outage episode counts; None: one per replication
+    with a loss) -> the block, with the few-event interval (module docstring)."""
+    li = loss_interval([1.0 - v for v in values], episodes)
+    m = float(np.mean(values)) if len(values) else float("nan")   # the mean of the values themselves
+    lo = None if li.hi is None else 1.0 - li.hi       # the pessimistic end: the loss's upper end
+    hi = None if li.lo is None else 1.0 - li.lo
+    out = availability_block(m, lo, hi, half_width=None if lo is None else (hi - max(lo, 0.0)) / 2.0,
+                             failed_per_million=(1.0 - m) * 1e6, failures_seen=li.episodes > 0)
+    out.update(episodes=li.episodes, episodes_effective=li.effective,
+               reliability=reliability(min(li.episodes, li.effective)), ci_method=METHOD)
+    return out
 
 
 def block_from_estimate(u: float, half_width: float) -> dict:

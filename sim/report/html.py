@@ -10,6 +10,7 @@ import base64
 import html
 import math
 
+from sim.metrics.intervals import FEW_EVENTS
 from sim.report.figures import img_size
 from sim.results.reader import Run
 from sim.results.schema import format_threshold, format_value, keys_for, label_of, pct
@@ -22,6 +23,7 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;margin-top:1.6em;bord
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em} th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left}
 th{background:#f4f4f4} td.n{text-align:right;font-variant-numeric:tabular-nums}
 .pass{color:#1a7f37;font-weight:600} .fail{color:#c62828;font-weight:600} .muted{color:#777}
+.few{background:#fff4e5;color:#8a4b00;padding:.5em .8em;border-left:4px solid #e69500}
 .verdict{padding:.7em 1em;border-radius:4px;font-weight:600;margin:1em 0}
 .verdict.ok{background:#e6f4ea;color:#1a7f37} .verdict.bad{background:#fdecea;color:#c62828}
 table.nested{margin:0;font-size:1em} table.nested th{font-weight:500} .wide{overflow-x:auto;max-width:100%}
@@ -54,6 +56,7 @@ def _figures(run: Run) -> str:
     g = run.get
     out = []
     live = run.kind == "live"
+    few = []
     for kind, label in (("request", "request-weighted"), ("time", "time-based"),
                         ("request_slo", "request-weighted incl. slow requests")):
         b = g(f"availability.{kind}")
@@ -62,10 +65,15 @@ def _figures(run: Run) -> str:
         k = f"availability.{kind}"
         ci = b.get("ci95") if isinstance(b.get("ci95"), list) else None
         nci = b.get("nines_ci95") if isinstance(b.get("nines_ci95"), list) else None
+        eps = b.get("episodes")
+        if b.get("reliability") == "few-events":
+            eff = b.get("episodes_effective")
+            few.append((label, eps, eff if isinstance(eff, (int, float)) and isinstance(eps, int) and eff < eps else None))
         out += [(f"availability, {label}", _fv(f"{k}.mean", b.get("mean"))
                  + (f" (95% CI {_fv(f'{k}.ci95', ci)})" if ci else "")),
                 (f"nines, {label} (pessimistic end)",
-                 _fv(f"{k}.nines", b.get("nines")) + (f" (95% CI {_fv(f'{k}.nines_ci95', nci)})" if nci else "")),
+                 _fv(f"{k}.nines", b.get("nines")) + (f" (95% CI {_fv(f'{k}.nines_ci95', nci)})" if nci else "")
+                 + (f"; {_fv(f'{k}.episodes', eps)} outage episodes" if isinstance(eps, int) else "")),
                 (f"failed per million, {label}", _fv(f"{k}.failed_per_million", b.get("failed_per_million")))]
         if live:  # a live run lasts minutes: its worst day or month would be an extrapolation
             continue
@@ -89,6 +97,14 @@ def _figures(run: Run) -> str:
             out.append((label_of(k) + cur, _fv(k, g(k))))
     note = (f"<p class=muted>A live run of {_fv('run.wall_seconds', run.duration) if run.duration else '-'}: per-year figures (downtime and "
             "outages per year, worst day, worst 30 days) are not extrapolated from it.</p>") if live else ""
+    if few:  # the few-event note (sim.metrics.intervals): visible, next to the figures it qualifies
+        what = "; ".join(f"{html.escape(lb)}: {_fv('outages.count', e)} episodes"
+                         + (f" ({_fv('availability.request.episodes_effective', f)} effective)" if f is not None else "")
+                         for lb, e, f in few)
+        note += (f"<p class=few><b>Few events.</b> {what}: fewer than {FEW_EVENTS} outage episodes (or effective "
+                 "ones, when a few long episodes carry most of the loss), so "
+                 "the interval is the wide compound-Poisson bound and the nines are a floor the data support, "
+                 "not a measurement. More replications (or the rare-event estimator) narrow it.</p>")
     return f"<table>{_rows(out)}</table>{note}"
 
 

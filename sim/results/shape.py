@@ -24,6 +24,7 @@ SUMMARY_SHAPE: dict[str, str] = {
     "run.replications": NUM, "run.cpu_cores": NUM,
     "availability": DICT, "availability.request": DICT, "availability.request.mean": NUM,
     "availability.request.nines": NUM, "availability.request.ci95": LIST, "availability.request.nines_ci95": LIST,
+    "availability.request.episodes": NUM, "availability.request.reliability": STR,
     "availability.time": DICT, "availability.time.mean": NUM,
     "downtime_minutes_per_year": DICT, "downtime_minutes_per_year.mean": NUM, "downtime_minutes_per_year.ci95": LIST,
     "cost": DICT, "cost.total_per_year": NUM, "cost.per_account_per_year": NUM,
