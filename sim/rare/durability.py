@@ -172,8 +172,9 @@ def durability_summary(sc, summary: dict | None = None, rng=None, rel: float = 0
             notes.append("degraded-async losses from the fluid engine's exposure seconds: no interval "
                          "(simulation.estimator: importance gives one)")
     out = {**_figures(rate, None if math.isnan(var) else math.sqrt(var)), "by_mechanism": parts,
-           "scope": "acknowledged writes: every copy of a cell lost within a rebuild window (disk losses); "
-                    "a failure of the primary while its set runs degraded-async",
+           "scope": "acknowledged writes: every copy of a cell lost within a rebuild window (independent disk "
+                    "losses; a disaster destroying a whole IDC's disks is not modelled); a failure of the "
+                    "primary while its set runs degraded-async",
            "notes": notes}
     if disk is None:
         out["notes"].append("no failures.components.disk: no copy is ever lost")
