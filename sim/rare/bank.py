@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.rare.chain import Chain, _table
-from sim.rare.estimators import importance_cmc
+from sim.rare.estimators import Z95, importance_cmc
 from sim.rare.exact import naive_years_needed, unavailability
 
 __all__ = ["Group", "BankModel", "group_chain", "exact_probabilities", "evaluate", "estimate_bank",
@@ -214,39 +214,73 @@ class BankEstimate:
     naive_years_10pct: float | None  # naive years for +-10 % on 'full' (lower bound, see docstring)
 
 
-def estimate_bank(model: BankModel, rng, rel: float = 0.1, bias: float = 0.7) -> BankEstimate:
-    """Importance-sample every conditional p that is neither 0 nor 1 by construction; combine."""
+def _gradients(model: BankModel, p: dict, keys) -> dict:
+    """d figure / d p_j for every estimated p_j (central differences; the figures are low-order
+    polynomials in each p)."""
+    out = {}
+    for gi, which, d in keys:
+        arr = p[(gi, which)]
+        h = max(abs(arr[d]) * 1e-4, 1e-300)
+        keep = arr[d]
+        arr[d] = keep + h
+        up = evaluate(model, p)
+        arr[d] = keep - h
+        lo = evaluate(model, p)
+        arr[d] = keep
+        out[(gi, which, d)] = {k: (up[k] - lo[k]) / (2 * h) for k in up}
+    return out
+
+
+def estimate_bank(model: BankModel, rng, rel: float = 0.1, bias: float = 0.7, pilot_rel: float = 0.3,
+                  max_cycles: int = 2_000_000) -> BankEstimate:
+    """Importance-sample every conditional p that is neither 0 nor 1 by construction; combine.
+
+    Two stages. A pilot estimates every p to +-``pilot_rel``; its gradients and per-cycle
+    spreads then give each p the cycles of the cheapest allocation that brings the bank figures
+    ('full' and 'rare') to +-``rel`` (n_j proportional to |g_j| sigma_j, the classic optimum for
+    a sum of independent estimates), and p's that need more than the pilot had are re-estimated
+    with exactly that many fresh cycles (so the final estimate does not depend on the pilot's
+    values except through its size).
+    """
     exact = exact_probabilities(model)
     p = {key: v.copy() for key, v in exact.items()}
     hw = {key: np.zeros_like(v) for key, v in exact.items()}
-    params, years, cycles, events = [], 0.0, 0, 0
+    chains, ests = {}, {}
+    years, cycles, events = 0.0, 0, 0
     for gi, g in enumerate(model.groups):
         for which in ("ql", "all"):
             for d in _reachable(model, g):
-                if _fixed(g, d, which) is not None:
-                    continue
-                chain = group_chain(g.n - d, d, g.k, g.lam, g.mu, g.crews, which)
-                est = importance_cmc(chain, rng, rel=rel, bias=bias)
-                p[(gi, which)][d], hw[(gi, which)][d] = est.u, est.half_width
-                years += est.simulated_years
-                cycles += est.cycles
-                events += est.events
-                params.append({"group": g.name, "dead_replicas": d, "which": which, "estimate": est.u,
-                               "half_width": est.half_width, "exact": float(exact[(gi, which)][d]),
-                               "simulated_years": est.simulated_years})
+                if _fixed(g, d, which) is None:
+                    chains[(gi, which, d)] = group_chain(g.n - d, d, g.k, g.lam, g.mu, g.crews, which)
+    for key, chain in chains.items():  # stage 1: the pilot
+        est = ests[key] = importance_cmc(chain, rng, rel=max(rel, pilot_rel), bias=bias)
+        p[key[:2]][key[2]], hw[key[:2]][key[2]] = est.u, est.half_width
+        years, cycles, events = years + est.simulated_years, cycles + est.cycles, events + est.events
     value = evaluate(model, p)
+    grads = _gradients(model, p, list(chains))
+    sigma = {key: est.half_width * math.sqrt(est.cycles) / Z95 for key, est in ests.items()}
+    need = {key: 0 for key in chains}
+    for fig in ("full", "rare"):
+        if value[fig] <= 0:
+            continue
+        target = (rel * value[fig] / Z95) ** 2
+        total = sum(abs(grads[key][fig]) * sigma[key] for key in chains)
+        for key in chains:
+            need[key] = max(need[key], int(math.ceil(abs(grads[key][fig]) * sigma[key] * total / target)))
+    for key, chain in chains.items():  # stage 2: what the allocation asks beyond the pilot
+        if need[key] > ests[key].cycles:
+            est = ests[key] = importance_cmc(chain, rng, bias=bias, cycles=min(need[key], max_cycles))
+            p[key[:2]][key[2]], hw[key[:2]][key[2]] = est.u, est.half_width
+            years, cycles, events = years + est.simulated_years, cycles + est.cycles, events + est.events
+    params = [{"group": model.groups[gi].name, "dead_replicas": d, "which": which, "estimate": ests[(gi, which, d)].u,
+               "half_width": ests[(gi, which, d)].half_width, "exact": float(exact[(gi, which)][d]),
+               "cycles": ests[(gi, which, d)].cycles} for gi, which, d in chains]
+    value = evaluate(model, p)
+    grads = _gradients(model, p, list(chains))
     var = {k: 0.0 for k in value}
-    for (gi, which), arr in p.items():
-        for d in np.nonzero(hw[(gi, which)])[0]:
-            h = max(abs(arr[d]) * 1e-4, 1e-300)
-            keep = arr[d]
-            arr[d] = keep + h
-            up = evaluate(model, p)
-            arr[d] = keep - h
-            lo = evaluate(model, p)
-            arr[d] = keep
-            for k in var:
-                var[k] += ((up[k] - lo[k]) / (2 * h) * hw[(gi, which)][d]) ** 2
+    for key in chains:
+        for k in var:
+            var[k] += (grads[key][k] * hw[key[:2]][key[2]]) ** 2
     half = {k: math.sqrt(v) for k, v in var.items()}
     return BankEstimate(value, half, evaluate(model, exact), years, cycles, events, params,
                         _naive_years(model, exact))

@@ -210,8 +210,9 @@ def remaining_down_time(chain: Chain) -> np.ndarray:
 
 
 def importance_cmc(chain: Chain, rng, *, rel: float = 0.1, bias: float = 0.7, batch: int = 200,
-                   max_cycles: int = 2_000_000) -> Estimate:
-    """Balanced failure biasing until the first quorum loss, conditional Monte Carlo after it."""
+                   max_cycles: int = 2_000_000, cycles: int = 0) -> Estimate:
+    """Balanced failure biasing until the first quorum loss, conditional Monte Carlo after it;
+    ``cycles`` > 0: exactly that many cycles (no stopping rule)."""
     from sim.rare.exact import mean_cycle_time
     p, b = biased_probabilities(chain, bias)
     cum_b = _cum(b)
@@ -219,7 +220,7 @@ def importance_cmc(chain: Chain, rng, *, rel: float = 0.1, bias: float = 0.7, ba
     h = remaining_down_time(chain)
     tau = mean_cycle_time(chain)
     q = chain.total_rate
-    ys, path_time, hits, todo = [], 0.0, 0, batch
+    ys, path_time, hits, todo = [], 0.0, 0, (cycles or batch)
     while todo > 0:
         state = np.zeros(todo, dtype=np.int64)
         lr = np.ones(todo)
@@ -239,6 +240,8 @@ def importance_cmc(chain: Chain, rng, *, rel: float = 0.1, bias: float = 0.7, ba
         ys.append(y)
         yy = np.concatenate(ys)
         done = yy.size
+        if cycles:
+            break
         sd = yy.std(ddof=1)
         my = yy.mean()
         if done >= max_cycles or (hits >= 30 and (sd == 0 or Z95 * sd / np.sqrt(done) <= rel * my)):
