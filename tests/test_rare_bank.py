@@ -17,6 +17,8 @@ quorums, crews, placements, mix, mapping, rates, IDC outages, GNS and bus; nothi
 from __future__ import annotations
 
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -252,3 +254,46 @@ def test_bank_figure_agrees_with_full_naive_runs(cells, overrides, mix):
     assert abs(old - u_naive) > 3 * tol
     print(f"\nfull naive {u_naive:.4e} +-{a['half_width']:.1e}; bank {u_bank:.4e} +-{b['half_width']:.1e}; "
           f"old one-cell weighting {old:.4e}")
+
+
+REFUSED = [
+    ("failures.components.server.distribution=weibull", "failures.components.server.distribution"),
+    ("failures.components.server.repair_distribution=lognormal", "failures.components.server.repair_distribution"),
+    ("failures.components.disk.rate=1/yr", "failures.components.disk"),
+    ("failures.components.db_process.rate=1/yr", "failures.components.db_process"),
+    ("failures.components.router_node.rate=1/yr", "failures.components.router_node"),
+    ("failures.components.bus_node.rate=1/yr", "failures.components.bus_node"),
+    ("failures.correlated.rack.rate=1/yr", "failures.correlated.rack"),
+    ("failures.correlated.partition.rate=1/yr", "failures.correlated.partition"),
+    ("failures.correlated.common_cause_beta=0.01", "failures.correlated.common_cause_beta"),
+    ("failures.correlated.idc.distribution=fixed", "failures.correlated.idc.distribution"),
+]
+
+
+@pytest.mark.parametrize("setting,path", REFUSED)
+def test_validate_refuses_what_the_chains_cannot_model(setting, path):
+    """One located line naming the field, before anything runs (sim.preflight)."""
+    from sim.errors import ScenarioError
+    from sim.preflight import check
+    text = ("name: x\nsimulation: {estimator: importance}\nfailures:\n  components:\n"
+            "    server: {rate: 2/yr, mttr: 2h}\n  correlated:\n    idc: {rate: 1/yr, duration: 2h}\n")
+    extra = [setting]
+    if ".rate=" in setting and "server" not in setting:
+        extra.append(setting.replace(".rate=1/yr", ".duration=1h") if "correlated" in setting else
+                     setting.replace(".rate=1/yr", ".mttr=1h"))
+    sc = load_scenario_text(text, sets=extra)
+    with pytest.raises(ScenarioError) as exc:
+        check(sc)
+    assert exc.value.path == path and "\n" not in str(exc.value)
+    check(load_scenario_text(text))  # the same bank without it passes
+
+
+def test_validate_command_exits_2_on_an_unsupported_part():
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "sim", "validate", "scenarios/webank-2023.yaml",
+                        "--set", "simulation.estimator=importance"], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[1])
+    assert r.returncode == 2
+    line = r.stderr.strip()
+    assert "\n" not in line and "failures.components.disk" in line and "importance cannot model" in line
