@@ -113,3 +113,13 @@ def test_durability_is_in_every_fluid_summary():
     lo, hi = disk["loss_probability_per_year_ci95"]
     assert lo <= disk["loss_probability_per_year"] <= hi
     assert 0 < d["loss_probability_per_year"] < 1 and d["mttdl_years"] > 0
+
+
+def test_async_replication_loses_writes_at_every_primary_loss():
+    """replication: async: each primary loss (2 crashes/yr + 0.5 IDC outages/yr) drops the
+    unreplicated tail: 2.5 loss events per cell-year, exactly the closed form."""
+    sc = load_scenario_text(DEGRADED.replace("on_quorum_loss: degrade-async", "replication: async")
+                            .replace("rate: 40/yr", "rate: 2/yr").replace("rate: 2/yr, duration", "rate: 0.5/yr, duration"))
+    d = durability_summary(sc, rng=np.random.default_rng(1))
+    assert set(d["by_mechanism"]) == {"async_failover"}
+    assert d["loss_events_per_year"] == pytest.approx(4 * 2.5)

@@ -12,6 +12,9 @@ Two ways a cell loses acknowledged writes (``durability.*`` of summary.json):
   loss) with MTTDL = E[min(tau, T_loss)] / gamma (Goyal et al. 1992; ``disk_estimate``). With
   ``replication: async`` the newest writes live on the primary alone: every primary disk loss
   loses them (rate lambda_d per cell).
+* **a failover of an asynchronous set** (``replication: async``): the newest acknowledged writes
+  live on the primary alone; every loss of the primary (server crash or its IDC's outage) and
+  failover drops them: (lambda_server + rho_idc) per cell, a closed form;
 * **a failure while the set runs degraded-async** (``on_quorum_loss: degrade-async``): writes go
   on with fewer than ``write_quorum`` copies; the primary's failure (its server, or its IDC)
   then loses what only it held. Rate = (lambda_server + rho_idc) x P(quorum lost, a replica up),
@@ -153,7 +156,17 @@ def durability_summary(sc, summary: dict | None = None, rng=None, rel: float = 0
             years += y
         parts["disk"] = {**_figures(rate, math.sqrt(var)), "exact_markov_events_per_year": exact_rate * HOURS_PER_YEAR,
                          "simulated_years": years}
-    async_specs = [(s, c) for s, c in groups.values() if s.db.on_quorum_loss == "degrade-async"]
+    lagging = [(s, c) for s, c in groups.values() if s.db.replication == "async" and s.db.replicas > 1]
+    if lagging and comp.server is not None and "db" in comp.server_roles:
+        # async replication: the newest acknowledged writes live on the primary alone, and every
+        # failover away from it (its server or its IDC lost) drops them; rate per cell, the
+        # primary taken as always up (an upper bound by at most U of the set)
+        lam_p = 3600.0 / comp.server.mean_ttf + (idc.rate * 3600.0 if idc else 0.0)
+        f_rate = lam_p * sum(c for _, c in lagging)
+        parts["async_failover"] = {**_figures(f_rate, 0.0), "method": "closed form: primary losses per year"}
+        rate += f_rate
+    async_specs = [(s, c) for s, c in groups.values() if s.db.on_quorum_loss == "degrade-async"
+                   and s.db.replication == "sync-quorum"]
     if async_specs and comp.server is not None:
         lam_s = 3600.0 / comp.server.mean_ttf + (idc.rate * 3600.0 if idc else 0.0)
         if bank is not None:
@@ -173,8 +186,8 @@ def durability_summary(sc, summary: dict | None = None, rng=None, rel: float = 0
                          "(simulation.estimator: importance gives one)")
     out = {**_figures(rate, None if math.isnan(var) else math.sqrt(var)), "by_mechanism": parts,
            "scope": "acknowledged writes: every copy of a cell lost within a rebuild window (independent disk "
-                    "losses; a disaster destroying a whole IDC's disks is not modelled); a failure of the "
-                    "primary while its set runs degraded-async",
+                    "losses; a disaster destroying a whole IDC's disks is not modelled); a failover of an "
+                    "asynchronous set; a failure of the primary while its set runs degraded-async",
            "notes": notes}
     if disk is None:
         out["notes"].append("no failures.components.disk: no copy is ever lost")
