@@ -118,15 +118,13 @@ def _check_gates(sc: Scenario) -> None:
 
 
 def _check_estimator(sc: Scenario) -> None:
+    """``estimator: importance`` refuses what its chains do not model (``sim.rare.scenario``)."""
     if sc.simulation.estimator != "importance" or sc.simulation.mode != "fluid":
         return
-    from sim.rare.scenario import chain_from_scenario
-    try:
-        chain_from_scenario(sc)
-    except ScenarioError as exc:
-        raise _Fail(exc.path or "simulation.estimator", exc.detail) from None
-    except HivesimError as exc:
-        raise _Fail("simulation.estimator", f"importance sampling cannot model this bank: {exc}") from None
+    from sim.rare.scenario import unsupported
+    bad = unsupported(sc)
+    if bad is not None:
+        raise _Fail(*bad)
 
 
 def estimated_events(sc: Scenario) -> float:

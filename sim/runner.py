@@ -174,13 +174,19 @@ def _simulate(sc: Scenario, workers: int | None, bar, what: str = "simulating") 
     summary.update(aggregate(results))
     summary["estimator"] = {"method": "naive", "replications": len(results)}
     if sc.simulation.estimator == "importance":
-        from sim.rare import estimate_scenario
-        # the fluid replications still give every figure; the rare-event estimator adds a
-        # tight interval on the part naive sampling cannot resolve (quorum loss)
-        frag = estimate_scenario(sc)
+        from sim.rare.scenario import estimate_scenario, frequent_scenario
+        # the fluid replications still give every figure; the rare-event estimator adds the bank's
+        # quorum-loss figure and, with naive replications of the quorum-1 bank (frequent causes),
+        # one bank figure with one interval (sim/rare/scenario.py)
+        freq = aggregate(_replicate(frequent_scenario(sc), w, bar, "frequent causes"))["availability"]["request"]
+        frag = estimate_scenario(sc, frequent=(1.0 - freq["mean"], freq["half_width"] or 0.0, len(results)))
         summary["estimator"] = {**frag["estimator"], "naive_replications": len(results)}
-        summary["availability"]["quorum_loss"] = frag["availability"]
-        summary["downtime_minutes_per_year"]["quorum_loss"] = frag["downtime_minutes_per_year"]
+        summary["availability"].update(frag["availability"])
+        summary["downtime_minutes_per_year"].update(frag["downtime_minutes_per_year"])
+        summary["durability"] = frag["durability"]
+    else:
+        from sim.rare.durability import durability_summary
+        summary["durability"] = durability_summary(sc, summary)
     summary_extras(sc, summary, results, w, bar or False)
     summary["run"] = run_block(sc, workers=w, wall_seconds=time.perf_counter() - t0)
     summary["scenario"] = sc.model_dump(mode="json")

@@ -156,16 +156,21 @@ def test_importance_estimator_is_wired_and_agrees_with_the_closed_form():
     """`simulation.estimator: importance` adds the quorum-loss figure naive sampling cannot see.
 
     one-cell: 2-of-3 replicas, server crashes 2/yr, MTTR 2 h, unlimited crews: U ~ 6e-7, so a
-    100-year naive run sees almost no quorum loss; the estimator's own 95 % CI must hold the
-    closed form (§2) and be within +-20 % of it.
+    100-year naive run sees almost no quorum loss. Over three seeds the estimator's own 95 % CI
+    must hold the closed form (§2) at least twice (false-alarm rate 0.7 %: two misses of three
+    at 5 % each) and always be within +-20 % of it.
     """
     from sim.scenario import load_scenario
-    sc = load_scenario("scenarios/examples/one-cell.yaml",
-                       ["simulation.estimator=importance", "simulation.replications=4"])
-    s = simulate(sc, workers=1)
-    assert s["estimator"]["method"] == "importance"
     lam, mu = 2 / (365 * 24), 1 / 2
     u = cf.k_of_n(2, 3, lam, mu, crews=3)
-    lo, hi = s["availability"]["quorum_loss"]["request"]["ci95"]
-    assert 1 - hi <= u <= 1 - lo
-    assert s["availability"]["quorum_loss"]["request"]["half_width"] <= 0.2 * u
+    covered = 0
+    for seed in (1, 2, 3):
+        sc = load_scenario("scenarios/examples/one-cell.yaml",
+                           ["simulation.estimator=importance", "simulation.replications=4",
+                            f"simulation.seed={seed}"])
+        s = simulate(sc, workers=1)
+        assert s["estimator"]["method"] == "importance"
+        lo, hi = s["availability"]["quorum_loss"]["request"]["ci95"]
+        covered += 1 - hi <= u <= 1 - lo
+        assert s["availability"]["quorum_loss"]["request"]["half_width"] <= 0.2 * u
+    assert covered >= 2

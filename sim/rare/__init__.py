@@ -10,15 +10,17 @@ Public API::
     chain = k_of_n(3, 2, lam=1e-3, mu=1.0, crews=1)           # rates per hour
     est = importance(chain, np.random.default_rng(1), rel=0.1)  # est.u, est.ci95, est.simulated_years
     unavailability(chain)                                       # exact (GTH) for comparison
-    estimate_scenario(scenario)                                 # summary.json fragment
+    estimate_scenario(scenario)                                 # summary.json fragment (whole bank)
 """
 
 from sim.rare.chain import Chain, k_of_n, replicas_in_idcs
 from sim.rare.estimators import Estimate, importance, naive
 from sim.rare.exact import (k_of_n_unavailability, mean_cycle_time, naive_cycle_variance,
                             naive_years_needed, stationary, unavailability)
-from sim.rare.scenario import chain_from_scenario, estimate_scenario
+from sim.rare.bank import BankModel, Group, estimate_bank, evaluate, exact_probabilities
+from sim.rare.scenario import bank_model, estimate_scenario, frequent_scenario, unsupported
 
 __all__ = ["Chain", "k_of_n", "replicas_in_idcs", "Estimate", "importance", "naive", "k_of_n_unavailability",
            "stationary", "unavailability", "mean_cycle_time", "naive_cycle_variance", "naive_years_needed",
-           "estimate_scenario", "chain_from_scenario"]
+           "estimate_scenario", "bank_model", "frequent_scenario", "unsupported", "BankModel", "Group",
+           "estimate_bank", "evaluate", "exact_probabilities"]

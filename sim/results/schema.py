@@ -142,6 +142,13 @@ KEYS: tuple[KeySpec, ...] = (
     _k("downtime_minutes_per_year.ci95", "downtime, 95% CI", "min/yr", None, "interval"),
     _k("outages.count", "outage episodes (all replications)", "count", "lower", "int"),
     _k("outages.per_year", "outages per year", "per year", "lower", "number"),
+    _k("availability.bank.mean", "availability, whole bank (rare-event + naive)", "fraction", "higher", "pct"),
+    _k("durability.loss_probability_per_year", "P(acknowledged writes lost) per year", "fraction", "lower", "number"),
+    _k("durability.loss_probability_per_year_ci95", "P(writes lost) per year, 95% CI", "fraction", None, "interval"),
+    _k("durability.mttdl_years", "mean time to data loss, years", "years", "higher", "number"),
+    _k("durability.mttdl_years_ci95", "mean time to data loss, 95% CI", "years", None, "interval"),
+    _k("durability.loss_events_per_year", "data-loss events per year", "per year", "lower", "number"),
+    _k("durability.by_mechanism.*", "durability, one mechanism", "", None, "number"),
     _k("cost.currency", "currency", "", None, "text"),
     _k("cost.per_account_per_year", "cost per account per year", "currency", "lower", "number"),
     _k("cost.total_per_year", "cost per year", "currency", "lower", "number"),
@@ -208,7 +215,8 @@ VIEWS: dict[str, list[str]] = {
     "console": ["availability.request.mean", "availability.time.mean", "availability.request_slo.mean",
                 "availability.request.worst_day.mean", "availability.request.worst_day.min",
                 "availability.request.worst_30d.mean", "availability.request.worst_30d.min",
-                "downtime_minutes_per_year.mean", "outages.count", "outages.per_year"] + _CAPACITY + _COST,
+                "downtime_minutes_per_year.mean", "outages.count", "outages.per_year", "availability.bank.mean",
+                "durability.loss_probability_per_year", "durability.mttdl_years"] + _CAPACITY + _COST,
     # report.html's capacity and cost rows (availability has its own per-kind layout there)
     "report": _CAPACITY + _COST,
     "compare": _AVAIL + ["downtime_minutes_per_year.mean", "outages.per_year", "throughput.capacity_tps",
@@ -239,7 +247,7 @@ def spec_of(key: str) -> KeySpec | None:
 
 
 # the kinds of availability a summary.json holds (availability.<kind>.mean, ...)
-AVAILABILITY_KINDS = ("request", "time", "request_slo", "quorum_loss")
+AVAILABILITY_KINDS = ("request", "time", "request_slo", "quorum_loss", "bank")
 
 
 def is_known_key(key: str) -> bool:
