@@ -11,9 +11,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compare", help="compare runs side by side (deltas, CI overlap, overlay plots)",
         description="Print the key figures of two or more runs side by side, with deltas against the first run "
-                    "and whether they are significant: replication by replication ('paired (n=..)': the 95%% interval "
+                    "and whether they are significant: replication by replication ('paired (n=..)': the 95% interval "
                     "of the per-replication differences excludes 0) when the runs share seed, replication indices and "
-                    "stream keys (build), else by whether the 95%% CIs overlap ('unpaired'). With --out DIR also write "
+                    "stream keys (build), else by whether the 95% CIs overlap ('unpaired'). With --out DIR also write "
                     "compare.md, compare.html and overlay plots (downtime CDFs; cost per account vs nines).")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories or summary.json files (first = reference)")
     p.add_argument("--out", metavar="DIR", help="new directory for compare.md, compare.html and plots")
