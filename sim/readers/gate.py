@@ -33,7 +33,7 @@ from pathlib import Path
 from sim.errors import HivesimError, ResultsError
 from sim.readers.confidence import check_level, end_value, interval_at, is_end_key, pessimistic_value
 from sim.readers.paired import pairing, paired_difference, table_of_run
-from sim.results.lookup import MISSING, ci_of, lookup, lookup_optional
+from sim.results.lookup import MISSING, lookup, lookup_optional
 from sim.results.reader import Run, load_run, load_summary
 from sim.results.schema import format_delta, format_threshold, format_value, higher_is_better
 

@@ -119,11 +119,16 @@ def table_of_run(run) -> dict[int, dict[str, float]] | None:
     return table_from_rows(run.replications())
 
 
-def per_replication_block(reps) -> dict:
-    """``(index, availability_request, availability_time, downtime_minutes, outages)`` tuples (the
-    rows the runner writes to replications.csv) -> the ``per_replication`` block of a summary."""
-    cols = ["replication", "availability_request", "availability_time", "downtime_minutes", "outages"]
-    return {c: [r[k] for r in reps] for k, c in enumerate(cols)}
+def per_replication_block(results) -> dict:
+    """The runner's replication results -> a summary's ``per_replication`` block: replications.csv's
+    columns as lists (``downtime_minutes`` = (1 - availability_request) x 525,600, as there)."""
+    from sim.metrics.blocks import MINUTES_PER_YEAR
+    rows = sorted(results, key=lambda r: r.index)
+    return {"replication": [r.index for r in rows],
+            "availability_request": [r.availability_request for r in rows],
+            "availability_time": [r.availability_time for r in rows],
+            "downtime_minutes": [(1.0 - r.availability_request) * MINUTES_PER_YEAR for r in rows],
+            "outages": [r.outages for r in rows]}
 
 
 def _run(summary: dict, field: str):
