@@ -113,7 +113,8 @@ def tidy_rows(rows: list[dict], summaries: list | None = None) -> list[dict]:
     """table.csv's rows: numbers in numeric columns. An interval (``*.ci95``) becomes two columns,
     ``<key>_lo`` and ``<key>_hi``; a swept ``scenario.<key>`` holds the effective value in the
     scenario's base units (seconds, per second, fractions); ``vs_first.method`` becomes
-    ``vs_first.paired_n`` (empty: unpaired) and ``vs_first.significant`` 1/0; other lists are JSON text."""
+    ``vs_first.paired_n`` (empty: unpaired), ``vs_first.significant`` and ``target.met`` 1/0,
+    ``target.choice`` ``target.rank`` (1 the choice, 2 the runner-up); other lists are JSON text."""
     out = []
     for i, r in enumerate(rows):
         summary = summaries[i] if summaries is not None and i < len(summaries) else None
@@ -128,8 +129,10 @@ def tidy_rows(rows: list[dict], summaries: list | None = None) -> list[dict]:
             elif k == "vs_first.method":  # numbers only: the pairs compared, empty when unpaired
                 t["vs_first.paired_n"] = int(v[len("paired (n="):-1]) if isinstance(v, str) and v.startswith("paired") \
                     else None
-            elif k == "vs_first.significant":
+            elif k in ("vs_first.significant", "target.met"):
                 t[k] = None if v is None else int(bool(v))
+            elif k == "target.choice":  # sweep --target: 1 = the choice, 2 = the runner-up
+                t["target.rank"] = {"best": 1, "runner-up": 2}.get(v)
             else:
                 t[k] = v
         out.append(t)

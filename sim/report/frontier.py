@@ -95,6 +95,9 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
             if i in par:
                 ax.plot(x[i], pts[i][NINES_KEY], "*", ms=14, mfc="none", mec="#d62728", mew=1.5, transform=moved[i],
                         label=None if i != min(par) else "Pareto-optimal, drawn at its pessimistic nines (CI lower end)")
+            if pts[i].get("target.choice") == "best":
+                ax.plot(x[i], mid[i], "o", ms=16, mfc="none", mec="#2ca02c", mew=2, transform=moved[i],
+                        label="cheapest variant meeting the target (sweep --target)")
             ax.update_datalim([(x[i], lo[i]), (x[i], hi[i])])  # shifted artists are not autoscaled
         ax.autoscale_view()
         if par:
