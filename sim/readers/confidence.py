@@ -25,11 +25,12 @@ from sim.errors import ResultsError
 from sim.metrics.intervals import t_interval
 from sim.readers.paired import PAIRED_COLUMNS
 from sim.results.lookup import MISSING, ci_key, ci_of, is_number, lookup_optional
+from sim.results.schema import AVAILABILITY_KINDS
 
 __all__ = ["END_RE", "end_base", "is_end_key", "end_value", "interval_at", "pessimistic_value", "check_level"]
 
 # ``availability.request.lower``, ``downtime_minutes_per_year.upper``
-END_RE = re.compile(r"^(availability\.[a-z_]+|downtime_minutes_per_year)\.(lower|upper)$")
+END_RE = re.compile(rf"^(availability\.(?:{'|'.join(AVAILABILITY_KINDS)})|downtime_minutes_per_year)\.(lower|upper)$")
 
 
 def check_level(level) -> float:

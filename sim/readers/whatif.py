@@ -163,9 +163,19 @@ def bisect(scenario_path, solve: Solve, target: Target, iterations: int = 8, bas
         good, bad = (mid, bad) if step["met"] else (good, mid)
     ans.meets, ans.fails, ans.outcome = good, bad, "bracketed"
     rel = "<=" if good < bad else ">="
-    ans.text = (f"{solve.key} must be {rel} {compact(good)} for {target.text} (bracket: {compact(good)} meets it, "
-                f"{compact(bad)} does not; {len(ans.steps)} simulations, same seed)")
+    g, b = _pair_text(good, bad)
+    ans.text = (f"{solve.key} must be {rel} {g} for {target.text} (bracket: {g} meets it, "
+                f"{b} does not; {len(ans.steps)} simulations, same seed)")
     return ans, summaries
+
+
+def _pair_text(a: float, b: float) -> tuple[str, str]:
+    """Two bracket ends with the fewest significant digits (>= 4) that tell them apart."""
+    for digits in range(4, 18):
+        ta, tb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if ta != tb:
+            return ta, tb
+    return repr(a), repr(b)
 
 
 def _csv(ans: Bisection, target: Target) -> str:

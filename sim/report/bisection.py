@@ -39,7 +39,8 @@ def bisection_figure(ans, target, title: str):
     ax.set_xlabel(f"{ans.key} (base units)")
     ax.set_ylabel(f"{target.key}" + (" (%)" if pct else ""))
     ax.ticklabel_format(axis="y", useOffset=False, style="plain")  # 99.999, not 1e-5 offsets
-    ax.set_title(f"What-if on {title}: {ans.outcome}\n{ans.text}", fontsize=9)
+    import textwrap
+    ax.set_title(f"What-if on {title}: {ans.outcome}\n" + textwrap.fill(ans.text, 120), fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return fig
