@@ -18,7 +18,9 @@ Outputs (a new directory, written atomically): ``table.csv`` (numbers only in nu
 intervals as ``<key>_lo``/``<key>_hi``, swept values in base units; ``tidy_rows``), ``table.json``
 (the rows as built, intervals as ``[lo, hi]``, swept values as written), ``frontier.png``,
 ``frontier.svg`` (drawn by ``sim.report.frontier``) and ``summaries/NNN.json`` (each variant's full
-summary).
+summary, with its ``per_replication`` values). The rows, their paired differences from the first
+variant and the Pareto marks are built in ``sim.readers.sweep_table``; ``--target`` selection lives
+in ``sim.readers.target``.
 """
 
 from __future__ import annotations

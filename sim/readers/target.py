@@ -137,8 +137,9 @@ def choose(rows: list[dict], summaries: list, target: Target, minimize: str) -> 
                            "runner_up_availability_minus_best": d.to_dict()})
         ci = (f", 95% CI [{format_delta('availability.request.mean', d.lo)}, "
               f"{format_delta('availability.request.mean', d.hi)}]" if d.lo is not None else "")
-        ch.text += (f"; runner-up {rows[ch.runner_up]['variant']!r} costs "
-                    f"{format_delta(minimize, met[1][3] - b_cost)} more, availability "
+        more = met[1][3] - b_cost
+        dearer = f"{format_delta(minimize, more).lstrip('+')} more" if more else "the same"
+        ch.text += (f"; runner-up {rows[ch.runner_up]['variant']!r} costs {dearer} ({minimize}), availability "
                     f"{format_delta('availability.request.mean', d.mean)} vs the choice ({d.label}{ci}"
                     f"{', significant' if d.significant else ', not significant' if d.significant is False else ''})")
     else:

@@ -11,11 +11,12 @@ ends are positive and a decade or more apart (probabilities, rates), arithmetic 
 Every step uses the scenario's seed and replication indices, so the target's value moves with the
 input only, not with fresh noise (common random numbers): the bracket is sharp for *this* seed and
 replication count; the target itself is read at its pessimistic end (``sim.readers.target``), so
-what the bracket claims holds at that confidence. Bisection assumes the target's value is
-monotone in the input between the ends; when a step contradicts it (a value between a meeting
-and a failing end behaves like neither side's trend) the bracket is still a true statement about
-the two values it names. When the target holds at both ends or at neither there is nothing to
-bisect: the answer says so (``hivesim sensitivity`` exits 1 when it holds at neither).
+what the bracket claims holds at that confidence. Bisection assumes the target's figure is monotone
+in the input between the ends; whatever happens, the two values the bracket names were simulated
+and did (and did not) meet the target. With common random numbers the figure is often a step
+function of the input (thinned events appear at thresholds): the bracket then locates a step. When
+the target holds at both ends or at neither there is nothing to bisect: the answer says so
+(``hivesim sensitivity`` exits 1 when it holds at neither).
 
 Inputs are checked before any simulation: the key (by validating the scenario at both ends), the
 values (numbers, or durations, fractions and rates with units: bisection needs numbers), the
