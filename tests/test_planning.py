@@ -87,6 +87,11 @@ def test_the_mean_would_have_chosen_differently(sweep, scenario):
                        "cost.per_account_per_year")
     assert rows.index(r) in on_mean.met and rows.index(r) not in on_lower.met
     assert on_lower.met == with_conf.met
+    # another level reads a t-interval over the variant's per-replication values: its pessimistic
+    # end is below the mean, so it never admits a variant the mean rejects
+    at_99 = choose([dict(x) for x in rows], sums, parse_target(f"availability.request.mean>={thr!r}", 0.99),
+                   "cost.per_account_per_year")
+    assert set(at_99.met) <= set(on_mean.met)
 
 
 def test_no_variant_meets_exit_1_written(scenario, tmp_path):

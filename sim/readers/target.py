@@ -71,7 +71,9 @@ def check_minimize(key: str) -> str:
 
 def evaluate(summary: dict, target: Target):
     """The target's verdict on one summary (a ``GateResult``: value read, passed, detail)."""
-    return evaluate_gate(summary, target.gate, "target", name=target.text, confidence=target.confidence)
+    from sim.readers.paired import table_from_summary  # a level other than 0.95 reads the replications
+    return evaluate_gate(summary, target.gate, "target", name=target.text, confidence=target.confidence,
+                         table=table_from_summary(summary))
 
 
 @dataclass
