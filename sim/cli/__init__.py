@@ -17,7 +17,7 @@ from sim.errors import HivesimError
 __all__ = ["main", "build_parser", "COMMANDS"]
 
 # order = order in --help; add a module here to add a subcommand
-COMMANDS = ["run", "validate", "schema", "report", "compare", "gate", "sweep", "bench",
+COMMANDS = ["run", "validate", "schema", "report", "compare", "gate", "sweep", "sensitivity", "bench",
             "cluster", "live", "check", "calibrate", "predict", "completion"]
 
 

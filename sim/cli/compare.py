@@ -11,8 +11,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "compare", help="compare runs side by side (deltas, CI overlap, overlay plots)",
         description="Print the key figures of two or more runs side by side, with deltas against the first run "
-                    "and whether the 95% CIs overlap. With --out DIR also write compare.md, compare.html and "
-                    "overlay plots (downtime CDFs; cost per account vs nines).")
+                    "and whether they are significant: replication by replication ('paired (n=..)': the 95% interval "
+                    "of the per-replication differences excludes 0) when the runs share seed, replication indices and "
+                    "stream keys (build), else by whether the 95% CIs overlap ('unpaired'). With --out DIR also write "
+                    "compare.md, compare.html and overlay plots (downtime CDFs; cost per account vs nines).")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories or summary.json files (first = reference)")
     p.add_argument("--out", metavar="DIR", help="new directory for compare.md, compare.html and plots")
     add_json(p, "the comparison (runs, then per key: values, 95% CIs, deltas, CI overlap)")
@@ -25,7 +27,7 @@ def cmd_compare(args) -> int:
 
     from sim.cli.options import print_json
     from sim.console import wide_console
-    from sim.readers.compare import cell, compare_runs, to_json, write_compare
+    from sim.readers.compare import cell, compare_runs, pairings, significant, to_json, write_compare
     from sim.results.reader import run_label
 
     if args.out:
@@ -46,8 +48,9 @@ def cmd_compare(args) -> int:
         cells = []
         for i in range(len(runs)):
             c = escape(cell(row, i))
-            cells.append(f"[red]{c}[/]" if i > 0 and row.overlap[i] is False else c)
+            cells.append(f"[red]{c}[/]" if i > 0 and significant(row, i) else c)
         t.add_row(row.key, *cells)
+    t.caption = escape("; ".join(f"#{i + 1} vs #1: {p.label} ({p.reason})" for i, p in enumerate(pairings(runs)) if i))
     wide_console().print(t)
     if args.out:
         out = write_compare(args.out, runs, rows)

@@ -4,6 +4,8 @@ Examples:
 
     hivesim gate results/webank/r1 --require "availability.request.nines>=5" \\
         --require "cost.per_account_per_year<=3" --require "worst_30d:availability.request.mean>=99.999%"
+    hivesim gate results/webank/r1 --require "availability.request.lower>=99.999%"   # the pessimistic end
+    hivesim gate results/webank/r1 --confidence 0.95 --require "availability.request.mean>=99.999%"  # the same
     hivesim gate results/webank/r2 --baseline results/webank/r1 \\
         --max-regression availability.request.mean=0.000005 --junit gates.xml --markdown gates.md
 """
@@ -30,7 +32,13 @@ def register(subparsers) -> None:
     p.add_argument("--max-regression", action="append", default=[], metavar="KEY=DELTA",
                    help="allowed worsening of KEY vs the baseline, in the key's unit (availabilities: a fraction, or "
                         "percentage points with %% such as 0.0005%%) (KEY:higher=DELTA / KEY:lower=DELTA to set "
-                        "the good direction); breached only if worse by more than DELTA and the 95%% CIs do not overlap")
+                        "the good direction); breached only if worse by more than DELTA and significant: paired (the interval of "
+                        "per-replication differences excludes 0) when both runs share seed, replication indices and "
+                        "stream keys, else the 95%% CIs do not overlap")
+    p.add_argument("--confidence", metavar="LEVEL",
+                   help="gate on confidence, not the mean: a threshold on a figure with an interval reads its "
+                        "pessimistic end at LEVEL (lower end for >=, upper for <=; 0.95 = the summary's own "
+                        "interval); also the level of --max-regression's intervals")
     p.add_argument("--no-scenario-gates", action="store_true", help="ignore the scenario's gates: block")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per gate)")
     p.add_argument("--markdown", metavar="FILE", help="write a Markdown table (CI job summary)")
@@ -49,7 +57,8 @@ def cmd_gate(args) -> int:
         if target:  # before reading anything: a bad report path is found first
             check_output(target, "file", exist_ok=True)
     results = check_run(Path(args.run_dir), requires=args.require, regressions=args.max_regression,
-                        baseline=args.baseline, use_scenario=not args.no_scenario_gates)
+                        baseline=args.baseline, use_scenario=not args.no_scenario_gates,
+                        confidence=args.confidence)
     if not results:
         raise HivesimError(f"{args.run_dir}: no gates to check (the scenario has no gates: block; "
                            "give --require or --max-regression)")

@@ -5,6 +5,12 @@ Examples:
     hivesim sweep scenarios/webank-2023.yaml --replications 50 \\
         --set topology.cells.template.db.replicas=3,5 --set topology.cells.template.db.failover.detection=10s,30s
     hivesim sweep scenarios/webank-2023.yaml --variants variants.yaml --scheduler tcp://127.0.0.1:8786
+    hivesim sweep scenarios/webank-2023.yaml --replications 50 --set topology.cells.template.db.replicas=3,5 \
+        --target "availability.request.lower>=99.999%" --minimize cost.per_account_per_year
+
+With ``--target`` the sweep also answers "the cheapest variant that meets the target"
+(``sim.readers.target``): printed under the table, in table.json's ``selection`` and marked on the
+frontier. Exit 1 when no variant meets it (everything is written first); 3 when a variant failed.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ __all__ = ["register", "cmd_sweep", "sweep_table"]
 # the console table's columns: (header, key); short headers so 80 columns show every figure
 _COLUMNS = [("status", "status"), ("availability", "availability.request.mean"),
             ("nines", "availability.request.nines"), ("down min/yr", "downtime_minutes_per_year.mean"),
-            ("cost/acct/yr", "cost.per_account_per_year"), ("pareto", "pareto")]
+            ("cost/acct/yr", "cost.per_account_per_year"), ("vs #1", "vs_first"), ("pareto", "pareto"),
+            ("target", "target.choice")]
 
 
 def register(subparsers) -> None:
@@ -38,6 +45,12 @@ def register(subparsers) -> None:
     p.add_argument("--results", default="results", help="root of default output directories")
     p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the variants on this Dask scheduler")
+    p.add_argument("--target", metavar="EXPR",
+                   help='the cheapest variant meeting EXPR, e.g. "availability.request.lower>=99.999%%" (the '
+                        "pessimistic end: met at 95%% confidence); exit 1 when none meets it")
+    p.add_argument("--minimize", metavar="KEY", help="what --target minimises (default cost.per_account_per_year)")
+    p.add_argument("--confidence", metavar="LEVEL",
+                   help="read --target on a .mean key at the pessimistic end of this interval (e.g. 0.95)")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table: the sweep directory only")
     add_json(p, "the sweep (its directory and every variant's row)")
     p.set_defaults(func=cmd_sweep)
@@ -53,6 +66,13 @@ def cmd_sweep(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise HivesimError(f"--workers: expected an integer >= 1, got {args.workers}")
+    target = minimize = None
+    if args.target is not None:  # before anything runs: a malformed target is bad input
+        from sim.readers.target import check_minimize, parse_target
+        target = parse_target(args.target, args.confidence)
+        minimize = check_minimize(args.minimize or "cost.per_account_per_year")
+    elif args.minimize is not None or args.confidence is not None:
+        raise HivesimError("--minimize and --confidence go with --target EXPR")
     base = []
     if args.replications is not None:
         base.append(f"simulation.replications={args.replications}")
@@ -83,18 +103,26 @@ def cmd_sweep(args) -> int:
     meta = {"scenario_file": scenario_file_ref(args.scenario), "scenario_name": scenarios[0].name, "base_sets": base,
             "grid": args.sets, "variants_file": args.variants, "swept_keys": swept,
             "scheduler": args.scheduler or "local-process-pool"}
+    choice = None
+    if target is not None:
+        from sim.readers.target import choose
+        choice = choose(rows, results, target, minimize)
+        meta["selection"] = choice.to_dict()
     path = write_sweep(out, rows, results, meta)
     failed = [r for r in rows if r["status"] != "ok"]
     if args.json:
         from sim.cli.options import print_json
-        print_json({"out": str(path), "variants": len(rows), "failed": len(failed), "rows": rows})
+        print_json({"out": str(path), "variants": len(rows), "failed": len(failed), "rows": rows,
+                    **({"selection": choice.to_dict()} if choice else {})})
     elif not args.quiet:
         wide_console().print(sweep_table(rows, path))
+        if choice is not None:
+            print(choice.text)
     for r in failed:
         print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)
     if not args.json:
         print(path)
-    return 3 if failed else 0
+    return 3 if failed else 1 if choice is not None and choice.best is None else 0
 
 
 def sweep_table(rows: list[dict], path):
@@ -110,13 +138,22 @@ def sweep_table(rows: list[dict], path):
             return {True: "*", False: "", None: ""}[r.get("pareto")]
         if key == "status":
             return r["status"] if r["status"] != "ok" else ""
+        if key == "vs_first":  # the downtime difference from the first variant, paired when it can be
+            d = r.get("vs_first.downtime_minutes_per_year.mean")
+            if r.get("index") == 0 or d is None:
+                return ""
+            return f"{d:+.3g}{'*' if r.get('vs_first.significant') else ''}"
+        if key == "target.choice":
+            return {"best": "choice", "runner-up": "runner-up"}.get(r.get(key), "met" if r.get("target.met") else "")
         return format_value(key, r.get(key))
 
     cols = [(head, key) for head, key in _COLUMNS if any(text(key, r) not in ("", "-") for r in rows)]
-    t = Table(title=f"sweep: {len(rows)} variants", caption=escape(str(path)))
+    method = next((r.get("vs_first.method") for r in rows[1:] if r.get("vs_first.method")), None)
+    note = f"; vs #1: downtime min/yr minus the first variant's, {method}, * = significant" if method else ""
+    t = Table(title=f"sweep: {len(rows)} variants", caption=escape(f"{path}{note}"))
     t.add_column("variant", overflow="fold", ratio=1)
     for head, key in cols:
-        t.add_column(head, justify="right" if key not in ("status", "pareto") else "left", no_wrap=True)
+        t.add_column(head, justify="right" if key not in ("status", "pareto", "target.choice") else "left", no_wrap=True)
     for r in rows:
         t.add_row(escape(r["variant"]), *[text(key, r) for _, key in cols])
     return t

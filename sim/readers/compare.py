@@ -5,6 +5,12 @@ table; ``write_compare(out, ...)`` writes ``compare.md``, ``compare.html`` (plot
 overlay plots ``downtime_cdf.png|svg`` (all runs' downtime distributions on one axis) and
 ``cost_vs_nines.png|svg`` (cost per account vs nines with CI bars; nines per run when no run has
 cost figures). The first run is the reference: deltas are ``run - first``.
+
+A run that shares the reference's seed, replication indices and stream keys is compared
+replication by replication (``sim.readers.paired``): its availability and downtime deltas get
+the t-interval of the paired differences and say "paired (n=..)", and they are significant when
+that interval excludes zero. Other runs and keys say "unpaired": significant when the two runs'
+95 % intervals are disjoint.
 """
 
 from __future__ import annotations
@@ -15,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import HivesimError
+from sim.readers.paired import Difference, Pairing, difference, pairing, table_of_run
 from sim.results.lookup import MISSING, ci_of, is_number, lookup_optional
 from sim.results.reader import Run, downtime_budget_minutes, load_run, run_label
 from sim.results.schema import format_delta, format_value, is_identifier, keys_for, label_of
 from sim.results.writer import atomic_dir
 
-__all__ = ["METRICS", "Row", "compare_runs", "cell", "to_json", "to_markdown", "to_html", "write_compare", "overlay_downtime",
+__all__ = ["METRICS", "Row", "compare_runs", "pairings", "significant", "cell", "to_json", "to_markdown", "to_html", "write_compare", "overlay_downtime",
            "overlay_cost_nines"]
 
 # the registry's compare view, in table order; a key no run has is left out of the table
@@ -37,6 +44,7 @@ class Row:
     cis: list              # (lo, hi) or None per run
     deltas: list           # value - first run's value (None when either is absent)
     overlap: list          # per run: True/False whether its CI overlaps the first run's; None without CIs
+    diffs: list            # per run: the Difference against the first run (paired or not); None for run 1
 
 
 def _val(run: Run, key: str):
@@ -49,6 +57,8 @@ def compare_runs(paths: list) -> tuple[list[Run], list[Row]]:
     if len(paths) < 2:
         raise HivesimError("compare needs at least two run directories")
     runs = [load_run(p) for p in paths]
+    tables = [table_of_run(r) for r in runs]
+    pairs = [pairing(runs[0].summary, tables[0], r.summary, t) for r, t in zip(runs, tables)]
     rows = []
     for key, label in METRICS:
         vals = [_val(r, key) for r in runs]
@@ -58,8 +68,23 @@ def compare_runs(paths: list) -> tuple[list[Run], list[Row]]:
         cis = [ci_of(r.summary, key) for r in runs]
         deltas = [None if (n is None or nums[0] is None or is_identifier(key)) else n - nums[0] for n in nums]
         overlap = [None if (c is None or cis[0] is None) else (c[0] <= cis[0][1] and cis[0][0] <= c[1]) for c in cis]
-        rows.append(Row(key, label, vals, cis, deltas, overlap))
+        diffs = [None] + [None if deltas[i] is None else
+                          difference(key, runs[0].summary, tables[0], runs[i].summary, tables[i], nums[0], nums[i],
+                                     cis[0], cis[i], pairs[i]) for i in range(1, len(runs))]
+        rows.append(Row(key, label, vals, cis, deltas, overlap, diffs))
     return runs, rows
+
+
+def pairings(runs: list[Run]) -> list[Pairing]:
+    """How each run pairs with the first (the first with itself)."""
+    tables = [table_of_run(r) for r in runs]
+    return [pairing(runs[0].summary, tables[0], r.summary, t) for r, t in zip(runs, tables)]
+
+
+def significant(row: Row, i: int) -> bool:
+    """Whether run ``i`` differs significantly from the reference on ``row`` (paired or not)."""
+    d = row.diffs[i] if i < len(row.diffs) else None
+    return bool(d is not None and d.significant)
 
 
 def to_json(runs: list[Run], rows: list[Row]) -> dict:
@@ -68,7 +93,8 @@ def to_json(runs: list[Run], rows: list[Row]) -> dict:
                      for i, r in enumerate(runs)],
             "rows": [{"key": row.key, "label": row.label, "values": row.values,
                       "ci95": [list(c) if c else None for c in row.cis], "deltas": row.deltas,
-                      "ci_overlap": row.overlap, "text": [cell(row, i) for i in range(len(runs))]}
+                      "ci_overlap": row.overlap, "differences": [d.to_dict() if d else None for d in row.diffs],
+                      "text": [cell(row, i) for i in range(len(runs))]}
                      for row in rows]}
 
 
@@ -80,8 +106,12 @@ def cell(row: Row, i: int) -> str:
         s += f" {format_value(row.key, list(row.cis[i]))}"
     if i > 0 and row.deltas[i] is not None:
         s += f" (Δ {format_delta(row.key, row.deltas[i])}"
-        if row.overlap[i] is not None:
-            s += ", CIs overlap" if row.overlap[i] else ", CIs disjoint"
+        d: Difference | None = row.diffs[i] if i < len(row.diffs) else None
+        if d is not None and d.paired and d.lo is not None:
+            s += (f", paired (n={d.n}) 95% CI [{format_delta(row.key, d.lo)}, {format_delta(row.key, d.hi)}]"
+                  f", {'significant' if d.significant else 'not significant'}")
+        elif row.overlap[i] is not None:
+            s += ", unpaired: CIs overlap" if row.overlap[i] else ", unpaired: CIs disjoint"
         s += ")"
     return s
 
@@ -89,7 +119,8 @@ def cell(row: Row, i: int) -> str:
 def to_markdown(runs: list[Run], rows: list[Row]) -> str:
     labels = [run_label(r, i + 1) for i, r in enumerate(runs)]
     lines = ["### hivesim compare", "", f"Reference: {labels[0]}. Δ = run - reference; 95% CIs in brackets; "
-             "'CIs disjoint' means the difference is significant at that level.", "",
+             "'paired (n=..)': per-replication differences on common random numbers, significant when their 95% "
+             "interval excludes 0; 'unpaired: CIs disjoint' means significant at that level.", "",
              "| metric | " + " | ".join(l.replace("|", "\\|") for l in labels) + " |",
              "|---|" + "---|" * len(runs)]
     for row in rows:
@@ -107,7 +138,7 @@ def to_html(runs: list[Run], rows: list[Row], plots: list[tuple[str, str, bytes]
         cells = ""
         for i in range(len(runs)):
             cls = ""
-            if i > 0 and row.overlap[i] is False:
+            if i > 0 and significant(row, i):
                 cls = " style='background:#fdecea'"
             cells += f"<td class=n{cls}>{html.escape(cell(row, i))}</td>"
         body += f"<tr><th>{html.escape(row.label)}<br><code>{html.escape(row.key)}</code></th>{cells}</tr>"
@@ -116,7 +147,8 @@ def to_html(runs: list[Run], rows: list[Row], plots: list[tuple[str, str, bytes]
                    f"<figcaption>{html.escape(t)}</figcaption></figure>" for _, t, png in plots)
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>hivesim compare</title><style>{CSS}</style>"
             f"</head><body><h1>hivesim compare</h1><p>Reference: {html.escape(labels[0])}. Δ = run - reference; 95% "
-            "CIs in brackets; shaded cells: CIs disjoint from the reference (significant difference).</p>"
+            "CIs in brackets; shaded cells: significant difference from the reference (paired: the interval of the "
+            "per-replication differences excludes 0; unpaired: the CIs are disjoint).</p>"
             f"<table><tr><th>metric</th>{head}</tr>{body}</table><h2>Overlays</h2>{figs}</body></html>\n")
 
 

@@ -7,9 +7,16 @@ A gate is ``metric op value`` on any dotted key of summary.json (``availability.
 is inserted before the metric's last part (``availability.request.mean`` + ``worst_day`` ->
 ``availability.request.worst_day.mean``).
 
+A gate can read the pessimistic end of a figure's interval instead of its mean: name the end
+(``availability.request.lower>=99.999%``) or give ``confidence`` (``--confidence 0.95``); see
+``sim.readers.confidence``.
+
 A regression check compares a key with a baseline run: it is breached only when the value moved in
-the bad direction by more than DELTA **and** the two runs' 95 % intervals do not overlap (when both
-have one; otherwise by DELTA alone). See docs/reports-and-gates.md for the full rules.
+the bad direction by more than DELTA **and** the difference is significant. When the two runs
+share seed, replication indices and stream keys (``sim.readers.paired``) and the key has
+per-replication values, significant means the t-interval of the per-replication differences
+excludes 0 ("paired (n=..)"); otherwise that the two runs' 95 % intervals do not overlap
+("unpaired"; without intervals, by DELTA alone). See docs/reports-and-gates.md for the full rules.
 
 Results render as a rich table, JUnit XML (one testcase per gate) and Markdown. Exit codes:
 0 all passed, 1 a gate breached (or the run itself failed), 2 bad input.
@@ -24,7 +31,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from sim.errors import HivesimError, ResultsError
-from sim.results.lookup import MISSING, ci_of, lookup, lookup_optional
+from sim.readers.confidence import check_level, end_value, interval_at, is_end_key, pessimistic_value
+from sim.readers.paired import pairing, paired_difference, table_of_run
+from sim.results.lookup import MISSING, lookup, lookup_optional
 from sim.results.reader import Run, load_run, load_summary
 from sim.results.schema import format_delta, format_threshold, format_value, higher_is_better
 
@@ -135,13 +144,28 @@ def _number(value, key: str, source: str):
 
 # --------------------------------------------------------------------------- evaluation
 def evaluate_gate(summary: dict, gate, source: str = "cli", where: str = "summary.json",
-                  name: str | None = None) -> GateResult:
-    """One threshold gate; unknown or non-numeric keys raise ``ResultsError`` (exit 2)."""
+                  name: str | None = None, confidence: float | None = None, table=None) -> GateResult:
+    """One threshold gate; unknown or non-numeric keys raise ``ResultsError`` (exit 2).
+
+    ``confidence``: read the pessimistic end of the figure's interval at that level
+    (``sim.readers.confidence``); ``table``: the run's per-replication values, for levels other
+    than 0.95.
+    """
     key = gate_key(gate.metric, gate.window)
     if gate.window != "run" and lookup_optional(summary, key) is MISSING:
         raise ResultsError(f"{where}: gate {_text(gate)!r}: no windowed figure {key!r} "
                            "(windows exist for availability.*.mean and .min)")
-    value = _number(lookup(summary, key, where), key, where)
+    how = ""
+    if is_end_key(key):
+        value = end_value(summary, key)
+    else:
+        value = _number(lookup(summary, key, where), key, where)
+        if confidence is not None and value is not None:
+            end, how = pessimistic_value(summary, table, key, gate.op, confidence)
+            if end is MISSING or end is None:
+                how = ""  # no interval (or == / !=): the figure itself, nothing to say
+            else:
+                value = end
     if value is None or (isinstance(value, float) and math.isnan(value)):
         # the writer nulls figures it cannot support (e.g. nines when no failure was seen) and
         # says why in a sibling "note": a gate on such a figure fails, with that reason
@@ -151,12 +175,15 @@ def evaluate_gate(summary: dict, gate, source: str = "cli", where: str = "summar
                           f"no value in summary.json (null){why}")
     ok = _OPS[gate.op](value, gate.value)
     detail = "" if ok else f"{format_value(key, value)} is not {gate.op} {format_threshold(key, gate.value)}"
+    if how:
+        detail = f"{detail}{'; ' if detail else ''}read: {how}"
     return GateResult(name or _text(gate), source, key, gate.op, gate.value, value, ok, detail)
 
 
 def evaluate_regression(summary: dict, baseline: dict, reg: Regression, where: str = "summary.json",
-                        base_where: str = "baseline") -> GateResult:
-    """CI-aware regression: breached when worse by more than DELTA and the 95 % CIs do not overlap."""
+                        base_where: str = "baseline", tables=(None, None), level: float = 0.95) -> GateResult:
+    """Breached when worse by more than DELTA and significant: paired when the runs pair (``tables``:
+    the run's and the baseline's per-replication values), else the two intervals are disjoint."""
     cur = _number(lookup(summary, reg.key, where), reg.key, where)
     base = _number(lookup(baseline, reg.key, base_where), reg.key, base_where)
     k = reg.key
@@ -165,22 +192,35 @@ def evaluate_regression(summary: dict, baseline: dict, reg: Regression, where: s
     if cur is None or base is None:
         return GateResult(name, "regression", reg.key, "<=", reg.delta, cur, False,
                           "no value (null) in the run or the baseline")
-    worse_by = (base - cur) if reg.higher_better else (cur - base)
-    ci_c, ci_b = ci_of(summary, reg.key), ci_of(baseline, reg.key)
-    if ci_c and ci_b:
-        overlap = ci_c[0] <= ci_b[1] and ci_b[0] <= ci_c[1]
-        ci_note = (f"CIs {'overlap' if overlap else 'disjoint'} "
-                   f"({format_value(k, list(ci_c))} vs {format_value(k, list(ci_b))})")
+    cur_t, base_t = tables
+    pair = pairing(baseline, base_t, summary, cur_t)
+    diff = paired_difference(k, base_t, cur_t, level) if pair.paired else None
+    if diff is not None and diff.lo is not None:
+        # worsening = -(run - baseline) when higher is better
+        sign = -1.0 if reg.higher_better else 1.0
+        worse_by = sign * diff.mean
+        wlo, whi = sorted((sign * diff.lo, sign * diff.hi))
+        significant = bool(diff.significant)
+        ci_note = (f"{pair.label} {100 * level:g}% CI of the worsening [{format_delta(k, wlo)}, {format_delta(k, whi)}]"
+                   f": {'significant' if significant else 'not significant'}")
     else:
-        overlap, ci_note = False, "no CI for this key: plain delta"
-    breached = worse_by > reg.delta and not overlap
-    if worse_by > reg.delta and overlap:
-        verdict = f"worse by {_d(k, worse_by)} > {_d(k, reg.delta)} but {ci_note}: not significant"
+        worse_by = (base - cur) if reg.higher_better else (cur - base)
+        ci_c, ci_b = interval_at(summary, cur_t, k, level), interval_at(baseline, base_t, k, level)
+        if ci_c and ci_b:
+            overlap = ci_c[0] <= ci_b[1] and ci_b[0] <= ci_c[1]
+            ci_note = (f"unpaired: CIs {'overlap' if overlap else 'disjoint'} "
+                       f"({format_value(k, list(ci_c))} vs {format_value(k, list(ci_b))})")
+        else:
+            overlap, ci_note = False, "unpaired: no CI for this key, plain delta"
+        significant = not overlap
+    breached = worse_by > reg.delta and significant
+    if worse_by > reg.delta and not significant:
+        verdict = f"worse by {_d(k, worse_by)} > {_d(k, reg.delta)} but {ci_note}"
     elif worse_by > reg.delta:
         verdict = f"worse by {_d(k, worse_by)} > {_d(k, reg.delta)}; {ci_note}"
     else:
         verdict = (f"{'worse' if worse_by > 0 else 'better or equal'} by {_d(k, abs(worse_by))} "
-                   f"(baseline {format_value(k, base)})")
+                   f"(baseline {format_value(k, base)}; {ci_note})")
     verdict += f" [{better} is better]"
     return GateResult(name, "regression", reg.key, "<=", reg.delta, cur, not breached, verdict)
 
@@ -225,12 +265,13 @@ def _scenario_gates(run: Run) -> list:
 
 
 def check_run(run_dir, requires: list[str] = (), regressions: list[str] = (), baseline=None,
-              use_scenario: bool = True) -> list[GateResult]:
+              use_scenario: bool = True, confidence=None) -> list[GateResult]:
     """All gates of one run, in order: run status, scenario gates, --require, regressions.
 
     Parsing and key checks happen for every gate before anything is reported, so bad input
     (exit 2) never produces a partial verdict.
     """
+    level = None if confidence is None else check_level(confidence)
     run = load_run(run_dir)
     where = str(run.path / "summary.json") if run.path else str(run_dir)
     parsed_req = [parse_require(r) for r in requires]
@@ -239,9 +280,12 @@ def check_run(run_dir, requires: list[str] = (), regressions: list[str] = (), ba
         raise HivesimError("--max-regression needs --baseline RUN_DIR_OR_SUMMARY")
     if baseline is not None and not parsed_reg:
         raise HivesimError("--baseline needs at least one --max-regression KEY=DELTA")
-    base_summary = None
+    base_summary = base_table = None
     if baseline is not None:
-        base_summary, _ = load_summary(baseline)
+        base_summary, base_dir = load_summary(baseline)
+        if base_dir is not None:
+            base_table = table_of_run(Run(base_dir, base_summary))
+    table = table_of_run(run)
     results: list[GateResult] = []
     status = lookup_optional(run.summary, "run.status", None)
     if status not in (None, MISSING, "ok"):
@@ -250,11 +294,13 @@ def check_run(run_dir, requires: list[str] = (), regressions: list[str] = (), ba
                                   f"the run failed: {err if err is not MISSING else ''}".strip()))
     if use_scenario:
         # a gate is echoed as its author wrote it (">=99.99%", not ">= 0.9999")
-        results += [evaluate_gate(run.summary, g, "scenario", where, name=text) for g, text in _scenario_gates(run)]
+        results += [evaluate_gate(run.summary, g, "scenario", where, name=text, confidence=level, table=table)
+                    for g, text in _scenario_gates(run)]
     for text, g in zip(requires, parsed_req):
-        results.append(evaluate_gate(run.summary, g, "cli", where, name=text.strip()))
+        results.append(evaluate_gate(run.summary, g, "cli", where, name=text.strip(), confidence=level, table=table))
     for reg in parsed_reg:
-        results.append(evaluate_regression(run.summary, base_summary, reg, where, str(baseline)))
+        results.append(evaluate_regression(run.summary, base_summary, reg, where, str(baseline),
+                                           tables=(table, base_table), level=level or 0.95))
     return results
 
 

@@ -18,14 +18,14 @@ Outputs (a new directory, written atomically): ``table.csv`` (numbers only in nu
 intervals as ``<key>_lo``/``<key>_hi``, swept values in base units; ``tidy_rows``), ``table.json``
 (the rows as built, intervals as ``[lo, hi]``, swept values as written), ``frontier.png``,
 ``frontier.svg`` (drawn by ``sim.report.frontier``) and ``summaries/NNN.json`` (each variant's full
-summary).
+summary, with its ``per_replication`` values). The rows, their paired differences from the first
+variant and the Pareto marks are built in ``sim.readers.sweep_table``; ``--target`` selection lives
+in ``sim.readers.target``.
 """
 
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import itertools
 import json
 import math
@@ -35,18 +35,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import HivesimError, ScenarioError
-from sim.results.lookup import MISSING, finite_number, lookup_optional
-from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, run_block, spec_of, summary_header
+from sim.readers.sweep_table import TABLE_KEYS, csv_text, pareto, table_rows, tidy_rows
+from sim.results.schema import run_block, summary_header
 from sim.results.writer import atomic_dir, dumps_json
-from sim.units import parse_duration
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
            "build_scenarios", "variant_count", "check_variant_count", "run_variants", "table_rows", "tidy_rows", "pareto", "write_sweep", "TABLE_KEYS",
            "default_sweep_dir"]
-
-# summary keys copied into the table: the registry's sweep view (dotted keys, so gates and tables agree)
-TABLE_KEYS = keys_for("sweep")
-
 
 @dataclass
 class Variant:
@@ -233,9 +228,15 @@ def build_scenarios(scenario_path, variants: list[Variant], base_sets: list[str]
 
 # --------------------------------------------------------------------------- running
 def _task(scenario) -> dict:
-    """One variant = one task (module-level so process pools and Dask workers can import it)."""
-    from sim.runner import simulate
-    return simulate(scenario, workers=1, progress=False)
+    """One variant = one task (module-level so process pools and Dask workers can import it).
+
+    The summary also carries the variant's ``per_replication`` values (``sim.readers.paired``), so
+    variants run with one seed are compared replication by replication (common random numbers)."""
+    from sim.readers.paired import per_replication_block
+    from sim.runner import simulate_full
+    summary, results = simulate_full(scenario, workers=1, progress=False)
+    summary["per_replication"] = per_replication_block(results)
+    return summary
 
 
 def run_variants(scenarios: list, scheduler=None, workers: int | None = None, progress: bool = True,
@@ -322,96 +323,6 @@ def _run_dask(scenarios, scheduler, results, bar, task) -> None:
             client.close()
 
 
-# --------------------------------------------------------------------------- table
-def table_rows(variants: list[Variant], results: list) -> list[dict]:
-    """One row per variant: name, the swept scenario keys (``scenario.<key>``), the figures."""
-    swept = list(dict.fromkeys(k for v in variants for k in v.sets))
-    rows = []
-    for i, (v, res) in enumerate(zip(variants, results)):
-        row = {"variant": v.name, "index": i}
-        for k in swept:
-            row[f"scenario.{k}"] = v.sets.get(k)
-        if isinstance(res, BaseException):
-            row.update({"status": "failed", "error": f"{type(res).__name__}: {res}"})
-            row.update({k: None for k in TABLE_KEYS})
-        else:
-            row.update({"status": "ok", "error": ""})
-            for k in TABLE_KEYS:
-                val = lookup_optional(res, k, None)
-                row[k] = None if val is MISSING else val
-        rows.append(row)
-    marks = pareto(rows)
-    for r, m in zip(rows, marks):
-        r["pareto"] = m
-    return rows
-
-
-def pareto(rows: list[dict]) -> list[bool | None]:
-    """Pareto-optimal on (lower cost per account, more nines); ``None`` when there is no cost.
-
-    Nines are the contract's pessimistic figure, so a point is never on the frontier by virtue
-    of a wide interval. Rows without both figures are never optimal.
-    """
-    pts = [(finite_number(r.get(COST_KEY)), finite_number(r.get(NINES_KEY))) for r in rows]
-    if all(c is None for c, _ in pts):
-        return [None] * len(rows)
-    out = []
-    for i, (c, n) in enumerate(pts):
-        if c is None or n is None:
-            out.append(False)
-            continue
-        dominated = any(oc is not None and on is not None and oc <= c and on >= n and (oc < c or on > n)
-                        for j, (oc, on) in enumerate(pts) if j != i)
-        out.append(not dominated)
-    return out
-
-
-def _effective(key: str, raw, summary) -> object:
-    """A swept value as the variant ran it, in base units (``10s`` -> 10.0): from the scenario its
-    summary echoes; a variant that failed has none, so its duration strings are parsed here."""
-    if isinstance(summary, dict) and isinstance(summary.get("scenario"), dict):
-        val = lookup_optional(summary["scenario"], key, MISSING)
-        if val is not MISSING:
-            return val
-    if isinstance(raw, str):
-        try:
-            return parse_duration(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def tidy_rows(rows: list[dict], summaries: list | None = None) -> list[dict]:
-    """table.csv's rows: numbers in numeric columns. An interval (``*.ci95``) becomes two columns,
-    ``<key>_lo`` and ``<key>_hi``; a swept ``scenario.<key>`` holds the effective value in the
-    scenario's base units (seconds, per second, fractions); other lists are JSON text."""
-    out = []
-    for i, r in enumerate(rows):
-        summary = summaries[i] if summaries is not None and i < len(summaries) else None
-        t = {}
-        for k, v in r.items():
-            spec = spec_of(k)
-            if spec is not None and spec.format == "interval":
-                lo, hi = v if isinstance(v, (list, tuple)) and len(v) == 2 else (None, None)
-                t[f"{k}_lo"], t[f"{k}_hi"] = lo, hi
-            elif k.startswith("scenario."):
-                t[k] = _effective(k[len("scenario."):], v, summary)
-            else:
-                t[k] = v
-        out.append(t)
-    return out
-
-
-def _csv_text(rows: list[dict], summaries: list | None = None) -> str:
-    rows = tidy_rows(rows, summaries)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if v is None else compact(v)) for k, v in r.items()})
-    return buf.getvalue()
-
-
 def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta: dict) -> Path:
     """Write the sweep directory atomically (refuses an existing one).
 
@@ -422,7 +333,7 @@ def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta:
     run = run_block(status="failed" if failed else "ok", mode="sweep", variants=len(rows),
                     error=f"{failed} of {len(rows)} variants failed" if failed else None)
     with atomic_dir(out) as tmp:
-        (tmp / "table.csv").write_text(_csv_text(rows, summaries), encoding="utf-8")
+        (tmp / "table.csv").write_text(csv_text(rows, summaries), encoding="utf-8")
         (tmp / "table.json").write_text(dumps_json({**summary_header("sweep"), "run": run, **meta, "rows": rows}),
                                         encoding="utf-8")
         (tmp / "summaries").mkdir()

@@ -1,5 +1,10 @@
 """The sweep's frontier plot: cost per account vs nines with 95 % CI bars, Pareto points marked.
 
+Below it, when the variants were compared with the first one (``sim.readers.sweep_table``), a
+second panel: each variant's difference in downtime from the first variant against cost, with the
+paired 95 % interval (common random numbers; "paired (n=..)") or, unpaired, the difference alone.
+Paired intervals are much narrower than either variant's own: they show which differences are real.
+
 Without cost figures in the runs there is no frontier; the plot then shows downtime minutes per
 year (with CIs) against the first swept key, one line per combination of the other keys, and its
 title says so. Reads only the sweep table rows (``sim.readers.sweep.table_rows``); keys and axes come from
@@ -20,13 +25,48 @@ from sim.results.schema import COST_KEY, NINES_KEY, compact
 
 __all__ = ["frontier_figure"]
 
+_DELTA = "vs_first.downtime_minutes_per_year.mean"
+
+
+def _delta_panel(ax, rows: list[dict], fig) -> None:
+    """Each variant's downtime minus the first variant's, vs cost, with its paired interval."""
+    ok = [r for r in rows if r["status"] == "ok" and finite_number(r.get(COST_KEY)) is not None
+          and finite_number(r.get(_DELTA)) is not None]
+    ref = rows[0]["variant"] if rows else "the first variant"
+    methods = sorted({r.get("vs_first.method") or "unpaired" for r in ok[1:] if r is not rows[0]})
+    groups: dict = {}
+    for i, r in enumerate(ok):
+        groups.setdefault(round(r[COST_KEY], 12), []).append(i)
+    # equal costs side by side, as in the panel above (on screen, not in data)
+    moved = {i: ax.transData + ScaledTranslation((j - (len(g) - 1) / 2) * 9 / 72, 0, fig.dpi_scale_trans)
+             for g in groups.values() for j, i in enumerate(g)}
+    for i, r in enumerate(ok):
+        x, d = r[COST_KEY], r[_DELTA]
+        lo, hi = finite_number(r.get(f"{_DELTA}_lo")), finite_number(r.get(f"{_DELTA}_hi"))
+        yerr = [[max(d - lo, 0)], [max(hi - d, 0)]] if lo is not None and hi is not None else None
+        sig = r.get("vs_first.significant")
+        ax.errorbar([x], [d], yerr=yerr, fmt="o", capsize=3, color="#d62728" if sig else "#7f7f7f",
+                    transform=moved[i])
+        ax.annotate(r["variant"], (x, d), xycoords=moved[i], textcoords="offset points", xytext=(6, 3), fontsize=7)
+        ax.update_datalim([(x, d if lo is None else lo), (x, d if hi is None else hi)])
+    ax.autoscale_view()
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_ylabel(f"Δ downtime vs {ref}\n(min/yr; red: significant)", fontsize=9)
+    ax.set_title(f"Difference from {ref}, {', '.join(methods) or 'paired'}: bar = 95% CI of the "
+                 "per-replication differences (common random numbers)", fontsize=9)
+    ax.grid(alpha=0.3)
+
 
 def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
     """Cost per account vs nines with CI bars, Pareto points marked; without cost: downtime vs a swept key."""
     ok = [r for r in rows if r["status"] == "ok"]
-    fig = Figure(figsize=(9.5, 5.8), layout="constrained")
-    ax = fig.subplots()
     has_cost = any(finite_number(r.get(COST_KEY)) is not None for r in ok)
+    paired = has_cost and len(ok) > 1 and any(finite_number(r.get(_DELTA)) is not None for r in ok[1:])
+    fig = Figure(figsize=(9.5, 8.4 if paired else 5.8), layout="constrained")
+    if paired:
+        ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    else:
+        ax = fig.subplots()
     if has_cost:
         pts = [r for r in ok if finite_number(r.get(COST_KEY)) is not None and finite_number(r.get("availability.request.mean")) is not None]
         x = np.array([r[COST_KEY] for r in pts], float)
@@ -55,6 +95,9 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
             if i in par:
                 ax.plot(x[i], pts[i][NINES_KEY], "*", ms=14, mfc="none", mec="#d62728", mew=1.5, transform=moved[i],
                         label=None if i != min(par) else "Pareto-optimal, drawn at its pessimistic nines (CI lower end)")
+            if pts[i].get("target.choice") == "best":
+                ax.plot(x[i], mid[i], "o", ms=16, mfc="none", mec="#2ca02c", mew=2, transform=moved[i],
+                        label="cheapest variant meeting the target (sweep --target)")
             ax.update_datalim([(x[i], lo[i]), (x[i], hi[i])])  # shifted artists are not autoscaled
         ax.autoscale_view()
         if par:
@@ -70,6 +113,10 @@ def frontier_figure(rows: list[dict], title: str, swept_keys: list[str]):
                       + ("; variants of equal cost drawn a few points apart, labelled left to right" if dodged else ""))
         ax.set_ylabel("availability, nines = -log10(1 - A), request-weighted")
         ax.set_title(f"Cost vs availability frontier: {title}")
+        if paired:
+            _delta_panel(ax2, rows, fig)
+            ax2.set_xlabel(ax.get_xlabel())
+            ax.set_xlabel("")
     else:
         key = swept_keys[0] if swept_keys else None
         col = f"scenario.{key}" if key else "variant"

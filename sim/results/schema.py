@@ -140,6 +140,11 @@ KEYS: tuple[KeySpec, ...] = (
     _k("availability.request.worst_30d.min", "worst 30 days, over all replications", "fraction", "higher", "pct"),
     _k("downtime_minutes_per_year.mean", "downtime, minutes per year", "min/yr", "lower", "number"),
     _k("downtime_minutes_per_year.ci95", "downtime, 95% CI", "min/yr", None, "interval"),
+    # the ends of the 95 % intervals, for gates on confidence (sim.readers.confidence): for
+    # availability the lower end is the pessimistic one, for downtime the upper end
+    _k("downtime_minutes_per_year.lower", "downtime, lower end of the 95% CI (optimistic)", "min/yr", "lower", "number"),
+    _k("downtime_minutes_per_year.upper", "downtime, upper end of the 95% CI (pessimistic)", "min/yr", "lower",
+       "number"),
     _k("outages.count", "outage episodes (all replications)", "count", "lower", "int"),
     _k("outages.per_year", "outages per year", "per year", "lower", "number"),
     _k("availability.bank.mean", "availability, whole bank (rare-event + naive)", "fraction", "higher", "pct"),
@@ -175,6 +180,8 @@ KEYS: tuple[KeySpec, ...] = (
     # families
     _k("availability.*.worst_*.*", "worst window", "fraction", "higher", "pct"),
     _k("availability.*.mean", "availability", "fraction", "higher", "pct"),
+    _k("availability.*.lower", "availability, lower end of the 95% CI (pessimistic)", "fraction", "higher", "pct"),
+    _k("availability.*.upper", "availability, upper end of the 95% CI (optimistic)", "fraction", "higher", "pct"),
     _k("availability.*.nines", "nines (pessimistic end of CI)", "nines", "higher", "nines"),
     _k("availability.*.nines_ci95", "nines, 95% CI", "nines", None, "interval"),
     _k("availability.*.ci95", "availability, 95% CI", "fraction", None, "interval"),
