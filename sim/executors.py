@@ -163,7 +163,7 @@ class DaskCluster:
             try:
                 self.client = distributed.Client(self.name, timeout=f"{timeout}s", set_as_default=False)
             except (OSError, TimeoutError) as exc:
-                raise HivesimError(f"--scheduler {self.name}: cannot connect within {timeout:g} s ({exc})") from None
+                raise HivesimError(f"Dask scheduler {self.name}: cannot connect within {timeout:g} s ({exc})") from None
         else:
             self.client = scheduler
             self.name = scheduler.scheduler.address
@@ -177,19 +177,19 @@ class DaskCluster:
         try:
             self.client.wait_for_workers(1, timeout=timeout)
         except (OSError, TimeoutError) as exc:
-            raise HivesimError(f"--scheduler {self.name}: no worker connected within {timeout:g} s ({exc}); "
+            raise HivesimError(f"Dask scheduler {self.name}: no worker connected within {timeout:g} s ({exc}); "
                                f"start one with: dask worker {self.name}") from None
         mine = code_identity()
         try:
             theirs = self.client.run(code_identity, on_error="return")
         except Exception as exc:  # noqa: BLE001 - any failure here means the workers cannot run hivesim
-            raise HivesimError(f"--scheduler {self.name}: the workers cannot run hivesim ({type(exc).__name__}: "
+            raise HivesimError(f"Dask scheduler {self.name}: the workers cannot run hivesim ({type(exc).__name__}: "
                                f"{exc}); install hivesim {mine[0]} on every worker") from None
         for worker, ident in sorted(theirs.items()):
             if isinstance(ident, BaseException) or tuple(ident) != mine:
                 found = f"{type(ident).__name__}: {ident}" if isinstance(ident, BaseException) else \
                     "hivesim {} (code {}), numpy {}".format(*ident)
-                raise HivesimError(f"--scheduler {self.name}: worker {worker} runs {found}, this machine hivesim "
+                raise HivesimError(f"Dask scheduler {self.name}: worker {worker} runs {found}, this machine hivesim "
                                    f"{mine[0]} (code {mine[1]}), numpy {mine[2]}; install the same versions on "
                                    f"every worker (their numbers would differ)")
         self.workers = max(1, sum(self.client.nthreads().values()))

@@ -112,7 +112,7 @@ def test_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path, monkeypa
         assert main([*cmd, "--scheduler", address, "--out", str(tmp_path / "out"), "-q"]) == 2
         assert time.perf_counter() - t0 < 2 + 6  # the bound, and the scenario's checks and client start
         err = capsys.readouterr().err.strip()
-        assert err.startswith(f"hivesim: error: --scheduler {address}: cannot connect within 2 s") and "\n" not in err
+        assert err.startswith(f"hivesim: error: Dask scheduler {address}: cannot connect within 2 s") and "\n" not in err
     assert not (tmp_path / "out").exists()
 
 
@@ -127,4 +127,18 @@ def test_without_the_dist_extra_scheduler_says_what_to_install(tmp_path, monkeyp
     assert _run(tmp_path / "run", "--scheduler", "tcp://127.0.0.1:8786") == 2
     err = capsys.readouterr().err.strip()
     assert "install hivesim[dist]" in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_scheduler_without_workers_is_one_line_within_the_timeout(tmp_path, monkeypatch, capsys):
+    distributed = pytest.importorskip("distributed")
+    import sim.executors
+    monkeypatch.setattr(sim.executors, "CONNECT_TIMEOUT_S", 1)
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        t0 = time.perf_counter()
+        assert _run(tmp_path / "run", "--scheduler", cluster.scheduler_address) == 2
+        assert time.perf_counter() - t0 < 1 + 6
+    err = capsys.readouterr().err.strip()
+    assert "no worker connected within 1 s" in err and "dask worker tcp://" in err and "\n" not in err
     assert not (tmp_path / "run").exists()
