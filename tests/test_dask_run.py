@@ -54,6 +54,15 @@ def test_local_pool_and_local_cluster_write_the_same_run(tmp_path, monkeypatch):
         t0 = time.perf_counter()
         assert _run(remote, "--scheduler", cluster.scheduler_address) == 0
         print(f"2 local runs {local_s:.1f} s; LocalCluster run {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        # request mode: one whole simulation per task (its lanes are vectorised in one process)
+        monkeypatch.delenv("HIVESIM_SCHEDULER")
+        req = ["run", "tests/golden/request-mode.yaml", "--no-report", "-q", "--out"]
+        assert main([*req, str(tmp_path / "req-local" / "run")]) == 0
+        assert main([*req, str(tmp_path / "req-dask" / "run"), "--scheduler", cluster.scheduler_address]) == 0
+    r_local, r_dask = comparable(tmp_path / "req-local" / "run"), comparable(tmp_path / "req-dask" / "run")
+    assert r_dask["summary"]["run"].pop("workers") == 2  # the cluster's; the local run's is its own
+    r_local["summary"]["run"].pop("workers")
+    assert r_local == r_dask and r_local["summary"]["run"]["mode"] == "request"
     a, b, c = comparable(one), comparable(two), comparable(remote)
     assert a["summary"]["run"]["workers"] == 1 and c["summary"]["run"]["workers"] == 2
     for d in (a, b, c):
