@@ -171,6 +171,24 @@ def _summarize(sc: Scenario, results: list[ReplicationResult], variant, ex, read
     return summary
 
 
+def _simulations(scenarios: list[Scenario], failed: dict) -> list[tuple[int, str, Scenario]]:
+    """``(scenario index, role, scenario)`` of every simulation the scenarios need: each one
+    (``main``, or ``whole`` in request mode) and the cost variant (``variant``) it asks for."""
+    from sim.cost import variant_scenario
+    sims = []
+    for i, sc in enumerate(scenarios):
+        if sc.simulation.mode == "request":
+            sims.append((i, "whole", sc))
+            continue
+        sims.append((i, "main", sc))
+        if sc.cost is not None and sc.cost.compare_with is not None:
+            try:
+                sims.append((i, "variant", variant_scenario(sc)))
+            except Exception as exc:  # noqa: BLE001 - this scenario fails, not the batch (fail_fast decides)
+                failed[i] = exc
+    return sims
+
+
 def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = None,
                   keep_events: bool = True, fail_fast: bool = True) -> list:
     """Simulate every scenario on executor ``ex`` (``sim.executors``) as ONE batch of tasks.
@@ -182,25 +200,20 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     ``label`` counting every replication. Results are put back in replication order, so they
     do not depend on the executor, its worker count or the chunking.
     """
-    from sim.cost import variant_scenario
     from sim.executors import Task, chunk_size, chunks
     t0 = time.perf_counter()
-    sims = []  # (scenario index, role, scenario): each run, and the cost variant it asks for
-    for i, sc in enumerate(scenarios):
-        if sc.simulation.mode == "request":
-            sims.append((i, "whole", sc))
-            continue
-        sims.append((i, "main", sc))
-        if sc.cost is not None and sc.cost.compare_with is not None:
-            sims.append((i, "variant", variant_scenario(sc)))
-    weight = [s.simulation.replications if role != "whole" else 1 for _, role, s in sims]
+    failed: dict[int, BaseException] = {}
+    sims = _simulations(scenarios, failed)
+    if failed and fail_fast:
+        raise next(iter(failed.values()))
+    weight = [1 if role == "whole" else s.simulation.replications for _, role, s in sims]
     size = chunk_size(sum(w for w, (_, role, _) in zip(weight, sims) if role != "whole"), ex.workers)
-    tasks, owner = [], []
+    tasks, owner, left = [], [], [0] * len(sims)
     for k, (_, role, s) in enumerate(sims):
-        pieces = [None] if role == "whole" else chunks(s.simulation.replications, size)
-        for idx in pieces:
+        for idx in [None] if role == "whole" else chunks(s.simulation.replications, size):
             tasks.append(Task(_whole, s) if idx is None else Task(_chunk, s, (idx, keep_events)))
             owner.append((k, 1 if idx is None else len(idx)))
+            left[k] += 1
     lines = []
     if bar is not None and label is not None:
         lines = [bar.add_task(label, total=sum(weight), what="sweep")] * len(sims)
@@ -208,16 +221,13 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
         lines = [bar.add_task(s.name, total=w, what="cost variant" if role == "variant" else "simulating")
                  for (_, role, s), w in zip(sims, weight)]
     parts: list[list] = [[] for _ in sims]
-    left = [sum(1 for k, _ in owner if k == j) for j in range(len(sims))]
-    done_at = [0.0] * len(sims)
-    failed: dict[int, BaseException] = {}
+    done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
     for ti, res, exc in ex.run(tasks):
         k, n = owner[ti]
-        i = sims[k][0]
         if exc is not None:
             if fail_fast:
                 raise exc
-            failed.setdefault(i, exc)
+            failed.setdefault(sims[k][0], exc)
         else:
             parts[k].append(res)
         left[k] -= 1
@@ -230,17 +240,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
         if i in failed or role == "variant":
             continue
         try:
-            if role == "whole":
-                out[i] = parts[k][0]
-                out[i][0]["run"].update(workers=ex.workers, scheduler=ex.name)
-                continue
-            results = sorted((r for part in parts[k] for r in part), key=lambda r: r.index)
-            variant = None
-            if k + 1 < len(sims) and sims[k + 1][:2] == (i, "variant"):
-                vres = sorted((r for part in parts[k + 1] for r in part), key=lambda r: r.index)
-                variant = (sims[k + 1][2], vres, done_at[k + 1])
-            ready = max(done_at[k], variant[2] if variant else 0.0)
-            out[i] = (_summarize(s, results, variant, ex, ready), results)
+            out[i] = _assemble(sims, k, parts, done_at, ex)
         except Exception as exc:  # noqa: BLE001
             if fail_fast:
                 raise
@@ -248,6 +248,23 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     for i, exc in failed.items():
         out[i] = exc
     return out
+
+
+def _assemble(sims, k: int, parts: list[list], done_at: list[float], ex) -> tuple[dict, list]:
+    """``(summary, results)`` of simulation ``k`` from its chunks (and its cost variant's, next in
+    ``sims``), in replication order."""
+    i, role, sc = sims[k]
+    if role == "whole":
+        summary, results = parts[k][0]
+        summary["run"].update(workers=ex.workers, scheduler=ex.name)
+        return summary, results
+    results = sorted((r for part in parts[k] for r in part), key=lambda r: r.index)
+    variant = None
+    if k + 1 < len(sims) and sims[k + 1][:2] == (i, "variant"):
+        vres = sorted((r for part in parts[k + 1] for r in part), key=lambda r: r.index)
+        variant = (sims[k + 1][2], vres, done_at[k + 1])
+    ready = max(done_at[k], variant[2] if variant else 0.0)
+    return _summarize(sc, results, variant, ex, ready), results
 
 
 def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False, ex=None):
