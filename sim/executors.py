@@ -3,10 +3,10 @@
 ``run``, ``sweep`` (and sensitivity) build a list of ``Task``s, each a chunk of consecutive
 replications of one scenario (or one whole simulation, for request mode), and hand the list
 to an executor opened with ``open_executor``: ``LocalPool`` (``workers`` processes, or this
-process when ``workers`` is 1) or ``DaskCluster`` (``scheduler="tcp://host:port"``, the
-``HIVESIM_SCHEDULER`` environment variable, or a ``distributed.Client``). Both yield every
+process when ``workers`` is 1) or ``DaskCluster`` (``scheduler="tcp://host:port"``, which the
+CLI takes from ``--scheduler`` or ``HIVESIM_SCHEDULER``, or a ``distributed.Client``). Both yield every
 task's result as it completes, so the caller streams progress; every task of every scenario
-goes out as one batch (one ``client.map``-like submission and one ``as_completed``), so a
+goes out as one batch (one ``client.map`` and one ``as_completed`` over every chunk), so a
 sweep's variants share the cluster instead of running one after another.
 
 Results never depend on where or in how many chunks replications run: each replication has
@@ -54,6 +54,11 @@ class Task:
     fn: Callable
     scenario: object
     args: tuple = ()
+
+
+def _call(task: Task):
+    """Run one task (what a Dask worker is sent: the task, pickled with its function's name)."""
+    return task.fn(task.scenario, *task.args)
 
 
 # --------------------------------------------------------------------------- chunks
@@ -106,7 +111,7 @@ class LocalPool:
         if self.workers <= 1 or len(tasks) <= 1:
             for i, t in enumerate(tasks):  # in order, in this process: no pickling, no pool start-up
                 try:
-                    res = t.fn(t.scenario, *t.args)
+                    res = _call(t)
                 except Exception as exc:  # noqa: BLE001 - the caller decides what a failed task means
                     yield i, None, exc
                 else:
@@ -114,7 +119,7 @@ class LocalPool:
             return
         pool = ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)))
         try:
-            futs = {pool.submit(t.fn, t.scenario, *t.args): i for i, t in enumerate(tasks)}
+            futs = {pool.submit(_call, t): i for i, t in enumerate(tasks)}
             for f in as_completed(futs):
                 exc = f.exception()
                 yield futs[f], (None if exc else f.result()), exc
@@ -197,8 +202,8 @@ class DaskCluster:
     def run(self, tasks: Sequence[Task]) -> Iterator[tuple[int, object, BaseException | None]]:
         """``(task index, result, None)`` or ``(index, None, exception)`` as tasks complete."""
         from distributed import as_completed as dask_completed
-        # one submission of every task (pure=False: two equal chunks are still two tasks)
-        futs = [self.client.submit(t.fn, t.scenario, *t.args, pure=False) for t in tasks]
+        # one client.map of every task (pure=False: two equal chunks are still two tasks)
+        futs = self.client.map(_call, list(tasks), pure=False)
         index = {f.key: i for i, f in enumerate(futs)}
         try:
             for f in dask_completed(futs, loop=self.client.loop):
