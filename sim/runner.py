@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 import traceback
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from sim.engine import ReplicationResult, run_replication
@@ -222,19 +222,21 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
                  for (_, role, s), w in zip(sims, weight)]
     parts: list[list] = [[] for _ in sims]
     done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
-    for ti, res, exc in ex.run(tasks):
-        k, n = owner[ti]
-        if exc is not None:
-            if fail_fast:
-                raise exc
-            failed.setdefault(sims[k][0], exc)
-        else:
-            parts[k].append(res)
-        left[k] -= 1
-        if not left[k]:
-            done_at[k] = time.perf_counter() - t0
-        if lines:
-            bar.advance(lines[k], n)
+    # closing: a failure (or Ctrl-C) here cancels the tasks not run yet, now rather than at exit
+    with closing(ex.run(tasks)) as completed:
+        for ti, res, exc in completed:
+            k, n = owner[ti]
+            if exc is not None:
+                if fail_fast:
+                    raise exc
+                failed.setdefault(sims[k][0], exc)
+            else:
+                parts[k].append(res)
+            left[k] -= 1
+            if not left[k]:
+                done_at[k] = time.perf_counter() - t0
+            if lines:
+                bar.advance(lines[k], n)
     out: list = [None] * len(scenarios)
     for k, (i, role, s) in enumerate(sims):
         if i in failed or role == "variant":
