@@ -151,3 +151,43 @@ def test_a_scheduler_without_workers_is_one_line_within_the_timeout(tmp_path, mo
     err = capsys.readouterr().err.strip()
     assert "no worker connected within 1 s" in err and "dask worker tcp://" in err and "\n" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_replication_failing_on_a_worker_fails_the_run_or_only_its_sweep_variant(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    import sim.runner
+    real = sim.runner.run_replication
+
+    def planted(sc, i, *args):  # the workers are threads of this process, so they see the patch
+        if i == 1 and sc.topology.cells.template.db.replicas == 1:
+            raise RuntimeError("planted failure")
+        return real(sc, i, *args)
+
+    monkeypatch.setattr(sim.runner, "run_replication", planted)
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY_ONE_REPLICA)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        addr = cluster.scheduler_address
+        assert main(["run", str(scenario), "--out", str(tmp_path / "run"), "--no-report", "-q",
+                     "--scheduler", addr]) == 3
+        assert main(["sweep", str(scenario), "--set", "topology.cells.template.db.replicas=1,3",
+                     "--out", str(tmp_path / "sweep"), "-q", "--scheduler", addr]) == 3
+    run = json.loads((tmp_path / "run" / "summary.json").read_text())["run"]
+    assert run["status"] == "failed" and "planted failure" in run["error"] and run["scheduler"] == addr
+    assert "planted failure" in (tmp_path / "run" / "error.txt").read_text()
+    rows = json.loads((tmp_path / "sweep" / "table.json").read_text())["rows"]
+    assert [(r["status"], "planted failure" in r["error"]) for r in rows] == [("failed", True), ("ok", False)]
+
+
+TINY_ONE_REPLICA = """\
+name: tiny
+simulation: {horizon: 30d, replications: 4, seed: 7}
+topology:
+  cells: {count: 2, template: {db: {replicas: 1, write_quorum: 1}}}
+  gns: null
+  bus: null
+failures:
+  components:
+    server: {mtbf: 200h, mttr: 1h}
+"""
