@@ -149,9 +149,10 @@ def progress_display(progress):
         yield progress or None
 
 
-def _summarize(sc: Scenario, results: list[ReplicationResult], variant, ex, ready: float) -> dict:
-    """The summary of ``sc``; ``ready``: seconds from the batch's start until its replications
-    (and its cost variant's) were all done, to which the time spent here is added."""
+def _summarize(sc: Scenario, results: list[ReplicationResult], companions: dict, ex, ready: float) -> dict:
+    """The summary of ``sc``; ``companions``: ``{role: (scenario, results, wall seconds)}`` of the
+    simulations it asked for (``_companions``); ``ready``: seconds from the batch's start until all
+    of them were done, to which the time spent here is added."""
     t0 = time.perf_counter()
     summary = summary_header("simulation")
     summary.update(aggregate(results))
@@ -164,28 +165,36 @@ def _summarize(sc: Scenario, results: list[ReplicationResult], variant, ex, read
         summary["estimator"] = {**frag["estimator"], "naive_replications": len(results)}
         summary["availability"]["quorum_loss"] = frag["availability"]
         summary["downtime_minutes_per_year"]["quorum_loss"] = frag["downtime_minutes_per_year"]
-    summary_extras(sc, summary, results, variant)
+    summary_extras(sc, summary, results, companions.get("cost variant"))
     summary["run"] = run_block(sc, workers=ex.workers, scheduler=ex.name,
                                wall_seconds=ready + time.perf_counter() - t0)
     summary["scenario"] = sc.model_dump(mode="json")
     return summary
 
 
+def _companions(sc: Scenario) -> list[tuple[str, Scenario]]:
+    """``(role, scenario)`` of the other simulations ``sc``'s summary needs, simulated in the same
+    batch (the role is also their progress line's label): the cost variant (``cost.compare_with``)."""
+    out = []
+    if sc.cost is not None and sc.cost.compare_with is not None:
+        from sim.cost import variant_scenario
+        out.append(("cost variant", variant_scenario(sc)))
+    return out
+
+
 def _simulations(scenarios: list[Scenario], failed: dict) -> list[tuple[int, str, Scenario]]:
     """``(scenario index, role, scenario)`` of every simulation the scenarios need: each one
-    (``main``, or ``whole`` in request mode) and the cost variant (``variant``) it asks for."""
-    from sim.cost import variant_scenario
+    (``simulating``, or ``whole`` in request mode) followed by its ``_companions``."""
     sims = []
     for i, sc in enumerate(scenarios):
         if sc.simulation.mode == "request":
             sims.append((i, "whole", sc))
             continue
-        sims.append((i, "main", sc))
-        if sc.cost is not None and sc.cost.compare_with is not None:
-            try:
-                sims.append((i, "variant", variant_scenario(sc)))
-            except Exception as exc:  # noqa: BLE001 - this scenario fails, not the batch (fail_fast decides)
-                failed[i] = exc
+        sims.append((i, "simulating", sc))
+        try:
+            sims.extend((i, role, other) for role, other in _companions(sc))
+        except Exception as exc:  # noqa: BLE001 - this scenario fails, not the batch (fail_fast decides)
+            failed[i] = exc
     return sims
 
 
@@ -218,8 +227,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     if bar is not None and label is not None:
         lines = [bar.add_task(label, total=sum(weight), what="sweep")] * len(sims)
     elif bar is not None:
-        lines = [bar.add_task(s.name, total=w, what="cost variant" if role == "variant" else "simulating")
-                 for (_, role, s), w in zip(sims, weight)]
+        lines = [bar.add_task(s.name, total=w, what=role) for (_, role, s), w in zip(sims, weight)]
     parts: list[list] = [[] for _ in sims]
     done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
     # closing: a failure (or Ctrl-C) here cancels the tasks not run yet, now rather than at exit
@@ -239,7 +247,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
                 bar.advance(lines[k], n)
     out: list = [None] * len(scenarios)
     for k, (i, role, s) in enumerate(sims):
-        if i in failed or role == "variant":
+        if i in failed or role not in ("simulating", "whole"):
             continue
         try:
             out[i] = _assemble(sims, k, parts, done_at, ex)
@@ -253,7 +261,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
 
 
 def _assemble(sims, k: int, parts: list[list], done_at: list[float], ex) -> tuple[dict, list]:
-    """``(summary, results)`` of simulation ``k`` from its chunks (and its cost variant's, next in
+    """``(summary, results)`` of simulation ``k`` from its chunks (and its companions', next in
     ``sims``), in replication order."""
     i, role, sc = sims[k]
     if role == "whole":
@@ -261,12 +269,14 @@ def _assemble(sims, k: int, parts: list[list], done_at: list[float], ex) -> tupl
         summary["run"].update(workers=ex.workers, scheduler=ex.name)
         return summary, results
     results = sorted((r for part in parts[k] for r in part), key=lambda r: r.index)
-    variant = None
-    if k + 1 < len(sims) and sims[k + 1][:2] == (i, "variant"):
-        vres = sorted((r for part in parts[k + 1] for r in part), key=lambda r: r.index)
-        variant = (sims[k + 1][2], vres, done_at[k + 1])
-    ready = max(done_at[k], variant[2] if variant else 0.0)
-    return _summarize(sc, results, variant, ex, ready), results
+    companions = {}
+    for j in range(k + 1, len(sims)):
+        if sims[j][0] != i:
+            break
+        cres = sorted((r for part in parts[j] for r in part), key=lambda r: r.index)
+        companions[sims[j][1]] = (sims[j][2], cres, done_at[j])
+    ready = max([done_at[k]] + [c[2] for c in companions.values()])
+    return _summarize(sc, results, companions, ex, ready), results
 
 
 def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False, ex=None):
