@@ -1,19 +1,19 @@
 """Run a scenario's replications (in parallel) and turn them into a run directory.
 
 ``simulate(scenario)`` is pure: for a given scenario and seed it returns the same summary
-whatever the number of worker processes (each replication has its own seeded generator and
-results are aggregated in replication order). ``run_to_dir`` adds the results contract's
-files. Sweeps (``sim.readers.sweep``) and benchmarks call these.
-"""
+whatever the number of workers and wherever they run (each replication has its own seeded
+generator and results are aggregated in replication order). Where the replications run is
+``sim.executors``' business (local process pool or Dask cluster); ``simulate_many`` sends the
+chunks of several scenarios (a run and its cost variant, or a sweep's variants) there as one
+batch. ``run_to_dir`` adds the results contract's files. Sweeps (``sim.readers.sweep``) and
+benchmarks call these."""
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from sim.engine import ReplicationResult, run_replication
@@ -24,8 +24,8 @@ from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
 from sim.scenario import Scenario, scenario_sha256
 
-__all__ = ["simulate", "simulate_full", "run_to_dir", "resolve_workers", "summary_extras", "progress_bar",
-           "run_to_dir_full"]
+__all__ = ["simulate", "simulate_full", "simulate_many", "run_to_dir", "resolve_workers", "summary_extras",
+           "progress_bar", "progress_display", "run_to_dir_full"]
 
 
 def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
@@ -42,7 +42,9 @@ def _models(sc: Scenario):
     """Deterministic per-scenario structures shared by the replications of one worker.
 
     Cached per worker process (a pool reuses its processes across chunks), because the
-    capacity model's queueing tables take ~0.1 s per tier state to build.
+    capacity model's queueing tables take ~0.1 s per tier state to build. Threads of one Dask
+    worker share the cache: its objects only memoise pure functions, so a race computes the
+    same value twice, never a different one.
     """
     key = scenario_sha256(sc)
     if key not in _MODELS:
@@ -61,14 +63,21 @@ def _build_models(sc: Scenario):
     return plan, cm
 
 
-def _work(sc: Scenario, indices: list[int]) -> list[ReplicationResult]:
+def _chunk(sc: Scenario, indices: list[int], keep_events: bool = True) -> list[ReplicationResult]:
+    """A task: replications ``indices`` of ``sc`` (events dropped when only the summary is wanted,
+    as in sweeps: they are most of a result's bytes and no summary figure reads them)."""
     plan, cm = _models(sc)
-    return [run_replication(sc, i, plan, cm) for i in indices]
+    out = [run_replication(sc, i, plan, cm) for i in indices]
+    if not keep_events:
+        for r in out:
+            r.events = []
+    return out
 
 
-def _chunks(n: int, workers: int) -> list[list[int]]:
-    size = max(1, math.ceil(n / (workers * 4)))
-    return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+def _whole(sc: Scenario):
+    """A task: a whole request-mode simulation (its lanes are vectorised in one process)."""
+    from sim.request.mode import simulate_request_mode
+    return simulate_request_mode(sc, workers=1, progress=False)
 
 
 def progress_bar():
@@ -82,43 +91,20 @@ def progress_bar():
                     console=Console(stderr=True))
 
 
-def _replicate(sc: Scenario, workers: int, bar=None, what: str = "simulating") -> list[ReplicationResult]:
-    """Every replication of ``sc``, in order; ``bar`` (a rich Progress) gets a line of its own."""
-    n = sc.simulation.replications
-    task = bar.add_task(sc.name, total=n, what=what) if bar is not None else None
-    if workers <= 1:
-        plan, cm = _models(sc)
-        out = []
-        for i in range(n):
-            out.append(run_replication(sc, i, plan, cm))
-            if bar is not None:
-                bar.advance(task)
-        return out
-    out = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = [pool.submit(_work, sc, idx) for idx in _chunks(n, workers)]
-        for f in as_completed(futs):
-            part = f.result()
-            out.extend(part)
-            if bar is not None:
-                bar.advance(task, len(part))
-    out.sort(key=lambda r: r.index)
-    return out
-
-
 def _variant_note(sc: Scenario, variant: Scenario) -> str:
     changed = ", ".join(f"{k}={v!r}" for k, v in sc.cost.compare_with.set.items()) or "no change"
     return (f"a second simulation of {variant.simulation.replications} replications was run, of the variant "
             f"{variant.name!r} ({changed}) with the same seeds, because cost.compare_with asks what one extra "
-            f"nine costs; its wall time is cost_variant.wall_seconds, included in run.wall_seconds")
+            f"nine costs; it ran alongside the first on the same workers, and cost_variant.wall_seconds is "
+            f"the time until its last replication finished, within run.wall_seconds")
 
 
 def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult],
-                   workers: int = 1, progress=False) -> None:
+                   variant: tuple | None = None) -> None:
     """Add capacity (throughput, latency, request_slo) and cost figures when modelled.
 
-    ``progress``: False, True (a display of its own) or the run's rich Progress (``progress_bar``),
-    where the cost variant's simulation gets its own line.
+    ``variant``: ``(scenario, its replications, its wall seconds)`` of the cost variant
+    (``cost.compare_with``), simulated alongside the run (``simulate_many``).
     """
     from sim.metrics import block_from_replications
     if sc.capacity is not None:
@@ -131,29 +117,26 @@ def summary_extras(sc: Scenario, summary: dict, results: list[ReplicationResult]
         summary["availability"]["request_slo"] = block_from_replications(
             [r.availability_request_slo for r in results], [r.outages for r in results])
     if sc.cost is not None:
-        from sim.cost import cost_summary, variant_scenario
+        from sim.cost import cost_summary
         nines = summary["availability"]["request"].get("nines")
         variant_nines = None
-        if sc.cost.compare_with is not None:
-            # what an extra nine costs: simulate the cheaper variant with the same seeds
-            variant = variant_scenario(sc)
-            t0 = time.perf_counter()
-            with _display(progress) as bar:
-                vsum = _simulate(variant, workers, bar, what="cost variant")[0]
-            variant_nines = vsum["availability"]["request"].get("nines")
-            summary["cost_variant"] = {"name": variant.name,
-                                       "availability": vsum["availability"]["request"],
-                                       "downtime_minutes_per_year": vsum["downtime_minutes_per_year"],
-                                       "replications": variant.simulation.replications,
-                                       "wall_seconds": time.perf_counter() - t0,
-                                       "note": _variant_note(sc, variant)}
+        if variant is not None:
+            vsc, vresults, vwall = variant
+            vagg = aggregate(vresults)
+            variant_nines = vagg["availability"]["request"].get("nines")
+            summary["cost_variant"] = {"name": vsc.name,
+                                       "availability": vagg["availability"]["request"],
+                                       "downtime_minutes_per_year": vagg["downtime_minutes_per_year"],
+                                       "replications": vsc.simulation.replications,
+                                       "wall_seconds": vwall,
+                                       "note": _variant_note(sc, vsc)}
         variant_ci = summary.get("cost_variant", {}).get("availability", {}).get("ci95")
         summary["cost"] = cost_summary(sc, nines, variant_nines,
                                        ci=summary["availability"]["request"].get("ci95"), variant_ci=variant_ci)
 
 
 @contextmanager
-def _display(progress):
+def progress_display(progress):
     """The rich Progress to draw on: the one given, a new one (``True``, stopped at the end) or None."""
     if progress is True:
         bar = progress_bar()
@@ -166,19 +149,20 @@ def _display(progress):
         yield progress or None
 
 
-def _simulate(sc: Scenario, workers: int | None, bar, what: str = "simulating") -> tuple[dict, list]:
+def _summarize(sc: Scenario, results: list[ReplicationResult], companions: dict, ex, ready: float) -> dict:
+    """The summary of ``sc``; ``companions``: ``{role: (scenario, results, wall seconds)}`` of the
+    simulations it asked for (``_companions``); ``ready``: seconds from the batch's start until all
+    of them were done, to which the time spent here is added."""
     t0 = time.perf_counter()
-    w = resolve_workers(sc, workers)
-    results = _replicate(sc, w, bar, what)
     summary = summary_header("simulation")
     summary.update(aggregate(results))
     summary["estimator"] = {"method": "naive", "replications": len(results)}
     if sc.simulation.estimator == "importance":
-        from sim.rare.scenario import estimate_scenario, frequent_scenario
+        from sim.rare.scenario import estimate_scenario
         # the fluid replications still give every figure; the rare-event estimator adds the bank's
         # quorum-loss figure and, with naive replications of the quorum-1 bank (frequent causes),
         # one bank figure with one interval (sim/rare/scenario.py)
-        freq = aggregate(_replicate(frequent_scenario(sc), w, bar, "frequent causes"))["availability"]["request"]
+        freq = aggregate(companions["frequent causes"][1])["availability"]["request"]
         frag = estimate_scenario(sc, frequent=(1.0 - freq["mean"], freq["half_width"] or 0.0, len(results)))
         summary["estimator"] = {**frag["estimator"], "naive_replications": len(results)}
         summary["availability"].update(frag["availability"])
@@ -187,19 +171,141 @@ def _simulate(sc: Scenario, workers: int | None, bar, what: str = "simulating") 
     else:
         from sim.rare.durability import durability_summary
         summary["durability"] = durability_summary(sc, summary)
-    summary_extras(sc, summary, results, w, bar or False)
-    summary["run"] = run_block(sc, workers=w, wall_seconds=time.perf_counter() - t0)
+    summary_extras(sc, summary, results, companions.get("cost variant"))
+    summary["run"] = run_block(sc, workers=ex.workers, scheduler=ex.name,
+                               wall_seconds=ready + time.perf_counter() - t0)
     summary["scenario"] = sc.model_dump(mode="json")
-    return summary, results
+    return summary
 
 
-def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False):
-    """Run all replications; return (summary dict, replication results). Deterministic."""
-    if sc.simulation.mode == "request":
+def _companions(sc: Scenario) -> list[tuple[str, Scenario]]:
+    """``(role, scenario)`` of the other simulations ``sc``'s summary needs, simulated in the same
+    batch (the role is also their progress line's label): the cost variant (``cost.compare_with``)
+    and, for ``estimator: importance``, the frequent causes (``sim.rare.scenario.frequent_scenario``)."""
+    out = []
+    if sc.cost is not None and sc.cost.compare_with is not None:
+        from sim.cost import variant_scenario
+        out.append(("cost variant", variant_scenario(sc)))
+    if sc.simulation.estimator == "importance" and sc.simulation.mode != "request":
+        from sim.rare.scenario import frequent_scenario
+        out.append(("frequent causes", frequent_scenario(sc)))  # the quorum-1 bank: frequent causes only
+    return out
+
+
+def _simulations(scenarios: list[Scenario], failed: dict) -> list[tuple[int, str, Scenario]]:
+    """``(scenario index, role, scenario)`` of every simulation the scenarios need: each one
+    (``simulating``, or ``whole`` in request mode) followed by its ``_companions``."""
+    sims = []
+    for i, sc in enumerate(scenarios):
+        if sc.simulation.mode == "request":
+            sims.append((i, "whole", sc))
+            continue
+        sims.append((i, "simulating", sc))
+        try:
+            sims.extend((i, role, other) for role, other in _companions(sc))
+        except Exception as exc:  # noqa: BLE001 - this scenario fails, not the batch (fail_fast decides)
+            failed[i] = exc
+    return sims
+
+
+def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = None,
+                  keep_events: bool = True, fail_fast: bool = True) -> list:
+    """Simulate every scenario on executor ``ex`` (``sim.executors``) as ONE batch of tasks.
+
+    Each scenario's replications (and its cost variant's) are cut into chunks and every chunk
+    of every scenario is submitted at once, so the workers stay busy across scenarios. Returns,
+    per scenario in order, ``(summary, results)``, or (``fail_fast=False``, sweeps) the exception
+    one of its tasks raised. ``bar``: a rich Progress; one line per simulation, or one line
+    ``label`` counting every replication. Results are put back in replication order, so they
+    do not depend on the executor, its worker count or the chunking.
+    """
+    from sim.executors import Task, chunk_size, chunks
+    t0 = time.perf_counter()
+    failed: dict[int, BaseException] = {}
+    sims = _simulations(scenarios, failed)
+    if failed and fail_fast:
+        raise next(iter(failed.values()))
+    weight = [1 if role == "whole" else s.simulation.replications for _, role, s in sims]
+    size = chunk_size(sum(w for w, (_, role, _) in zip(weight, sims) if role != "whole"), ex.workers)
+    tasks, owner, left = [], [], [0] * len(sims)
+    for k, (_, role, s) in enumerate(sims):
+        for idx in [None] if role == "whole" else chunks(s.simulation.replications, size):
+            tasks.append(Task(_whole, s) if idx is None else Task(_chunk, s, (idx, keep_events)))
+            owner.append((k, 1 if idx is None else len(idx)))
+            left[k] += 1
+    lines = []
+    if bar is not None and label is not None:
+        lines = [bar.add_task(label, total=sum(weight), what="sweep")] * len(sims)
+    elif bar is not None:
+        lines = [bar.add_task(s.name, total=w, what=role) for (_, role, s), w in zip(sims, weight)]
+    parts: list[list] = [[] for _ in sims]
+    done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
+    # closing: a failure (or Ctrl-C) here cancels the tasks not run yet, now rather than at exit
+    with closing(ex.run(tasks)) as completed:
+        for ti, res, exc in completed:
+            k, n = owner[ti]
+            if exc is not None:
+                if fail_fast:
+                    raise exc
+                failed.setdefault(sims[k][0], exc)
+            else:
+                parts[k].append(res)
+            left[k] -= 1
+            if not left[k]:
+                done_at[k] = time.perf_counter() - t0
+            if lines:
+                bar.advance(lines[k], n)
+    out: list = [None] * len(scenarios)
+    for k, (i, role, s) in enumerate(sims):
+        if i in failed or role not in ("simulating", "whole"):
+            continue
+        try:
+            out[i] = _assemble(sims, k, parts, done_at, ex)
+        except Exception as exc:  # noqa: BLE001
+            if fail_fast:
+                raise
+            failed[i] = exc
+    for i, exc in failed.items():
+        out[i] = exc
+    return out
+
+
+def _assemble(sims, k: int, parts: list[list], done_at: list[float], ex) -> tuple[dict, list]:
+    """``(summary, results)`` of simulation ``k`` from its chunks (and its companions', next in
+    ``sims``), in replication order."""
+    i, role, sc = sims[k]
+    if role == "whole":
+        summary, results = parts[k][0]
+        summary["run"].update(workers=ex.workers, scheduler=ex.name)
+        return summary, results
+    results = sorted((r for part in parts[k] for r in part), key=lambda r: r.index)
+    companions = {}
+    for j in range(k + 1, len(sims)):
+        if sims[j][0] != i:
+            break
+        cres = sorted((r for part in parts[j] for r in part), key=lambda r: r.index)
+        companions[sims[j][1]] = (sims[j][2], cres, done_at[j])
+    ready = max([done_at[k]] + [c[2] for c in companions.values()])
+    return _summarize(sc, results, companions, ex, ready), results
+
+
+def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False, ex=None):
+    """Run all replications; return (summary dict, replication results). Deterministic.
+
+    ``ex``: an open executor (``sim.executors.open_executor``); default a local pool of
+    ``workers`` processes (the scenario's ``simulation.workers`` when None).
+    """
+    if ex is None and sc.simulation.mode == "request":
+        from sim.executors import LOCAL_NAME
         from sim.request.mode import simulate_request_mode
-        return simulate_request_mode(sc, workers=workers, progress=progress)
-    with _display(progress) as bar:
-        return _simulate(sc, workers, bar)
+        summary, results = simulate_request_mode(sc, workers=workers, progress=progress)
+        summary["run"]["scheduler"] = LOCAL_NAME
+        return summary, results
+    if ex is None:
+        from sim.executors import LocalPool
+        ex = LocalPool(resolve_workers(sc, workers))
+    with progress_display(progress) as bar:
+        return simulate_many([sc], ex, bar)[0]
 
 
 def simulate(sc: Scenario, workers: int | None = None, progress: bool = False) -> dict:
@@ -238,37 +344,43 @@ def _scale_timeseries(ts_rows, sc: Scenario):
 
 def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
                progress: bool = True, scenario_file: str | None = None,
-               results_root: str | os.PathLike = "results") -> tuple[Path, dict]:
-    """Simulate and write the run directory; a failed run still leaves its config and error."""
-    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root)
+               results_root: str | os.PathLike = "results", scheduler=None) -> tuple[Path, dict]:
+    """Simulate and write the run directory; a failed run still leaves its config and error.
+
+    ``scheduler``: a Dask scheduler address (``tcp://host:port``) or ``distributed.Client``
+    to run the replications on (``sim.executors``); None = the local process pool.
+    """
+    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root, scheduler)
     return target, summary
 
 
 def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
                     progress: bool = True, scenario_file: str | None = None,
-                    results_root: str | os.PathLike = "results") -> tuple[Path, dict, list]:
+                    results_root: str | os.PathLike = "results", scheduler=None) -> tuple[Path, dict, list]:
     """``run_to_dir``, also returning the replication results (``sim.simulate(..., results=True)``)."""
+    from sim.executors import open_executor
     sha = scenario_sha256(sc)
     started = time.time()
     run_id = new_run_id(sha, started)
     target = Path(out) if out else default_run_dir(sc.name, run_id, results_root)
-    try:
-        summary, results = simulate_full(sc, workers, progress)
-    except ScenarioError:
-        raise  # bad input found late is still bad input: nothing written (sim.preflight should catch it first)
-    except Exception as exc:
-        summary = {**summary_header("simulation"),
-                   "run": run_block(sc, status="failed", error=f"{type(exc).__name__}: {exc}",
-                                    run_id=target.name, scenario_file=scenario_file,
-                                    started_utc=utc_iso(started)),
-                   "scenario": sc.model_dump(mode="json")}
-        write_run_dir(target, summary, sc.model_dump(mode="json"),
-                      extra_files={"error.txt": traceback.format_exc()})
-        raise
+    # the executor opens (a Dask scheduler is reached and checked) before anything is written
+    with open_executor(scheduler, resolve_workers(sc, workers)) as ex:
+        try:
+            summary, results = simulate_full(sc, workers, progress, ex if scheduler is not None else None)
+        except ScenarioError:
+            raise  # bad input found late is still bad input: nothing written (sim.preflight should catch it first)
+        except Exception as exc:
+            summary = {**summary_header("simulation"),
+                       "run": run_block(sc, status="failed", error=f"{type(exc).__name__}: {exc}",
+                                        run_id=target.name, scenario_file=scenario_file,
+                                        started_utc=utc_iso(started), scheduler=ex.name),
+                       "scenario": sc.model_dump(mode="json")}
+            write_run_dir(target, summary, sc.model_dump(mode="json"),
+                          extra_files={"error.txt": traceback.format_exc()})
+            raise
     summary["run"].update({"run_id": target.name, "scenario_file": scenario_file_ref(scenario_file),
                            "started_utc": utc_iso(started)})
     events, ts_rows, reps = _rows(results)
     write_run_dir(target, summary, sc.model_dump(mode="json"), events,
                   _scale_timeseries(ts_rows, sc), reps)
     return target, summary, results
-

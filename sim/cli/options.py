@@ -9,6 +9,12 @@ still works for now and prints one deprecation line on stderr.
 (``add_json``, ``print_json``: NaN and infinity as null, like summary.json), with progress and
 notes on stderr, so ``hivesim gate RUN --json | jq .passed`` works in CI.
 
+``--scheduler tcp://HOST:PORT`` (``add_scheduler``, ``scheduler_of``): run the replications of
+``hivesim run`` and ``hivesim sweep`` on a Dask distributed cluster (docs/scale-out.md). The
+option wins over the ``HIVESIM_SCHEDULER`` environment variable; a malformed address, in either,
+is refused before anything runs (exit 2). ``--workers`` sizes the local pool only, so giving it
+with a scheduler is refused too.
+
 ``plain(text)``: a docstring made into help text (no RST double backticks).
 """
 
@@ -17,7 +23,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["add_cluster_dir", "add_json", "print_json", "plain"]
+__all__ = ["add_cluster_dir", "add_json", "print_json", "plain", "add_scheduler", "scheduler_of"]
 
 
 class _DeprecatedAlias(argparse.Action):
@@ -56,3 +62,32 @@ def print_json(obj) -> None:
 def plain(text: str) -> str:
     """Help text from a docstring: RST markup (double backticks, ``::``) removed."""
     return text.replace("``", "").replace("::", ":")
+
+
+def _scheduler_address(text: str) -> str:
+    from sim.executors import parse_scheduler
+    try:
+        return parse_scheduler(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_scheduler(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--scheduler`` (into ``args.scheduler``, checked as it is parsed)."""
+    from sim.executors import CONNECT_TIMEOUT_S, SCHEDULER_ENV
+    parser.add_argument("--scheduler", metavar="tcp://HOST:PORT", type=_scheduler_address,
+                        help=f"run {what} on this Dask scheduler (needs hivesim[dist]; default: ${SCHEDULER_ENV}, "
+                             f"else the local process pool); unreachable within {CONNECT_TIMEOUT_S} s: exit 2; "
+                             f"see docs/scale-out.md")
+
+
+def scheduler_of(args) -> str | None:
+    """The scheduler to use: ``--scheduler``, else ``HIVESIM_SCHEDULER``, else None (local pool)."""
+    from sim.errors import HivesimError
+    from sim.executors import SCHEDULER_ENV, scheduler_from_env
+    scheduler = args.scheduler or scheduler_from_env()
+    if scheduler and getattr(args, "workers", None) is not None:
+        source = "--scheduler" if args.scheduler else SCHEDULER_ENV
+        raise HivesimError(f"--workers sizes the local process pool; with {source} ({scheduler}) the cluster's "
+                           f"workers run the replications: give one of them")
+    return scheduler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli.options import add_scheduler, scheduler_of
 from sim.errors import HivesimError
 
 __all__ = ["register", "cmd_run"]
@@ -20,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("--out", help="run directory to create (default: results/<name>/<run-id>)")
     p.add_argument("--results", default="results", help="root of default run directories (default: results)")
     p.add_argument("--workers", type=int, help="worker processes (default: scenario's simulation.workers)")
+    add_scheduler(p, "the replications")
     p.add_argument("--replications", type=int, help="shortcut for --set simulation.replications=N")
     p.add_argument("--seed", type=int, help="shortcut for --set simulation.seed=N")
     p.add_argument("--gate", action="store_true", help="apply the scenario's gates after the run (exit 1 on breach)")
@@ -35,6 +37,7 @@ def cmd_run(args) -> int:
     from sim.runner import run_to_dir
     from sim.preflight import load_checked
 
+    scheduler = scheduler_of(args)  # a malformed HIVESIM_SCHEDULER: exit 2 before anything runs
     sets = list(args.sets)
     if args.replications is not None:
         sets.append(f"simulation.replications={args.replications}")
@@ -51,7 +54,7 @@ def cmd_run(args) -> int:
     try:
         out, summary = run_to_dir(sc, args.out, args.workers, progress=not args.quiet,
                                   scenario_file=args.scenario or "<embedded webank-2023>",
-                                  results_root=args.results)
+                                  results_root=args.results, scheduler=scheduler)
     except HivesimError:
         raise
     except Exception as exc:  # an engine bug: the run dir keeps the config and the traceback

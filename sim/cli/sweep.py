@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 
-from sim.cli.options import add_json
+from sim.cli.options import add_json, add_scheduler, scheduler_of
 
 __all__ = ["register", "cmd_sweep", "sweep_table"]
 
@@ -44,7 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="sweep directory to create (default: results/<name>/sweep-<UTC time>)")
     p.add_argument("--results", default="results", help="root of default output directories")
     p.add_argument("--workers", type=int, help="local worker processes (default: CPU count)")
-    p.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the variants on this Dask scheduler")
+    add_scheduler(p, "every variant's replications")
     p.add_argument("--target", metavar="EXPR",
                    help='the cheapest variant meeting EXPR, e.g. "availability.request.lower>=99.999%%" (the '
                         "pessimistic end: met at 95%% confidence); exit 1 when none meets it")
@@ -66,6 +66,7 @@ def cmd_sweep(args) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise HivesimError(f"--workers: expected an integer >= 1, got {args.workers}")
+    scheduler = scheduler_of(args)  # a malformed HIVESIM_SCHEDULER: exit 2 before anything runs
     target = minimize = None
     if args.target is not None:  # before anything runs: a malformed target is bad input
         from sim.readers.target import check_minimize, parse_target
@@ -78,6 +79,7 @@ def cmd_sweep(args) -> int:
         base.append(f"simulation.replications={args.replications}")
     if args.seed is not None:
         base.append(f"simulation.seed={args.seed}")
+    from sim.executors import LOCAL_NAME
     from sim.results.schema import scenario_file_ref
     from sim.results.writer import check_output
     if args.out:
@@ -95,14 +97,14 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
     if Path(out).exists():
         raise HivesimError(f"{out}: already exists (choose another --out or remove it)")
-    results = run_variants(scenarios, scheduler=args.scheduler, workers=args.workers,
+    results = run_variants(scenarios, scheduler=scheduler, workers=args.workers,
                            progress=not (args.quiet or args.json),
                            label=f"{scenarios[0].name}: {len(variants)} variants")
     rows = table_rows(variants, results)
     swept = list(dict.fromkeys(k for v in variants for k in v.sets if len({json_key(x.sets.get(k)) for x in variants}) > 1))
     meta = {"scenario_file": scenario_file_ref(args.scenario), "scenario_name": scenarios[0].name, "base_sets": base,
             "grid": args.sets, "variants_file": args.variants, "swept_keys": swept,
-            "scheduler": args.scheduler or "local-process-pool"}
+            "scheduler": scheduler or LOCAL_NAME}
     choice = None
     if target is not None:
         from sim.readers.target import choose

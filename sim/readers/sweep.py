@@ -2,10 +2,11 @@
 
 Variants come from a grid of ``--set dotted.key=v1,v2,...`` (every combination) and/or a YAML
 file of named variants (``[{name: ..., set: {dotted.key: value}}]``; grid x file when both).
-Every variant is validated before anything runs (bad input: exit 2, nothing written). Each
-variant is one task, ``sim.runner.simulate(scenario, workers=1)``, executed on a local process
-pool or on a Dask distributed cluster (``scheduler="tcp://host:port"`` or a ``Client``). The
-simulation is deterministic for a seed, so both give the same table (only wall times differ).
+Every variant is validated before anything runs (bad input: exit 2, nothing written). The
+replications of every variant are cut into chunks and run as one batch (``sim.runner.simulate_many``)
+on a local process pool or on a Dask distributed cluster (``scheduler="tcp://host:port"`` or a
+``Client``; ``sim.executors``). The simulation is deterministic for a seed, so both give the
+same table (only wall times and ``run.scheduler`` differ).
 
 Grid value syntax: values are split on commas **outside** brackets, braces and quotes, and each
 piece is read as YAML, exactly like a single ``--set`` value::
@@ -227,100 +228,33 @@ def build_scenarios(scenario_path, variants: list[Variant], base_sets: list[str]
 
 
 # --------------------------------------------------------------------------- running
-def _task(scenario) -> dict:
-    """One variant = one task (module-level so process pools and Dask workers can import it).
-
-    The summary also carries the variant's ``per_replication`` values (``sim.readers.paired``), so
-    variants run with one seed are compared replication by replication (common random numbers)."""
-    from sim.readers.paired import per_replication_block
-    from sim.runner import simulate_full
-    summary, results = simulate_full(scenario, workers=1, progress=False)
-    summary["per_replication"] = per_replication_block(results)
-    return summary
-
-
 def run_variants(scenarios: list, scheduler=None, workers: int | None = None, progress: bool = True,
                  label: str = "sweep") -> list[dict | BaseException]:
     """Run every scenario; -> summaries (or the exception a variant raised), in input order.
 
-    ``scheduler``: ``None`` = local ``ProcessPoolExecutor`` (``workers`` processes, default CPU
-    count); ``"tcp://host:port"`` or a ``distributed.Client`` = that Dask cluster.
+    Every variant's replication chunks (and its cost variant's) go to the executor as one batch
+    (``sim.runner.simulate_many``), so the workers stay busy across variants. ``scheduler``:
+    ``None`` = local process pool (``workers`` processes, default CPU count); ``"tcp://host:port"``
+    or a ``distributed.Client`` = that Dask cluster (``sim.executors``).
     """
-    n = len(scenarios)
-    results: list = [None] * n
-    bar = task = None
-    if progress:
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
-        from rich.console import Console
-        # on stderr, like the run's bar: `hivesim sweep ... > table.txt` keeps the heartbeat visible
-        bar = Progress(TextColumn("[bold]sweep[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TimeRemainingColumn(), transient=True, console=Console(stderr=True))
-        bar.start()
-        task = bar.add_task(label, total=n)
-    try:
-        if scheduler is None:
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-            w = max(1, min(workers or os.cpu_count() or 1, n))
-            if w == 1:
-                for i, sc in enumerate(scenarios):
-                    try:
-                        results[i] = _task(sc)
-                    except Exception as exc:  # noqa: BLE001 - recorded per variant, reported after
-                        results[i] = exc
-                    if bar:
-                        bar.advance(task)
-            else:
-                import sim.runner  # noqa: F401  (imported before the pool forks: workers start warm)
-                with ProcessPoolExecutor(max_workers=w) as pool:
-                    futs = {pool.submit(_task, sc): i for i, sc in enumerate(scenarios)}
-                    for f in as_completed(futs):
-                        try:
-                            results[futs[f]] = f.result()
-                        except Exception as exc:  # noqa: BLE001
-                            results[futs[f]] = exc
-                        if bar:
-                            bar.advance(task)
+    from sim.executors import open_executor
+    from sim.runner import progress_display, simulate_many
+    with open_executor(scheduler, max(1, workers or os.cpu_count() or 1)) as ex, \
+            progress_display(bool(progress)) as bar:
+        # summaries only: replications come back without their events (sweeps write no events.csv)
+        done = simulate_many(scenarios, ex, bar, label=label, keep_events=False, fail_fast=False)
+    # each summary carries its per-replication values (sim.readers.paired), so variants run with one
+    # seed are compared replication by replication (common random numbers)
+    from sim.readers.paired import per_replication_block
+    out = []
+    for d in done:
+        if isinstance(d, BaseException):
+            out.append(d)
         else:
-            _run_dask(scenarios, scheduler, results, bar, task)
-    finally:
-        if bar:
-            bar.stop()
-    return results
-
-
-def _run_dask(scenarios, scheduler, results, bar, task) -> None:
-    # Dask is the optional ``dist`` extra (pyproject.toml): its absence is the user's setup, not a
-    # bug, so it gets one line saying what to install. No other import in hivesim is guarded.
-    try:
-        from distributed import Client, as_completed
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("distributed", "dask"):
-            raise  # Dask is installed but broken: show the real error
-        raise HivesimError("--scheduler runs the sweep on Dask, an optional extra: install hivesim[dist] "
-                           "(pip install 'hivesim[dist]')") from None
-    own = not isinstance(scheduler, Client)
-    if own:
-        try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise HivesimError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
-    else:
-        client = scheduler
-    try:
-        # pure=False: two variants with equal scenarios are still two tasks (no silent dedup)
-        futs = client.map(_task, scenarios, pure=False)
-        index = {f.key: i for i, f in enumerate(futs)}
-        for f in as_completed(futs):
-            try:
-                results[index[f.key]] = f.result()
-            except Exception as exc:  # noqa: BLE001
-                results[index[f.key]] = exc
-            if bar:
-                bar.advance(task)
-    finally:
-        if own:
-            client.close()
+            summary, results = d
+            summary["per_replication"] = per_replication_block(results)
+            out.append(summary)
+    return out
 
 
 def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta: dict) -> Path:
