@@ -239,9 +239,7 @@ VIEWS: dict[str, list[str]] = {
               "run.wall_seconds"],
 }
 
-# the axes of the sweep's cost/nines frontier (and its Pareto marks)
-COST_KEY, NINES_KEY = "cost.per_account_per_year", "availability.request.nines"
-
+COST_KEY, NINES_KEY = "cost.per_account_per_year", "availability.request.nines"  # the frontier's axes
 _INDEX_RE = re.compile(r"\[\d+\]")
 
 
