@@ -142,16 +142,18 @@ def test_sensitivity_tornado_sorted_paired(scenario, tmp_path):
 
 
 def test_solve_brackets_the_target(scenario, tmp_path):
-    """Detection 5 s meets 99.98 % on the lower end in this tiny bank and 300 s does not (both
+    """Detection 5 s meets 99.99 % on the mean in this tiny bank (99.995 % measured) and 300 s (99.983 %) does not (both
     simulated here, the test fails if that ever changes); bisection must end on a bracket whose two
-    ends are simulations that met and did not meet the target."""
+    ends are simulations that met and did not meet the target. The mean, not the lower end: with the
+    few-event interval (sim.metrics.intervals) this tiny bank's lower end is set by its handful of
+    episodes and is not monotone in detection time, which is not what this test is about."""
     out = tmp_path / "whatif"
     rc = main(["sensitivity", str(scenario), "--solve", f"{DETECTION}=5s,300s", "--target",
-               "availability.request.lower>=99.98%", "--iterations", "3", "--out", str(out), "--workers", "1", "-q"])
+               "availability.request.mean>=99.99%", "--iterations", "3", "--out", str(out), "--workers", "1", "-q"])
     doc = json.loads((out / "summary.json").read_text())["what_if"]
     steps = {s["value"]: s for s in doc["steps"]}
     assert rc == 0 and doc["outcome"] == "bracketed" and len(doc["steps"]) == 2 + 3
     assert steps[doc["meets"]]["met"] is True and steps[doc["fails"]]["met"] is False
     assert 5 <= doc["meets"] < doc["fails"] <= 300  # faster detection is better
-    assert all(s["met"] == (s["target_value"] >= 0.9998) for s in doc["steps"])
+    assert all(s["met"] == (s["target_value"] >= 0.9999) for s in doc["steps"])
     assert (out / "whatif.png").exists() and (out / "whatif.csv").exists()
