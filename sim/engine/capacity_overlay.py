@@ -27,6 +27,8 @@ class CapacityOverlay:
         self.gray = gray
         self.mean_tps = float(sc.workload.transactions_per_day)
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
+        # a capacity this close to nominal counts as nominal (precomputed: compared at every event)
+        self._nominal_floor = [cap * (1 - 1e-12) for cap in self.nominal_cap]
         led = ledger
         nominal = cm.nominal_effect(led.warm, led.horizon)
         self.lat_hist = nominal.latency_hist.copy()
@@ -63,21 +65,36 @@ class CapacityOverlay:
             led.ts_slow[k] = total
 
     def _value(self, c):
-        if c.writes_failed > 0.0 or c.reads_failed > 0.0:
-            return None
         cm = self.cm
         gray = self.gray
-        down = self.server_down
-        app_gray = sum(1 for s in c.app if s in gray and down[s] == 0) if gray else 0
         dbf = cm.db_factor_for(c.index, c.primary)
-        if c.primary in gray:
-            dbf *= cm.gray_factor
+        if gray:
+            down = self.server_down
+            app_gray = sum(1 for s in c.app if s in gray and down[s] == 0)
+            if c.primary in gray:
+                dbf *= cm.gray_factor
+        else:
+            app_gray = 0
         cap = cm.cell_capacity_tps(c.index, c.app_up - app_gray, app_gray, dbf)
-        return None if cap >= self.nominal_cap[c.index] * (1 - 1e-12) else cap
+        return None if cap >= self._nominal_floor[c.index] else cap
 
     def refresh(self, c):
         """After a change in cell ``c``: open or close its below-nominal period."""
-        new = self._value(c)
+        if c.writes_failed > 0.0 or c.reads_failed > 0.0:
+            new = None  # a failing cell is left to the outage accounting
+        elif self.gray:
+            new = self._value(c)
+            c.cap_asked = None
+        else:
+            # without gray nodes the capacity depends only on (app_up, primary): when they are
+            # what this cell last asked the model for, so is the answer (and the model's record
+            # of which state gave that capacity is already this one), so it is not asked again
+            asked = (c.app_up, c.primary)
+            if asked == c.cap_asked:
+                new = c.cap_answer
+            else:
+                new = c.cap_answer = self._value(c)
+                c.cap_asked = asked
         if new == c.cap:
             return
         if c.cap is not None:

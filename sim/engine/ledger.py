@@ -199,7 +199,7 @@ class Ledger:
             c.episode_cause = cause
         elif old_impaired and not new_impaired:
             self.impaired_cells -= 1
-            self.episodes.record(c.episode_start, now, f"cell[{c.index}]", c.episode_cause,
+            self.episodes.record(c.episode_start, now, c.name, c.episode_cause,
                                  "cell-down" if c.reads_failed >= 1.0 else "writes-down",
                                  s * max(c.writes_failed, c.reads_failed), True)
             c.episode_start = None
@@ -221,6 +221,6 @@ class Ledger:
         """At the horizon: the cell's last figure, and its episode if one is still open."""
         self.flush_cell(c)
         if c.episode_start is not None:
-            self.episodes.record(c.episode_start, horizon, f"cell[{c.index}]", c.episode_cause,
+            self.episodes.record(c.episode_start, horizon, c.name, c.episode_cause,
                                  "cell-down" if c.reads_failed >= 1.0 else "writes-down",
                                  c.share * max(c.writes_failed, c.reads_failed), True)

@@ -29,6 +29,11 @@ from sim.scenario.model import Scenario
 
 __all__ = ["Replication", "run_replication"]
 
+# server roles as small integers (compared at every failure and repair); as before, any other
+# role is treated as a bus node
+_DB, _APP, _GNS, _BUS = range(4)
+_ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS}
+
 
 class Replication:
     """One replication: build the bank's state and fault processes, run, return the figures."""
@@ -52,6 +57,9 @@ class Replication:
         self.server_down = [0] * len(self.plan.servers)  # holders of each server's failure
         self.gray: set[int] = set()                      # servers in a gray failure
         self.cells = [CellState(c) for c in self.plan.cells]
+        # per server, what its first failure or last repair changes: looked up once, not per event
+        self._role = [_ROLES.get(srv.role, _BUS) for srv in self.plan.servers]
+        self._cell = [self.cells[srv.cell] if srv.cell is not None else None for srv in self.plan.servers]
         self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
                                         self.server_down, sim.warmup)
         self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
@@ -71,16 +79,16 @@ class Replication:
         down[s] += 1
         if down[s] > 1:
             return
-        srv = self.plan.servers[s]
-        if srv.role == "db":
-            c = self.cells[srv.cell]
+        role = self._role[s]
+        if role == _DB:
+            c = self._cell[s]
             c.n_up -= 1
             self.replica_sets.reconcile(c, cause)
-        elif srv.role == "app":
-            c = self.cells[srv.cell]
+        elif role == _APP:
+            c = self._cell[s]
             c.app_up -= 1
             self.replica_sets.update(c, cause)
-        elif srv.role == "gns":
+        elif role == _GNS:
             self.shared.gns_fail(cause)
         else:
             self.shared.bus_fail(cause)
@@ -91,16 +99,16 @@ class Replication:
         down[s] -= 1
         if down[s] > 0:
             return
-        srv = self.plan.servers[s]
-        if srv.role == "db":
-            c = self.cells[srv.cell]
+        role = self._role[s]
+        if role == _DB:
+            c = self._cell[s]
             c.n_up += 1
             self.replica_sets.reconcile(c, cause)
-        elif srv.role == "app":
-            c = self.cells[srv.cell]
+        elif role == _APP:
+            c = self._cell[s]
             c.app_up += 1
             self.replica_sets.update(c, cause)
-        elif srv.role == "gns":
+        elif role == _GNS:
             self.shared.gns_repair(cause)
         else:
             self.shared.bus_repair(cause)
