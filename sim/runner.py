@@ -82,6 +82,46 @@ def progress_bar():
                     console=Console(stderr=True))
 
 
+# The run's process pool: one for a run and its cost variant (``cost.compare_with``), so the
+# variant's replications are queued right behind the run's and both keep every worker busy (no
+# second pool start-up, no idle tail while the first simulation is being summarised).
+_POOL: dict = {}
+
+
+@contextmanager
+def _run_pool(workers: int):
+    if workers <= 1 or _POOL:  # one worker, or a pool already serves this run
+        yield
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        _POOL.update(pool=pool, pending={})
+        try:
+            yield
+        finally:
+            for futs in _POOL["pending"].values():  # a failed run: drop what was queued
+                for f in futs:
+                    f.cancel()
+            _POOL.clear()
+
+
+def _submit(sc: Scenario, workers: int) -> list:
+    pending = _POOL["pending"].pop(scenario_sha256(sc), None)
+    if pending is not None:
+        return pending
+    return [_POOL["pool"].submit(_work, sc, idx) for idx in _chunks(sc.simulation.replications, workers)]
+
+
+def _queue_cost_variant(sc: Scenario, workers: int | None) -> None:
+    """Queue the cost variant's replications behind the run's (its results are read later)."""
+    if sc.cost is None or sc.cost.compare_with is None:
+        return
+    from sim.cost import variant_scenario
+    variant = variant_scenario(sc)
+    w = resolve_workers(variant, workers)  # as summary_extras will resolve it
+    if w > 1:
+        _POOL["pending"][scenario_sha256(variant)] = _submit(variant, w)
+
+
 def _replicate(sc: Scenario, workers: int, bar=None, what: str = "simulating") -> list[ReplicationResult]:
     """Every replication of ``sc``, in order; ``bar`` (a rich Progress) gets a line of its own."""
     n = sc.simulation.replications
@@ -95,8 +135,9 @@ def _replicate(sc: Scenario, workers: int, bar=None, what: str = "simulating") -
                 bar.advance(task)
         return out
     out = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futs = [pool.submit(_work, sc, idx) for idx in _chunks(n, workers)]
+    with _run_pool(workers):
+        futs = _submit(sc, workers)
+        _queue_cost_variant(sc, workers)
         for f in as_completed(futs):
             part = f.result()
             out.extend(part)
@@ -192,7 +233,7 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
     if sc.simulation.mode == "request":
         from sim.request.mode import simulate_request_mode
         return simulate_request_mode(sc, workers=workers, progress=progress)
-    with _display(progress) as bar:
+    with _display(progress) as bar, _run_pool(resolve_workers(sc, workers)):
         return _simulate(sc, workers, bar)
 
 

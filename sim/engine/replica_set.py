@@ -65,6 +65,17 @@ class ReplicaSets:
         if self.capacity is not None:
             self.capacity.refresh(c)
 
+    def app_changed(self, c, tier_flipped: bool, cause: str):
+        """An app node of the cell went down or came back (``tier_flipped``: the tier with it).
+
+        Most app node events leave the tier up: then no fraction of the cell's traffic can
+        change (``update`` reads app nodes only through ``app_min``), only its capacity.
+        """
+        if tier_flipped:
+            self.update(c, cause)
+        elif self.capacity is not None:
+            self.capacity.refresh(c)
+
     def reconcile(self, c, cause: str):
         """After a change in the cell: start a failover if the primary is gone, update state."""
         if c.primary is not None and self.server_down[c.primary] > 0:

@@ -87,7 +87,7 @@ class Replication:
         elif role == _APP:
             c = self._cell[s]
             c.app_up -= 1
-            self.replica_sets.update(c, cause)
+            self.replica_sets.app_changed(c, c.app_up == c.app_min - 1, cause)
         elif role == _GNS:
             self.shared.gns_fail(cause)
         else:
@@ -107,7 +107,7 @@ class Replication:
         elif role == _APP:
             c = self._cell[s]
             c.app_up += 1
-            self.replica_sets.update(c, cause)
+            self.replica_sets.app_changed(c, c.app_up == c.app_min, cause)
         elif role == _GNS:
             self.shared.gns_repair(cause)
         else:
