@@ -9,10 +9,40 @@ effect. Periods when a cell is already failing (w or r > 0) are left to the outa
 from __future__ import annotations
 
 import math
+import weakref
 
 from sim.profile import DAY
 
 __all__ = ["CapacityOverlay"]
+
+
+# capacity model -> {(warm-up, horizon, step): slow requests per bucket}: the all-up bank's slow
+# requests are the same in every replication (8,760 hourly buckets a year)
+_NOMINAL_SLOW: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _nominal_slow_timeseries(cm, plan, led, nominal_cap, mean_tps) -> tuple[float, ...]:
+    """Slow requests of the all-up bank per timeseries bucket (the day repeats hour by hour)."""
+    memo = _NOMINAL_SLOW.setdefault(cm, {})
+    key = (led.warm, led.horizon, led.ts_step)
+    if key in memo:
+        return memo[key]
+    per_hour = [sum(cm.interval_effect(c.index, nominal_cap[c.index], h * 3600.0,
+                                       (h + 1) * 3600.0).slow for c in plan.cells) / mean_tps
+                for h in range(24)]
+    step, base = led.ts_step, led.warm
+    out = []
+    for k in range(len(led.ts_slow)):
+        a, b = base + k * step, min(led.horizon, base + (k + 1) * step)
+        total = 0.0
+        while a < b:  # split the bucket at hour boundaries
+            h_end = (math.floor(a / 3600.0) + 1) * 3600.0
+            end = min(b, h_end)
+            total += per_hour[int((a % DAY) // 3600.0)] * (end - a) / 3600.0
+            a = end
+        out.append(total)
+    memo[key] = tuple(out)
+    return memo[key]
 
 
 class CapacityOverlay:
@@ -34,7 +64,7 @@ class CapacityOverlay:
         self.lat_hist = nominal.latency_hist.copy()
         self.slow_req = nominal.slow / self.mean_tps
         if led.ts_step is not None:
-            self._nominal_slow_timeseries()
+            led.ts_slow[:] = _nominal_slow_timeseries(cm, plan, led, self.nominal_cap, self.mean_tps)
         shed = nominal.shed / self.mean_tps
         if shed > 0:  # under-provisioned at peak: every day sheds
             led.failed_req += shed
@@ -46,23 +76,6 @@ class CapacityOverlay:
                 for k, off in enumerate(led.ts_offered):
                     led.ts_failed[k] += shed * off / tot
             led.cause_failed["capacity"] = shed
-
-    def _nominal_slow_timeseries(self):
-        """Slow requests of the all-up bank per timeseries bucket (the day repeats hour by hour)."""
-        cm, led = self.cm, self.ledger
-        per_hour = [sum(cm.interval_effect(c.index, self.nominal_cap[c.index], h * 3600.0,
-                                           (h + 1) * 3600.0).slow for c in self.plan.cells) / self.mean_tps
-                    for h in range(24)]
-        step, base = led.ts_step, led.warm
-        for k in range(len(led.ts_slow)):
-            a, b = base + k * step, min(led.horizon, base + (k + 1) * step)
-            total = 0.0
-            while a < b:  # split the bucket at hour boundaries
-                h_end = (math.floor(a / 3600.0) + 1) * 3600.0
-                end = min(b, h_end)
-                total += per_hour[int((a % DAY) // 3600.0)] * (end - a) / 3600.0
-                a = end
-            led.ts_slow[k] = total
 
     def _value(self, c):
         cm = self.cm

@@ -148,12 +148,38 @@ def _event_count(env) -> int:
     return next(env._eid)
 
 
+# Scenario fingerprint -> (plan, capacity model). Both are deterministic functions of the
+# scenario and hold no randomness (the capacity model's caches are queueing tables, ~40 ms to
+# build for webank-2023: as long as a replication), so the replications of a scenario that one
+# process runs share them, whoever calls (the runner passes its own, built the same way).
+_MODELS: dict[str, tuple] = {}
+
+
+def _models(sc: Scenario, plan: BankPlan | None, capacity):
+    if plan is not None and (capacity is not None or sc.capacity is None):
+        return plan, capacity
+    from sim.scenario import scenario_sha256
+    key = scenario_sha256(sc)
+    if key not in _MODELS:
+        if len(_MODELS) >= 8:
+            _MODELS.clear()
+        built = plan or build_bank(sc)
+        cm = None
+        if sc.capacity is not None:
+            from sim.capacity import CapacityModel
+            cm = CapacityModel(sc, built)
+        _MODELS[key] = (built, cm)
+    cached_plan, cached_cm = _MODELS[key]
+    return plan or cached_plan, capacity or cached_cm
+
+
 def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
                     capacity=None) -> ReplicationResult:
     """Run replication ``index`` of ``sc`` (deterministic for the scenario's seed).
 
-    ``capacity``: a ``sim.capacity.CapacityModel`` to reuse across replications (its caches
-    hold no randomness); built from the scenario when it has a ``capacity:`` section.
+    ``plan`` and ``capacity`` (a ``sim.model.BankPlan`` and a ``sim.capacity.CapacityModel``,
+    reusable across replications: they hold no randomness) are built from the scenario when not
+    given, once per scenario and process.
     """
     # The cyclic garbage collector finds nothing to free in a replication (SimPy drops an
     # event's callbacks once processed, so processes and events die by reference counting; peak
@@ -164,6 +190,7 @@ def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        plan, capacity = _models(sc, plan, capacity)
         return Replication(sc, index, plan, capacity=capacity).run()
     finally:
         if was_enabled:
