@@ -27,6 +27,7 @@ def start(bank) -> None:
         cr = c.spec.db.repair_crews
         if cr != "unlimited":
             crews_for[c.index] = simpy.Resource(env, capacity=cr)
+    samplers: dict[tuple, tuple[Sampler, Sampler]] = {}
     for srv in plan.servers:
         kinds = []
         if comp.server and srv.role in comp.server_roles:
@@ -43,13 +44,19 @@ def start(bank) -> None:
         elif srv.role == "bus" and comp.bus_node:
             kinds.append(("bus-node", comp.bus_node, None))
         for cause, fd, repair_mean in kinds:
-            ttf = Sampler.ttf(fd)
-            if cause == "server" and srv.role == "db" and beta > 0:
-                if beta >= 1:
-                    continue  # every DB server failure is a common-cause one
-                ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
+            common_cause = cause == "server" and srv.role == "db" and beta > 0
+            if common_cause and beta >= 1:
+                continue  # every DB server failure is a common-cause one
+            # samplers hold no state: one pair per (family, repair time) serves every server
+            key = (cause, common_cause, repair_mean)
+            pair = samplers.get(key)
+            if pair is None:
+                ttf = Sampler.ttf(fd)
+                if common_cause:
+                    ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
+                pair = samplers[key] = (ttf, Sampler.ttr(fd, repair_mean))
             crews = crews_for.get(srv.cell) if srv.role == "db" else None
-            env.process(_component(bank, srv.index, ttf, Sampler.ttr(fd, repair_mean),
+            env.process(_component(bank, srv.index, pair[0], pair[1],
                                    f"{srv.role}-{cause}" if cause == "server" else cause, crews))
 
 
