@@ -51,7 +51,8 @@ def poisson_arrivals(spec: RequestSpec, rng, lanes: int) -> np.ndarray:
     u[np.arange(nmax)[None, :] >= counts[:, None]] = np.inf
     u.sort(axis=1)
     if rates.size == 1:  # one piece: edges[0] + (u - cum[0]) / rate is u / rate, bit for bit
-        return u / rates[0]
+        u /= rates[0]  # in place: fresh arrays of a million requests cost page faults
+        return u
     finite = np.isfinite(u)
     # piece j holds cumulative rate [cum[j], cum[j+1]); zero-rate pieces are empty and skipped
     # because side="right" lands on the last piece starting at or before u
@@ -86,7 +87,10 @@ def _draw(spec, rng, lanes):
     arr = poisson_arrivals(spec, rng, lanes)
     valid = np.isfinite(arr)
     write = (rng.random(arr.shape) < spec.write_fraction) & valid
-    svc = [np.where(valid, t.sample(rng, arr.shape), 0.0) for t in spec.tiers]
+    svc = [t.sample(rng, arr.shape) for t in spec.tiers]
+    invalid = ~valid
+    for x in svc:  # padding holds no server (in place, as np.where(valid, x, 0.0) would give)
+        x[invalid] = 0.0
     return arr, valid, write, svc
 
 
@@ -151,7 +155,8 @@ def _vector(spec, lanes, arr, valid, write, svc):
     if fast_fail is not None:
         outcome[fast_fail] = FAILED
     outcome[ok] = OK
-    finish = np.where(ok | fast_fail if fast_fail is not None else ok, t, deadline)
+    finish = deadline  # the deadline, except where an answer came first (in place)
+    np.copyto(finish, t, where=ok | fast_fail if fast_fail is not None else ok)
     v = valid
     n = int(np.count_nonzero(v))
     # rows are filled from the left (arrivals padded with inf), so a lane's requests are the
@@ -161,8 +166,16 @@ def _vector(spec, lanes, arr, valid, write, svc):
     return RequestResult(
         spec=spec, replications=lanes, method="vector", lane=lane,
         arrival=arrival, finish=finish[v], outcome=outcome[v], attempts=np.ones(n, np.int16),
-        write=write[v], committed=committed[v], service=np.where(ok, served, np.nan)[v],
-        attempt_lane=lane.copy(), attempt_time=arrival.copy())
+        write=write[v], committed=committed[v], service=_where_ok(served, ok)[v],
+        # one attempt per request: the attempt arrays are the request arrays (shared, read-only;
+        # copying millions of values into fresh memory costs page faults)
+        attempt_lane=lane, attempt_time=arrival)
+
+
+def _where_ok(served, ok):
+    """``np.where(ok, served, nan)``: in place when ``served`` is the engine's own (one tier)."""
+    np.copyto(served, np.nan, where=~ok)
+    return served
 
 
 # --------------------------------------------------------------------------- event path
