@@ -1,10 +1,12 @@
 """P2: one simulated year of webank-2023 in fluid mode vs 1 M bare SimPy timeout events.
 
-Numerator: wall time of ``sim.engine.run_replication(scenario, 0)`` for the reference scenario
-with a one-year horizon (one replication). Denominator: wall time of one SimPy process that
+Numerator: wall time of ``sim.engine.run_replication(scenario, i)`` (run i) for the reference
+scenario with a one-year horizon (one replication). The bank's plan and capacity tables are built
+once per scenario and process (``run_replication`` caches them, as a run's workers do), so run 0
+pays for them (reported as ``first_year_wall_s``) and the median is a year's marginal cost. Denominator: wall time of one SimPy process that
 yields ``env.timeout(1)`` one million times in the same run (the kernel's own cost per event).
-Value = median over runs of the per-run ratio; target <= 0.5, i.e. a simulated year of the whole
-bank costs less than half a million bare SimPy events.
+Value = median over runs of the per-run ratio; target <= 0.03 (issue 17; it was 0.5), i.e. a
+simulated year of the whole bank costs less than 30,000 bare SimPy events.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import simpy
 from benchmarks.common import figure, median, timed
 
 __all__ = ["run", "bare_simpy", "load_reference"]
+
+TARGET = 0.03
 
 
 def bare_simpy(n: int = 1_000_000) -> None:
@@ -43,7 +47,7 @@ def run(quick: bool = False, runs: int = 3) -> dict:
         from sim.engine import run_replication
         scenario = load_reference(["simulation.horizon=30d"] if quick else [])
     except Exception as exc:  # the fluid engine lands on main separately; report, don't crash
-        return figure(None, 0.5, "<=", error=f"fluid engine not available: {type(exc).__name__}: {exc}")
+        return figure(None, TARGET, "<=", error=f"fluid engine not available: {type(exc).__name__}: {exc}")
     ratios, fluid, bare = [], [], []
     for i in range(runs):
         _, tb = timed(bare_simpy, 100_000 if quick else 1_000_000)
@@ -52,6 +56,6 @@ def run(quick: bool = False, runs: int = 3) -> dict:
         ratios.append(tf / tb)
         fluid.append(tf)
         bare.append(tb)
-    return figure(median(ratios), 0.5, "<=", unit="x", runs=runs, fluid_year_wall_s=median(fluid),
-                  bare_simpy_1m_wall_s=median(bare), ratios=ratios,
+    return figure(median(ratios), TARGET, "<=", unit="x", runs=runs, fluid_year_wall_s=median(fluid),
+                  bare_simpy_1m_wall_s=median(bare), ratios=ratios, first_year_wall_s=fluid[0],
                   horizon_days=scenario.simulation.horizon / 86400)

@@ -1,8 +1,9 @@
-"""Run P1-P4 and render them: ``run(quick, runs, only)`` -> dict; ``table(results)`` -> rich Table."""
+"""Run the figures (P1-P4, P6, P7) and render them: ``run(quick, runs, only)`` -> dict; ``table(results)`` -> rich Table."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import time
 
 __all__ = ["FIGURES", "run", "table"]
@@ -12,10 +13,13 @@ FIGURES = {
     "P2": ("benchmarks.p2_fluid", "1 simulated year of webank-2023 (fluid) / 1 M bare SimPy timeouts, wall"),
     "P3": ("benchmarks.p3_rare", "quorum loss: naive MC years / importance-sampling years for +-10 % (min over cases)"),
     "P4": ("benchmarks.p4_scaling", "time (CPU) of a year when the bank doubles to 1,000 cells; peak RSS <= 1 GiB"),
+    "P6": ("benchmarks.p6_run", "default `hivesim run` of webank-2023 (+ cost variant, report) / 1 M bare SimPy timeouts, wall"),
+    "P7": ("benchmarks.p7_sweep", "32-variant sweep of webank-2023 at 200 replications, wall s on this machine"),
 }
 
 
-def run(quick: bool = False, runs: int = 3, only=None, progress=None) -> dict:
+def run(quick: bool = False, runs: int = 3, only=None, progress=None, full: bool = False) -> dict:
+    """``full``: figures that can be estimated from a subset (P7) run in full instead."""
     out = {}
     for key, (mod, what) in FIGURES.items():
         if only and key not in only:
@@ -24,7 +28,9 @@ def run(quick: bool = False, runs: int = 3, only=None, progress=None) -> dict:
             progress(f"{key}: {what} ...")
         t = time.perf_counter()
         try:
-            res = importlib.import_module(mod).run(quick=quick, runs=runs)
+            fn = importlib.import_module(mod).run
+            opts = {"full": full} if "full" in inspect.signature(fn).parameters else {}
+            res = fn(quick=quick, runs=runs, **opts)
         except Exception as exc:  # one broken figure must not hide the others
             res = {"value": None, "pass": False, "error": f"{type(exc).__name__}: {exc}"}
         res["what"] = what
@@ -59,6 +65,13 @@ def _limit(key, r):
         s = r["sizes"]
         return ("CPU " + "; ".join(f"{x['cells']}: {x['cpu_s']:.1f} s {x['peak_rss_mib']:.0f} MiB" for x in s)
                 + f"; wall ratio {r['wall_ratio']:.2f}")
+    if key == "P6":
+        return (f"run {r['run_wall_s']:.1f} s ({r['replications']} + {r['variant_replications']} replications, "
+                f"{r['workers']} workers; simulation {r['simulate_wall_s']:.1f} s), "
+                f"1 M SimPy timeouts {r['bare_simpy_1m_wall_s']:.2f} s")
+    if key == "P7":
+        return (f"{r['basis']} ({r['variants_run']} of {r['variants']} run in {r['measured_wall_s']:.0f} s), "
+                f"{r['cores']} cores")
     return ""
 
 

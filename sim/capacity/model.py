@@ -83,6 +83,10 @@ class CapacityModel:
         self.gray_factor = gray.capacity_factor if gray is not None else GrayFailures.model_fields["capacity_factor"].default
         self._tiers = [self._cell_tiers(c.spec) for c in self.plan.cells]
         self._state_by_cap: dict[tuple[int, float], tuple[float, float]] = {}
+        # cached: a cell's capacity depends only on (cell, app_up, app_gray, db_factor), and the
+        # fluid engine asks for it at nearly every event (value: the _state_by_cap key, the tier
+        # state and the capacity)
+        self._cap_memo: dict[tuple, tuple[tuple[int, float], tuple[float, float], float]] = {}
         self._tables: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._nominal: dict[tuple[float, float], IntervalEffect] = {}
 
@@ -115,11 +119,16 @@ class CapacityModel:
 
         Minimum over the tiers; below ``app.min_nodes`` live nodes the app tier serves nothing.
         """
-        n_eff = self._n_eff(cell, app_up, app_gray)
-        cap = self._capacity(cell, n_eff, db_factor)
-        # interval_effect gets only the number: remember which tier state produced it
-        self._state_by_cap[(cell, round(cap, 6))] = (n_eff, db_factor)
-        return cap
+        memo = self._cap_memo.get((cell, app_up, app_gray, db_factor))
+        if memo is None:
+            n_eff = self._n_eff(cell, app_up, app_gray)
+            cap = self._capacity(cell, n_eff, db_factor)
+            memo = self._cap_memo[(cell, app_up, app_gray, db_factor)] = (
+                (cell, round(cap, 6)), (n_eff, db_factor), cap)
+        # interval_effect gets only the number: remember which tier state produced it (on every
+        # call, cached or not: the last state asked for a capacity is the one its effect uses)
+        self._state_by_cap[memo[0]] = memo[1]
+        return memo[2]
 
     def nominal_capacity_tps(self, cell: int) -> float:
         """Capacity with every app node healthy and the primary on its usual hardware."""

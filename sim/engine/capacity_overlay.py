@@ -9,10 +9,40 @@ effect. Periods when a cell is already failing (w or r > 0) are left to the outa
 from __future__ import annotations
 
 import math
+import weakref
 
 from sim.profile import DAY
 
 __all__ = ["CapacityOverlay"]
+
+
+# capacity model -> {(warm-up, horizon, step): slow requests per bucket}: the all-up bank's slow
+# requests are the same in every replication (8,760 hourly buckets a year)
+_NOMINAL_SLOW: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _nominal_slow_timeseries(cm, plan, led, nominal_cap, mean_tps) -> tuple[float, ...]:
+    """Slow requests of the all-up bank per timeseries bucket (the day repeats hour by hour)."""
+    memo = _NOMINAL_SLOW.setdefault(cm, {})
+    key = (led.warm, led.horizon, led.ts_step)
+    if key in memo:
+        return memo[key]
+    per_hour = [sum(cm.interval_effect(c.index, nominal_cap[c.index], h * 3600.0,
+                                       (h + 1) * 3600.0).slow for c in plan.cells) / mean_tps
+                for h in range(24)]
+    step, base = led.ts_step, led.warm
+    out = []
+    for k in range(len(led.ts_slow)):
+        a, b = base + k * step, min(led.horizon, base + (k + 1) * step)
+        total = 0.0
+        while a < b:  # split the bucket at hour boundaries
+            h_end = (math.floor(a / 3600.0) + 1) * 3600.0
+            end = min(b, h_end)
+            total += per_hour[int((a % DAY) // 3600.0)] * (end - a) / 3600.0
+            a = end
+        out.append(total)
+    memo[key] = tuple(out)
+    return memo[key]
 
 
 class CapacityOverlay:
@@ -27,12 +57,14 @@ class CapacityOverlay:
         self.gray = gray
         self.mean_tps = float(sc.workload.transactions_per_day)
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
+        # a capacity this close to nominal counts as nominal (precomputed: compared at every event)
+        self._nominal_floor = [cap * (1 - 1e-12) for cap in self.nominal_cap]
         led = ledger
         nominal = cm.nominal_effect(led.warm, led.horizon)
         self.lat_hist = nominal.latency_hist.copy()
         self.slow_req = nominal.slow / self.mean_tps
         if led.ts_step is not None:
-            self._nominal_slow_timeseries()
+            led.ts_slow[:] = _nominal_slow_timeseries(cm, plan, led, self.nominal_cap, self.mean_tps)
         shed = nominal.shed / self.mean_tps
         if shed > 0:  # under-provisioned at peak: every day sheds
             led.failed_req += shed
@@ -45,39 +77,37 @@ class CapacityOverlay:
                     led.ts_failed[k] += shed * off / tot
             led.cause_failed["capacity"] = shed
 
-    def _nominal_slow_timeseries(self):
-        """Slow requests of the all-up bank per timeseries bucket (the day repeats hour by hour)."""
-        cm, led = self.cm, self.ledger
-        per_hour = [sum(cm.interval_effect(c.index, self.nominal_cap[c.index], h * 3600.0,
-                                           (h + 1) * 3600.0).slow for c in self.plan.cells) / self.mean_tps
-                    for h in range(24)]
-        step, base = led.ts_step, led.warm
-        for k in range(len(led.ts_slow)):
-            a, b = base + k * step, min(led.horizon, base + (k + 1) * step)
-            total = 0.0
-            while a < b:  # split the bucket at hour boundaries
-                h_end = (math.floor(a / 3600.0) + 1) * 3600.0
-                end = min(b, h_end)
-                total += per_hour[int((a % DAY) // 3600.0)] * (end - a) / 3600.0
-                a = end
-            led.ts_slow[k] = total
-
     def _value(self, c):
-        if c.writes_failed > 0.0 or c.reads_failed > 0.0:
-            return None
         cm = self.cm
         gray = self.gray
-        down = self.server_down
-        app_gray = sum(1 for s in c.app if s in gray and down[s] == 0) if gray else 0
         dbf = cm.db_factor_for(c.index, c.primary)
-        if c.primary in gray:
-            dbf *= cm.gray_factor
+        if gray:
+            down = self.server_down
+            app_gray = sum(1 for s in c.app if s in gray and down[s] == 0)
+            if c.primary in gray:
+                dbf *= cm.gray_factor
+        else:
+            app_gray = 0
         cap = cm.cell_capacity_tps(c.index, c.app_up - app_gray, app_gray, dbf)
-        return None if cap >= self.nominal_cap[c.index] * (1 - 1e-12) else cap
+        return None if cap >= self._nominal_floor[c.index] else cap
 
     def refresh(self, c):
         """After a change in cell ``c``: open or close its below-nominal period."""
-        new = self._value(c)
+        if c.writes_failed > 0.0 or c.reads_failed > 0.0:
+            new = None  # a failing cell is left to the outage accounting
+        elif self.gray:
+            new = self._value(c)
+            c.cap_asked = None
+        else:
+            # without gray nodes the capacity depends only on (app_up, primary): when they are
+            # what this cell last asked the model for, so is the answer (and the model's record
+            # of which state gave that capacity is already this one), so it is not asked again
+            asked = (c.app_up, c.primary)
+            if asked == c.cap_asked:
+                new = c.cap_answer
+            else:
+                new = c.cap_answer = self._value(c)
+                c.cap_asked = asked
         if new == c.cap:
             return
         if c.cap is not None:

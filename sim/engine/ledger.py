@@ -29,6 +29,25 @@ from sim.profile import DAY, DayProfile
 __all__ = ["Ledger"]
 
 
+_OFFERED: dict[tuple, tuple[float, ...]] = {}
+
+
+def _offered(profile: DayProfile, warmup: float, horizon: float, step: float) -> tuple[float, ...]:
+    """Offered traffic per bucket of ``step`` seconds after warm-up (the last one may be short).
+
+    The same for every replication of a scenario (8,760 hourly buckets a year): cached.
+    """
+    key = (tuple(profile.weights.tolist()), warmup, horizon, step)
+    out = _OFFERED.get(key)
+    if out is None:
+        if len(_OFFERED) >= 32:
+            _OFFERED.clear()
+        nb = max(1, math.ceil((horizon - warmup) / step - 1e-9))
+        out = _OFFERED[key] = tuple(profile.integral(warmup + b * step, min(horizon, warmup + (b + 1) * step))
+                                    for b in range(nb))
+    return out
+
+
 class Ledger:
     """Failed, offered and per-cause integrals of one replication."""
 
@@ -62,19 +81,15 @@ class Ledger:
         self.offered_routed = 0.0
         self.offered_bus_up = 0.0
         self.offered_bus_up_writes_failed = 0.0
-        ndays = max(1, math.ceil((horizon - warmup) / DAY - 1e-9))
-        self.day_failed = [0.0] * ndays
-        self.day_offered = [profile.integral(warmup + d * DAY, min(horizon, warmup + (d + 1) * DAY))
-                            for d in range(ndays)]
+        self.day_offered = list(_offered(profile, warmup, horizon, DAY))
+        self.day_failed = [0.0] * len(self.day_offered)
         self.ts_step = timeseries_step
         if timeseries_step is not None:
-            nb = max(1, math.ceil((horizon - warmup) / timeseries_step - 1e-9))
+            self.ts_offered = list(_offered(profile, warmup, horizon, timeseries_step))
+            nb = len(self.ts_offered)
             self.ts_failed = [0.0] * nb
             self.ts_slow = [0.0] * nb
             self.ts_cells = [0] * nb
-            self.ts_offered = [profile.integral(warmup + b * timeseries_step,
-                                                min(horizon, warmup + (b + 1) * timeseries_step))
-                               for b in range(nb)]
 
     # ------------------------------------------------------------------ spreading over buckets
     def spread(self, arr, step, a, b, amount_per_weight):
@@ -199,7 +214,7 @@ class Ledger:
             c.episode_cause = cause
         elif old_impaired and not new_impaired:
             self.impaired_cells -= 1
-            self.episodes.record(c.episode_start, now, f"cell[{c.index}]", c.episode_cause,
+            self.episodes.record(c.episode_start, now, c.name, c.episode_cause,
                                  "cell-down" if c.reads_failed >= 1.0 else "writes-down",
                                  s * max(c.writes_failed, c.reads_failed), True)
             c.episode_start = None
@@ -221,6 +236,6 @@ class Ledger:
         """At the horizon: the cell's last figure, and its episode if one is still open."""
         self.flush_cell(c)
         if c.episode_start is not None:
-            self.episodes.record(c.episode_start, horizon, f"cell[{c.index}]", c.episode_cause,
+            self.episodes.record(c.episode_start, horizon, c.name, c.episode_cause,
                                  "cell-down" if c.reads_failed >= 1.0 else "writes-down",
                                  c.share * max(c.writes_failed, c.reads_failed), True)

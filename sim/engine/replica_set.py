@@ -35,24 +35,23 @@ class ReplicaSets:
 
     def update(self, c, cause: str):
         """Recompute the cell's failing fractions from its state and hand them to the ledger."""
-        db = c.spec.db
-        app_ok = c.app_up >= c.spec.app.min_nodes
+        # called at nearly every event: the spec's rules are precomputed on the cell (CellState)
+        app_ok = c.app_up >= c.app_min
         n_up = c.n_up
         quorum_ok = n_up >= c.quorum
-        if not quorum_ok and db.on_quorum_loss == "degrade-async" and n_up >= 1:
+        if not quorum_ok and c.degrade_async and n_up >= 1:
             quorum_ok = True
             if c.async_since is None:
                 c.async_since = self.env.now
-        elif c.async_since is not None and n_up >= c.quorum:
+        elif c.async_since is not None and quorum_ok:
             self.rpo_exposure += self.env.now - max(c.async_since, self.warm)
             c.async_since = None
-        writes_ok = (app_ok and c.primary is not None and not c.failing_over and quorum_ok
-                     and c.stall == 0 and c.maint == 0)
-        if db.reads_during_failover:
+        primary_ok = c.primary is not None and not c.failing_over
+        writes_ok = app_ok and primary_ok and quorum_ok and c.stall == 0 and c.maint == 0
+        if c.reads_in_failover:
             reads_ok = app_ok and n_up >= 1 and c.maint_all == 0
         else:  # reads need the primary too
-            reads_ok = (app_ok and c.primary is not None and not c.failing_over and c.stall == 0
-                        and c.maint_all == 0)
+            reads_ok = app_ok and primary_ok and c.stall == 0 and c.maint_all == 0
         w = 0.0 if writes_ok else 1.0
         r = 0.0 if reads_ok else 1.0
         if c.bad:
@@ -61,8 +60,20 @@ class ReplicaSets:
                 keep *= 1.0 - impact
             w = 1.0 - (1.0 - w) * keep
             r = 1.0 - (1.0 - r) * keep
-        self.ledger.set_cell(c, w, r, cause, self.env.now)
+        if w != c.writes_failed or r != c.reads_failed:  # most events change no fraction
+            self.ledger.set_cell(c, w, r, cause, self.env.now)
         if self.capacity is not None:
+            self.capacity.refresh(c)
+
+    def app_changed(self, c, tier_flipped: bool, cause: str):
+        """An app node of the cell went down or came back (``tier_flipped``: the tier with it).
+
+        Most app node events leave the tier up: then no fraction of the cell's traffic can
+        change (``update`` reads app nodes only through ``app_min``), only its capacity.
+        """
+        if tier_flipped:
+            self.update(c, cause)
+        elif self.capacity is not None:
             self.capacity.refresh(c)
 
     def reconcile(self, c, cause: str):

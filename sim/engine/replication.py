@@ -29,6 +29,11 @@ from sim.scenario.model import Scenario
 
 __all__ = ["Replication", "run_replication"]
 
+# server roles as small integers (compared at every failure and repair); as before, any other
+# role is treated as a bus node
+_DB, _APP, _GNS, _BUS = range(4)
+_ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS}
+
 
 class Replication:
     """One replication: build the bank's state and fault processes, run, return the figures."""
@@ -52,6 +57,9 @@ class Replication:
         self.server_down = [0] * len(self.plan.servers)  # holders of each server's failure
         self.gray: set[int] = set()                      # servers in a gray failure
         self.cells = [CellState(c) for c in self.plan.cells]
+        # per server, what its first failure or last repair changes: looked up once, not per event
+        self._role = [_ROLES.get(srv.role, _BUS) for srv in self.plan.servers]
+        self._cell = [self.cells[srv.cell] if srv.cell is not None else None for srv in self.plan.servers]
         self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
                                         self.server_down, sim.warmup)
         self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
@@ -71,16 +79,16 @@ class Replication:
         down[s] += 1
         if down[s] > 1:
             return
-        srv = self.plan.servers[s]
-        if srv.role == "db":
-            c = self.cells[srv.cell]
+        role = self._role[s]
+        if role == _DB:
+            c = self._cell[s]
             c.n_up -= 1
             self.replica_sets.reconcile(c, cause)
-        elif srv.role == "app":
-            c = self.cells[srv.cell]
+        elif role == _APP:
+            c = self._cell[s]
             c.app_up -= 1
-            self.replica_sets.update(c, cause)
-        elif srv.role == "gns":
+            self.replica_sets.app_changed(c, c.app_up == c.app_min - 1, cause)
+        elif role == _GNS:
             self.shared.gns_fail(cause)
         else:
             self.shared.bus_fail(cause)
@@ -91,16 +99,16 @@ class Replication:
         down[s] -= 1
         if down[s] > 0:
             return
-        srv = self.plan.servers[s]
-        if srv.role == "db":
-            c = self.cells[srv.cell]
+        role = self._role[s]
+        if role == _DB:
+            c = self._cell[s]
             c.n_up += 1
             self.replica_sets.reconcile(c, cause)
-        elif srv.role == "app":
-            c = self.cells[srv.cell]
+        elif role == _APP:
+            c = self._cell[s]
             c.app_up += 1
-            self.replica_sets.update(c, cause)
-        elif srv.role == "gns":
+            self.replica_sets.app_changed(c, c.app_up == c.app_min, cause)
+        elif role == _GNS:
             self.shared.gns_repair(cause)
         else:
             self.shared.bus_repair(cause)
@@ -140,12 +148,38 @@ def _event_count(env) -> int:
     return next(env._eid)
 
 
+# Scenario fingerprint -> (plan, capacity model). Both are deterministic functions of the
+# scenario and hold no randomness (the capacity model's caches are queueing tables, ~40 ms to
+# build for webank-2023: as long as a replication), so the replications of a scenario that one
+# process runs share them, whoever calls (the runner passes its own, built the same way).
+_MODELS: dict[str, tuple] = {}
+
+
+def _models(sc: Scenario, plan: BankPlan | None, capacity):
+    if plan is not None and (capacity is not None or sc.capacity is None):
+        return plan, capacity
+    from sim.scenario import scenario_sha256
+    key = scenario_sha256(sc)
+    if key not in _MODELS:
+        if len(_MODELS) >= 8:
+            _MODELS.clear()
+        built = plan or build_bank(sc)
+        cm = None
+        if sc.capacity is not None:
+            from sim.capacity import CapacityModel
+            cm = CapacityModel(sc, built)
+        _MODELS[key] = (built, cm)
+    cached_plan, cached_cm = _MODELS[key]
+    return plan or cached_plan, capacity or cached_cm
+
+
 def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
                     capacity=None) -> ReplicationResult:
     """Run replication ``index`` of ``sc`` (deterministic for the scenario's seed).
 
-    ``capacity``: a ``sim.capacity.CapacityModel`` to reuse across replications (its caches
-    hold no randomness); built from the scenario when it has a ``capacity:`` section.
+    ``plan`` and ``capacity`` (a ``sim.model.BankPlan`` and a ``sim.capacity.CapacityModel``,
+    reusable across replications: they hold no randomness) are built from the scenario when not
+    given, once per scenario and process.
     """
     # The cyclic garbage collector finds nothing to free in a replication (SimPy drops an
     # event's callbacks once processed, so processes and events die by reference counting; peak
@@ -156,6 +190,7 @@ def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        plan, capacity = _models(sc, plan, capacity)
         return Replication(sc, index, plan, capacity=capacity).run()
     finally:
         if was_enabled:

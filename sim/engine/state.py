@@ -12,10 +12,12 @@ __all__ = ["CellState"]
 class CellState:
     """One cell: its replica set, app tier and the faults currently holding it."""
 
-    __slots__ = ("index", "share", "spec", "db", "app", "quorum", "primary", "failing_over",
+    __slots__ = ("index", "name", "share", "spec", "db", "app", "quorum", "app_min", "degrade_async",
+                 "reads_in_failover", "primary", "failing_over",
                  "detected", "n_up", "app_up", "stall", "maint", "maint_all", "bad",
                  "bad_impacts", "async_since", "writes_failed", "reads_failed", "cause", "acc",
-                 "snap", "episode_start", "episode_cause", "cap", "cap_since")
+                 "snap", "episode_start", "episode_cause", "cap", "cap_since", "cap_asked",
+                 "cap_answer")
 
     def __init__(self, plan_cell):
         self.index = plan_cell.index
@@ -23,7 +25,13 @@ class CellState:
         self.spec = plan_cell.spec            # the cell's resolved CellSpec (overrides applied)
         self.db = plan_cell.db                # server indices of the DB replicas
         self.app = plan_cell.app              # server indices of the app nodes
-        self.quorum = plan_cell.spec.db.quorum
+        self.name = f"cell[{self.index}]"   # its scope in events.csv
+        # the spec's rules read at every update, looked up once (constant per replication)
+        db = plan_cell.spec.db
+        self.quorum = db.quorum
+        self.app_min = plan_cell.spec.app.min_nodes        # app nodes the tier needs to serve
+        self.degrade_async = db.on_quorum_loss == "degrade-async"
+        self.reads_in_failover = bool(db.reads_during_failover)
         # replica set
         self.primary = plan_cell.db[0]        # server index, or None while there is none
         self.failing_over = False
@@ -48,6 +56,8 @@ class CellState:
         # capacity model: capacity (tx/s) while below nominal and otherwise up; None = nominal
         self.cap = None
         self.cap_since = None
+        self.cap_asked = None   # (app_up, primary) the capacity model was last asked about
+        self.cap_answer = None  # ... and what it answered (as ``cap``)
 
     @property
     def impaired(self) -> bool:

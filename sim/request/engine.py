@@ -50,6 +50,9 @@ def poisson_arrivals(spec: RequestSpec, rng, lanes: int) -> np.ndarray:
     u = rng.random((lanes, nmax)) * total
     u[np.arange(nmax)[None, :] >= counts[:, None]] = np.inf
     u.sort(axis=1)
+    if rates.size == 1:  # one piece: edges[0] + (u - cum[0]) / rate is u / rate, bit for bit
+        u /= rates[0]  # in place: fresh arrays of a million requests cost page faults
+        return u
     finite = np.isfinite(u)
     # piece j holds cumulative rate [cum[j], cum[j+1]); zero-rate pieces are empty and skipped
     # because side="right" lands on the last piece starting at or before u
@@ -69,8 +72,8 @@ def _in_windows(t, windows):
 def _fifo(arrival, service, servers, flags, stalls):
     """One tier for all lanes: vectorised over lanes when there are many, else lane by lane."""
     r = arrival.shape[0]
-    if r >= LANES_MIN:
-        return fifo_lanes(arrival, service, servers, flags, stalls)
+    if r >= LANES_MIN:  # the callers read only the finishes
+        return fifo_lanes(arrival, service, servers, flags, stalls, want_start=False)
     start = np.empty_like(arrival)
     finish = np.empty_like(arrival)
     for i in range(r):
@@ -84,7 +87,10 @@ def _draw(spec, rng, lanes):
     arr = poisson_arrivals(spec, rng, lanes)
     valid = np.isfinite(arr)
     write = (rng.random(arr.shape) < spec.write_fraction) & valid
-    svc = [np.where(valid, t.sample(rng, arr.shape), 0.0) for t in spec.tiers]
+    svc = [t.sample(rng, arr.shape) for t in spec.tiers]
+    invalid = ~valid
+    for x in svc:  # padding holds no server (in place, as np.where(valid, x, 0.0) would give)
+        x[invalid] = 0.0
     return arr, valid, write, svc
 
 
@@ -108,15 +114,18 @@ def simulate_window(spec: RequestSpec, rng, replications: int = 1, method: str =
 def _vector(spec, lanes, arr, valid, write, svc):
     t = arr
     last = len(spec.tiers) - 1
-    rejected = np.zeros(arr.shape, dtype=bool)
-    served = np.zeros(arr.shape)
+    # without reject windows nothing is refused: the masks below stay None (no full-size work)
+    rejected = None
+    served = None
     for k, tier in enumerate(spec.tiers):
         s = svc[k]
         flags, stalls = None, ()
         if k == last:
-            rejected = write & _in_windows(t, spec.rejects)
-            s = np.where(rejected, 0.0, s)  # refused at once: holds no server
-            flags, stalls = write & ~rejected, spec.stalls
+            if spec.rejects:
+                rejected = write & _in_windows(t, spec.rejects)
+                s = np.where(rejected, 0.0, s)  # refused at once: holds no server
+            if spec.stalls:
+                flags, stalls = (write & ~rejected if rejected is not None else write), spec.stalls
         if k == 0:
             _, fin = _fifo(t, s, tier.servers, flags, stalls)
         else:  # arrivals here are the previous tier's finishes: sort, run, unsort
@@ -127,27 +136,46 @@ def _vector(spec, lanes, arr, valid, write, svc):
             _, fin_sorted = _fifo(tk, sk, tier.servers, fk, stalls)
             fin = np.empty_like(fin_sorted)
             np.put_along_axis(fin, order, fin_sorted, 1)
-        if k == last:
+        if k == last and rejected is not None:
             fin = np.where(rejected, t, fin)
-        served += s
+        served = s if served is None else served + s
         t = fin
     timeout, att_to = spec.timeout, spec.retry.attempt_timeout
     deadline = arr + min(timeout, att_to)
-    ok = ~rejected & (t <= deadline)
-    fast_fail = rejected & (t < deadline)
-    committed = write & ~rejected
+    ok = t <= deadline
+    if rejected is not None:
+        ok &= ~rejected
+        fast_fail = rejected & (t < deadline)
+        committed = write & ~rejected
+    else:
+        fast_fail = None
+        committed = write
     outcome = np.full(arr.shape, TIMEOUT if timeout <= att_to else FAILED, dtype=np.int8)
     outcome[committed] = UNKNOWN
-    outcome[fast_fail] = FAILED
+    if fast_fail is not None:
+        outcome[fast_fail] = FAILED
     outcome[ok] = OK
-    finish = np.where(ok | fast_fail, t, deadline)
-    lane = np.broadcast_to(np.arange(lanes)[:, None], arr.shape)
+    finish = deadline  # the deadline, except where an answer came first (in place)
+    np.copyto(finish, t, where=ok | fast_fail if fast_fail is not None else ok)
     v = valid
+    n = int(np.count_nonzero(v))
+    # rows are filled from the left (arrivals padded with inf), so a lane's requests are the
+    # first counts[lane] of its row: its lane number repeated that many times
+    lane = np.repeat(np.arange(lanes, dtype=np.int32), np.count_nonzero(v, axis=1))
+    arrival = arr[v]
     return RequestResult(
-        spec=spec, replications=lanes, method="vector", lane=lane[v].astype(np.int32),
-        arrival=arr[v], finish=finish[v], outcome=outcome[v], attempts=np.ones(int(v.sum()), np.int16),
-        write=write[v], committed=committed[v], service=np.where(ok, served, np.nan)[v],
-        attempt_lane=lane[v].astype(np.int32), attempt_time=arr[v])
+        spec=spec, replications=lanes, method="vector", lane=lane,
+        arrival=arrival, finish=finish[v], outcome=outcome[v], attempts=np.ones(n, np.int16),
+        write=write[v], committed=committed[v], service=_where_ok(served, ok)[v],
+        # one attempt per request: the attempt arrays are the request arrays (shared, read-only;
+        # copying millions of values into fresh memory costs page faults)
+        attempt_lane=lane, attempt_time=arrival)
+
+
+def _where_ok(served, ok):
+    """``np.where(ok, served, nan)``: in place when ``served`` is the engine's own (one tier)."""
+    np.copyto(served, np.nan, where=~ok)
+    return served
 
 
 # --------------------------------------------------------------------------- event path

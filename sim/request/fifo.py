@@ -63,34 +63,45 @@ def fifo_lane(arrival, service, servers, stall_flag=None, stalls=()):
     return start, finish
 
 
-def fifo_lanes(arrival, service, servers, stall_flag=None, stalls=()):
+def fifo_lanes(arrival, service, servers, stall_flag=None, stalls=(), want_start=True):
     """Vectorised over lanes: ``arrival`` (R, N) sorted per row; returns (start, finish) (R, N).
 
     Rows may be padded with ``inf`` arrivals and zero service (they stay at the end).
+    ``want_start=False``: start is None (not kept: saves writing an array as large as the input).
     """
     A = np.ascontiguousarray(np.asarray(arrival, dtype=float).T)  # (N, R): one contiguous row per step
     S = np.ascontiguousarray(np.asarray(service, dtype=float).T)
     n, r = A.shape
     F = np.ascontiguousarray(stall_flag.T) if (stalls and stall_flag is not None) else None
-    # free times as (servers, R): reductions along axis 0 run over long contiguous rows, and a
-    # flat view lets one fancy index read and write the chosen server of every lane
-    free = np.zeros((servers, r))
+    # free times as (R, servers): argmin along a lane's short contiguous row is the cheapest
+    # per-step reduction, and a flat view lets one fancy index read and write the chosen server
+    # of every lane
+    free = np.zeros((r, servers))
     flat = free.reshape(-1)
-    rows = np.arange(r)
-    start = np.empty((n, r))
+    base = np.arange(r) * servers
+    start = np.empty((n, r)) if want_start or F is not None else None
     finish = np.empty((n, r))
-    maximum, where = np.maximum, np.where
+    maximum, add, where = np.maximum, np.add, np.where
+    if F is None:
+        # the hot loop (one step per customer index, ~6 numpy calls over all lanes): results are
+        # written in place (out=) rather than allocated and copied
+        scratch = np.empty(r)
+        for k in range(n):
+            lin = free.argmin(1)
+            lin += base
+            s = maximum(A[k], flat[lin], out=start[k] if want_start else scratch)
+            flat[lin] = add(s, S[k], out=finish[k])
+        return (start.T if want_start else None), finish.T
     for k in range(n):
-        lin = free.argmin(0) * r + rows
+        lin = free.argmin(1) + base
         s = maximum(A[k], flat[lin])
         e = s + S[k]
-        if F is not None:
-            flag = F[k]
-            sv = S[k]
-            for ws, we in stalls:
-                e = where(flag & (s >= ws) & (s < we), we + sv,
-                          where(flag & (s < ws) & (e > ws), e + (we - ws), e))
+        flag = F[k]
+        sv = S[k]
+        for ws, we in stalls:
+            e = where(flag & (s >= ws) & (s < we), we + sv,
+                      where(flag & (s < ws) & (e > ws), e + (we - ws), e))
         flat[lin] = e
         start[k] = s
         finish[k] = e
-    return start.T, finish.T
+    return (start.T if want_start else None), finish.T
