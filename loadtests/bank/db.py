@@ -72,6 +72,10 @@ RETRYABLE = (pgerr.ReadOnlySqlTransaction, pgerr.SerializationFailure, pgerr.Dea
              pgerr.IdleInTransactionSessionTimeout, pgerr.QueryCanceled)
 
 
+# COMMIT exempt from the role's statement_timeout, sent as one message (``_attempt``)
+EXEMPT_COMMIT = "SET LOCAL statement_timeout = 0; COMMIT"
+
+
 def shutdown_socket(conn) -> None:
     """End ``conn``'s TCP connection now (both directions), without a cancel request.
 
@@ -126,7 +130,7 @@ class Pool:
     that is not clean when released is discarded at once (``discard``), never left open. So the
     server never holds more than 2 x ``size`` sessions of one pool. ``statement_timeout``
     (seconds, 0 = none): the role's server-side statement timeout; when set, each COMMIT is
-    exempted from it (``SET LOCAL statement_timeout = 0`` first). ``commit_hold``: how long a
+    exempted from it (``SET LOCAL statement_timeout = 0`` sent with it, ``EXEMPT_COMMIT``). ``commit_hold``: how long a
     parked COMMIT may still wait before its socket is cut (default: the statement timeout, or 30 s).
     """
 
@@ -298,12 +302,18 @@ async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
         try:
             result, commit = await body(conn)
             if commit:
-                if pool.statement_timeout > 0:
+                if pool.statement_timeout > 0 and conn.info.transaction_status == TransactionStatus.INTRANS:
                     # a statement timeout on COMMIT would cancel a synchronous-replication wait:
-                    # PostgreSQL then makes the commit visible although no standby has it
-                    await conn.execute("SET LOCAL statement_timeout = 0")
-                att.committing = True
-                await conn.commit()
+                    # PostgreSQL then makes the commit visible although no standby has it. Both in
+                    # one round trip (one simple-query message, which PostgreSQL >= 13 times per
+                    # statement: COMMIT starts with no timeout); COMMIT is on the wire with it
+                    att.committing = True
+                    await conn.execute(EXEMPT_COMMIT, prepare=False)
+                else:
+                    if pool.statement_timeout > 0:  # not a clean open transaction: as it was
+                        await conn.execute("SET LOCAL statement_timeout = 0")
+                    att.committing = True
+                    await conn.commit()
             else:
                 await conn.rollback()
         finally:
