@@ -383,6 +383,24 @@ async def run_tx(pool: Pool, deadline: float, body):
         backoff = min(backoff * 2, DB_RETRY_MAX_BACKOFF)
 
 
+# The write of ``transfer_tx`` by outcome, one statement (one round trip) each, as the relay's
+# credit. The key's INSERT ... ON CONFLICT DO NOTHING returns a row only for a new key and the
+# money moves read that row, so a known key moves nothing and the statement returns no row.
+_INSERT_KEY = ("ins AS (INSERT INTO transfers (key, src, dst, amount, status, dst_cell, reason) "
+               "VALUES (%(k)s, %(s)s, %(d)s, %(a)s, %(st)s, %(c)s, %(r)s) ON CONFLICT (key) DO NOTHING RETURNING 1)")
+_MOVE = {
+    "rejected": f"WITH {_INSERT_KEY} SELECT 1 FROM ins",
+    # same cell: both balances in one UPDATE
+    "applied": f"WITH {_INSERT_KEY}, mv AS (UPDATE accounts SET balance = balance + CASE WHEN id = %(s)s "
+               "THEN -%(a)s::bigint ELSE %(a)s::bigint END WHERE id IN (%(s)s, %(d)s) AND EXISTS (SELECT 1 FROM ins)) "
+               "SELECT 1 FROM ins",
+    # cross cell: the debit and the outbox row for the relay
+    "pending": f"WITH {_INSERT_KEY}, deb AS (UPDATE accounts SET balance = balance - %(a)s::bigint WHERE id = %(s)s "
+               "AND EXISTS (SELECT 1 FROM ins)), ob AS (INSERT INTO outbox (key, src, dst_cell, dst, amount) "
+               "SELECT %(k)s, %(s)s, %(c)s, %(d)s, %(a)s::bigint FROM ins) SELECT 1 FROM ins",
+}
+
+
 @dataclass
 class TransferResult:
     """What a transfer attempt found: ``outcome`` is one of applied, pending, rejected,
@@ -416,10 +434,9 @@ async def transfer_tx(conn: psycopg.AsyncConnection, key: str, src: str, dst: st
     if missing:
         return TransferResult("unknown_account", key, src, dst, amount, cross, missing), False
     status = ("pending" if cross else "applied") if balances[src] >= amount else "rejected"
-    cur = await conn.execute(
-        "INSERT INTO transfers (key, src, dst, amount, status, dst_cell, reason) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-        (key, src, dst, amount, status, dst_cell, "insufficient_funds" if status == "rejected" else None))
+    # the key's row and the money move in one statement: a round trip less (``_MOVE``)
+    cur = await conn.execute(_MOVE[status], {"k": key, "s": src, "d": dst, "a": amount, "st": status, "c": dst_cell,
+                                             "r": "insufficient_funds" if status == "rejected" else None})
     if cur.rowcount == 0:  # key seen before: answer with the original outcome, change nothing
         await conn.rollback()
         cur = await conn.execute("SELECT src, dst, amount, status, dst_cell FROM transfers WHERE key = %s", (key,))
@@ -429,15 +446,4 @@ async def transfer_tx(conn: psycopg.AsyncConnection, key: str, src: str, dst: st
         if (row[0], row[1], row[2]) != (src, dst, amount):
             return TransferResult("key_conflict", key, row[0], row[1], row[2], row[4] is not None), False
         return TransferResult(row[3], key, src, dst, amount, row[4] is not None), False
-    if status == "rejected":
-        return TransferResult("rejected", key, src, dst, amount, cross), True
-    if cross:
-        await conn.execute(
-            "WITH d AS (UPDATE accounts SET balance = balance - %(a)s WHERE id = %(s)s) "
-            "INSERT INTO outbox (key, src, dst_cell, dst, amount) VALUES (%(k)s, %(s)s, %(c)s, %(d)s, %(a)s)",
-            {"a": amount, "s": src, "k": key, "c": dst_cell, "d": dst})
-    else:
-        await conn.execute(
-            "UPDATE accounts SET balance = balance + CASE WHEN id = %(s)s THEN -%(a)s::bigint ELSE %(a)s::bigint END "
-            "WHERE id IN (%(s)s, %(d)s)", {"a": amount, "s": src, "d": dst})
     return TransferResult(status, key, src, dst, amount, cross), True
