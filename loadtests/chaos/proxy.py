@@ -33,7 +33,6 @@ import json
 import os
 import random
 import signal
-import sys
 import time
 
 __all__ = ["FaultProxy", "main"]
@@ -287,15 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     token = os.environ.get("HIVESIM_ADMIN_TOKEN", "")
     if not token:
         ap.error("HIVESIM_ADMIN_TOKEN must be set (the control API needs a bearer token)")
-    coro = serve(args.listen, args.target, args.control, token, args.name)
-    if sys.platform == "win32":  # uvloop does not exist there (the live extra leaves it out)
-        asyncio.run(coro)
-    else:
-        # uvloop: every database round trip of the bank crosses this process twice; its
-        # transports cost about half the CPU of asyncio's per forwarded chunk
-        import uvloop
-
-        uvloop.run(coro)
+    asyncio.run(serve(args.listen, args.target, args.control, token, args.name))
     return 0
 
 
