@@ -42,11 +42,14 @@ def test_check_ignores_a_skipped_bank_but_not_a_missed_one(monkeypatch, capsys):
 
 
 @pytest.mark.live
-def test_bank_figure_measures_both_paths(tmp_path):
+def test_bank_figure_measures_both_paths():
+    import uuid
+
     from tests.conftest import require_live
     require_live()
     import benchmarks.bench_bank as bb
-    r = bb.measure(seconds=2.0, rounds=1, cluster_dir=str(tmp_path / "cluster"))
+    # under /tmp itself: the postgres user must traverse the run dir (pytest's tmp_path is 0700)
+    r = bb.measure(seconds=2.0, rounds=1, cluster_dir=f"/tmp/hivesim-test-{uuid.uuid4().hex[:8]}")
     for path in ("raw", "service"):
         assert r[f"{path}_tps"] > 0 and 0 < r[f"{path}_p50_ms"] <= r[f"{path}_p99_ms"]
         assert all(not x.get("errors") for x in r[path])
