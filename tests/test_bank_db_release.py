@@ -55,13 +55,15 @@ class FakeConn:
             return info
         return object.__getattribute__(self, name)
 
-    async def execute(self, q, params=None):
+    async def execute(self, q, params=None, prepare=None):
         self.statements.append(q)
         self.status = TransactionStatus.INTRANS
         loop = asyncio.get_running_loop()
         data = await loop.sock_recv(self.pgconn.sock, 1)  # the server's answer, or EOF once cut
         if not data:
             raise psycopg.OperationalError("connection cut")
+        if q.rstrip().endswith("COMMIT"):  # a message ending in COMMIT ends the transaction
+            self.status = TransactionStatus.IDLE
 
     async def commit(self):
         self.status = TransactionStatus.IDLE
@@ -157,7 +159,7 @@ def test_commit_is_exempt_from_the_statement_timeout():
     async def main():
         client, server = socket.socketpair()
         client.setblocking(False)
-        server.sendall(b"xx")  # answers for the body's statement and the SET LOCAL
+        server.sendall(b"xx")  # answers for the body's statement and the SET LOCAL + COMMIT
         conn = FakeConn(client)
         pool = _pool_with([conn])
         pool.statement_timeout = 30.0
@@ -167,7 +169,8 @@ def test_commit_is_exempt_from_the_statement_timeout():
             return "ok", True
 
         assert await db.run_tx(pool, time.monotonic() + 5, body) == "ok"
-        assert conn.statements == ["UPDATE accounts ...", "SET LOCAL statement_timeout = 0"]
+        # one round trip: the exemption travels with the COMMIT, which comes after it
+        assert conn.statements == ["UPDATE accounts ...", "SET LOCAL statement_timeout = 0; COMMIT"]
         assert pool._idle == [conn]
         server.close()
 

@@ -72,6 +72,10 @@ RETRYABLE = (pgerr.ReadOnlySqlTransaction, pgerr.SerializationFailure, pgerr.Dea
              pgerr.IdleInTransactionSessionTimeout, pgerr.QueryCanceled)
 
 
+# COMMIT exempt from the role's statement_timeout, sent as one message (``_attempt``)
+EXEMPT_COMMIT = "SET LOCAL statement_timeout = 0; COMMIT"
+
+
 def shutdown_socket(conn) -> None:
     """End ``conn``'s TCP connection now (both directions), without a cancel request.
 
@@ -126,7 +130,7 @@ class Pool:
     that is not clean when released is discarded at once (``discard``), never left open. So the
     server never holds more than 2 x ``size`` sessions of one pool. ``statement_timeout``
     (seconds, 0 = none): the role's server-side statement timeout; when set, each COMMIT is
-    exempted from it (``SET LOCAL statement_timeout = 0`` first). ``commit_hold``: how long a
+    exempted from it (``SET LOCAL statement_timeout = 0`` sent with it, ``EXEMPT_COMMIT``). ``commit_hold``: how long a
     parked COMMIT may still wait before its socket is cut (default: the statement timeout, or 30 s).
     """
 
@@ -298,12 +302,18 @@ async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
         try:
             result, commit = await body(conn)
             if commit:
-                if pool.statement_timeout > 0:
+                if pool.statement_timeout > 0 and conn.info.transaction_status == TransactionStatus.INTRANS:
                     # a statement timeout on COMMIT would cancel a synchronous-replication wait:
-                    # PostgreSQL then makes the commit visible although no standby has it
-                    await conn.execute("SET LOCAL statement_timeout = 0")
-                att.committing = True
-                await conn.commit()
+                    # PostgreSQL then makes the commit visible although no standby has it. Both in
+                    # one round trip (one simple-query message, which PostgreSQL >= 13 times per
+                    # statement: COMMIT starts with no timeout); COMMIT is on the wire with it
+                    att.committing = True
+                    await conn.execute(EXEMPT_COMMIT, prepare=False)
+                else:
+                    if pool.statement_timeout > 0:  # not a clean open transaction: as it was
+                        await conn.execute("SET LOCAL statement_timeout = 0")
+                    att.committing = True
+                    await conn.commit()
             else:
                 await conn.rollback()
         finally:
@@ -373,6 +383,24 @@ async def run_tx(pool: Pool, deadline: float, body):
         backoff = min(backoff * 2, DB_RETRY_MAX_BACKOFF)
 
 
+# The write of ``transfer_tx`` by outcome, one statement (one round trip) each, as the relay's
+# credit. The key's INSERT ... ON CONFLICT DO NOTHING returns a row only for a new key and the
+# money moves read that row, so a known key moves nothing and the statement returns no row.
+_INSERT_KEY = ("ins AS (INSERT INTO transfers (key, src, dst, amount, status, dst_cell, reason) "
+               "VALUES (%(k)s, %(s)s, %(d)s, %(a)s, %(st)s, %(c)s, %(r)s) ON CONFLICT (key) DO NOTHING RETURNING 1)")
+_MOVE = {
+    "rejected": f"WITH {_INSERT_KEY} SELECT 1 FROM ins",
+    # same cell: both balances in one UPDATE
+    "applied": f"WITH {_INSERT_KEY}, mv AS (UPDATE accounts SET balance = balance + CASE WHEN id = %(s)s "
+               "THEN -%(a)s::bigint ELSE %(a)s::bigint END WHERE id IN (%(s)s, %(d)s) AND EXISTS (SELECT 1 FROM ins)) "
+               "SELECT 1 FROM ins",
+    # cross cell: the debit and the outbox row for the relay
+    "pending": f"WITH {_INSERT_KEY}, deb AS (UPDATE accounts SET balance = balance - %(a)s::bigint WHERE id = %(s)s "
+               "AND EXISTS (SELECT 1 FROM ins)), ob AS (INSERT INTO outbox (key, src, dst_cell, dst, amount) "
+               "SELECT %(k)s, %(s)s, %(c)s, %(d)s, %(a)s::bigint FROM ins) SELECT 1 FROM ins",
+}
+
+
 @dataclass
 class TransferResult:
     """What a transfer attempt found: ``outcome`` is one of applied, pending, rejected,
@@ -406,10 +434,9 @@ async def transfer_tx(conn: psycopg.AsyncConnection, key: str, src: str, dst: st
     if missing:
         return TransferResult("unknown_account", key, src, dst, amount, cross, missing), False
     status = ("pending" if cross else "applied") if balances[src] >= amount else "rejected"
-    cur = await conn.execute(
-        "INSERT INTO transfers (key, src, dst, amount, status, dst_cell, reason) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-        "ON CONFLICT (key) DO NOTHING RETURNING 1",
-        (key, src, dst, amount, status, dst_cell, "insufficient_funds" if status == "rejected" else None))
+    # the key's row and the money move in one statement: a round trip less (``_MOVE``)
+    cur = await conn.execute(_MOVE[status], {"k": key, "s": src, "d": dst, "a": amount, "st": status, "c": dst_cell,
+                                             "r": "insufficient_funds" if status == "rejected" else None})
     if cur.rowcount == 0:  # key seen before: answer with the original outcome, change nothing
         await conn.rollback()
         cur = await conn.execute("SELECT src, dst, amount, status, dst_cell FROM transfers WHERE key = %s", (key,))
@@ -419,15 +446,4 @@ async def transfer_tx(conn: psycopg.AsyncConnection, key: str, src: str, dst: st
         if (row[0], row[1], row[2]) != (src, dst, amount):
             return TransferResult("key_conflict", key, row[0], row[1], row[2], row[4] is not None), False
         return TransferResult(row[3], key, src, dst, amount, row[4] is not None), False
-    if status == "rejected":
-        return TransferResult("rejected", key, src, dst, amount, cross), True
-    if cross:
-        await conn.execute(
-            "WITH d AS (UPDATE accounts SET balance = balance - %(a)s WHERE id = %(s)s) "
-            "INSERT INTO outbox (key, src, dst_cell, dst, amount) VALUES (%(k)s, %(s)s, %(c)s, %(d)s, %(a)s)",
-            {"a": amount, "s": src, "k": key, "c": dst_cell, "d": dst})
-    else:
-        await conn.execute(
-            "UPDATE accounts SET balance = balance + CASE WHEN id = %(s)s THEN -%(a)s::bigint ELSE %(a)s::bigint END "
-            "WHERE id IN (%(s)s, %(d)s)", {"a": amount, "s": src, "d": dst})
     return TransferResult(status, key, src, dst, amount, cross), True

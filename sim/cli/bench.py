@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+from sim.cli.bankbench import add_arguments as add_bank_arguments
+from sim.cli.bankbench import bank_figure, bank_table
 from sim.cli.options import plain
 from sim.errors import HivesimError
 from sim.results.writer import atomic_write_text
@@ -64,9 +66,13 @@ def cmd_bench(args) -> int:
     results = suite.run(quick=args.quick, runs=args.runs, only=only, progress=lambda m: err.print(m, style="dim"),
                         full=args.full)
     Console().print(suite.table(results))
+    bank = bank_figure(args, progress=lambda m: err.print(m, style="dim"))  # --bank (sim/cli/bankbench.py)
+    if bank is not None:
+        Console().print(bank_table(bank))
+        results["bank"] = bank
     if path is not None:
         _write_json(path, results, args.force)
-    if args.check and not all(r.get("pass") for r in results.values()):
+    if args.check and not all(r.get("pass") or r.get("skipped") for r in results.values()):
         return 1
     return 0
 
@@ -82,4 +88,5 @@ def register(subparsers) -> None:
                    help="run P7's whole 32-variant sweep (minutes) instead of estimating it from 2 variants")
     p.add_argument("--force", action="store_true", help="replace an existing --json file")
     p.add_argument("--check", action="store_true", help="exit 1 if any figure misses its target")
+    add_bank_arguments(p)
     p.set_defaults(func=cmd_bench)

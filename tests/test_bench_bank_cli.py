@@ -1,0 +1,57 @@
+"""``hivesim bench --bank``: the live bank's overhead as an optional figure of ``hivesim bench``.
+
+Without a live stack the figure is skipped with its reason (and ``--check`` does not count it);
+with one (``-m live``), a short run brings a cluster up and reports both paths.
+"""
+
+import json
+
+import pytest
+
+from sim.cli import main
+
+
+def test_bank_figure_skipped_with_its_reason(tmp_path, capsys, monkeypatch):
+    import benchmarks.bench_bank as bb
+    monkeypatch.setattr(bb, "skip_reason", lambda: "live stack missing: etcd")
+    monkeypatch.setattr(bb, "measure", lambda **kw: pytest.fail("measured although skipped"))
+    out = tmp_path / "bench.json"
+    assert main(["bench", "--quick", "--only", "P3", "--bank", "--check", "--json", str(out)]) in (0, 1)
+    data = json.loads(out.read_text())
+    assert set(data) == {"P3", "bank"}
+    bank = data["bank"]
+    assert bank["skipped"] == "live stack missing: etcd" and bank["pass"] is None and bank["target"] == 0.75
+    text = capsys.readouterr().out
+    assert "skipped" in text and "live stack missing: etcd" in text
+
+
+def test_check_ignores_a_skipped_bank_but_not_a_missed_one(monkeypatch, capsys):
+    import benchmarks.bench_bank as bb
+    import benchmarks.suite as suite
+    monkeypatch.setattr(suite, "run", lambda **kw: {})  # no engine figures: only the bank decides
+    monkeypatch.setattr(bb, "skip_reason", lambda: "live stack missing: etcd")
+    assert main(["bench", "--bank", "--check"]) == 0
+    monkeypatch.setattr(bb, "skip_reason", lambda: None)
+    fig = {"ratio": 0.5, "pass": False, "raw_tps": 1000.0, "service_tps": 500.0, "raw_p50_ms": 10.0,
+           "raw_p99_ms": 30.0, "service_p50_ms": 20.0, "service_p99_ms": 60.0, "rounds": 1, "seconds": 2.0,
+           "concurrency": 16, "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0],
+                                          "loadavg_after": [2.0, 1.0, 1.0]}}
+    monkeypatch.setattr(bb, "measure", lambda **kw: fig)
+    assert main(["bench", "--bank", "--check"]) == 1
+    assert "raw 1,000/s" in capsys.readouterr().out
+
+
+@pytest.mark.live
+def test_bank_figure_measures_both_paths():
+    import uuid
+
+    from tests.conftest import require_live
+    require_live()
+    import benchmarks.bench_bank as bb
+    # under /tmp itself: the postgres user must traverse the run dir (pytest's tmp_path is 0700)
+    r = bb.measure(seconds=2.0, rounds=1, cluster_dir=f"/tmp/hivesim-test-{uuid.uuid4().hex[:8]}")
+    for path in ("raw", "service"):
+        assert r[f"{path}_tps"] > 0 and 0 < r[f"{path}_p50_ms"] <= r[f"{path}_p99_ms"]
+        assert all(not x.get("errors") for x in r[path])
+    assert r["ratio"] == round(r["service_tps"] / r["raw_tps"], 3) and r["pass"] == (r["ratio"] >= 0.75)
+    assert len(r["machine"]["loadavg_before"]) == 3
