@@ -22,8 +22,11 @@ from sim.scenario.base import Strict
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.chaos import ChaosEntry, check_schedule_targets
 from sim.scenario.cost import CostSpec
+from sim.scenario.database import Database, Failover
+from sim.scenario.failure_models import ComponentFailures, ComponentOverride, FailureDist, RepairDist
 from sim.scenario.live import Live
 from sim.scenario.mix import Mix
+from sim.scenario.services import Service, Step, UserType, check_paths, check_services
 from sim.scenario.types import Duration, Fraction, NonNegInt, Number, PosInt, PosNumber, Rate
 
 __all__ = [
@@ -76,43 +79,6 @@ class Region(Strict):
         return [Idc(name=i) if isinstance(i, str) else i for i in v]
 
 
-class Failover(Strict):
-    detection: Duration = Field(10.0, description="time to notice a lost primary (Patroni ttl-like)")
-    election: Duration = Field(5.0, description="time to elect the new primary")
-    promotion: Duration = Field(5.0, description="time to promote it and redirect clients")
-    coverage: Fraction = Field(1.0, description="probability automatic failover succeeds")
-    manual: Duration = Field(900.0, description="time to restore writes by hand when automatic failover fails")
-
-    @property
-    def total(self) -> float:
-        return self.detection + self.election + self.promotion
-
-
-class Database(Strict):
-    replicas: PosInt = Field(3, le=15)
-    placement: list[str] = Field(default_factory=list, description="IDC of each replica (cycled); empty = spread over all IDCs in order")
-    replication: Literal["sync-quorum", "async"] = "sync-quorum"
-    write_quorum: PosInt | None = Field(None, description="replicas (primary included) that must be up for writes; default: majority for sync-quorum, 1 for async")
-    on_quorum_loss: Literal["stop-writes", "degrade-async"] = Field("stop-writes", description="what a sync set does when fewer than write_quorum replicas are up")
-    failover: Failover = Field(default_factory=Failover)
-    rebuild: Duration = Field(4 * 3600.0, description="time to rebuild a replica after its disk is lost")
-    repair_crews: PosInt | Literal["unlimited"] = Field("unlimited", description="concurrent repairs within one replica set")
-    reads_during_failover: bool = Field(True, description="reads are served by standbys while writes fail over")
-    capacity_tps: PosNumber | None = Field(None, description="transactions/s the primary sustains (capacity issue)")
-
-    @model_validator(mode="after")
-    def _quorum(self):
-        if self.write_quorum is not None and self.write_quorum > self.replicas:
-            raise ValueError(f"write_quorum ({self.write_quorum}) cannot exceed replicas ({self.replicas})")
-        return self
-
-    @property
-    def quorum(self) -> int:
-        if self.write_quorum is not None:
-            return self.write_quorum
-        return self.replicas // 2 + 1 if self.replication == "sync-quorum" else 1
-
-
 class AppTier(Strict):
     nodes: PosInt = Field(4, le=10_000)
     capacity_tps: PosNumber = Field(1000.0, description="transactions/s one app node serves")
@@ -124,6 +90,8 @@ class CellSpec(Strict):
     app: AppTier = Field(default_factory=AppTier)
     db: Database = Field(default_factory=Database)
     weight: PosNumber = Field(1.0, description="relative share of accounts (hash mapping ignores it)")
+    failures: ComponentOverride | None = Field(None, description="the cell's servers' failure models in place of the bank's (written keys only)")
+    services: list[Service] = Field(default_factory=list, description="services inside the cell (sim/scenario/services.py); empty = the cell is its front tier and db only")
 
 
 class CellOverride(Strict):
@@ -201,6 +169,7 @@ class SharedService(Strict):
     quorum: PosInt = Field(1, description="replicas that must be up for the service to work")
     placement: list[str] = Field(default_factory=list)
     failover: Duration = Field(0.0, description="service interruption when a replica is lost (client re-routing)")
+    failures: ComponentOverride | None = Field(None, description="its replicas' failure models in place of the bank's (written keys only)")
 
     @model_validator(mode="after")
     def _q(self):
@@ -267,52 +236,17 @@ class Workload(Strict):
     profile: Profile = Field(default_factory=Profile)
     mix: Mix = Field(default_factory=Mix)
     mapping: Literal["hash", "range"] = Field("hash", description="how accounts map to cells: hash = equal shares, range = by cell weight")
+    paths: dict[str, list[Step] | UserType] | None = Field(
+        None, description="services each transaction type calls (sim/scenario/services.py); null = every service once")
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, v):
+        check_paths(v)
+        return v
 
 
 # --------------------------------------------------------------------------- failures
-class FailureDist(Strict):
-    """Time between failures of one component: give ``mtbf`` or ``rate`` (not both)."""
-
-    mtbf: Duration | None = Field(None, gt=0)
-    rate: Rate | None = Field(None, description="failures per component, e.g. 2/yr")
-    distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
-    shape: PosNumber = Field(1.0, description="Weibull shape k (k < 1: infant mortality)")
-    sigma: PosNumber = Field(1.0, description="lognormal sigma of log(time)")
-    mttr: Duration = Field(3600.0, description="mean time to repair")
-    repair_distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
-    repair_shape: PosNumber = 1.0
-    repair_sigma: PosNumber = 1.0
-
-    @model_validator(mode="after")
-    def _one(self):
-        if self.mtbf is not None and self.rate is not None:
-            raise ValueError("give mtbf or rate, not both")
-        if self.mtbf is None and self.rate is None:
-            raise ValueError("give mtbf (e.g. 4380h) or rate (e.g. 2/yr)")
-        if self.rate is not None and self.rate <= 0:
-            raise ValueError("rate must be > 0 (remove the entry to disable this failure)")
-        return self
-
-    @property
-    def mean_ttf(self) -> float:
-        return self.mtbf if self.mtbf is not None else 1.0 / self.rate
-
-
-RepairDist = FailureDist
-
-
-class ComponentFailures(Strict):
-    server: FailureDist | None = Field(None, description="host crash: DB replicas, app nodes, GNS and bus nodes")
-    disk: FailureDist | None = Field(None, description="DB replica disk loss; repair = the replica set's rebuild time")
-    app_process: FailureDist | None = Field(None, description="app process crash (restart in mttr)")
-    router_node: FailureDist | None = Field(None, description="GNS replica failure")
-    bus_node: FailureDist | None = Field(None, description="message bus node failure")
-    db_process: FailureDist | None = Field(None, description="database process crash on a replica")
-    server_roles: list[Literal["db", "app", "gns", "bus"]] = Field(
-        default_factory=lambda: ["db", "app", "gns", "bus"],
-        description="which machines `server` crashes apply to")
-
-
 class CorrelatedEvent(Strict):
     rate: Rate = Field(gt=0, description="events per unit (rack, power domain, IDC, region), e.g. 1%/yr")
     duration: Duration = Field(gt=0, description="mean outage duration")
@@ -428,8 +362,15 @@ class Scenario(Strict):
         for i, c in enumerate(self.chaos):
             if c.at >= self.simulation.horizon and self.simulation.mode == "fluid":
                 raise ValueError(f"chaos[{i}].at: {c.at:g}s is beyond the horizon ({self.simulation.horizon:g}s)")
+        topo = self.topology
+        specs = topo.cells.specs() if topo.cells.overrides else [topo.cells.template]
+        first = {}
+        for i, spec in enumerate(specs):
+            first.setdefault(id(spec), (i, spec))
+        for i, spec in first.values():
+            where = "topology.cells.template" if spec is topo.cells.template else f"topology.cells (cell {i})"
+            check_services(where, spec.services, self.workload.paths, topo.idc_names)
         if self.chaos:
-            topo = self.topology
             check_schedule_targets(self.chaos, topo.cells.specs(), topo.idc_names, topo.gns is not None,
                                    topo.bus is not None, (self.live or Live()).etcd.members)
         return self

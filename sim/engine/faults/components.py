@@ -4,7 +4,10 @@ Every server draws its own times to failure and to repair (``failures.components
 failure is drawn from the residual life (the system is in steady state at time 0). DB servers
 of a cell may share repair crews (``db.repair_crews``). With ``common_cause_beta`` > 0, a share
 beta of DB server failures take the whole replica set instead (``correlated``), so each replica's
-own rate falls to (1 - beta)/MTBF.
+own rate falls to (1 - beta)/MTBF. A service's nodes fail as app nodes and its own replicas as
+DB replicas (``sim.engine.services.TIER``); common cause takes cells' sets only. Each server's
+models are the bank's with its cell's, service's and replica's overrides applied
+(``sim.scenario.failure_models.resolve``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import simpy
 
 from sim.distributions import Sampler
+from sim.engine.services import TIER
+from sim.scenario.failure_models import resolve
 
 __all__ = ["start"]
 
@@ -27,28 +32,54 @@ def start(bank) -> None:
             crews_for[c.index] = simpy.Resource(env, capacity=cr)
     for srv in plan.servers:
         kinds = []
-        if comp.server and srv.role in comp.server_roles:
-            kinds.append(("server", comp.server, None))
-        if srv.role == "db":
-            if comp.disk:
-                kinds.append(("disk", comp.disk, plan.cells[srv.cell].spec.db.rebuild))
-            if comp.db_process:
-                kinds.append(("db-process", comp.db_process, None))
-        elif srv.role == "app" and comp.app_process:
-            kinds.append(("app-process", comp.app_process, None))
-        elif srv.role == "gns" and comp.router_node:
-            kinds.append(("router-node", comp.router_node, None))
-        elif srv.role == "bus" and comp.bus_node:
-            kinds.append(("bus-node", comp.bus_node, None))
+        tier = TIER.get(srv.role, srv.role)
+        fm = resolve(comp, *_layers(sc, plan, srv))
+        if fm["server"] and tier in comp.server_roles:
+            kinds.append(("server", fm["server"], None))
+        if tier == "db":
+            if fm["disk"]:
+                kinds.append(("disk", fm["disk"], plan.db_spec_of(srv.index).rebuild))
+            if fm["db_process"]:
+                kinds.append(("db-process", fm["db_process"], None))
+        elif tier == "app" and fm["app_process"]:
+            kinds.append(("app-process", fm["app_process"], None))
+        elif srv.role == "gns" and fm["router_node"]:
+            kinds.append(("router-node", fm["router_node"], None))
+        elif srv.role == "bus" and fm["bus_node"]:
+            kinds.append(("bus-node", fm["bus_node"], None))
         for cause, fd, repair_mean in kinds:
             ttf = Sampler.ttf(fd)
             if cause == "server" and srv.role == "db" and beta > 0:
                 if beta >= 1:
                     continue  # every DB server failure is a common-cause one
                 ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
-            crews = crews_for.get(srv.cell) if srv.role == "db" else None
+            crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
             env.process(_component(bank, srv.index, ttf, Sampler.ttr(fd, repair_mean),
                                    f"{srv.role}-{cause}" if cause == "server" else cause, crews))
+
+
+def _layers(sc, plan, srv) -> tuple:
+    """The overrides that apply to one server, outermost first: cell, service, replica."""
+    if srv.cell is None:
+        svc = sc.topology.gns if srv.role == "gns" else sc.topology.bus
+        return (svc.failures,)
+    cell = plan.cells[srv.cell]
+    service = next((sp.spec for sp in cell.services if sp.name == srv.service), None) if srv.service else None
+    member = None
+    if srv.role in ("db", "svcdb"):
+        member = next((m.failures for m in plan.db_spec_of(srv.index).members if m.replica == srv.member), None)
+    return (cell.spec.failures, service.failures if service else None, member)
+
+
+def _own_crews(bank, srv, crews_for):
+    """A service's own replica set repairs with its own crews (``db.repair_crews``)."""
+    if srv.role != "svcdb":
+        return None
+    key = (srv.cell, srv.service)
+    if key not in crews_for:
+        cr = bank.plan.db_spec_of(srv.index).repair_crews
+        crews_for[key] = None if cr == "unlimited" else simpy.Resource(bank.env, capacity=cr)
+    return crews_for[key]
 
 
 def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):

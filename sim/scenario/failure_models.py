@@ -1,0 +1,90 @@
+"""Failure and repair models of components, and their overrides per cell, service and replica.
+
+``failures.components`` gives every server's failure models by kind (``server``, ``disk``,
+``app_process``, ...). A :class:`ComponentOverride` replaces some of them for some servers: a
+cell (``topology.cells.template.failures``, or per cell through ``cells.overrides``), a service
+(``services[i].failures``) or one replica (``db.members[i].failures``: a primary on better
+hardware, a dormant standby that fails less). Only the keys written replace the bank's; a key
+written as ``null`` switches that failure off for those servers. ``hardware`` names a cost
+server class (``cost.server_classes``) for those servers. :func:`resolve` is the one place the
+layers are applied (bank, then cell, then service, then replica).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sim.scenario.base import Strict
+from sim.scenario.types import Duration, PosNumber, Rate
+
+__all__ = ["FailureDist", "RepairDist", "ComponentFailures", "ComponentOverride", "KINDS", "resolve"]
+
+# the failure kinds of one server (ComponentFailures' fields other than server_roles)
+KINDS = ("server", "disk", "app_process", "router_node", "bus_node", "db_process")
+
+
+class FailureDist(Strict):
+    """Time between failures of one component: give ``mtbf`` or ``rate`` (not both)."""
+
+    mtbf: Duration | None = Field(None, gt=0)
+    rate: Rate | None = Field(None, description="failures per component, e.g. 2/yr")
+    distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
+    shape: PosNumber = Field(1.0, description="Weibull shape k (k < 1: infant mortality)")
+    sigma: PosNumber = Field(1.0, description="lognormal sigma of log(time)")
+    mttr: Duration = Field(3600.0, description="mean time to repair")
+    repair_distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
+    repair_shape: PosNumber = 1.0
+    repair_sigma: PosNumber = 1.0
+
+    @model_validator(mode="after")
+    def _one(self):
+        if self.mtbf is not None and self.rate is not None:
+            raise ValueError("give mtbf or rate, not both")
+        if self.mtbf is None and self.rate is None:
+            raise ValueError("give mtbf (e.g. 4380h) or rate (e.g. 2/yr)")
+        if self.rate is not None and self.rate <= 0:
+            raise ValueError("rate must be > 0 (remove the entry to disable this failure)")
+        return self
+
+    @property
+    def mean_ttf(self) -> float:
+        return self.mtbf if self.mtbf is not None else 1.0 / self.rate
+
+
+RepairDist = FailureDist
+
+
+class ComponentFailures(Strict):
+    server: FailureDist | None = Field(None, description="host crash: DB replicas, app nodes, GNS and bus nodes")
+    disk: FailureDist | None = Field(None, description="DB replica disk loss; repair = the replica set's rebuild time")
+    app_process: FailureDist | None = Field(None, description="app process crash (restart in mttr)")
+    router_node: FailureDist | None = Field(None, description="GNS replica failure")
+    bus_node: FailureDist | None = Field(None, description="message bus node failure")
+    db_process: FailureDist | None = Field(None, description="database process crash on a replica")
+    server_roles: list[Literal["db", "app", "gns", "bus"]] = Field(
+        default_factory=lambda: ["db", "app", "gns", "bus"],
+        description="which machines `server` crashes apply to")
+
+
+class ComponentOverride(Strict):
+    """Failure models replacing the bank's for some servers; only the keys written apply."""
+
+    server: FailureDist | None = None
+    disk: FailureDist | None = None
+    app_process: FailureDist | None = None
+    router_node: FailureDist | None = None
+    bus_node: FailureDist | None = None
+    db_process: FailureDist | None = None
+    hardware: str | None = Field(None, description="cost server class of these servers (cost.server_classes)")
+
+
+def resolve(base: ComponentFailures, *layers: ComponentOverride | None) -> dict[str, FailureDist | None]:
+    """``{kind: FailureDist or None}`` for one server: the bank's, then each layer's written keys."""
+    out = {k: getattr(base, k) for k in KINDS}
+    for layer in layers:
+        if layer is not None:
+            for k in layer.model_fields_set & set(KINDS):
+                out[k] = getattr(layer, k)
+    return out
