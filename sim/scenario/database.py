@@ -1,5 +1,10 @@
 """A database replica set as scenarios write it (``db:``): replicas, quorum, failover, repair.
 
+Failover times are fixed durations (``detection: 10s``) or distributions (``detection: {dist:
+lognormal, median: 20s, p95: 40s}``, :class:`TimeDist`); every reader that needs one figure
+uses its mean (``Failover.mean``), the fluid engine draws each failover's times
+(``Failover.draw``) from the cell's failover stream, and only when some time is a distribution.
+
 The cell's own set (``topology.cells.template.db``) and a service's own set (a service with
 ``database: own``, ``sim.scenario.services``) are both this model. Lives apart from
 ``sim.scenario.model`` so ``services`` can use it without an import cycle.
@@ -7,27 +12,92 @@ The cell's own set (``topology.cells.template.db``) and a service's own set (a s
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import Field, model_validator
+
+from sim.distributions import Sampler
 
 from sim.scenario.base import Strict
 from sim.scenario.failure_models import ComponentOverride
 from sim.scenario.types import Duration, Fraction, NonNegInt, PosInt, PosNumber
 
-__all__ = ["Failover", "Member", "Database"]
+__all__ = ["TimeDist", "Failover", "Member", "Database"]
+
+_Z95 = 1.6448536269514722   # the standard normal's 95th percentile
+
+
+class TimeDist(Strict):
+    """A random duration: ``dist`` with ``mean`` or ``median`` (and ``p95`` or ``sigma`` for a
+    lognormal, ``shape`` for a Weibull). Draws use ``sim.distributions.Sampler`` (by mean)."""
+
+    dist: Literal["lognormal", "exponential", "weibull", "fixed"]
+    mean: Duration | None = Field(None, gt=0)
+    median: Duration | None = Field(None, gt=0)
+    p95: Duration | None = Field(None, gt=0, description="lognormal: 95th percentile (with median)")
+    sigma: PosNumber | None = Field(None, description="lognormal sigma of log(time)")
+    shape: PosNumber = Field(1.0, description="Weibull shape k")
+
+    @model_validator(mode="after")
+    def _enough(self):
+        if (self.mean is None) == (self.median is None):
+            raise ValueError("give mean or median (one of them)")
+        if self.dist == "lognormal":
+            if (self.p95 is None) == (self.sigma is None):
+                raise ValueError("a lognormal needs p95 or sigma (one of them)")
+            if self.p95 is not None and self.median is None:
+                raise ValueError("p95 goes with median")
+            if self.p95 is not None and self.p95 <= self.median:
+                raise ValueError(f"p95 ({self.p95:g}s) must exceed median ({self.median:g}s)")
+        elif self.p95 is not None or self.sigma is not None:
+            raise ValueError(f"p95 and sigma are for a lognormal, not {self.dist}")
+        if self.dist == "weibull" and self.median is not None:
+            raise ValueError("a Weibull is given by mean and shape")
+        return self
+
+    def sampler(self) -> Sampler:
+        if self.dist == "lognormal":
+            s = self.sigma if self.sigma is not None else math.log(self.p95 / self.median) / _Z95
+            mean = self.mean if self.mean is not None else self.median * math.exp(s * s / 2.0)
+            return Sampler("lognormal", mean, sigma=s)
+        if self.mean is not None:
+            return Sampler(self.dist, self.mean, shape=self.shape)
+        return Sampler(self.dist, self.median / math.log(2.0) if self.dist == "exponential" else self.median)
+
+    @property
+    def average(self) -> float:
+        return self.sampler().mean
+
+
+Time = Duration | TimeDist
 
 
 class Failover(Strict):
-    detection: Duration = Field(10.0, description="time to notice a lost primary (Patroni ttl-like)")
-    election: Duration = Field(5.0, description="time to elect the new primary")
-    promotion: Duration = Field(5.0, description="time to promote it and redirect clients")
+    detection: Time = Field(10.0, description="time to notice a lost primary (Patroni ttl-like); a duration or {dist, median, p95}")
+    election: Time = Field(5.0, description="time to elect the new primary")
+    promotion: Time = Field(5.0, description="time to promote it and redirect clients")
     coverage: Fraction = Field(1.0, description="probability automatic failover succeeds")
-    manual: Duration = Field(900.0, description="time to restore writes by hand when automatic failover fails")
+    manual: Time = Field(900.0, description="time to restore writes by hand when automatic failover fails")
+
+    def mean(self, name: str) -> float:
+        """The mean of one time (the time itself when fixed)."""
+        v = getattr(self, name)
+        return v if isinstance(v, float) else v.average
+
+    @property
+    def fixed(self) -> bool:
+        return all(isinstance(getattr(self, k), float) for k in ("detection", "election", "promotion", "manual"))
 
     @property
     def total(self) -> float:
-        return self.detection + self.election + self.promotion
+        """Mean failover time: detection + election + promotion."""
+        return self.mean("detection") + self.mean("election") + self.mean("promotion")
+
+    def draw(self, rng, *names: str) -> float:
+        """One failover's time over ``names`` (each drawn from ``rng`` when a distribution)."""
+        return sum(v if isinstance(v, float) else v.sampler().draw(rng)
+                   for v in (getattr(self, k) for k in names))
 
 
 class Member(Strict):

@@ -8,18 +8,24 @@ hardware, a dormant standby that fails less). Only the keys written replace the 
 written as ``null`` switches that failure off for those servers. ``hardware`` names a cost
 server class (``cost.server_classes``) for those servers. :func:`resolve` is the one place the
 layers are applied (bank, then cell, then service, then replica).
+
+``failures.crews`` (:class:`Crews`) limits concurrent repairs per tier (GNS, bus, app, db; a
+service's nodes are app, its own replicas db), one pool for the bank or one per IDC; a DB
+replica also waits for its own set's ``db.repair_crews`` first (always in that order, so two
+pools never wait on each other).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, model_serializer, model_validator
 
 from sim.scenario.base import Strict
-from sim.scenario.types import Duration, PosNumber, Rate
+from sim.scenario.types import Duration, PosInt, PosNumber, Rate
 
-__all__ = ["FailureDist", "RepairDist", "ComponentFailures", "ComponentOverride", "KINDS", "resolve"]
+__all__ = ["FailureDist", "RepairDist", "ComponentFailures", "ComponentOverride", "Crews", "KINDS", "resolve",
+           "overrides_of"]
 
 # the failure kinds of one server (ComponentFailures' fields other than server_roles)
 KINDS = ("server", "disk", "app_process", "router_node", "bus_node", "db_process")
@@ -78,6 +84,48 @@ class ComponentOverride(Strict):
     bus_node: FailureDist | None = None
     db_process: FailureDist | None = None
     hardware: str | None = Field(None, description="cost server class of these servers (cost.server_classes)")
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler):
+        # only the keys written: an unwritten key keeps the bank's model, a written null switches
+        # it off, and the echoed scenario (and a cell override's re-validation) must keep that
+        return {k: v for k, v in handler(self).items() if k in self.model_fields_set}
+
+
+Crew = PosInt | Literal["unlimited"]
+
+
+class Crews(Strict):
+    """Repair crews per tier: how many servers of that tier are repaired at once."""
+
+    gns: Crew = "unlimited"
+    bus: Crew = "unlimited"
+    app: Crew = Field("unlimited", description="app nodes and services' nodes")
+    db: Crew = Field("unlimited", description="DB replicas, services' own replicas included")
+    per: Literal["bank", "idc"] = Field("bank", description="one pool per tier for the bank, or one per IDC")
+
+
+def overrides_of(topology):
+    """Every override written in a topology, with its field path: (path, ComponentOverride)."""
+    def of_cell(where, spec):
+        if spec.failures is not None:
+            yield f"{where}.failures", spec.failures
+        for i, m in enumerate(spec.db.members):
+            yield f"{where}.db.members[{i}].failures", m.failures
+        for i, s in enumerate(spec.services):
+            if s.failures is not None:
+                yield f"{where}.services[{i}].failures", s.failures
+            for j, m in enumerate(s.db.members if s.db else []):
+                yield f"{where}.services[{i}].db.members[{j}].failures", m.failures
+    yield from of_cell("topology.cells.template", topology.cells.template)
+    for i, ov in enumerate(topology.cells.overrides):
+        if "failures" in ov.set or "services" in ov.set or "db" in ov.set or ov.services:
+            spec = topology.cells.specs()[ov.indices(topology.cells.count)[-1]]
+            yield from of_cell(f"topology.cells.overrides[{i}]", spec)
+    for name in ("gns", "bus"):
+        svc = getattr(topology, name)
+        if svc is not None and svc.failures is not None:
+            yield f"topology.{name}.failures", svc.failures
 
 
 def resolve(base: ComponentFailures, *layers: ComponentOverride | None) -> dict[str, FailureDist | None]:

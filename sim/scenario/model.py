@@ -23,7 +23,7 @@ from sim.scenario.capacity import CapacitySpec
 from sim.scenario.chaos import ChaosEntry, check_schedule_targets
 from sim.scenario.cost import CostSpec
 from sim.scenario.database import Database, Failover
-from sim.scenario.failure_models import ComponentFailures, ComponentOverride, FailureDist, RepairDist
+from sim.scenario.failure_models import ComponentFailures, ComponentOverride, Crews, FailureDist, RepairDist, overrides_of
 from sim.scenario.live import Live
 from sim.scenario.mix import Mix
 from sim.scenario.services import Service, Step, UserType, check_paths, check_services
@@ -97,6 +97,7 @@ class CellSpec(Strict):
 class CellOverride(Strict):
     cells: list[int] | str = Field(description="cell indices, e.g. [0, 3] or '0-3'")
     set: dict = Field(default_factory=dict, description="keys of the cell template to override")
+    services: dict[str, dict] = Field(default_factory=dict, description="keys of named services of the template to override, e.g. {ledger: {nodes: 8}}")
 
     def indices(self, count: int) -> list[int]:
         if isinstance(self.cells, str):
@@ -146,6 +147,12 @@ class Cells(Strict):
                 raw = self.template.model_dump(mode="python")
                 for oi in seq:
                     _deep_update(raw, copy.deepcopy(self.overrides[oi].set))
+                    by_name = {s["name"]: s for s in raw.get("services") or []}
+                    for name, keys in self.overrides[oi].services.items():
+                        if name not in by_name:
+                            raise ValueError(f"cells.overrides[{oi}].services.{name}: names no service of the cell "
+                                             f"(known: {', '.join(by_name) or 'none'})")
+                        _deep_update(by_name[name], copy.deepcopy(keys))
                     try:
                         spec = CellSpec.model_validate(raw)
                     except ValidationError as exc:
@@ -206,8 +213,11 @@ class Topology(Strict):
         for svc in ("gns", "bus"):
             if getattr(self, svc) is not None:
                 check(f"{svc}.placement", getattr(self, svc).placement)
-        for ov in self.cells.overrides:
-            ov.indices(self.cells.count)
+        for oi, ov in enumerate(self.cells.overrides):
+            try:
+                ov.indices(self.cells.count)
+            except ValueError as exc:  # an override naming no cell is refused where it is written
+                raise ValueError(f"cells.overrides[{oi}].cells: names no cell: {exc}") from None
         if self.cells.overrides:
             self.cells.specs()  # an override that breaks a cell fails here, before anything runs
         return self
@@ -308,6 +318,7 @@ class Failures(Strict):
     gray: GrayFailures | None = None
     changes: Changes | None = None
     maintenance: Maintenance | None = None
+    crews: Crews | None = Field(None, description="repair crews per tier (GNS, bus, app, db), for the bank or per IDC; null = unlimited")
 
 
 # --------------------------------------------------------------------------- verdict rules
@@ -370,6 +381,10 @@ class Scenario(Strict):
         for i, spec in first.values():
             where = "topology.cells.template" if spec is topo.cells.template else f"topology.cells (cell {i})"
             check_services(where, spec.services, self.workload.paths, topo.idc_names)
+        classes = set(self.cost.server_classes) if self.cost is not None else None
+        for where, ov in overrides_of(topo):
+            if ov.hardware is not None and classes is not None and ov.hardware not in classes:
+                raise ValueError(f"{where}.hardware: names no server class {ov.hardware!r} (known: {', '.join(classes)})")
         if self.chaos:
             check_schedule_targets(self.chaos, topo.cells.specs(), topo.idc_names, topo.gns is not None,
                                    topo.bus is not None, (self.live or Live()).etcd.members)

@@ -54,6 +54,9 @@ def start(bank) -> None:
                     continue  # every DB server failure is a common-cause one
                 ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
             crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
+            tier_crew = _tier_crews(bank, srv, tier, crews_for)
+            if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
+                crews = (crews, tier_crew) if crews is not None else tier_crew
             env.process(_component(bank, srv.index, ttf, Sampler.ttr(fd, repair_mean),
                                    f"{srv.role}-{cause}" if cause == "server" else cause, crews))
 
@@ -69,6 +72,18 @@ def _layers(sc, plan, srv) -> tuple:
     if srv.role in ("db", "svcdb"):
         member = next((m.failures for m in plan.db_spec_of(srv.index).members if m.replica == srv.member), None)
     return (cell.spec.failures, service.failures if service else None, member)
+
+
+def _tier_crews(bank, srv, tier, crews_for):
+    """The tier's crews (``failures.crews``), for the bank or the server's IDC."""
+    spec = bank.sc.failures.crews
+    cr = getattr(spec, tier, "unlimited") if spec is not None else "unlimited"
+    if cr == "unlimited":
+        return None
+    key = ("tier", tier, srv.idc if spec.per == "idc" else None)
+    if key not in crews_for:
+        crews_for[key] = simpy.Resource(bank.env, capacity=cr)
+    return crews_for[key]
 
 
 def _own_crews(bank, srv, crews_for):
@@ -92,7 +107,13 @@ def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):
         first = False
         start = env.now
         bank.server_fail(s, cause)
-        if crews is not None:
+        if isinstance(crews, tuple):  # a set's crew and its tier's, taken in that order
+            with crews[0].request() as req:
+                yield req
+                with crews[1].request() as req2:
+                    yield req2
+                    yield env.timeout(ttr.draw(rng))
+        elif crews is not None:
             with crews.request() as req:
                 yield req
                 yield env.timeout(ttr.draw(rng))
