@@ -6,6 +6,7 @@ import pytest
 
 from sim.capacity import throughput_summary
 from sim.cost import cost_summary, node_counts
+from sim.model import build_bank, servers_by_role
 from sim.scenario import load_scenario_text
 
 BANK = """
@@ -48,10 +49,9 @@ def test_path_capacity_is_the_tightest_service_over_its_calls():
 
 def test_services_count_as_production_servers_one_role_each():
     sc = load_scenario_text(BANK)
-    counts = node_counts(sc)
-    assert counts["svc:gw"] == 6 and counts["svc:ledger"] == 8 and counts["svc:risk"] == 2 * (2 + 3)
-    assert counts["app"] == 6 and counts["db"] == 6
+    counts = servers_by_role(build_bank(sc))   # the one list of a plan's servers by role
+    assert counts == {"app": 6, "db": 6, "gns": 3, "bus": 3, "svc:gw": 6, "svc:ledger": 8, "svc:risk": 2 * (2 + 3)}
+    assert sum(v for k, v in node_counts(sc).items() if k != "spares") == sum(counts.values())
     c = cost_summary(sc)
-    assert c["servers"]["total"] == 6 + 6 + 3 + 3 + 6 + 8 + 10   # + default gns 3, bus 3
+    assert c["servers"]["total"] == sum(counts.values())
     assert sum(c["breakdown"]["by_role"].values()) == pytest.approx(c["total_per_year"], rel=1e-12)
-    assert c["breakdown"]["by_role"]["svc:ledger"] == pytest.approx(8 * 3000 / 3)
