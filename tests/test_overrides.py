@@ -108,3 +108,18 @@ def test_a_service_override_applies_to_the_cells_it_names_only():
     # the echoed scenario keeps "switched off" apart from "not written"
     again = type(sc).model_validate(sc.model_dump(mode="json"))
     assert again.topology.cells.specs()[1].services[0].failures.model_fields_set == {"app_process"}
+
+
+def test_the_innermost_hardware_class_applies():
+    from sim.model import build_bank
+    sc = load_scenario_text(BASE + "      failures: {hardware: old}\n      db:\n        members:\n"
+                            "          - {replica: 0, failures: {hardware: gold}}\n"
+                            "cost:\n  server_classes: {default: {capex: 1}, old: {capex: 1}, gold: {capex: 2}}\n")
+    hw = {s.scope: s.hardware for s in build_bank(sc).servers}
+    assert hw["cell[1].db.replica[0]"] == "gold" and hw["cell[1].db.replica[1]"] == "old"
+    assert hw["cell[0].svc[ledger].node[1]"] == "old" and hw["gns.replica[0]"] is None
+
+
+def test_services_refuse_the_engines_that_do_not_model_them():
+    with pytest.raises(ScenarioError, match="fluid engine"):
+        load_scenario_text(BASE + "simulation: {mode: request}\n", name="ovr.yaml")

@@ -10,7 +10,9 @@ A cell's services (``sim.scenario.services``) add their nodes (role ``svc``, sco
 ``cell[3].svc[ledger].node[1]``) and, with ``database: own``, their replicas (role ``svcdb``,
 ``cell[3].svc[ledger].db.replica[0]``), after the cell's own servers. ``servers_by_role`` is
 the one list of a plan's servers by role (cost counts from it): one role per service,
-``svc:<name>``, its own replicas included.
+``svc:<name>``, its own replicas included. ``override_layers`` finds the failure-model overrides
+(``sim.scenario.failure_models``) that apply to a server; its ``hardware`` (a cost server class,
+None = its role's) is resolved here once.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from sim.scenario.database import Database
 from sim.scenario.model import CellSpec, Scenario
 from sim.scenario.services import Service
 
-__all__ = ["Server", "ServicePlan", "CellPlan", "BankPlan", "build_bank", "servers_by_role"]
+__all__ = ["Server", "ServicePlan", "CellPlan", "BankPlan", "build_bank", "servers_by_role", "override_layers"]
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Server:
     rack: int = -1
     power: int = -1
     service: str | None = None   # svc / svcdb: the service's name
+    hardware: str | None = None  # cost server class from an override (None: its role's class)
 
 
 @dataclass
@@ -87,6 +90,19 @@ class BankPlan:
         if srv.role == "svcdb":
             return next(sp.db_spec for sp in cell.services if sp.name == srv.service)
         return cell.spec.db
+
+
+def override_layers(topology, plan: BankPlan, srv: Server) -> tuple:
+    """The overrides that apply to one server, outermost first: cell, service, replica."""
+    if srv.cell is None:
+        svc = topology.gns if srv.role == "gns" else topology.bus
+        return (svc.failures,)
+    cell = plan.cells[srv.cell]
+    service = next((sp.spec for sp in cell.services if sp.name == srv.service), None) if srv.service else None
+    member = None
+    if srv.role in ("db", "svcdb"):
+        member = next((m.failures for m in plan.db_spec_of(srv.index).members if m.replica == srv.member), None)
+    return (cell.spec.failures, service.failures if service else None, member)
 
 
 def servers_by_role(plan: BankPlan) -> dict[str, int]:
@@ -166,6 +182,11 @@ def build_bank(sc: Scenario) -> BankPlan:
         idc_racks = list(range(first_rack, len(racks)))
         for k in range(0, len(idc_racks), topo.racks_per_power_domain):
             power.append(idc_racks[k:k + topo.racks_per_power_domain])
+    plan = BankPlan(idcs, idc_region, regions, cells, servers, gns, bus, racks, power)
+    for srv in servers:  # the innermost override naming a class wins
+        for layer in override_layers(topo, plan, srv):
+            if layer is not None and layer.hardware is not None:
+                srv.hardware = layer.hardware
     for ri, rack in enumerate(racks):
         for s in rack:
             servers[s].rack = ri
@@ -173,4 +194,4 @@ def build_bank(sc: Scenario) -> BankPlan:
         for r in dom:
             for s in racks[r]:
                 servers[s].power = pi
-    return BankPlan(idcs, idc_region, regions, cells, servers, gns, bus, racks, power)
+    return plan

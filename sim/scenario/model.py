@@ -375,6 +375,9 @@ class Scenario(Strict):
                 raise ValueError(f"chaos[{i}].at: {c.at:g}s is beyond the horizon ({self.simulation.horizon:g}s)")
         topo = self.topology
         specs = topo.cells.specs() if topo.cells.overrides else [topo.cells.template]
+        if any(s.services for s in specs) and (self.simulation.mode == "request" or self.simulation.estimator == "importance"):
+            raise ValueError("topology.cells.template.services: services inside cells are modelled by the fluid engine "
+                             "with the naive estimator only (simulation.mode: fluid, estimator: naive)")
         first = {}
         for i, spec in enumerate(specs):
             first.setdefault(id(spec), (i, spec))

@@ -16,6 +16,7 @@ import simpy
 
 from sim.distributions import Sampler
 from sim.engine.services import TIER
+from sim.model.plan import override_layers
 from sim.scenario.failure_models import resolve
 
 __all__ = ["start"]
@@ -33,7 +34,7 @@ def start(bank) -> None:
     for srv in plan.servers:
         kinds = []
         tier = TIER.get(srv.role, srv.role)
-        fm = resolve(comp, *_layers(sc, plan, srv))
+        fm = resolve(comp, *override_layers(sc.topology, plan, srv))
         if fm["server"] and tier in comp.server_roles:
             kinds.append(("server", fm["server"], None))
         if tier == "db":
@@ -59,19 +60,6 @@ def start(bank) -> None:
                 crews = (crews, tier_crew) if crews is not None else tier_crew
             env.process(_component(bank, srv.index, ttf, Sampler.ttr(fd, repair_mean),
                                    f"{srv.role}-{cause}" if cause == "server" else cause, crews))
-
-
-def _layers(sc, plan, srv) -> tuple:
-    """The overrides that apply to one server, outermost first: cell, service, replica."""
-    if srv.cell is None:
-        svc = sc.topology.gns if srv.role == "gns" else sc.topology.bus
-        return (svc.failures,)
-    cell = plan.cells[srv.cell]
-    service = next((sp.spec for sp in cell.services if sp.name == srv.service), None) if srv.service else None
-    member = None
-    if srv.role in ("db", "svcdb"):
-        member = next((m.failures for m in plan.db_spec_of(srv.index).members if m.replica == srv.member), None)
-    return (cell.spec.failures, service.failures if service else None, member)
 
 
 def _tier_crews(bank, srv, tier, crews_for):
