@@ -75,3 +75,13 @@ def path_mix(shares: dict[str, float], paths: dict[str, list[float]]) -> float:
     services are independent; a service shared by two paths enters both (the mean is linear).
     """
     return sum(shares[t] * series(*paths[t]) for t in shares)
+
+
+def cross_cell_two_cells(u_db: float, u_path: float) -> float:
+    """Cross-cell transfers over two equal cells (hash mapping), destination drawn by share
+    (itself included): a transfer needs its source's db and path, and its destination's db.
+    Same cell (prob 1/2): both need one db, so A = (1-u_db)(1-u_path); other cell: independent,
+    A = (1-u_db)^2 (1-u_path)."""
+    a_same = (1 - u_db) * (1 - u_path)
+    a_other = (1 - u_db) ** 2 * (1 - u_path)
+    return 1 - 0.5 * (a_same + a_other)
