@@ -123,3 +123,22 @@ def test_the_innermost_hardware_class_applies():
 def test_services_refuse_the_engines_that_do_not_model_them():
     with pytest.raises(ScenarioError, match="fluid engine"):
         load_scenario_text(BASE + "simulation: {mode: request}\n", name="ovr.yaml")
+
+
+def test_router_blip_as_a_distribution_enters_through_its_mean():
+    # 3 router replicas, quorum 1: each replica failure (one per 101 h cycle) costs one blip, whose
+    # length is lognormal (median 20 s, p95 60 s); U = 3 x mean / 101 h, up to the ~1e-6 chance
+    # that all three are down (0.5 % of U, far inside the interval)
+    text = """
+name: blip
+simulation: {horizon: 365d, replications: 8, seed: 3, workers: 1}
+topology:
+  gns: {replicas: 3, quorum: 1, failover: {dist: lognormal, median: 20s, p95: 60s}}
+  bus: null
+workload: {profile: {peak_factor: 1}}
+failures:
+  components: {router_node: {mtbf: 100h, mttr: 1h}}
+"""
+    s = math.log(3.0) / 1.6448536269514722
+    mean = 20.0 * math.exp(s * s / 2.0)
+    check(simulate(load_scenario_text(text), workers=1), 3 * mean / (101 * H))

@@ -62,6 +62,7 @@ class Replication:
         self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
                                         self.server_down, sim.warmup)
         self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
+        self.shared.streams = self.streams
         self.services = ServiceStates(self) if self.plan.has_services else None
         self.capacity = None
         if sc.capacity is not None:

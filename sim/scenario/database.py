@@ -23,7 +23,7 @@ from sim.scenario.base import Strict
 from sim.scenario.failure_models import ComponentOverride
 from sim.scenario.types import Duration, Fraction, NonNegInt, PosInt, PosNumber
 
-__all__ = ["TimeDist", "Failover", "Member", "Database"]
+__all__ = ["TimeDist", "Time", "Failover", "Member", "Database"]
 
 _Z95 = 1.6448536269514722   # the standard normal's 95th percentile
 

@@ -22,7 +22,7 @@ from sim.scenario.base import Strict
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.chaos import ChaosEntry, check_schedule_targets
 from sim.scenario.cost import CostSpec
-from sim.scenario.database import Database, Failover
+from sim.scenario.database import Database, Failover, Time
 from sim.scenario.failure_models import ComponentFailures, ComponentOverride, Crews, FailureDist, RepairDist, overrides_of
 from sim.scenario.live import Live
 from sim.scenario.mix import Mix
@@ -175,7 +175,7 @@ class SharedService(Strict):
     replicas: PosInt = Field(3, le=101)
     quorum: PosInt = Field(1, description="replicas that must be up for the service to work")
     placement: list[str] = Field(default_factory=list)
-    failover: Duration = Field(0.0, description="service interruption when a replica is lost (client re-routing)")
+    failover: Time = Field(0.0, description="service interruption when a replica is lost (client re-routing); a duration or {dist, median, p95}")
     failures: ComponentOverride | None = Field(None, description="its replicas' failure models in place of the bank's (written keys only)")
 
     @model_validator(mode="after")
