@@ -142,3 +142,20 @@ failures:
     s = math.log(3.0) / 1.6448536269514722
     mean = 20.0 * math.exp(s * s / 2.0)
     check(simulate(load_scenario_text(text), workers=1), 3 * mean / (101 * H))
+
+
+@pytest.mark.parametrize("text,line,path,words", [
+    (BASE + "workload:\n  paths:\n    reads: [ledger, ledgr]\n", 10, "workload.paths.reads[1]", "unknown service 'ledgr'"),
+    (BASE + "        - {name: a, nodes: 1, fallback: b}\n        - {name: b, nodes: 1, fallback: a}\n", 7,
+     "topology.cells.template.services", "fallback cycle a -> b -> a"),
+    (BASE + "        - {name: x, nodes: 2, needs: 3}\n", 8, "topology.cells.template.services[1]",
+     "needs (3) cannot exceed nodes (2)"),
+    (BASE + "workload:\n  paths:\n    statement: {like: reads, share: 120%, path: [ledger]}\n", 10,
+     "workload.paths.statement.share", "fraction"),
+])
+def test_bad_services_and_paths_are_refused_where_written(text, line, path, words):
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario_text(text, name="svc.yaml")
+    msg = str(exc.value)
+    assert msg.startswith(f"svc.yaml:{line}: {path}"), msg
+    assert words in msg, msg
