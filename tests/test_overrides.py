@@ -159,3 +159,13 @@ def test_bad_services_and_paths_are_refused_where_written(text, line, path, word
     msg = str(exc.value)
     assert msg.startswith(f"svc.yaml:{line}: {path}"), msg
     assert words in msg, msg
+
+
+def test_a_cell_override_of_failure_models_applies_to_its_cells_only():
+    # cell 1 runs on hardware whose processes never crash: its customers see no failure at all
+    text = one_cell("{replicas: 1, failover: {detection: 0s, election: 0s, promotion: 0s}}",
+                    "  components:\n    db_process: {mtbf: 50h, mttr: 1h}", reps=2)
+    text = text.replace("count: 1", "count: 2\n    overrides:\n      - cells: [1]\n"
+                        "        set: {failures: {db_process: null}}")
+    cells = simulate(load_scenario_text(text), workers=1)["cells"]
+    assert cells[1]["availability"] == 1.0 and cells[0]["availability"] < 0.999
