@@ -7,7 +7,8 @@ beta of DB server failures take the whole replica set instead (``correlated``), 
 own rate falls to (1 - beta)/MTBF. A service's nodes fail as app nodes and its own replicas as
 DB replicas (``sim.engine.services.TIER``); common cause takes cells' sets only. Each server's
 models are the bank's with its cell's, service's and replica's overrides applied
-(``sim.scenario.failure_models.resolve``).
+(``sim.scenario.failure_models.resolve``); ``failures.crews`` adds a pool of repair crews per
+tier (for the bank or per IDC), taken after the set's own crews.
 """
 
 from __future__ import annotations
