@@ -1,7 +1,8 @@
 """Yearly IT cost of a scenario's bank, per account, broken down by category and by role.
 
-Node counts by role come from the topology (``sim.model.build_bank``: app nodes, DB replicas,
-GNS replicas, bus nodes) plus the cost section's admin zone and spares. Each role runs on a
+Node counts by role come from the topology (``sim.model.servers_by_role``: app nodes, DB
+replicas, GNS replicas, bus nodes, and one role ``svc:<name>`` per service of the cells, priced
+on the app role's class) plus the cost section's admin zone and spares. Each role runs on a
 server class; for ``n`` servers of a class the yearly cost is
 
 * servers: ``n * (capex / amortization_years + maintenance_per_year)``
@@ -25,6 +26,7 @@ import copy
 import math
 
 from sim.model import BankPlan, build_bank
+from sim.model.plan import servers_by_role
 from sim.scenario.cost import ROLES, CostSpec
 from sim.scenario.model import Scenario
 
@@ -38,13 +40,8 @@ def node_counts(sc: Scenario, plan: BankPlan | None = None) -> dict[str, int]:
     """Servers per role: app, db, gns, bus from the topology; admin, spares from ``cost:``."""
     plan = plan or build_bank(sc)
     spec = sc.cost
-    counts = {
-        "app": sum(len(c.app) for c in plan.cells),
-        "db": sum(len(c.db) for c in plan.cells),
-        "gns": len(plan.gns),
-        "bus": len(plan.bus),
-        "admin": spec.admin_zone.servers if spec else 0,
-    }
+    counts = servers_by_role(plan)  # the one list of a plan's servers by role
+    counts["admin"] = spec.admin_zone.servers if spec else 0
     spare_share = float(spec.spares) if spec else 0.0
     # round up: a spare is a whole machine
     counts["spares"] = int(math.ceil(spare_share * sum(counts.values()) - 1e-9))
@@ -67,7 +64,8 @@ def cost_summary(sc: Scenario, availability_nines: float | None = None,
     counts = node_counts(sc, plan)
     total_servers = sum(counts.values())
     by_cat = {k: 0.0 for k in CATEGORIES}
-    by_role = {r: 0.0 for r in (*ROLES, "shared")}
+    roles = (*ROLES, *(r for r in counts if r not in ROLES))  # services after the fixed roles
+    by_role = {r: 0.0 for r in (*roles, "shared")}
     cells: dict[tuple[str, str], float] = {}
 
     def add(cat, role, amount):
@@ -76,11 +74,11 @@ def cost_summary(sc: Scenario, availability_nines: float | None = None,
         cells[(cat, role)] = cells.get((cat, role), 0.0) + amount
 
     per_rack = spec.space.servers_per_rack or sc.topology.servers_per_rack
-    for role in ROLES:
+    for role in roles:
         n = counts[role]
         if n == 0:
             continue
-        cls = spec.server_classes[spec.class_of(role)]
+        cls = spec.server_classes[spec.class_of("app" if role.startswith("svc:") else role)]
         if spec.cloud is not None:
             add("cloud", role, n * cls.cores * spec.cloud.vcpus_per_core * spec.cloud.price_per_vcpu_year)
         else:
@@ -101,7 +99,7 @@ def cost_summary(sc: Scenario, availability_nines: float | None = None,
     staff_cost = engineers * spec.staff.salary_per_year
     if staff_cost > 0:
         if total_servers > 0:
-            for role in ROLES:
+            for role in roles:
                 if counts[role]:
                     add("staff", role, staff_cost * counts[role] / total_servers)
         else:

@@ -132,7 +132,10 @@ def estimated_events(sc: Scenario) -> float:
     topo, f, H = sc.topology, sc.failures, sc.simulation.horizon
     specs = [topo.cells.template] if not topo.cells.overrides else list(
         {id(s): s for s in topo.cells.specs()}.values())
-    per_cell = max(s.db.replicas for s in specs), max(s.app.nodes for s in specs)
+    # a service's nodes fail as app nodes, its own replicas as db replicas (sim.engine.services)
+    per_cell = (max(s.db.replicas + sum((v.db or s.db).replicas for v in s.services if v.database == "own")
+                    for s in specs),
+                max(s.app.nodes + sum(v.nodes for v in s.services) for s in specs))
     n = {"db": per_cell[0] * topo.cells.count, "app": per_cell[1] * topo.cells.count,
          "gns": topo.gns.replicas if topo.gns else 0, "bus": topo.bus.replicas if topo.bus else 0}
     c = f.components

@@ -58,3 +58,30 @@ def common_cause_pair(lam: float, mu: float, beta: float) -> float:
     li = (1 - beta) * lam
     u_i = li / (li + mu)
     return 1.0 - (1.0 - u_cc) * (1.0 - u_i * u_i)
+
+
+def with_fallback(u_service: float, *u_fallbacks: float) -> float:
+    """A service with a fallback chain serves unless it and every fallback are down (independent)."""
+    u = u_service
+    for f in u_fallbacks:
+        u *= f
+    return u
+
+
+def path_mix(shares: dict[str, float], paths: dict[str, list[float]]) -> float:
+    """Request-weighted unavailability: each type fails when any service on its path is down.
+
+    ``paths[t]`` lists the unavailability of each service on type t's path. Valid when the
+    services are independent; a service shared by two paths enters both (the mean is linear).
+    """
+    return sum(shares[t] * series(*paths[t]) for t in shares)
+
+
+def cross_cell_two_cells(u_db: float, u_path: float) -> float:
+    """Cross-cell transfers over two equal cells (hash mapping), destination drawn by share
+    (itself included): a transfer needs its source's db and path, and its destination's db.
+    Same cell (prob 1/2): both need one db, so A = (1-u_db)(1-u_path); other cell: independent,
+    A = (1-u_db)^2 (1-u_path)."""
+    a_same = (1 - u_db) * (1 - u_path)
+    a_other = (1 - u_db) ** 2 * (1 - u_path)
+    return 1 - 0.5 * (a_same + a_other)

@@ -1,5 +1,6 @@
 """summary.json's ``throughput.*``: peak demand, capacity all up and with the worst IDC lost,
-and the largest daily volume whose peak hour keeps the latency SLO (no simulation needed)."""
+and the largest daily volume whose peak hour keeps the latency SLO (no simulation needed).
+With services inside cells, ``throughput.services`` adds the paths' capacity (``sim.capacity.paths``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def throughput_summary(scenario: Scenario, model: CapacityModel | None = None) -
             worst = (name, pdt_i, cap_i)
     if len(m.plan.idcs) < 2:
         worst = (m.plan.idcs[0], 0.0, 0.0)  # one data centre: losing it loses everything
-    return {
+    out = {
         "transactions_per_day": m.mean_tps * DAY,
         "peak_tps_demand": peak,
         "capacity_tps": cap,
@@ -42,3 +43,7 @@ def throughput_summary(scenario: Scenario, model: CapacityModel | None = None) -
         "latency_ms_at_peak": m.peak_latency_ms(),
         "profile_tps": profile,
     }
+    if m.plan.has_services:
+        from sim.capacity.paths import services_summary
+        out["services"] = services_summary(scenario, m.plan)
+    return out

@@ -9,7 +9,8 @@ impact's share of what is left, each change its own.
 
 Failover: losing the primary starts detection + election + promotion (``failover.total``), or
 ``manual`` with probability 1 - ``coverage``; when the loss was already noticed (a replica came
-back to a primary-less set, or a pause ran past detection) only election + promotion.
+back to a primary-less set, or a pause ran past detection) only election + promotion. Times
+given as distributions are drawn per failover from the cell's failover stream.
 """
 
 from __future__ import annotations
@@ -89,11 +90,11 @@ class ReplicaSets:
     def _start_failover(self, c, full: bool, cause: str):
         fo = c.spec.db.failover
         if fo.coverage < 1.0 and self._cell_rng(c).random() >= fo.coverage:
-            d = fo.manual
+            d = fo.manual if fo.fixed else fo.draw(self._cell_rng(c), "manual")
         elif full and not c.detected:
-            d = fo.total
+            d = fo.total if fo.fixed else fo.draw(self._cell_rng(c), "detection", "election", "promotion")
         else:  # the loss was already noticed (a replica came back, or a stall ran out)
-            d = fo.election + fo.promotion
+            d = fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
         c.detected = False
         if d <= 0.0:
             self._promote(c)

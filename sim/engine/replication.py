@@ -20,6 +20,8 @@ from sim.engine.episodes import DETAIL_REPLICATIONS, EpisodeLog
 from sim.engine.ledger import Ledger
 from sim.engine.replica_set import ReplicaSets
 from sim.engine.result import ReplicationResult
+from sim.engine.service_ledger import ServiceLedger
+from sim.engine.services import ServiceStates, service_kinds
 from sim.engine.shared import SharedServices
 from sim.engine.state import CellState
 from sim.engine.streams import Streams
@@ -31,8 +33,8 @@ __all__ = ["Replication", "run_replication"]
 
 # server roles as small integers (compared at every failure and repair); as before, any other
 # role is treated as a bus node
-_DB, _APP, _GNS, _BUS = range(4)
-_ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS}
+_DB, _APP, _GNS, _BUS, _SVC = range(5)
+_ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS, "svc": _SVC, "svcdb": _SVC}
 
 
 class Replication:
@@ -52,8 +54,13 @@ class Replication:
         want_ts = index == 0 if timeseries is None else timeseries
         self.episodes = EpisodeLog(index, sim.warmup,
                                    index < DETAIL_REPLICATIONS if detail is None else detail)
-        self.ledger = Ledger(DayProfile.from_spec(sc.workload.profile), sc.workload.mix, sim.warmup,
-                             sim.horizon, sim.timeseries_step if want_ts else None, self.episodes)
+        ts_step = sim.timeseries_step if want_ts else None
+        if self.plan.has_services:  # services inside cells: sim.engine.services
+            self.ledger = ServiceLedger(DayProfile.from_spec(sc.workload.profile), service_kinds(sc),
+                                        sim.warmup, sim.horizon, ts_step, self.episodes, len(self.plan.cells))
+        else:
+            self.ledger = Ledger(DayProfile.from_spec(sc.workload.profile), sc.workload.mix, sim.warmup,
+                                 sim.horizon, ts_step, self.episodes)
         self.server_down = [0] * len(self.plan.servers)  # holders of each server's failure
         self.gray: set[int] = set()                      # servers in a gray failure
         self.cells = [CellState(c) for c in self.plan.cells]
@@ -63,6 +70,8 @@ class Replication:
         self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
                                         self.server_down, sim.warmup)
         self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
+        self.shared.streams = self.streams
+        self.services = ServiceStates(self) if self.plan.has_services else None
         self.capacity = None
         if sc.capacity is not None:
             if capacity is None:
@@ -88,6 +97,8 @@ class Replication:
             c = self._cell[s]
             c.app_up -= 1
             self.replica_sets.app_changed(c, c.app_up == c.app_min - 1, cause)
+        elif role == _SVC:
+            self.services.server(s, -1, cause)
         elif role == _GNS:
             self.shared.gns_fail(cause)
         else:
@@ -108,6 +119,8 @@ class Replication:
             c = self._cell[s]
             c.app_up += 1
             self.replica_sets.app_changed(c, c.app_up == c.app_min, cause)
+        elif role == _SVC:
+            self.services.server(s, +1, cause)
         elif role == _GNS:
             self.shared.gns_repair(cause)
         else:
@@ -124,6 +137,8 @@ class Replication:
         for c in self.cells:
             led.close_cell(c, self.horizon)
         self.replica_sets.close(self.horizon)
+        if self.services is not None:
+            self.services.close(self.horizon)
         self.shared.close(self.horizon)
         ts = None
         if led.ts_step is not None:

@@ -1,7 +1,8 @@
 """The shared services every cell depends on: the global router (GNS) and the message bus.
 
 The router is down when fewer than its quorum of replicas are up, or for ``gns.failover``
-seconds after losing a replica (clients reconnect: a "blip"); then every request fails. The bus
+seconds after losing a replica (clients reconnect: a "blip"; drawn per blip from the stream
+``gns.failover`` when written as a distribution); then every request fails. The bus
 is down below its quorum; then every cross-cell transfer fails. Both are flags on the ledger,
 which the traffic formulas read.
 """
@@ -25,6 +26,8 @@ class SharedServices:
         self.bus_quorum = topology.bus.quorum if topology.bus else 0
         self.gns_blip = 0
         self._start: dict[str, float] = {}
+        self.streams = None   # set by the replication; used only for a blip given as a distribution
+        self.rng = None
 
     def changed(self, cause):
         # per-cell figures need no flush: the ledger's global integrals carry router/bus state
@@ -51,8 +54,13 @@ class SharedServices:
     def gns_fail(self, cause):
         self.gns_up -= 1
         svc = self.gns_spec
-        if svc.failover > 0 and self.gns_up >= self.gns_quorum:
-            self.env.process(self._gns_blip(svc.failover, cause))
+        fo = svc.failover
+        if (not isinstance(fo, float) or fo > 0) and self.gns_up >= self.gns_quorum:
+            if not isinstance(fo, float):
+                if self.rng is None:
+                    self.rng = self.streams.stream("gns.failover")
+                fo = fo.sampler().draw(self.rng)
+            self.env.process(self._gns_blip(fo, cause))
         self.changed(cause)
 
     def gns_repair(self, cause):

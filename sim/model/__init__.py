@@ -5,7 +5,7 @@
 ``resolve_servers(target, plan, primary_of)`` turns a typed chaos target into those servers.
 """
 
-from sim.model.plan import BankPlan, CellPlan, Server, build_bank
+from sim.model.plan import BankPlan, CellPlan, Server, ServicePlan, build_bank, servers_by_role
 from sim.model.resolve import resolve_servers
 
-__all__ = ["Server", "CellPlan", "BankPlan", "build_bank", "resolve_servers"]
+__all__ = ["Server", "ServicePlan", "CellPlan", "BankPlan", "build_bank", "servers_by_role", "resolve_servers"]

@@ -5,6 +5,14 @@ replica, app node, GNS replica and bus node in an IDC, groups servers into racks
 domains, and gives each component its scope name (``cell[3].db.replica[1]``), which is also
 how ``chaos:`` entries and errors name it. The result is plain data; the engine
 (``sim.engine``) adds behaviour.
+
+A cell's services (``sim.scenario.services``) add their nodes (role ``svc``, scope
+``cell[3].svc[ledger].node[1]``) and, with ``database: own``, their replicas (role ``svcdb``,
+``cell[3].svc[ledger].db.replica[0]``), after the cell's own servers. ``servers_by_role`` is
+the one list of a plan's servers by role (cost counts from it): one role per service,
+``svc:<name>``, its own replicas included. ``override_layers`` finds the failure-model overrides
+(``sim.scenario.failure_models``) that apply to a server; its ``hardware`` (a cost server class,
+None = its role's) is resolved here once.
 """
 
 from __future__ import annotations
@@ -12,9 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sim.errors import ScenarioError
+from sim.scenario.database import Database
 from sim.scenario.model import CellSpec, Scenario
+from sim.scenario.services import Service
 
-__all__ = ["Server", "CellPlan", "BankPlan", "build_bank"]
+__all__ = ["Server", "ServicePlan", "CellPlan", "BankPlan", "build_bank", "servers_by_role", "override_layers"]
 
 
 @dataclass
@@ -23,12 +33,25 @@ class Server:
 
     index: int            # global index in BankPlan.servers
     scope: str            # e.g. cell[3].db.replica[1]
-    role: str             # db | app | gns | bus
+    role: str             # db | app | gns | bus | svc | svcdb
     idc: int              # index into BankPlan.idcs
     cell: int | None = None
     member: int = 0       # replica / node number within its group
     rack: int = -1
     power: int = -1
+    service: str | None = None   # svc / svcdb: the service's name
+    hardware: str | None = None  # cost server class from an override (None: its role's class)
+
+
+@dataclass
+class ServicePlan:
+    """One service of one cell: its nodes and, with ``database: own``, its replica set."""
+
+    name: str
+    spec: Service
+    nodes: list[int] = field(default_factory=list)   # server indices
+    db: list[int] = field(default_factory=list)      # server indices of its own replicas
+    db_spec: Database | None = None                  # its own set (database: own)
 
 
 @dataclass
@@ -38,6 +61,7 @@ class CellPlan:
     share: float                      # fraction of accounts (and traffic) this cell serves
     db: list[int] = field(default_factory=list)    # server indices of replicas
     app: list[int] = field(default_factory=list)   # server indices of app nodes
+    services: list[ServicePlan] = field(default_factory=list)
 
 
 @dataclass
@@ -54,6 +78,43 @@ class BankPlan:
 
     def idc_index(self, name: str) -> int:
         return self.idcs.index(name)
+
+    @property
+    def has_services(self) -> bool:
+        return any(c.services for c in self.cells)
+
+    def db_spec_of(self, s: int) -> Database:
+        """The replica set a db or svcdb server belongs to."""
+        srv = self.servers[s]
+        cell = self.cells[srv.cell]
+        if srv.role == "svcdb":
+            return next(sp.db_spec for sp in cell.services if sp.name == srv.service)
+        return cell.spec.db
+
+
+def override_layers(topology, plan: BankPlan, srv: Server) -> tuple:
+    """The overrides that apply to one server, outermost first: cell, service, replica."""
+    if srv.cell is None:
+        svc = topology.gns if srv.role == "gns" else topology.bus
+        return (svc.failures,)
+    cell = plan.cells[srv.cell]
+    service = next((sp.spec for sp in cell.services if sp.name == srv.service), None) if srv.service else None
+    member = None
+    if srv.role in ("db", "svcdb"):
+        member = next((m.failures for m in plan.db_spec_of(srv.index).members if m.replica == srv.member), None)
+    return (cell.spec.failures, service.failures if service else None, member)
+
+
+def servers_by_role(plan: BankPlan) -> dict[str, int]:
+    """Servers of the plan per role: app, db, gns, bus, then ``svc:<name>`` per service."""
+    counts = {"app": 0, "db": 0, "gns": len(plan.gns), "bus": len(plan.bus)}
+    for c in plan.cells:
+        counts["app"] += len(c.app)
+        counts["db"] += len(c.db)
+        for sp in c.services:
+            key = f"svc:{sp.name}"
+            counts[key] = counts.get(key, 0) + len(sp.nodes) + len(sp.db)
+    return counts
 
 
 def _place(plist: list[str], n: int, idcs: list[str]) -> list[int]:
@@ -79,8 +140,8 @@ def build_bank(sc: Scenario) -> BankPlan:
 
     servers: list[Server] = []
 
-    def add(scope, role, idc, cell=None, member=0):
-        servers.append(Server(len(servers), scope, role, idc, cell, member))
+    def add(scope, role, idc, cell=None, member=0, service=None):
+        servers.append(Server(len(servers), scope, role, idc, cell, member, service=service))
         return len(servers) - 1
 
     cells = []
@@ -94,6 +155,16 @@ def build_bank(sc: Scenario) -> BankPlan:
             cp.db.append(add(f"cell[{ci}].db.replica[{k}]", "db", idc, ci, k))
         for k, idc in enumerate(_place(spec.app.placement, spec.app.nodes, idcs)):
             cp.app.append(add(f"cell[{ci}].app.node[{k}]", "app", idc, ci, k))
+        for svc in spec.services:
+            sp = ServicePlan(svc.name, svc)
+            scope = f"cell[{ci}].svc[{svc.name}]"
+            for k, idc in enumerate(_place(svc.placement, svc.nodes, idcs)):
+                sp.nodes.append(add(f"{scope}.node[{k}]", "svc", idc, ci, k, svc.name))
+            if svc.database == "own":
+                sp.db_spec = svc.db or spec.db
+                for k, idc in enumerate(_place(sp.db_spec.placement, sp.db_spec.replicas, idcs)):
+                    sp.db.append(add(f"{scope}.db.replica[{k}]", "svcdb", idc, ci, k, svc.name))
+            cp.services.append(sp)
         cells.append(cp)
     gns = [add(f"gns.replica[{k}]", "gns", idc, None, k)
            for k, idc in enumerate(_place(topo.gns.placement, topo.gns.replicas, idcs))] if topo.gns else []
@@ -111,6 +182,11 @@ def build_bank(sc: Scenario) -> BankPlan:
         idc_racks = list(range(first_rack, len(racks)))
         for k in range(0, len(idc_racks), topo.racks_per_power_domain):
             power.append(idc_racks[k:k + topo.racks_per_power_domain])
+    plan = BankPlan(idcs, idc_region, regions, cells, servers, gns, bus, racks, power)
+    for srv in servers:  # the innermost override naming a class wins
+        for layer in override_layers(topo, plan, srv):
+            if layer is not None and layer.hardware is not None:
+                srv.hardware = layer.hardware
     for ri, rack in enumerate(racks):
         for s in rack:
             servers[s].rack = ri
@@ -118,4 +194,4 @@ def build_bank(sc: Scenario) -> BankPlan:
         for r in dom:
             for s in racks[r]:
                 servers[s].power = pi
-    return BankPlan(idcs, idc_region, regions, cells, servers, gns, bus, racks, power)
+    return plan

@@ -40,7 +40,7 @@ def outage_for(kind: str, duration: float, failover, calibration: dict | None = 
     total = float(cal.get(kind, failover.total))
     if kind == "pause":
         held = duration if duration > 0 else math.inf
-        det = float((calibration or {}).get("pause_detection_seconds", failover.detection))
+        det = float((calibration or {}).get("pause_detection_seconds", failover.mean("detection")))
         if held <= det:
             return [(0.0, held, "stall")]
         total = max(total, det)

@@ -40,8 +40,8 @@ def _loc_to_path(loc: tuple) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif str(part).startswith(("function-", "union[", "tagged-union[")) or str(part) in (
-                "str", "int", "float", "bool", "list[int]", "Idc", "Gate", "dict"):
+        elif str(part).startswith(("function-", "union[", "tagged-union[", "list[")) or str(part) in (
+                "str", "int", "float", "bool", "Idc", "Gate", "dict", "UserType", "Call"):
             continue  # pydantic's internal union branch labels, not user keys
         else:
             out += f".{part}" if out else str(part)

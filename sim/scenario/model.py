@@ -22,8 +22,11 @@ from sim.scenario.base import Strict
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.chaos import ChaosEntry, check_schedule_targets
 from sim.scenario.cost import CostSpec
+from sim.scenario.database import Database, Failover, Time
+from sim.scenario.failure_models import ComponentFailures, ComponentOverride, Crews, FailureDist, RepairDist, overrides_of
 from sim.scenario.live import Live
 from sim.scenario.mix import Mix
+from sim.scenario.services import Service, Step, UserType, check_paths, check_services
 from sim.scenario.types import Duration, Fraction, NonNegInt, Number, PosInt, PosNumber, Rate
 
 __all__ = [
@@ -76,43 +79,6 @@ class Region(Strict):
         return [Idc(name=i) if isinstance(i, str) else i for i in v]
 
 
-class Failover(Strict):
-    detection: Duration = Field(10.0, description="time to notice a lost primary (Patroni ttl-like)")
-    election: Duration = Field(5.0, description="time to elect the new primary")
-    promotion: Duration = Field(5.0, description="time to promote it and redirect clients")
-    coverage: Fraction = Field(1.0, description="probability automatic failover succeeds")
-    manual: Duration = Field(900.0, description="time to restore writes by hand when automatic failover fails")
-
-    @property
-    def total(self) -> float:
-        return self.detection + self.election + self.promotion
-
-
-class Database(Strict):
-    replicas: PosInt = Field(3, le=15)
-    placement: list[str] = Field(default_factory=list, description="IDC of each replica (cycled); empty = spread over all IDCs in order")
-    replication: Literal["sync-quorum", "async"] = "sync-quorum"
-    write_quorum: PosInt | None = Field(None, description="replicas (primary included) that must be up for writes; default: majority for sync-quorum, 1 for async")
-    on_quorum_loss: Literal["stop-writes", "degrade-async"] = Field("stop-writes", description="what a sync set does when fewer than write_quorum replicas are up")
-    failover: Failover = Field(default_factory=Failover)
-    rebuild: Duration = Field(4 * 3600.0, description="time to rebuild a replica after its disk is lost")
-    repair_crews: PosInt | Literal["unlimited"] = Field("unlimited", description="concurrent repairs within one replica set")
-    reads_during_failover: bool = Field(True, description="reads are served by standbys while writes fail over")
-    capacity_tps: PosNumber | None = Field(None, description="transactions/s the primary sustains (capacity issue)")
-
-    @model_validator(mode="after")
-    def _quorum(self):
-        if self.write_quorum is not None and self.write_quorum > self.replicas:
-            raise ValueError(f"write_quorum ({self.write_quorum}) cannot exceed replicas ({self.replicas})")
-        return self
-
-    @property
-    def quorum(self) -> int:
-        if self.write_quorum is not None:
-            return self.write_quorum
-        return self.replicas // 2 + 1 if self.replication == "sync-quorum" else 1
-
-
 class AppTier(Strict):
     nodes: PosInt = Field(4, le=10_000)
     capacity_tps: PosNumber = Field(1000.0, description="transactions/s one app node serves")
@@ -124,11 +90,14 @@ class CellSpec(Strict):
     app: AppTier = Field(default_factory=AppTier)
     db: Database = Field(default_factory=Database)
     weight: PosNumber = Field(1.0, description="relative share of accounts (hash mapping ignores it)")
+    failures: ComponentOverride | None = Field(None, description="the cell's servers' failure models in place of the bank's (written keys only)")
+    services: list[Service] = Field(default_factory=list, description="services inside the cell (sim/scenario/services.py); empty = the cell is its front tier and db only")
 
 
 class CellOverride(Strict):
     cells: list[int] | str = Field(description="cell indices, e.g. [0, 3] or '0-3'")
     set: dict = Field(default_factory=dict, description="keys of the cell template to override")
+    services: dict[str, dict] = Field(default_factory=dict, description="keys of named services of the template to override, e.g. {ledger: {nodes: 8}}")
 
     def indices(self, count: int) -> list[int]:
         if isinstance(self.cells, str):
@@ -178,6 +147,12 @@ class Cells(Strict):
                 raw = self.template.model_dump(mode="python")
                 for oi in seq:
                     _deep_update(raw, copy.deepcopy(self.overrides[oi].set))
+                    by_name = {s["name"]: s for s in raw.get("services") or []}
+                    for name, keys in self.overrides[oi].services.items():
+                        if name not in by_name:
+                            raise ValueError(f"cells.overrides[{oi}].services.{name}: names no service of the cell "
+                                             f"(known: {', '.join(by_name) or 'none'})")
+                        _deep_update(by_name[name], copy.deepcopy(keys))
                     try:
                         spec = CellSpec.model_validate(raw)
                     except ValidationError as exc:
@@ -200,7 +175,8 @@ class SharedService(Strict):
     replicas: PosInt = Field(3, le=101)
     quorum: PosInt = Field(1, description="replicas that must be up for the service to work")
     placement: list[str] = Field(default_factory=list)
-    failover: Duration = Field(0.0, description="service interruption when a replica is lost (client re-routing)")
+    failover: Time = Field(0.0, description="service interruption when a replica is lost (client re-routing); a duration or {dist, median, p95}")
+    failures: ComponentOverride | None = Field(None, description="its replicas' failure models in place of the bank's (written keys only)")
 
     @model_validator(mode="after")
     def _q(self):
@@ -237,8 +213,11 @@ class Topology(Strict):
         for svc in ("gns", "bus"):
             if getattr(self, svc) is not None:
                 check(f"{svc}.placement", getattr(self, svc).placement)
-        for ov in self.cells.overrides:
-            ov.indices(self.cells.count)
+        for oi, ov in enumerate(self.cells.overrides):
+            try:
+                ov.indices(self.cells.count)
+            except ValueError as exc:  # an override naming no cell is refused where it is written
+                raise ValueError(f"cells.overrides[{oi}].cells: names no cell: {exc}") from None
         if self.cells.overrides:
             self.cells.specs()  # an override that breaks a cell fails here, before anything runs
         return self
@@ -267,52 +246,17 @@ class Workload(Strict):
     profile: Profile = Field(default_factory=Profile)
     mix: Mix = Field(default_factory=Mix)
     mapping: Literal["hash", "range"] = Field("hash", description="how accounts map to cells: hash = equal shares, range = by cell weight")
+    paths: dict[str, list[Step] | UserType] | None = Field(
+        None, description="services each transaction type calls (sim/scenario/services.py); null = every service once")
+
+    @field_validator("paths")
+    @classmethod
+    def _paths(cls, v):
+        check_paths(v)
+        return v
 
 
 # --------------------------------------------------------------------------- failures
-class FailureDist(Strict):
-    """Time between failures of one component: give ``mtbf`` or ``rate`` (not both)."""
-
-    mtbf: Duration | None = Field(None, gt=0)
-    rate: Rate | None = Field(None, description="failures per component, e.g. 2/yr")
-    distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
-    shape: PosNumber = Field(1.0, description="Weibull shape k (k < 1: infant mortality)")
-    sigma: PosNumber = Field(1.0, description="lognormal sigma of log(time)")
-    mttr: Duration = Field(3600.0, description="mean time to repair")
-    repair_distribution: Literal["exponential", "weibull", "lognormal", "fixed"] = "exponential"
-    repair_shape: PosNumber = 1.0
-    repair_sigma: PosNumber = 1.0
-
-    @model_validator(mode="after")
-    def _one(self):
-        if self.mtbf is not None and self.rate is not None:
-            raise ValueError("give mtbf or rate, not both")
-        if self.mtbf is None and self.rate is None:
-            raise ValueError("give mtbf (e.g. 4380h) or rate (e.g. 2/yr)")
-        if self.rate is not None and self.rate <= 0:
-            raise ValueError("rate must be > 0 (remove the entry to disable this failure)")
-        return self
-
-    @property
-    def mean_ttf(self) -> float:
-        return self.mtbf if self.mtbf is not None else 1.0 / self.rate
-
-
-RepairDist = FailureDist
-
-
-class ComponentFailures(Strict):
-    server: FailureDist | None = Field(None, description="host crash: DB replicas, app nodes, GNS and bus nodes")
-    disk: FailureDist | None = Field(None, description="DB replica disk loss; repair = the replica set's rebuild time")
-    app_process: FailureDist | None = Field(None, description="app process crash (restart in mttr)")
-    router_node: FailureDist | None = Field(None, description="GNS replica failure")
-    bus_node: FailureDist | None = Field(None, description="message bus node failure")
-    db_process: FailureDist | None = Field(None, description="database process crash on a replica")
-    server_roles: list[Literal["db", "app", "gns", "bus"]] = Field(
-        default_factory=lambda: ["db", "app", "gns", "bus"],
-        description="which machines `server` crashes apply to")
-
-
 class CorrelatedEvent(Strict):
     rate: Rate = Field(gt=0, description="events per unit (rack, power domain, IDC, region), e.g. 1%/yr")
     duration: Duration = Field(gt=0, description="mean outage duration")
@@ -374,6 +318,7 @@ class Failures(Strict):
     gray: GrayFailures | None = None
     changes: Changes | None = None
     maintenance: Maintenance | None = None
+    crews: Crews | None = Field(None, description="repair crews per tier (GNS, bus, app, db), for the bank or per IDC; null = unlimited")
 
 
 # --------------------------------------------------------------------------- verdict rules
@@ -428,8 +373,22 @@ class Scenario(Strict):
         for i, c in enumerate(self.chaos):
             if c.at >= self.simulation.horizon and self.simulation.mode == "fluid":
                 raise ValueError(f"chaos[{i}].at: {c.at:g}s is beyond the horizon ({self.simulation.horizon:g}s)")
+        topo = self.topology
+        specs = topo.cells.specs() if topo.cells.overrides else [topo.cells.template]
+        if any(s.services for s in specs) and (self.simulation.mode == "request" or self.simulation.estimator == "importance"):
+            raise ValueError("topology.cells.template.services: services inside cells are modelled by the fluid engine "
+                             "with the naive estimator only (simulation.mode: fluid, estimator: naive)")
+        first = {}
+        for i, spec in enumerate(specs):
+            first.setdefault(id(spec), (i, spec))
+        for i, spec in first.values():
+            where = "topology.cells.template" if spec is topo.cells.template else f"topology.cells (cell {i})"
+            check_services(where, spec.services, self.workload.paths, topo.idc_names)
+        classes = set(self.cost.server_classes) if self.cost is not None else None
+        for where, ov in overrides_of(topo):
+            if ov.hardware is not None and classes is not None and ov.hardware not in classes:
+                raise ValueError(f"{where}.hardware: names no server class {ov.hardware!r} (known: {', '.join(classes)})")
         if self.chaos:
-            topo = self.topology
             check_schedule_targets(self.chaos, topo.cells.specs(), topo.idc_names, topo.gns is not None,
                                    topo.bus is not None, (self.live or Live()).etcd.members)
         return self

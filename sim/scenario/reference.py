@@ -84,6 +84,13 @@ def _default(field) -> str:
     return repr(v)
 
 
+# sections written at several places, expanded at their first place only (a service's own
+# ``db`` is a cell's ``db``; every ``failures`` override is the same model) ...
+_ONCE = ("Database", "ComponentOverride")
+# ... and an override's failure kinds are ``failures.components``' (not expanded again)
+_LEAF = ("ComponentOverride",)
+
+
 def reference_markdown() -> str:
     lines = ["| key | type / unit | default | meaning |", "|---|---|---|---|"]
     seen = set()
@@ -93,11 +100,15 @@ def reference_markdown() -> str:
             path = f"{prefix}{name}"
             desc = (field.description or "").replace("|", "\\|")
             lines.append(f"| `{path}` | {_type_name(field).replace('|', 'or')} | `{_default(field)}` | {desc} |")
+            if model.__name__ in _LEAF:
+                continue
             for sub in _submodels(field.annotation):
                 key = (sub, path)
-                if key in seen:
+                if key in seen or (sub.__name__ in _ONCE and sub.__name__ in seen):
                     continue
                 seen.add(key)
+                if sub.__name__ in _ONCE:
+                    seen.add(sub.__name__)
                 is_list = "list" in str(field.annotation)
                 walk(sub, f"{path}[].") if is_list else walk(sub, f"{path}.")
 

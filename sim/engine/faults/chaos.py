@@ -42,7 +42,7 @@ def _chaos(bank, entry):
     if entry.fault == "pause" and target.tier == "db" and len(servers) == 1:
         # a paused primary stalls writes; beyond the failover detection time it is replaced
         c = bank.cells[bank.plan.servers[servers[0]].cell]
-        det = c.spec.db.failover.detection
+        det = c.spec.db.failover.mean("detection")
         c.stall += 1
         bank.replica_sets.update(c, cause)
         yield env.timeout(min(hold, det))

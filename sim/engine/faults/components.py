@@ -4,7 +4,11 @@ Every server draws its own times to failure and to repair (``failures.components
 failure is drawn from the residual life (the system is in steady state at time 0). DB servers
 of a cell may share repair crews (``db.repair_crews``). With ``common_cause_beta`` > 0, a share
 beta of DB server failures take the whole replica set instead (``correlated``), so each replica's
-own rate falls to (1 - beta)/MTBF.
+own rate falls to (1 - beta)/MTBF. A service's nodes fail as app nodes and its own replicas as
+DB replicas (``sim.engine.services.TIER``); common cause takes cells' sets only. Each server's
+models are the bank's with its cell's, service's and replica's overrides applied
+(``sim.scenario.failure_models.resolve``); ``failures.crews`` adds a pool of repair crews per
+tier (for the bank or per IDC), taken after the set's own crews.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from functools import partial
 import simpy
 
 from sim.distributions import Sampler
+from sim.engine.services import TIER
+from sim.model.plan import override_layers
+from sim.scenario.failure_models import resolve
 
 __all__ = ["start", "drawer"]
 
@@ -27,35 +34,41 @@ def start(bank) -> None:
         cr = c.spec.db.repair_crews
         if cr != "unlimited":
             crews_for[c.index] = simpy.Resource(env, capacity=cr)
-    samplers: dict[tuple, tuple[Sampler, Sampler]] = {}
+    samplers: dict[tuple, tuple] = {}
     for srv in plan.servers:
         kinds = []
-        if comp.server and srv.role in comp.server_roles:
-            kinds.append(("server", comp.server, None))
-        if srv.role == "db":
-            if comp.disk:
-                kinds.append(("disk", comp.disk, plan.cells[srv.cell].spec.db.rebuild))
-            if comp.db_process:
-                kinds.append(("db-process", comp.db_process, None))
-        elif srv.role == "app" and comp.app_process:
-            kinds.append(("app-process", comp.app_process, None))
-        elif srv.role == "gns" and comp.router_node:
-            kinds.append(("router-node", comp.router_node, None))
-        elif srv.role == "bus" and comp.bus_node:
-            kinds.append(("bus-node", comp.bus_node, None))
+        tier = TIER.get(srv.role, srv.role)
+        fm = resolve(comp, *override_layers(sc.topology, plan, srv))
+        if fm["server"] and tier in comp.server_roles:
+            kinds.append(("server", fm["server"], None))
+        if tier == "db":
+            if fm["disk"]:
+                kinds.append(("disk", fm["disk"], plan.db_spec_of(srv.index).rebuild))
+            if fm["db_process"]:
+                kinds.append(("db-process", fm["db_process"], None))
+        elif tier == "app" and fm["app_process"]:
+            kinds.append(("app-process", fm["app_process"], None))
+        elif srv.role == "gns" and fm["router_node"]:
+            kinds.append(("router-node", fm["router_node"], None))
+        elif srv.role == "bus" and fm["bus_node"]:
+            kinds.append(("bus-node", fm["bus_node"], None))
         for cause, fd, repair_mean in kinds:
             common_cause = cause == "server" and srv.role == "db" and beta > 0
             if common_cause and beta >= 1:
                 continue  # every DB server failure is a common-cause one
-            # samplers hold no state: one pair per (family, repair time) serves every server
-            key = (cause, common_cause, repair_mean)
+            # samplers hold no state: one pair per (family, failure model, repair time) serves every
+            # server it applies to; the model object is kept in the value so its id stays unique
+            key = (cause, common_cause, repair_mean, id(fd))
             pair = samplers.get(key)
             if pair is None:
                 ttf = Sampler.ttf(fd)
                 if common_cause:
                     ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
-                pair = samplers[key] = (ttf, Sampler.ttr(fd, repair_mean))
-            crews = crews_for.get(srv.cell) if srv.role == "db" else None
+                pair = samplers[key] = (ttf, Sampler.ttr(fd, repair_mean), fd)
+            crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
+            tier_crew = _tier_crews(bank, srv, tier, crews_for)
+            if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
+                crews = (crews, tier_crew) if crews is not None else tier_crew
             env.process(_component(bank, srv.index, pair[0], pair[1],
                                    f"{srv.role}-{cause}" if cause == "server" else cause, crews))
 
@@ -71,6 +84,29 @@ def drawer(sampler: Sampler, rng):
     return partial(sampler.draw, rng)
 
 
+def _tier_crews(bank, srv, tier, crews_for):
+    """The tier's crews (``failures.crews``), for the bank or the server's IDC."""
+    spec = bank.sc.failures.crews
+    cr = getattr(spec, tier, "unlimited") if spec is not None else "unlimited"
+    if cr == "unlimited":
+        return None
+    key = ("tier", tier, srv.idc if spec.per == "idc" else None)
+    if key not in crews_for:
+        crews_for[key] = simpy.Resource(bank.env, capacity=cr)
+    return crews_for[key]
+
+
+def _own_crews(bank, srv, crews_for):
+    """A service's own replica set repairs with its own crews (``db.repair_crews``)."""
+    if srv.role != "svcdb":
+        return None
+    key = (srv.cell, srv.service)
+    if key not in crews_for:
+        cr = bank.plan.db_spec_of(srv.index).repair_crews
+        crews_for[key] = None if cr == "unlimited" else simpy.Resource(bank.env, capacity=cr)
+    return crews_for[key]
+
+
 def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):
     env = bank.env
     scope = bank.plan.servers[s].scope
@@ -81,7 +117,13 @@ def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):
     while True:
         start = env.now
         fail(s, cause)
-        if crews is not None:
+        if isinstance(crews, tuple):  # a set's crew and its tier's, taken in that order
+            with crews[0].request() as req:
+                yield req
+                with crews[1].request() as req2:
+                    yield req2
+                    yield timeout(draw_ttr())
+        elif crews is not None:
             with crews.request() as req:
                 yield req
                 yield timeout(draw_ttr())

@@ -1,0 +1,172 @@
+"""Services inside the cells during a replication: which are up, and what share of each kind fails.
+
+Each cell with services keeps, per service, its nodes up and (``database: own``) its own replica
+set, run by the same failover machine as a cell's set (``sim.engine.replica_set``, on a small
+stand-in for a cell). A service serves reads when ``needs`` of its nodes are up and its own set
+serves reads, transfers when its own set takes writes (no own set: nodes only); a down service
+with a fallback that serves counts as serving. A type fails in a cell when any service on its
+path does not serve it; ``effective`` turns that into the four fractions of
+``sim.engine.service_ledger`` (its docstring has the formulas). Work per event: the cell's
+types x path length, a constant of the scenario.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from sim.engine.replica_set import ReplicaSets
+from sim.scenario.services import transaction_types
+
+__all__ = ["ServiceStates", "kind_shares", "service_kinds", "TIER"]
+
+# the tier whose failure models a service's servers follow (failures.components)
+TIER = {"svc": "app", "svcdb": "db"}
+
+_WRITES = {"reads": False, "intra_cell": True, "cross_cell": True}
+
+
+def kind_shares(types) -> SimpleNamespace:
+    """Bank-wide share of each built-in kind, user types added to the kind they are like."""
+    out = {"reads": 0.0, "intra_cell": 0.0, "cross_cell": 0.0}
+    for t in types:
+        out[t.like] += t.share
+    return SimpleNamespace(**out)
+
+
+def service_kinds(sc) -> SimpleNamespace:
+    """The ledger's kind shares for a scenario with services (user types included)."""
+    return kind_shares(transaction_types(sc.workload, []))
+
+
+class _OwnDb:
+    """A service's own replica set, shaped like ``CellState`` for ``ReplicaSets``."""
+
+    def __init__(self, cell: int, slot: int, sp):
+        self.index = cell
+        self.slot = slot   # the service's position in its cell
+        self.key = f"cell[{cell}].svc[{sp.name}].db.failover"
+        self.spec = SimpleNamespace(db=sp.db_spec, app=SimpleNamespace(min_nodes=0))
+        self.db = sp.db
+        self.quorum = sp.db_spec.quorum
+        self.primary = sp.db[0]
+        self.failing_over = self.detected = False
+        self.n_up = len(sp.db)
+        self.app_up = 0
+        self.async_since = None
+        self.stall = self.maint = self.maint_all = self.bad = 0
+        self.bad_impacts: list[float] = []
+        self.w = self.r = 0.0
+
+
+class _OwnDbSets(ReplicaSets):
+    """The failover machine on services' own sets: each draws from its own stream."""
+
+    def _cell_rng(self, c):
+        rng = self._cell_streams.get(c.key)
+        if rng is None:
+            rng = self._cell_streams[c.key] = self.streams.stream(c.key)
+        return rng
+
+
+class _Cell:
+    """One cell's services: nodes up, own sets, fallbacks and the paths of its types."""
+
+    def __init__(self, cp, types):
+        self.names = [sp.name for sp in cp.services]
+        pos = {n: k for k, n in enumerate(self.names)}
+        self.needs = [sp.spec.needs for sp in cp.services]
+        self.up = [len(sp.nodes) for sp in cp.services]
+        self.fallback = [pos.get(sp.spec.fallback) for sp in cp.services]
+        self.own: list[_OwnDb | None] = [None] * len(self.names)
+        # per kind: [(q_t, service positions on t's path)] with q_t the share within the kind
+        self.kinds: dict[str, list[tuple[float, tuple[int, ...]]]] = {}
+        total = kind_shares(types)
+        for t in types:
+            q = t.share / getattr(total, t.like) if getattr(total, t.like) > 0 else 0.0
+            self.kinds.setdefault(t.like, []).append((q, tuple(pos[n] for n, _ in t.path)))
+        self.down = {"reads": 0.0, "intra_cell": 0.0, "cross_cell": 0.0}
+
+    def serves(self, k: int, writes: bool) -> bool:
+        while k is not None:
+            own = self.own[k]
+            if self.up[k] >= self.needs[k] and (own is None or (own.w if writes else own.r) == 0.0):
+                return True
+            k = self.fallback[k]
+        return False
+
+    def refresh(self):
+        for kind, types in self.kinds.items():
+            writes = _WRITES[kind]
+            ok = [self.serves(k, writes) for k in range(len(self.names))]
+            self.down[kind] = sum(q for q, path in types if not all(ok[k] for k in path))
+
+
+class ServiceStates:
+    """The services of every cell of one replication, and the ledger's per-path fractions."""
+
+    def __init__(self, bank):
+        """After ``bank.ledger`` (a ``ServiceLedger``) exists; hooks itself into it."""
+        self.bank = bank
+        bank.ledger.services = self
+        plan = bank.plan
+        self.cells: dict[int, _Cell] = {}
+        self.slot: dict[int, tuple[int, int]] = {}   # server -> (cell, service position)
+        own = []
+        for cp in plan.cells:
+            if not cp.services:
+                continue
+            cell = self.cells[cp.index] = _Cell(cp, transaction_types(bank.sc.workload, cp.spec.services))
+            for k, sp in enumerate(cp.services):
+                for s in sp.nodes + sp.db:
+                    self.slot[s] = (cp.index, k)
+                if sp.db:
+                    cell.own[k] = _OwnDb(cp.index, k, sp)
+                    own.append(cell.own[k])
+        self.db_sets = _OwnDbSets(bank.env, own, self, bank.streams, bank.server_down, bank.warm)
+
+    def effective(self, i: int, w: float, r: float) -> tuple[float, float, float, float]:
+        """(w_c, r_c, x_c, d_c) of cell i given its front tier and db fail w and r."""
+        cell = self.cells.get(i)
+        if cell is None:
+            return w, r, w, w
+        d = cell.down
+        return (_both(w, d["intra_cell"]), _both(r, d["reads"]), _both(w, d["cross_cell"]), w)
+
+    def _changed(self, ci: int, cause: str):
+        cell = self.cells[ci]
+        before = dict(cell.down)
+        cell.refresh()
+        if cell.down != before:
+            led = self.bank.ledger
+            led.set_cell(self.bank.cells[ci], led.base_w[ci], led.base_r[ci], cause, self.bank.env.now)
+
+    def set_cell(self, own: _OwnDb, w: float, r: float, cause: str, now: float):
+        """``ReplicaSets`` reports a service's own set: it fails w of writes, r of reads."""
+        if (own.w, own.r) != (w, r):
+            own.w, own.r = w, r
+            self._changed(own.index, cause)
+
+    def server(self, s: int, delta: int, cause: str):
+        """Server ``s`` (role svc or svcdb) went down (delta -1) or came back (+1)."""
+        ci, k = self.slot[s]
+        cell = self.cells[ci]
+        if self.bank.plan.servers[s].role == "svc":
+            cell.up[k] += delta
+            self._changed(ci, cause)
+        else:
+            own = cell.own[k]
+            own.n_up += delta
+            self.db_sets.reconcile(own, cause)
+
+    def close(self, horizon: float):
+        self.db_sets.close(horizon)
+        self.bank.replica_sets.rpo_exposure += self.db_sets.rpo_exposure
+
+
+def _both(base: float, path: float) -> float:
+    """Failed share when the front tier/db fail ``base`` and the path ``path``, independently."""
+    if path == 0.0:
+        return base
+    if base == 0.0:
+        return path
+    return 1.0 - (1.0 - base) * (1.0 - path)
