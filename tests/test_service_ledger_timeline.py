@@ -30,7 +30,9 @@ class Paths:
 
 
 def _cell(i):
-    return CellState(SimpleNamespace(index=i, share=0.5, spec=SimpleNamespace(db=SimpleNamespace(quorum=1)),
+    return CellState(SimpleNamespace(index=i, share=0.5, spec=SimpleNamespace(
+        db=SimpleNamespace(quorum=1, on_quorum_loss="stop-writes", reads_during_failover=True),
+        app=SimpleNamespace(min_nodes=1)),
                                      db=[2 * i], app=[2 * i + 1]))
 
 

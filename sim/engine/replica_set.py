@@ -23,6 +23,8 @@ __all__ = ["ReplicaSets"]
 class ReplicaSets:
     """The cells' replica-set state machines of one replication."""
 
+    always_set = False  # True when the ledger's cell fractions are not these (services inside cells)
+
     def __init__(self, env, cells, ledger, streams, server_down, warmup: float):
         self.env = env
         self.cells = cells
@@ -61,7 +63,9 @@ class ReplicaSets:
                 keep *= 1.0 - impact
             w = 1.0 - (1.0 - w) * keep
             r = 1.0 - (1.0 - r) * keep
-        if w != c.writes_failed or r != c.reads_failed:  # most events change no fraction
+        # most events change no fraction; with services the ledger holds the cell's fractions
+        # combined with its services' (ServiceLedger), so it must see every base value
+        if self.always_set or w != c.writes_failed or r != c.reads_failed:
             self.ledger.set_cell(c, w, r, cause, self.env.now)
         if self.capacity is not None:
             self.capacity.refresh(c)

@@ -72,6 +72,7 @@ class Replication:
         self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
         self.shared.streams = self.streams
         self.services = ServiceStates(self) if self.plan.has_services else None
+        self.replica_sets.always_set = self.services is not None
         self.capacity = None
         if sc.capacity is not None:
             if capacity is None:

@@ -56,10 +56,17 @@ class _OwnDb:
         self.stall = self.maint = self.maint_all = self.bad = 0
         self.bad_impacts: list[float] = []
         self.w = self.r = 0.0
+        # the rules ReplicaSets.update reads from a CellState, looked up once
+        self.app_min = 0
+        self.degrade_async = sp.db_spec.on_quorum_loss == "degrade-async"
+        self.reads_in_failover = bool(sp.db_spec.reads_during_failover)
+        self.writes_failed = self.reads_failed = 0.0
 
 
 class _OwnDbSets(ReplicaSets):
     """The failover machine on services' own sets: each draws from its own stream."""
+
+    always_set = True  # ServiceStates.set_cell keeps each own set's fractions (own.w, own.r)
 
     def _cell_rng(self, c):
         rng = self._cell_streams.get(c.key)
