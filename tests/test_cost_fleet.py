@@ -126,3 +126,20 @@ def test_without_fleet_or_environments_only_production():
 def test_bad_names_refused(sets, msg):
     with pytest.raises(ScenarioError, match=msg):
         sc(*sets)
+
+
+def test_services_nodes_in_the_plan_are_priced_by_service():
+    # the services parser (issue 14 item 1) adds service nodes to the plan; the cost model groups
+    # plan servers by their `service` attribute and prices an unknown role on the app role's class
+    from sim.model import build_bank
+    s = sc("cost.environments={}", "cost.network.links=[]", "cost.fixed=[]")
+    plan = build_bank(s)
+    for k, idx in enumerate(i for c in plan.cells for i in c.app):
+        plan.servers[idx].service = "ledger" if k % 2 else "accounts"
+        plan.servers[idx].role = "service"
+    c = cost_summary(s, plan=plan)
+    assert c["fleet"]["production"]["ledger"] == 4 and c["fleet"]["production"]["accounts"] == 4
+    assert "app" not in c["fleet"]["production"]
+    assert c["servers"]["app"] == 8                      # priced as the app role (class default)
+    base = cost_summary(s)
+    assert c["total_per_year"] == pytest.approx(base["total_per_year"], rel=1e-12)
