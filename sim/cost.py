@@ -46,6 +46,7 @@ __all__ = ["CATEGORIES", "BY_ROLE", "FleetGroup", "fleet_groups", "node_counts",
 CATEGORIES = ("servers", "power", "space", "network", "cloud", "licenses", "staff", "fixed")
 BY_ROLE = (*ROLES, "fleet", "shared")
 _KWH_PER_W_YEAR = 8760.0 / 1000.0
+_SERVICE_ROLES = {"svc": "app", "svcdb": "db"}   # plan roles of cell services -> the role they are priced as
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,12 @@ class FleetGroup:
 def _production(sc: Scenario, spec: CostSpec, plan: BankPlan) -> list[FleetGroup]:
     counts: dict[tuple[str, str, bool], int] = {}
     for s in plan.servers:
-        # a cell service's nodes (when the plan has them) are priced as the app role's class
-        role = s.role if s.role in ROLES else "app"
-        key = (getattr(s, "service", None) or s.role, role, s.cell is not None)
+        # a cell service's nodes (plan role svc) are priced as the app role, its own database
+        # replicas (svcdb) as the db role, each under the service's name (``ledger``, ``ledger.db``)
+        role = s.role if s.role in ROLES else _SERVICE_ROLES.get(s.role, "app")
+        svc = getattr(s, "service", None)
+        name = (f"{svc}.db" if role == "db" else svc) if svc else s.role
+        key = (name, role, s.cell is not None)
         counts[key] = counts.get(key, 0) + 1
     groups = [FleetGroup(PRODUCTION, svc, role, spec.class_of(role), n, per_cell)
               for (svc, role, per_cell), n in counts.items()]

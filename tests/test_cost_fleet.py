@@ -136,10 +136,14 @@ def test_services_nodes_in_the_plan_are_priced_by_service():
     plan = build_bank(s)
     for k, idx in enumerate(i for c in plan.cells for i in c.app):
         plan.servers[idx].service = "ledger" if k % 2 else "accounts"
-        plan.servers[idx].role = "service"
+        plan.servers[idx].role = "svc"
+    for idx in (i for c in plan.cells for i in c.db):
+        plan.servers[idx].service = "ledger"
+        plan.servers[idx].role = "svcdb"
     c = cost_summary(s, plan=plan)
     assert c["fleet"]["production"]["ledger"] == 4 and c["fleet"]["production"]["accounts"] == 4
-    assert "app" not in c["fleet"]["production"]
-    assert c["servers"]["app"] == 8                      # priced as the app role (class default)
+    assert c["fleet"]["production"]["ledger.db"] == 12
+    assert "app" not in c["fleet"]["production"] and "db" not in c["fleet"]["production"]
+    assert c["servers"]["app"] == 8 and c["servers"]["db"] == 12   # priced as the app and db roles
     base = cost_summary(s)
     assert c["total_per_year"] == pytest.approx(base["total_per_year"], rel=1e-12)

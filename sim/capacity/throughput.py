@@ -66,7 +66,7 @@ def throughput_summary(scenario: Scenario, model: CapacityModel | None = None) -
         worst = (m.plan.idcs[0], 0.0, 0.0, {"app": 0.0, "db": 0.0})
     all_up = tier_capacity(m)
     head_n1 = worst[2] / peak if peak > 0 else math.inf
-    return {
+    out = {
         "transactions_per_day": m.mean_tps * DAY,
         "peak_tps_demand": peak,
         "capacity_tps": cap,
@@ -82,3 +82,4 @@ def throughput_summary(scenario: Scenario, model: CapacityModel | None = None) -
         "latency_ms_at_peak": m.peak_latency_ms(),
         "profile_tps": profile,
     }
+    return out
