@@ -33,8 +33,8 @@ from sim.capacity.throughput import SIZED_HEADROOM, throughput_summary
 from sim.cost import cost_summary
 from sim.scenario import Scenario, load_scenario
 
-__all__ = ["BANKS", "PUBLISHED", "GENERIC_SPLIT", "scenario_digest", "simulate_availability",
-           "bank_figures", "render_page", "main"]
+__all__ = ["BANKS", "PUBLISHED", "GENERIC_SPLIT", "LEVERS", "scenario_digest", "simulate_availability",
+           "bank_figures", "levers_needed", "render_page", "main"]
 
 ROOT = Path(__file__).resolve().parents[2]
 BANKS = ("webank-2019", "webank-2021", "webank-2023", "webank-2025", "centralized-ioe")
@@ -135,7 +135,9 @@ def _summary_rows(figs: list[dict]) -> list[str]:
         c, t, p, a = f["cost"], f["throughput"], f["published"], f["availability"]
         pday = t["peak_daily_transactions_n_minus_1_idc"]
         pd_txt = f"{pday:.3g} vs {p['peak_day']:.3g}" if p["peak_day"] else f"{pday:.3g} ({p['peak_note']})"
-        sized = "yes" if t["sized_by_demand"] else f"no: the {f['off']} is off"
+        sized = "yes" if t["sized_by_demand"] else (
+            f"no: the {f['off']} is off ({t['headroom_n_minus_1_idc'] / SIZED_HEADROOM:.1f}x the demand, "
+            f"or 1/{t['headroom_n_minus_1_idc'] / SIZED_HEADROOM:.1f} of the path's fleet, would size it)")
         rows.append(f"| {f['name']} | {_avail(a)} | {p['availability_note']} | {c['per_account_per_year']:.2f} "
                     f"| {p['cost_note']} | {_ratio(c['per_account_per_year'], p['cost'])} "
                     f"| {_num(t['peak_tps_demand'])} | {_num(t['capacity_tps'])} / {_num(t['capacity_tps_n_minus_1_idc'])} "
@@ -178,6 +180,51 @@ def _breakdown(f: dict) -> list[str]:
     return out + [""]
 
 
+# One-at-a-time levers for the cost gap: (label, dotted key under cost., how to read the value).
+# The cost is linear in each, so two evaluations give the value that alone would reach the
+# published figure (a record of what would be needed, never applied to the scenarios).
+LEVERS = (("operations engineers", "staff.engineers"),
+          ("servers per DCN of its other business systems", "fleet.per_cell.dcn-business-systems.servers"),
+          ("test environment, multiple of production", "environments.test.of_production"),
+          ("capex of one commodity server, CNY", "server_classes.commodity.capex"))
+
+
+def _get(data: dict, key: str):
+    for part in key.split("."):
+        if not isinstance(data, dict) or data.get(part) is None:
+            return None
+        data = data[part]
+    return data
+
+
+def _with(sc: Scenario, key: str, value) -> Scenario:
+    data = sc.model_dump(mode="python")
+    node = data["cost"]
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node[part]
+    node[parts[-1]] = value
+    return Scenario.model_validate(data)
+
+
+def levers_needed(name: str, target_per_account: float) -> list[tuple[str, float, float]]:
+    """(lever, value today, value that alone reaches ``target_per_account``) for each lever the
+    bank has; a needed value below 0 means that lever alone cannot close the gap."""
+    sc = _load(name)
+    base = cost_summary(sc)["per_account_per_year"]
+    out = []
+    for label, key in LEVERS:
+        now = _get(sc.cost.model_dump(mode="python"), key)
+        if not isinstance(now, (int, float)) or isinstance(now, bool) or now <= 0:
+            continue
+        step = now  # evaluate at twice today's value: the slope of a linear cost
+        twice = _with(sc, key, type(now)(2 * now) if isinstance(now, int) else 2.0 * now)
+        slope = (cost_summary(twice)["per_account_per_year"] - base) / step
+        if slope > 0:
+            out.append((label, float(now), now + (target_per_account - base) / slope))
+    return out
+
+
 def _gap(f: dict) -> list[str]:
     """The gap to the published cost by category, against the generic split of IT spend."""
     c, pub = f["cost"], f["published"]["cost"]
@@ -195,6 +242,13 @@ def _gap(f: dict) -> list[str]:
     out.append(f"| everything else (servers, network, licences, fixed) | {rest / acc:.2f} "
                f"| {(1 - sum(GENERIC_SPLIT.values())) * pub:.2f} "
                f"| {rest / acc - (1 - sum(GENERIC_SPLIT.values())) * pub:+.2f} |")
+    levers = levers_needed(f["name"], pub)
+    if levers:
+        out += ["", "Each assumption alone would need (all others as they are; the cost is linear in each):", "",
+                "| assumption | today | needed for the published figure |", "|---|---|---|"]
+        out += [f"| {k} | {_num(now) if now >= 10 else f'{now:g}'} | "
+                f"{(_num(need) if need >= 10 else f'{need:.2f}') if need > 0 else 'cannot alone'} |"
+                for k, now, need in levers]
     return out + [""]
 
 
@@ -220,6 +274,10 @@ def render_page(figs: list[dict]) -> str:
              "centres ~14 %), the modelled categories compare as follows (negative gap: the model spends less).", ""]
     for f in figs:
         lines += _gap(f)
+    by = {f["name"]: f["cost"]["per_account_per_year"] for f in figs}
+    if "centralized-ioe" in by and "webank-2023" in by:
+        lines += [f"**Contrast**: centralized-ioe costs {by['centralized-ioe'] / by['webank-2023']:.1f}x webank-2023 "
+                  "per account in the model; the published claim is \"under one tenth of peers\" (>= 10x; facts).", ""]
     lines += ["## Fleet and cost of each bank, by environment, category and system", ""]
     for f in figs:
         lines += _breakdown(f)
