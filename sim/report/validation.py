@@ -138,7 +138,10 @@ def _summary_rows(figs: list[dict]) -> list[str]:
         sized = "yes" if t["sized_by_demand"] else (
             f"no: the {f['off']} is off ({t['headroom_n_minus_1_idc'] / SIZED_HEADROOM:.1f}x the demand, "
             f"or 1/{t['headroom_n_minus_1_idc'] / SIZED_HEADROOM:.1f} of the path's fleet, would size it)")
-        rows.append(f"| {f['name']} | {_avail(a)} | {p['availability_note']} | {c['per_account_per_year']:.2f} "
+        pub_a = p["availability_note"]
+        if a and p["availability"]:
+            pub_a += f"; simulated unavailability {(1 - a['mean']) / (1 - p['availability']):.1f}x the published"
+        rows.append(f"| {f['name']} | {_avail(a)} | {pub_a} | {c['per_account_per_year']:.2f} "
                     f"| {p['cost_note']} | {_ratio(c['per_account_per_year'], p['cost'])} "
                     f"| {_num(t['peak_tps_demand'])} | {_num(t['capacity_tps'])} / {_num(t['capacity_tps_n_minus_1_idc'])} "
                     f"| {t['headroom']:.1f} / {t['headroom_n_minus_1_idc']:.1f} | {pd_txt} | {sized} |")
