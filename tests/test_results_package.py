@@ -141,7 +141,7 @@ def test_run_block_reproduces_the_simulators_run_block():
     from sim.scenario import load_scenario
     sc = load_scenario(str(ROOT / "scenarios" / "examples" / "one-cell.yaml"), ["simulation.replications=2"])
     today = simulate(sc, workers=1)["run"]
-    built = run_block(sc, workers=today["workers"], wall_seconds=today["wall_seconds"])
+    built = run_block(sc, workers=today["workers"], scheduler=today["scheduler"], wall_seconds=today["wall_seconds"])
     assert built == today
 
 
