@@ -155,6 +155,12 @@ class Ledger:
         sw = self.writes_failed
         for c, v in self.cause_writes.items():
             weights[c] = weights.get(c, 0.0) + self.intra_cell * v + (cross * v / sw if sw > 0 else 0.0)
+        self._share_out(weights, failed)
+
+    def _share_out(self, weights: dict, failed: float):
+        """Add the reads' causes to ``weights`` and split ``failed`` over them in proportion
+        (``other`` when no cause holds any traffic); the services ledger shares this last step."""
+        cf = self.cause_failed
         for c, v in self.cause_reads.items():
             weights[c] = weights.get(c, 0.0) + self.reads * v
         tot = sum(weights.values())

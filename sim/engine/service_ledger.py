@@ -87,14 +87,7 @@ class ServiceLedger(Ledger):
                 weights[c] = weights.get(c, 0.0) + (cross * v / both if both > 0 else 0.0)
         for c, v in self.cause_writes.items():
             weights[c] = weights.get(c, 0.0) + self.intra_cell * v
-        for c, v in self.cause_reads.items():
-            weights[c] = weights.get(c, 0.0) + self.reads * v
-        tot = sum(weights.values())
-        if tot <= 0:
-            cf["other"] = cf.get("other", 0.0) + failed
-            return
-        for c, v in weights.items():
-            cf[c] = cf.get(c, 0.0) + failed * v / tot
+        self._share_out(weights, failed)
 
     def flush_cell(self, c):
         g0, n0, b0, a0 = c.snap

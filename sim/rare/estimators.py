@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.rare.chain import Chain
+from sim.rare.exact import embedded
 
 __all__ = ["Estimate", "naive", "importance", "importance_cmc", "remaining_down_time", "biased_probabilities", "Z95"]
 
@@ -197,12 +198,7 @@ def importance(chain: Chain, rng, cycles: int = 0, *, rel: float | None = None, 
 def remaining_down_time(chain: Chain) -> np.ndarray:
     """h(s): expected time spent down from state s until the cycle returns to state 0 (h(0) = 0)."""
     s = chain.states
-    q = chain.total_rate
-    P = np.zeros((s, s))
-    for i in range(s):
-        for r, t in zip(chain.rate[i], chain.target[i]):
-            if r > 0:
-                P[i, t] += r / q[i]
+    P, q = embedded(chain)
     a = np.eye(s - 1) - P[1:, 1:]
     h = np.zeros(s)
     h[1:] = np.linalg.solve(a, chain.down[1:] / q[1:])

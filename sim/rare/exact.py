@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.rare.chain import Chain
 
-__all__ = ["k_of_n_unavailability", "stationary", "unavailability", "naive_cycle_variance",
+__all__ = ["k_of_n_unavailability", "embedded", "stationary", "unavailability", "naive_cycle_variance",
            "naive_years_needed", "mean_cycle_time"]
 
 
@@ -55,7 +55,8 @@ def mean_cycle_time(chain: Chain) -> float:
     return float(1.0 / (chain.total_rate[0] * stationary(chain)[0]))
 
 
-def _embedded(chain: Chain):
+def embedded(chain: Chain):
+    """(P, q): the chain's jump matrix (embedded discrete chain) and each state's total rate."""
     s = chain.states
     q = chain.total_rate
     P = np.zeros((s, s))
@@ -70,7 +71,7 @@ def naive_cycle_variance(chain: Chain, u: float | None = None) -> float:
     """Var of Z = integral over one cycle of (1{down} - U) dt, holding times exponential."""
     if u is None:
         u = unavailability(chain)
-    P, q = _embedded(chain)
+    P, q = embedded(chain)
     g = chain.down.astype(float) - u
     sub = P.copy()
     sub[:, 0] = 0.0  # absorb on return to state 0
