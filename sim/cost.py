@@ -63,17 +63,20 @@ class FleetGroup:
 
 
 def _production(sc: Scenario, spec: CostSpec, plan: BankPlan) -> list[FleetGroup]:
-    counts: dict[tuple[str, str, bool], int] = {}
+    counts: dict[tuple[str, str, str, bool], int] = {}
     for s in plan.servers:
         # a cell service's nodes (plan role svc) are priced as the app role, its own database
         # replicas (svcdb) as the db role, each under the service's name (``ledger``, ``ledger.db``)
         role = s.role if s.role in ROLES else _SERVICE_ROLES.get(s.role, "app")
         svc = getattr(s, "service", None)
         name = (f"{svc}.db" if role == "db" else svc) if svc else s.role
-        key = (name, role, s.cell is not None)
+        # an override's ``hardware`` (an older cell, a primary on better hardware) prices that
+        # server on its own class; the others stay on their role's class
+        server_class = s.hardware or spec.class_of(role)
+        key = (name, role, server_class, s.cell is not None)
         counts[key] = counts.get(key, 0) + 1
-    groups = [FleetGroup(PRODUCTION, svc, role, spec.class_of(role), n, per_cell)
-              for (svc, role, per_cell), n in counts.items()]
+    groups = [FleetGroup(PRODUCTION, svc, role, server_class, n, per_cell)
+              for (svc, role, server_class, per_cell), n in counts.items()]
     if spec.admin_zone.servers:
         groups.append(FleetGroup(PRODUCTION, "admin", "admin", spec.class_of("admin"), spec.admin_zone.servers, False))
     cells = len(plan.cells)

@@ -120,6 +120,23 @@ def test_the_innermost_hardware_class_applies():
     assert hw["cell[0].svc[ledger].node[1]"] == "old" and hw["gns.replica[0]"] is None
 
 
+def test_the_cost_prices_each_server_on_its_own_hardware_class():
+    from sim.cost import cost_summary, fleet_groups
+    classes = ("cost:\n  server_classes: {default: {capex: 1000, amortization_years: 1}, "
+               "old: {capex: 1000, amortization_years: 1}, gold: {capex: 4000, amortization_years: 1}}\n"
+               "  spares: 0\n")
+    plain = load_scenario_text(BASE + classes)
+    gold = load_scenario_text(BASE + "      db:\n        members:\n"
+                              "          - {replica: 0, failures: {hardware: gold}}\n" + classes)
+    by_class = {}
+    for g in fleet_groups(gold):
+        by_class[g.server_class] = by_class.get(g.server_class, 0) + g.servers
+    assert by_class["gold"] == 2   # replica 0 of each of the 2 cells
+    # two replicas move from a 1,000 to a 4,000 server: +6,000 a year of server capex, nothing else
+    a, b = (cost_summary(x)["breakdown"]["by_category"] for x in (plain, gold))
+    assert b["servers"] - a["servers"] == pytest.approx(6000.0)
+
+
 def test_services_refuse_the_engines_that_do_not_model_them():
     with pytest.raises(ScenarioError, match="fluid engine"):
         load_scenario_text(BASE + "simulation: {mode: request}\n", name="ovr.yaml")

@@ -55,3 +55,27 @@ def test_services_count_as_production_servers_one_role_each():
     c = cost_summary(sc)
     assert c["servers"]["total"] == sum(counts.values())
     assert sum(c["breakdown"]["by_role"].values()) == pytest.approx(c["total_per_year"], rel=1e-12)
+
+
+def test_the_headline_capacity_is_bound_by_the_services_when_they_are_tighter():
+    sc = load_scenario_text(BANK)
+    t = throughput_summary(sc)
+    # front tier 3 x 100,000/s per cell and the db are far above the services' 1,600 tx/s a cell
+    assert min(t["by_tier"]["app"]["capacity_tps"], t["by_tier"]["db"]["capacity_tps"]) > 10 * 3200
+    assert t["capacity_tps"] == pytest.approx(2 * 1600)
+    assert t["by_tier"]["services"]["capacity_tps"] == pytest.approx(2 * 1600)
+    assert t["bottleneck"] == ["service:ledger"]
+    # losing IDC a stops risk (2 needed, 1 left): every cell's writes path serves nothing
+    assert t["capacity_tps_n_minus_1_idc"] == 0.0 and t["headroom_n_minus_1_idc"] == 0.0
+    # the peak daily volume: each cell (share 1/2) keeps its busiest hour at or below 1,600/s
+    from sim.capacity.model import CapacityModel
+    peak_w = float(CapacityModel(sc).profile.weights.max())
+    assert t["peak_daily_transactions"] == pytest.approx(1600 / (0.5 * peak_w) * 86400)
+
+
+def test_without_services_the_headline_has_no_services_tier():
+    text = BANK.split("      services:")[0] + "workload:\n  mix: {reads: 0.5, intra_cell: 0.5, cross_cell: 0}\n"
+    t = throughput_summary(load_scenario_text(text))
+    assert "services" not in t["by_tier"] and "services" not in t
+    assert t["capacity_tps"] == pytest.approx(t["by_tier"]["app"]["capacity_tps"]) or \
+        t["capacity_tps"] == pytest.approx(t["by_tier"]["db"]["capacity_tps"])

@@ -13,7 +13,9 @@ and the cell's capacity under the mix is the tightest service for the mix's fan-
 
 A service with neither ``capacity_tps`` nor ``demand`` never binds. With an IDC lost, a service
 keeps its nodes outside that IDC (a service then below ``needs`` serves nothing). The bank's
-figures add the cells'. Reported as ``throughput.services`` in summary.json; the engine's
+figures add the cells'. Reported as ``throughput.services`` in summary.json, and folded into the
+headline ``throughput.capacity_tps`` (``sim.capacity.throughput``): a cell serves the smaller of
+its front tier/db capacity and its services' mix capacity (``cell_mix_capacity``). The engine's
 capacity overlay (``sim.capacity.model``) still sheds on the cell's front tier and db only.
 """
 
@@ -24,7 +26,7 @@ import math
 from sim.model import BankPlan
 from sim.scenario.services import transaction_types
 
-__all__ = ["service_capacity", "path_capacity", "services_summary"]
+__all__ = ["service_capacity", "path_capacity", "cell_mix_capacity", "services_summary"]
 
 
 def _per_node(spec, cores: int) -> float:
@@ -60,6 +62,20 @@ def _mix(caps: dict[str, float], types) -> tuple[float, str | None]:
         for name, calls in t.path:
             load[name] = load.get(name, 0.0) + t.share * calls
     return path_capacity(caps, [(n, v) for n, v in load.items() if v > 0])
+
+
+def cell_mix_capacity(sc, plan: BankPlan, lost_idc: int | None = None) -> list[tuple[float, str | None]]:
+    """Per cell, (tx/s, bottleneck service) of its services under the mix; (inf, None) for a
+    cell without services (it is bound by its front tier and db only)."""
+    cores = sc.capacity.app_node.cores if sc.capacity is not None else 16
+    out = []
+    for c in plan.cells:
+        if not c.services:
+            out.append((math.inf, None))
+            continue
+        types = transaction_types(sc.workload, c.spec.services)
+        out.append(_mix(service_capacity(plan, c.index, cores, lost_idc), types))
+    return out
 
 
 def _finite(v: float):
