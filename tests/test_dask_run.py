@@ -191,3 +191,31 @@ failures:
   components:
     server: {mtbf: 200h, mttr: 1h}
 """
+
+
+def test_sensitivity_on_a_local_cluster_gives_the_local_tornado_and_what_if(tmp_path):
+    # issue 17 item 1: sensitivity (tornado and what-if) takes --scheduler like run and sweep
+    distributed = pytest.importorskip("distributed")
+    base = ["sensitivity", "tests/golden/request-mode.yaml", "-q", "--replications", "4"]
+    vary = ["--vary", "failures.changes.escape_probability=0.01,0.04"]
+    solve = ["--solve", "failures.changes.escape_probability=0.001,0.5", "--iterations", "1",
+             "--target", "availability.request.mean>=90%"]
+    outs = {}
+    for where in ("local", "cluster"):
+        extra = ["--workers", "1"] if where == "local" else []
+        if where == "cluster":
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp",
+                                               host="127.0.0.1", dashboard_address=None)
+            extra = ["--scheduler", cluster.scheduler_address]
+        try:
+            for kind, args in (("vary", vary), ("solve", solve)):
+                out = tmp_path / where / kind
+                assert main([*base, *args, "--out", str(out), *extra]) in (0, 1)
+                summary = json.loads((out / "summary.json").read_text())
+                summary.pop("run")
+                outs[where, kind] = (summary, sorted(p.name for p in (out / "summaries").iterdir()))
+        finally:
+            if where == "cluster":
+                cluster.close()
+    for kind in ("vary", "solve"):
+        assert outs["local", kind] == outs["cluster", kind]

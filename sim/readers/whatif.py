@@ -113,10 +113,11 @@ class Bisection:
                 "fails": self.fails, "steps": self.steps, "text": self.text}
 
 
-def _evaluate(scenario_path, base_sets, key, values, target: Target, workers, progress) -> list[tuple[dict, object]]:
+def _evaluate(scenario_path, base_sets, key, values, target: Target, workers, progress,
+              scheduler=None) -> list[tuple[dict, object]]:
     variants = [Variant(f"{key}={compact(v)}", {key: v}) for v in values]
     scenarios = build_scenarios(scenario_path, variants, base_sets)
-    results = run_variants(scenarios, workers=workers, progress=progress, label=f"what-if {key}")
+    results = run_variants(scenarios, scheduler=scheduler, workers=workers, progress=progress, label=f"what-if {key}")
     out = []
     for v, res in zip(values, results):
         if not isinstance(res, dict):
@@ -129,8 +130,9 @@ def _evaluate(scenario_path, base_sets, key, values, target: Target, workers, pr
 
 
 def bisect(scenario_path, solve: Solve, target: Target, iterations: int = 8, base_sets=(), workers=None,
-           progress: bool = True) -> tuple[Bisection, list]:
-    """Bisect ``solve``'s bracket for ``target`` (module docstring) -> (answer, every summary run)."""
+           progress: bool = True, scheduler=None) -> tuple[Bisection, list]:
+    """Bisect ``solve``'s bracket for ``target`` (module docstring) -> (answer, every summary run);
+    ``scheduler``: a Dask scheduler address or Client (None: the local pool)."""
     if not isinstance(iterations, int) or not 0 <= iterations <= MAX_ITERATIONS:
         raise HivesimError(f"--iterations {iterations!r}: expected an integer from 0 to {MAX_ITERATIONS}")
     # both ends validated (and the key with them) before anything runs
@@ -138,7 +140,7 @@ def bisect(scenario_path, solve: Solve, target: Target, iterations: int = 8, bas
                     list(base_sets))
     ans = Bisection(solve.key, target.text)
     summaries = []
-    ends = _evaluate(scenario_path, base_sets, solve.key, [solve.lo, solve.hi], target, workers, progress)
+    ends = _evaluate(scenario_path, base_sets, solve.key, [solve.lo, solve.hi], target, workers, progress, scheduler)
     for step, res in ends:
         ans.steps.append(step)
         summaries.append(res)
@@ -156,7 +158,7 @@ def bisect(scenario_path, solve: Solve, target: Target, iterations: int = 8, bas
         mid = midpoint(good, bad, solve.integer)
         if mid is None or mid in (good, bad):
             break
-        [(step, res)] = _evaluate(scenario_path, base_sets, solve.key, [mid], target, workers, progress)
+        [(step, res)] = _evaluate(scenario_path, base_sets, solve.key, [mid], target, workers, progress, scheduler)
         ans.steps.append(step)
         summaries.append(res)
         if step["met"] is None:
