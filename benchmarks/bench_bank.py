@@ -14,6 +14,11 @@ client load generator runs on the same shared cores as the bank, so both figures
 by the same machine; the rounds alternate so a neighbour's burst hits both alike. Compare the two,
 not absolute numbers across machines.
 
+Where the time goes: each path also reports the CPU milliseconds one transfer costs, by part
+(``raw_cpu_ms_per_transfer``, ``service_cpu_ms_per_transfer``: load generator, gateway, app
+server, fault proxies, database members, etcd; from /proc, ``loadtests.analysis.cpu``). On a
+machine whose cores are busy the ratio follows the ratio of these totals (issue 17 item 4).
+
 Run: ``python benchmarks/bench_bank.py [--seconds 10] [--rounds 2] [--concurrency 16] [--out result.json]``;
 ``hivesim bench --bank`` runs ``measure`` (``skip_reason`` says why it cannot run here).
 """
@@ -39,6 +44,7 @@ import psycopg  # noqa: E402
 from loadtests.bank.db import transfer_tx  # noqa: E402
 from loadtests.bank.routing import account_id, cell_of  # noqa: E402
 from loadtests.cluster import Cluster  # noqa: E402
+from loadtests.cluster.procs import read_postmaster_pid  # noqa: E402
 from sim.cli.options import add_cluster_dir  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
@@ -53,32 +59,48 @@ def _pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
 
 
-async def run_raw(dsn: str, accounts: list[str], seconds: float, conc: int) -> dict:
+async def run_raw(dsn: str, accounts: list[str], seconds: float, conc: int, cpu=None) -> dict:
     lat: list[float] = []
     end = time.monotonic() + seconds
+    conns: list[psycopg.AsyncConnection] = []
 
     async def worker(seed: int):
         rng = random.Random(seed)
-        async with await psycopg.AsyncConnection.connect(dsn) as conn:
-            while time.monotonic() < end:
-                a, b = rng.sample(accounts, 2)
-                t0 = time.perf_counter()
-                r, commit = await transfer_tx(conn, uuid.uuid4().hex, a, b, 1, None)
-                if commit:
-                    await conn.commit()
-                else:
-                    await conn.rollback()
-                if r.outcome == "applied":
-                    lat.append(time.perf_counter() - t0)
+        conn = await psycopg.AsyncConnection.connect(dsn)
+        conns.append(conn)
+        while time.monotonic() < end:
+            a, b = rng.sample(accounts, 2)
+            t0 = time.perf_counter()
+            r, commit = await transfer_tx(conn, uuid.uuid4().hex, a, b, 1, None)
+            if commit:
+                await conn.commit()
+            else:
+                await conn.rollback()
+            if r.outcome == "applied":
+                lat.append(time.perf_counter() - t0)
 
     t0 = time.monotonic()
-    await asyncio.gather(*[worker(i) for i in range(conc)])
-    wall = time.monotonic() - t0
-    return {"transfers": len(lat), "seconds": round(wall, 2), "tps": round(len(lat) / wall, 1),
-            "p50_ms": round(_pct(lat, .5), 2), "p99_ms": round(_pct(lat, .99), 2), "_lat": lat}
+    before = cpu() if cpu else None
+    try:
+        await asyncio.gather(*[worker(i) for i in range(conc)])
+        wall = time.monotonic() - t0
+        # read CPU before closing: a closed connection's backend exits and takes its CPU time along
+        used = _cpu_delta(before, cpu()) if cpu else None
+    finally:
+        for conn in conns:
+            await conn.close()
+    return _result(lat, wall, used)
 
 
-async def run_service(url: str, accounts: list[str], seconds: float, conc: int) -> dict:
+def _result(lat: list[float], wall: float, used: dict | None, **extra) -> dict:
+    out = {"transfers": len(lat), "seconds": round(wall, 2), "tps": round(len(lat) / wall, 1),
+           "p50_ms": round(_pct(lat, .5), 2), "p99_ms": round(_pct(lat, .99), 2), **extra, "_lat": lat}
+    if used is not None:
+        out["_cpu"] = used
+    return out
+
+
+async def run_service(url: str, accounts: list[str], seconds: float, conc: int, cpu=None) -> dict:
     lat: list[float] = []
     errors: dict[int, int] = {}
     end = time.monotonic() + seconds
@@ -99,10 +121,40 @@ async def run_service(url: str, accounts: list[str], seconds: float, conc: int) 
                     errors[status] = errors.get(status, 0) + 1
 
         t0 = time.monotonic()
+        before = cpu() if cpu else None
         await asyncio.gather(*[worker(1000 + i) for i in range(conc)])
         wall = time.monotonic() - t0
-    return {"transfers": len(lat), "seconds": round(wall, 2), "tps": round(len(lat) / wall, 1),
-            "p50_ms": round(_pct(lat, .5), 2), "p99_ms": round(_pct(lat, .99), 2), "errors": errors, "_lat": lat}
+        used = _cpu_delta(before, cpu()) if cpu else None
+    return _result(lat, wall, used, errors=errors)
+
+
+def _cpu_groups(c: Cluster) -> dict[str, list[int]]:
+    """The processes whose CPU a transfer costs, by part (each with its descendants): gateway,
+    cell 0's app servers, the fault proxies, the database members (Patroni, PostgreSQL and its
+    backends and walsenders) and etcd. (The load generator is this process: ``_cpu_reader``.)"""
+    members = c.state.get("members", [])
+    # Patroni detaches its postmaster (not a descendant of Patroni's PID): read postmaster.pid
+    db = [m["pid"] for m in members] + [read_postmaster_pid(Path(m["member_dir"]) / "data") for m in members]
+    return {"gateway": [c.gateway_pid],
+            "app": [a["pid"] for a in c.app_servers if a["cell"] == 0],
+            "proxy": [m.get("proxy_pid") for m in members], "database": db,
+            "etcd": [e["pid"] for e in c.state.get("etcd", [])]}
+
+
+def _cpu_reader(c: Cluster):
+    """-> a function reading CPU seconds per part now (``_cpu_groups``), for ``run_raw``/``run_service``."""
+    from loadtests.analysis.cpu import process_cpu_seconds
+    groups = _cpu_groups(c)
+
+    def read() -> dict:
+        t = os.times()  # the load generator: this process alone (the cluster's processes are its descendants)
+        return {"client": t.user + t.system, **{k: process_cpu_seconds([p for p in pids if p])
+                                                for k, pids in groups.items()}}
+    return read
+
+
+def _cpu_delta(before: dict, after: dict) -> dict:
+    return {k: max(0.0, after[k] - before[k]) for k in before}
 
 
 def skip_reason() -> str | None:
@@ -113,11 +165,18 @@ def skip_reason() -> str | None:
 
 
 def _pooled(rounds: list[dict]) -> dict:
-    """Rate over all rounds (transfers / seconds) and percentiles of every latency pooled."""
+    """Rate over all rounds (transfers / seconds) and percentiles of every latency pooled; CPU
+    milliseconds per transfer by part (``_cpu_groups``), summed over the rounds."""
     lat = [x for r in rounds for x in r.pop("_lat")]
     secs = sum(r["seconds"] for r in rounds)
-    return {"tps": round(len(lat) / secs, 1) if secs else 0.0, "p50_ms": round(_pct(lat, .5), 2),
-            "p99_ms": round(_pct(lat, .99), 2)}
+    out = {"tps": round(len(lat) / secs, 1) if secs else 0.0, "p50_ms": round(_pct(lat, .5), 2),
+           "p99_ms": round(_pct(lat, .99), 2)}
+    cpus = [r.pop("_cpu") for r in rounds if "_cpu" in r]
+    n = sum(r["transfers"] for r in rounds)
+    if cpus and n:
+        per = {k: round(sum(x[k] for x in cpus) / n * 1000, 3) for k in cpus[0]}
+        out["cpu_ms"] = {**per, "total": round(sum(per.values()), 3)}
+    return out
 
 
 def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds: float = 10.0, rounds: int = 2,
@@ -137,6 +196,7 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
         # warm both paths (connections, caches, prepared statements) before measuring
         asyncio.run(run_raw(dsn, accounts, 1.0, concurrency))
         asyncio.run(run_service(c.gateway_url, accounts, 1.0, concurrency))
+        cpu = _cpu_reader(c)
         raws, svcs = [], []
         # alternate the two so a neighbour's load burst on the shared machine hits both alike
         for r in range(rounds):
@@ -144,7 +204,7 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
             for fn in (first, second):
                 say(f"bank: round {r + 1}/{rounds}, {'raw' if fn is run_raw else 'service'}")
                 target = dsn if fn is run_raw else c.gateway_url
-                (raws if fn is run_raw else svcs).append(asyncio.run(fn(target, accounts, seconds, concurrency)))
+                (raws if fn is run_raw else svcs).append(asyncio.run(fn(target, accounts, seconds, concurrency, cpu)))
     finally:
         c.down()
     raw, svc = _pooled(raws), _pooled(svcs)
@@ -153,6 +213,7 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
             "bringup_seconds": bringup, "raw": raws, "service": svcs, "raw_tps": raw["tps"],
             "service_tps": svc["tps"], "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"],
             "service_p50_ms": svc["p50_ms"], "service_p99_ms": svc["p99_ms"], "ratio": ratio,
+            "raw_cpu_ms_per_transfer": raw.get("cpu_ms"), "service_cpu_ms_per_transfer": svc.get("cpu_ms"),
             "target_ratio": TARGET_RATIO, "pass": ratio is not None and ratio >= TARGET_RATIO,
             "machine": {"cpus": os.cpu_count(), "loadavg_before": [round(x, 2) for x in load_before],
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]}}

@@ -55,3 +55,18 @@ def test_bank_figure_measures_both_paths():
         assert all(not x.get("errors") for x in r[path])
     assert r["ratio"] == round(r["service_tps"] / r["raw_tps"], 3) and r["pass"] == (r["ratio"] >= 0.75)
     assert len(r["machine"]["loadavg_before"]) == 3
+    # where the time goes: only the service path runs the gateway, the app server and the proxy;
+    # both paths make the database and the load generator work
+    raw, svc = r["raw_cpu_ms_per_transfer"], r["service_cpu_ms_per_transfer"]
+    for part in ("gateway", "app", "proxy"):
+        assert svc[part] > 0 and raw[part] < svc[part] / 5, (part, raw, svc)
+    assert raw["database"] > 0 and svc["database"] > 0 and raw["client"] > 0 and svc["client"] > 0
+    assert svc["total"] == pytest.approx(sum(v for k, v in svc.items() if k != "total"), abs=0.01)
+
+
+def test_pooled_cpu_is_per_transfer_over_all_rounds():
+    import benchmarks.bench_bank as bb
+    rounds = [{"transfers": 100, "seconds": 1.0, "_lat": [0.01] * 100, "_cpu": {"app": 0.05, "client": 0.02}},
+              {"transfers": 300, "seconds": 1.0, "_lat": [0.02] * 300, "_cpu": {"app": 0.15, "client": 0.02}}]
+    out = bb._pooled(rounds)
+    assert out["tps"] == 200.0 and out["cpu_ms"] == {"app": 0.5, "client": 0.1, "total": 0.6}

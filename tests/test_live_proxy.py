@@ -27,7 +27,7 @@ async def _echo(reader, writer):
 async def _setup():
     echo = await asyncio.start_server(_echo, "127.0.0.1", 0)
     proxy = FaultProxy(echo.sockets[0].getsockname()[1], name="t", seed=1)
-    data = await asyncio.start_server(proxy.handle, "127.0.0.1", 0)
+    data = await asyncio.get_running_loop().create_server(proxy.protocol, "127.0.0.1", 0)
     ctl = await asyncio.start_server(_Control(proxy, TOKEN).handle, "127.0.0.1", 0)
     return echo, proxy, data, ctl
 
@@ -153,3 +153,26 @@ def test_children_of_finds_exactly_our_children():
             procs.signal_pid(pid, 9)
         parent.wait()
     assert procs.wait_dead([child], 5) == []
+
+
+def test_bytes_keep_their_order_under_jitter_and_bulk():
+    """Many small writes under jitter, then a bulk transfer past the write-buffer limit: every byte
+    arrives, in order (a chunk is never delivered before the one ahead of it)."""
+    async def main():
+        echo, proxy, data, ctl = await _setup()
+        async with echo, data, ctl:
+            await _control(_port(ctl), "POST", "/latency", {"latency_ms": 20, "jitter_ms": 19})
+            r, w = await asyncio.open_connection("127.0.0.1", _port(data))
+            sent = b"".join(b"%05d" % i for i in range(400))
+            for i in range(0, len(sent), 5):
+                w.write(sent[i:i + 5])
+                await w.drain()
+                await asyncio.sleep(0)
+            assert await asyncio.wait_for(r.readexactly(len(sent)), 5) == sent
+            await _control(_port(ctl), "POST", "/heal")
+            bulk = bytes(range(256)) * 20_000  # ~5 MB: the proxy must pause and resume reading
+            w.write(bulk)
+            assert await asyncio.wait_for(r.readexactly(len(bulk)), 10) == bulk
+            w.close()
+            assert proxy.state()["mode"] == "ok"
+    run(main())

@@ -19,13 +19,12 @@ import math
 import os
 import time
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, Faults, KeysIn, Metrics, TransferIn,
-                                endpoint, error, read_json, serve)
+from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, BankApp, Faults, KeysIn, Metrics,
+                                TransferIn, endpoint, error, read_json, serve)
 from loadtests.bank.db import Pool, Unavailable, UnknownOutcome, run_tx, transfer_tx
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
@@ -258,7 +257,7 @@ async def fault(request: Request):
     return await request.app.state.faults.admin(request)
 
 
-def create_app(cfg: dict) -> Starlette:
+def create_app(cfg: dict) -> BankApp:
     routes = [
         Route("/accounts", create_accounts, methods=["POST"]),
         Route("/accounts/{id}", get_account, methods=["GET"]),
@@ -273,7 +272,8 @@ def create_app(cfg: dict) -> Starlette:
         Route("/admin/fault", fault, methods=["GET", "POST"]),
         Route("/admin/heal", fault, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers=ERROR_HANDLERS)
+    app = BankApp(routes=routes, exception_handlers=ERROR_HANDLERS,
+                  fast={("POST", "/transfers"): transfer})
     app.state.cfg = cfg
     app.state.pool = Pool(cfg["dsn"], size=cfg.get("pool_size", 8), op_timeout=cfg.get("db_timeout", 5.0),
                           members=cfg.get("members"), statement_timeout=cfg.get("statement_timeout", 0.0))

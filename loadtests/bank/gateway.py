@@ -29,13 +29,12 @@ import os
 import time
 
 import aiohttp
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, Faults, Metrics, TransferIn, endpoint,
-                                error, read_json, require_admin, serve)
+from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, BankApp, Faults, Metrics, TransferIn,
+                                endpoint, error, read_json, require_admin, serve)
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
 from sim.scenario.live import Live, LiveRetry
@@ -300,7 +299,7 @@ async def admin_routes(request: Request):
     return JSONResponse({"cells": request.app.state.router.cells, "deadline": request.app.state.router.deadline})
 
 
-def create_app(cfg: dict) -> Starlette:
+def create_app(cfg: dict) -> BankApp:
     routes = [
         Route("/accounts", create_accounts, methods=["POST"]),
         Route("/accounts/{id}", get_account, methods=["GET"]),
@@ -320,7 +319,8 @@ def create_app(cfg: dict) -> Starlette:
         yield
         await app.state.router.close()
 
-    app = Starlette(routes=routes, exception_handlers=ERROR_HANDLERS, lifespan=lifespan)
+    app = BankApp(routes=routes, exception_handlers=ERROR_HANDLERS, lifespan=lifespan,
+                  fast={("POST", "/transfers"): transfer})
     app.state.cfg = cfg
     app.state.metrics = Metrics("gateway")
     app.state.router = Router(cfg["cells"], float(cfg.get("deadline", Live().gateway_deadline)), app.state.metrics,

@@ -4,10 +4,12 @@ This kernel has no ``netem``, so latency, jitter and partitions between app serv
 PostgreSQL member are made here, in user space. The cluster manager runs one proxy process per
 database member; app servers and the relay ALWAYS connect to members through their proxies.
 
-Data plane: ``--listen`` port -> ``--target`` port, both on 127.0.0.1. Each direction of a
-connection is a reader task and a writer task joined by a queue, so a chunk can be held until
-``now + latency + jitter`` without reordering bytes (a chunk is never delivered before the one
-ahead of it).
+Data plane: ``--listen`` port -> ``--target`` port, both on 127.0.0.1, on uvloop when installed.
+While no fault is set each chunk read from one socket is written to the other at once, from the
+protocol callback (no task or queue per chunk: the bank's every database round trip crosses the
+proxy). With latency, a direction's chunks wait in a queue drained by one timer, so a chunk can be
+held until ``now + latency + jitter`` without reordering bytes (a chunk is never delivered before
+the one ahead of it).
 
 Control plane (HTTP on ``--control``, 127.0.0.1 only; every route but ``GET /health`` needs
 ``Authorization: Bearer $HIVESIM_ADMIN_TOKEN``):
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import hmac
 import json
 import os
@@ -42,7 +45,10 @@ MAX_CONTROL_BODY = 4096
 
 
 class FaultProxy:
-    """One listener forwarding to one target, with the faults its control API switches on."""
+    """One listener forwarding to one target, with the faults its control API switches on.
+
+    ``protocol`` is the listener's protocol factory (``loop.create_server(proxy.protocol, ...)``).
+    """
 
     def __init__(self, target_port: int, *, name: str = "proxy", seed: int | None = None):
         self.target_port = target_port
@@ -56,94 +62,13 @@ class FaultProxy:
         self.refused = 0
 
     # ------------------------------------------------------------------ data plane
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.mode == "reset":
-            self.refused += 1
-            _abort(writer)
-            return
-        self.accepted += 1
-        conn = _Conn(self, writer)
-        self.conns.add(conn)
-        try:
-            if self.mode == "blackhole":
-                conn.doomed = True
-                await conn.closed.wait()  # accepted, never answered
-                return
-            try:
-                up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-            except OSError:
-                _abort(writer)
-                return
-            conn.upstream = up_w
-            await asyncio.gather(self._pipe(conn, reader, up_w), self._pipe(conn, up_r, writer),
-                                 return_exceptions=True)
-        finally:
-            conn.close()
-            self.conns.discard(conn)
+    def protocol(self) -> asyncio.Protocol:
+        return _Side(self, None)
 
     def delay(self) -> float:
         if self.latency <= 0 and self.jitter <= 0:
             return 0.0
         return max(0.0, self.latency + self.rng.uniform(-self.jitter, self.jitter))
-
-    async def _pipe(self, conn: "_Conn", src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-        if self.mode == "ok" and self.latency <= 0 and self.jitter <= 0:
-            # fast path while no fault is set: copy directly (no queue, no extra task switch);
-            # it hands over to the delaying path below as soon as a fault is switched on
-            while not conn.closed.is_set():
-                if self.mode != "ok" or self.latency > 0 or self.jitter > 0:
-                    break
-                data = await src.read(CHUNK)
-                if not data:
-                    conn.close()
-                    return
-                if self.mode == "blackhole":
-                    conn.doomed = True
-                    break
-                if self.latency > 0 or self.jitter > 0:  # switched on while we waited: delay this chunk too
-                    await asyncio.sleep(self.delay())
-                dst.write(data)
-                if dst.transport.get_write_buffer_size() > 4 * CHUNK:
-                    await dst.drain()
-            if conn.doomed or conn.closed.is_set():
-                await conn.closed.wait()
-                return
-        queue: asyncio.Queue = asyncio.Queue()
-
-        async def writer_task():
-            last = 0.0
-            while True:
-                item = await queue.get()
-                if item is None:
-                    break
-                due, data = item
-                due = max(due, last)  # keep byte order: never before the chunk ahead of it
-                last = due
-                wait = due - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                if self.mode == "blackhole" or conn.doomed:  # hold, never deliver
-                    conn.doomed = True
-                    await conn.closed.wait()
-                    return
-                dst.write(data)
-                await dst.drain()
-
-        wt = asyncio.create_task(writer_task())
-        try:
-            while not conn.closed.is_set():
-                data = await src.read(CHUNK)
-                if not data:
-                    break
-                if self.mode == "blackhole":
-                    conn.doomed = True
-                queue.put_nowait((time.monotonic() + self.delay(), data))
-            queue.put_nowait(None)
-            await wt
-        finally:
-            if not wt.done():
-                wt.cancel()
-            conn.close()
 
     # ------------------------------------------------------------------ faults
     def set_latency(self, latency_ms: float, jitter_ms: float) -> None:
@@ -170,28 +95,176 @@ class FaultProxy:
                 "connections": len(self.conns), "accepted": self.accepted, "refused": self.refused}
 
 
+class _Side(asyncio.Protocol):
+    """One socket of a proxied connection (the client's, or the upstream's when ``conn`` is set).
+
+    Bytes are forwarded from ``data_received`` straight into the other socket's transport: no
+    stream reader, no task and no future per chunk, which is what the proxy spent most of its
+    time on while no fault was set (each database round trip crosses it twice)."""
+
+    def __init__(self, proxy: FaultProxy, conn: "_Conn | None"):
+        self.proxy = proxy
+        self.conn = conn
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        if self.conn is not None:  # the upstream side: _Conn.open attaches it
+            return
+        proxy = self.proxy
+        if proxy.mode == "reset":
+            proxy.refused += 1
+            transport.abort()
+            return
+        proxy.accepted += 1
+        self.conn = _Conn(proxy, self)
+        proxy.conns.add(self.conn)
+        if proxy.mode == "blackhole":
+            self.conn.doomed = True  # accepted, never answered
+        else:
+            self.conn.opening = asyncio.ensure_future(self.conn.open())
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is not None:
+            (conn.up if self is conn.client else conn.down).send(data)
+
+    def eof_received(self):
+        if self.conn is not None:
+            (self.conn.up if self is self.conn.client else self.conn.down).finish()
+        return True  # keep the socket until the close above (maybe after delayed chunks)
+
+    def connection_lost(self, exc) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    # flow control: a peer that cannot keep up pauses reading on this side's source
+    def pause_writing(self) -> None:
+        other = self.conn.other(self) if self.conn is not None else None
+        if other is not None and other.transport is not None:
+            other.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        other = self.conn.other(self) if self.conn is not None else None
+        if other is not None and other.transport is not None and not self.conn.closed:
+            other.transport.resume_reading()
+
+
+class _Direction:
+    """One direction of a connection: forwards chunks in order, now or at ``now + delay``.
+
+    While no fault is set a chunk is written at once. With latency, chunks wait in a queue drained
+    by one timer, so a chunk is never delivered before the one ahead of it. Black-holed chunks
+    are held forever (dropped); the connection stays open until healed or closed."""
+
+    def __init__(self, conn: "_Conn"):
+        self.conn = conn
+        self.dst: asyncio.Transport | None = None  # None until the upstream socket is open
+        self.queue: collections.deque = collections.deque()
+        self.last_due = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.ended = False  # the source sent EOF: close once the queue is delivered
+
+    def send(self, data: bytes) -> None:
+        conn, proxy = self.conn, self.conn.proxy
+        if conn.closed:
+            return
+        if proxy.mode == "blackhole" or conn.doomed:
+            conn.doomed = True
+            return
+        delay = proxy.delay()
+        if delay <= 0 and not self.queue and self.dst is not None:
+            self.dst.write(data)
+            return
+        due = max(time.monotonic() + delay, self.last_due)  # keep byte order
+        self.last_due = due
+        self.queue.append((due, data))
+        self._arm()
+
+    def _arm(self) -> None:
+        if self.timer is None and self.queue and self.dst is not None:
+            loop = asyncio.get_running_loop()
+            wait = self.queue[0][0] - time.monotonic()
+            self.timer = loop.call_later(max(wait, 0.0), self._deliver)
+
+    def _deliver(self) -> None:
+        self.timer = None
+        conn, proxy = self.conn, self.conn.proxy
+        if conn.closed:
+            return
+        now = time.monotonic()
+        while self.queue and self.queue[0][0] <= now:
+            if proxy.mode == "blackhole" or conn.doomed:  # hold, never deliver
+                conn.doomed = True
+                self.queue.clear()
+                return
+            self.dst.write(self.queue.popleft()[1])
+        if self.queue:
+            self._arm()
+        elif self.ended:
+            conn.close()
+
+    def attach(self, dst: asyncio.Transport) -> None:
+        self.dst = dst
+        if self.queue:
+            self._arm()
+
+    def finish(self) -> None:
+        self.ended = True
+        if not self.queue:
+            self.conn.close()
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.queue.clear()
+
+
 class _Conn:
-    def __init__(self, proxy: FaultProxy, client: asyncio.StreamWriter):
+    def __init__(self, proxy: FaultProxy, client: _Side):
         self.proxy = proxy
         self.client = client
-        self.upstream: asyncio.StreamWriter | None = None
+        self.upstream: _Side | None = None
+        self.up = _Direction(self)    # client -> target
+        self.down = _Direction(self)  # target -> client
+        self.up.last_due = self.down.last_due = 0.0
         self.doomed = False
-        self.closed = asyncio.Event()
+        self.closed = False
+        self.opening: asyncio.Future | None = None
+
+    async def open(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            transport, side = await loop.create_connection(lambda: _Side(self.proxy, self), "127.0.0.1",
+                                                           self.proxy.target_port)
+        except OSError:
+            self.close(abort=True)
+            return
+        if self.closed:
+            transport.abort()
+            return
+        self.upstream = side
+        for t in (transport, self.client.transport):
+            t.set_write_buffer_limits(high=4 * CHUNK)
+        self.down.attach(self.client.transport)
+        self.up.attach(transport)
+
+    def other(self, side: _Side) -> _Side | None:
+        return self.upstream if side is self.client else self.client
 
     def close(self, abort: bool = False) -> None:
-        if self.closed.is_set():
+        if self.closed:
             return
-        self.closed.set()
-        for w in (self.client, self.upstream):
-            if w is not None:
-                _abort(w) if abort else w.close()
-
-
-def _abort(writer: asyncio.StreamWriter) -> None:
-    try:
-        writer.transport.abort()
-    except Exception:  # already gone
-        pass
+        self.closed = True
+        self.proxy.conns.discard(self)
+        if self.opening is not None and not self.opening.done():
+            self.opening.cancel()
+        self.up.cancel()
+        self.down.cancel()
+        for side in (self.client, self.upstream):
+            if side is not None and side.transport is not None:
+                side.transport.abort() if abort else side.transport.close()
 
 
 # ---------------------------------------------------------------------- control API
@@ -266,7 +339,7 @@ class _Control:
 
 async def serve(listen: int, target: int, control: int, token: str, name: str) -> None:
     proxy = FaultProxy(target, name=name)
-    data = await asyncio.start_server(proxy.handle, "127.0.0.1", listen, reuse_address=True)
+    data = await asyncio.get_running_loop().create_server(proxy.protocol, "127.0.0.1", listen, reuse_address=True)
     ctl = await asyncio.start_server(_Control(proxy, token).handle, "127.0.0.1", control, reuse_address=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -286,7 +359,12 @@ def main(argv: list[str] | None = None) -> int:
     token = os.environ.get("HIVESIM_ADMIN_TOKEN", "")
     if not token:
         ap.error("HIVESIM_ADMIN_TOKEN must be set (the control API needs a bearer token)")
-    asyncio.run(serve(args.listen, args.target, args.control, token, args.name))
+    try:  # uvloop (a dependency of the live extra) roughly halves the cost of each forwarded chunk
+        import uvloop
+        runner = uvloop.run
+    except ImportError:  # e.g. on Windows
+        runner = asyncio.run
+    runner(serve(args.listen, args.target, args.control, token, args.name))
     return 0
 
 

@@ -56,6 +56,10 @@ def bank_table(fig: dict):
              f"{fig['service_tps']:,.0f}/s p50 {fig['service_p50_ms']:.1f} p99 {fig['service_p99_ms']:.1f} ms; "
              f"{fig['rounds']} x {fig['seconds']:g} s each way, {fig['concurrency']} clients; load "
              f"{m['loadavg_before'][0]:.1f} -> {m['loadavg_after'][0]:.1f} on {m['cpus']} cores")
+    rc, sc = fig.get("raw_cpu_ms_per_transfer"), fig.get("service_cpu_ms_per_transfer")
+    if rc and sc:  # where the time goes: CPU per transfer, by part of the service path
+        parts = ", ".join(f"{k} {sc[k]:.2f}" for k in ("client", "gateway", "app", "proxy", "database") if k in sc)
+        basis += f"; CPU ms/transfer raw {rc['total']:.2f}, service {sc['total']:.2f} ({parts})"
     ok = "[green]yes[/green]" if fig["pass"] else "[red]no[/red]"
     t.add_row("bank", f"{fig['value']:.3g}" if fig["value"] is not None else "-", f">= {fig['target']}", ok, basis)
     return t
