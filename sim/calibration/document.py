@@ -70,6 +70,11 @@ def load_calibration(path) -> dict:
                                               for v in extra.values()):
         raise HivesimError(f"{path}: calibration.outage_extra_seconds: expected a mapping of class -> seconds, "
                            f"got {extra!r}")
+    factor = cal.get("latency_factor", {})
+    if not isinstance(factor, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                                               for v in factor.values()):
+        raise HivesimError(f"{path}: calibration.latency_factor: expected a mapping of class -> factor >= 0, "
+                           f"got {factor!r}")
     samples = cal.get("outage_samples", {})
     if not isinstance(samples, dict):
         raise HivesimError(f"{path}: calibration.outage_samples: expected a mapping, got {type(samples).__name__}")

@@ -15,7 +15,8 @@ Effects on the closed-loop replay (``sim.calibration.replay``):
   refuses connections; a bad change answers 500): it looks the key up, backs off and retries;
 * ``hold``: requests wait until it ends, then are served (a paused gateway: the kernel queues
   the connections);
-* ``slow``: ``latency`` added to each request of the named cells (nothing fails);
+* ``slow``: ``latency`` x a fitted factor (the round trips per request that pay it) added to
+  each request of the named cells; one slowed past the gateway's deadline fails;
 * ``none``: users see nothing (the relay: cross-cell credits are delayed, not lost; one etcd
   member of three). A relay fault's predicted figure is the credit delay.
 
@@ -60,8 +61,9 @@ class FaultEffect:
 
     @property
     def fitted(self) -> bool:
-        """Whether the calibration holds a length for this class (outage, error, hold)."""
-        return self.effect in ("outage", "error", "hold")
+        """Whether the calibration holds a figure for this class: a length (outage, error, hold)
+        or, for ``slow``, the round trips per request that pay the added latency."""
+        return self.effect in ("outage", "error", "hold", "slow")
 
     @property
     def held_base(self) -> bool:
@@ -70,6 +72,8 @@ class FaultEffect:
     def window(self, params: dict) -> tuple[float, float] | None:
         """(start, end) of the effect given the class's fitted figure ``params[cls]`` (seconds:
         the whole length, or the extra beyond the hold for ``held_base`` classes)."""
+        if self.effect == "slow":
+            return (self.start, self.start + self.hold) if self.hold > 0 else None
         g = float(params[self.cls])
         length = max(0.0, self.hold + g) if self.held_base else g
         if length <= 0:

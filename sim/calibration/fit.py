@@ -26,7 +26,7 @@ import os
 
 from sim.calibration.effects import HELD_BASE, fault_effect
 from sim.calibration.measure import fault_figures, service_profile, throughput_profile
-from sim.calibration.replay import ReplayModel, outages_of, replay
+from sim.calibration.replay import SLOW_DEFAULT_FACTOR, ReplayModel, outages_of, replay
 from sim.errors import HivesimError
 from sim.results.reader import Run, load_live_run
 
@@ -46,8 +46,9 @@ FIT_LEAD = 10.0          # s
 
 
 def params_of(cal: dict) -> dict:
-    """Model class -> its fitted figure: ``outage_seconds`` and ``outage_extra_seconds`` together."""
-    return {**cal["outage_seconds"], **(cal.get("outage_extra_seconds") or {})}
+    """Model class -> its fitted figure: ``outage_seconds``, ``outage_extra_seconds`` and
+    ``latency_factor`` (round trips per request paying a latency fault's latency) together."""
+    return {**cal["outage_seconds"], **(cal.get("outage_extra_seconds") or {}), **(cal.get("latency_factor") or {})}
 
 
 def predicted_failed(run: Run, model: ReplayModel, outage: dict, idx: list[int], seeds,
@@ -103,7 +104,12 @@ def bisect_outage(pred, target: float, hi: float, tol: float = BISECT_TOLERANCE,
     """The outage g in [lo, hi] at which ``pred(g)`` (failed requests, non-decreasing in g up to
     the replay's noise, which the fixed seeds make the same for every g) reaches ``target``."""
     if pred(hi) < target:
-        return hi
+        if lo == 0.0:
+            return hi  # (a count rising with the outage: the longest is the closest)
+        # a held class whose count need not rise with its figure (a held gateway moves requests
+        # out of its window): the grid point closest to the target, the smallest change first
+        grid = sorted({g for g in (lo, 0.0, 1.0, 2.0, 4.0, 8.0, 16.0, hi) if lo <= g <= hi}, key=abs)
+        return min(grid, key=lambda g: abs(pred(g) - target))
     while hi - lo > tol:
         mid = (lo + hi) / 2
         if pred(mid) < target:
@@ -139,7 +145,8 @@ def fit_outages(run: Run, model: ReplayModel, seeds=FIT_SEEDS, max_outage: float
     others' windows see."""
     classes = fitted_classes(run)
     held = {k for k, idx in classes.items() if fault_effect(run, run.faults[idx[0]]).held_base}
-    est = {k: (0.0 if k in held else run.deadline) for k in classes}
+    slow = {k for k, idx in classes.items() if fault_effect(run, run.faults[idx[0]]).effect == "slow"}
+    est = {k: (0.0 if k in held else SLOW_DEFAULT_FACTOR if k in slow else run.deadline) for k in classes}
     seeds = list(seeds)
     for _ in range(rounds if len(classes) > 1 else 1):
         for k, idx in classes.items():
@@ -184,7 +191,10 @@ def calibrate(run: Run | str, seeds=FIT_SEEDS) -> dict:
                    "max_outage_seconds": MAX_OUTAGE}}
     model = ReplayModel.for_run(run, cal)
     est = fit_outages(run, model, seeds)
-    cal["outage_seconds"] = {k: v for k, v in est.items() if k not in HELD_BASE}
+    slow = {k for k, idx in fitted_classes(run).items() if fault_effect(run, run.faults[idx[0]]).effect == "slow"}
+    cal["outage_seconds"] = {k: v for k, v in est.items() if k not in HELD_BASE and k not in slow}
+    if slow:
+        cal["latency_factor"] = {k: est[k] for k in sorted(slow)}
     if any(k in HELD_BASE for k in est):
         cal["outage_extra_seconds"] = {k: v for k, v in est.items() if k in HELD_BASE}
     samples = fit_outage_samples(run, model, est, seeds)

@@ -25,11 +25,14 @@ from sim.calibration.effects import fault_effect, run_constants
 from sim.results.reader import Run
 from sim.errors import HivesimError
 
-__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
+__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "SLOW_DEFAULT_FACTOR", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
            "ReplayModel", "outages_of", "replay"]
 
 MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the processor-sharing scaling)
 IN_DB_SECONDS = 0.05  # s: a write this close after the outage began was inside its commit (unknown: 504)
+# a latency fault's added latency is paid this many times per request when the calibration has
+# no fitted factor for its class (calibrations made before latency faults were fitted)
+SLOW_DEFAULT_FACTOR = 1.0
 ERROR_SECONDS = 0.002  # s: the latency of a refused connection or an injected error answer
 
 # Seeds. ``predict_run``'s i-th replay of a run with scenario seed s uses
@@ -145,9 +148,13 @@ class _ClosedLoop:
         for cells, a, b in self.errors:  # refused or answered with an error at once: no gateway retry
             if a <= t < b and (cells is None or cell in cells):
                 return t + ERROR_SECONDS, False, 504, 0.0
+        slowed = False
         for cells, a, b, extra in self.slows:
             if a <= t < b and (cells is None or cell in cells):
                 svc += extra
+                slowed = True
+        if slowed and svc > budget:  # the app stops at the gateway's deadline (x-hivesim-deadline)
+            return t + budget, False, 504 if write else 503, 0.0
         pre = self.rng.random() * svc
         m = t + pre  # the moment it reaches the database: queues before and after it
         gp = self.m.gateway_poll
@@ -256,9 +263,12 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
     consts = run_constants(run)
     for i, f in enumerate(run.faults):
         e = fault_effect(run, f, consts)
-        if e.effect == "slow":
-            if e.latency > 0 and e.hold > 0:
-                out.slows.append((e.cells, e.start, e.start + e.hold, e.latency))
+        if e.effect == "slow":  # the figure: round trips per request that pay the added latency
+            k = outage_seconds.get(e.cls, SLOW_DEFAULT_FACTOR)
+            if override and i in override:
+                k = override[i]
+            if e.latency > 0 and e.hold > 0 and k > 0:
+                out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
         if not e.fitted:
             continue
