@@ -13,6 +13,10 @@ What is derived, and from which file of the run directory (only its files are re
   value fitted on all of them, and (``outage_samples``) each of its faults' own fitted value:
   failovers of one kind vary (a postmaster kill: 2-6 s on this machine), and ``predict`` draws
   from these.
+* **every live fault kind** (issue 18): the figure is per model class (``sim.calibration.effects``:
+  the kind, ``KIND@FORM`` off a cell's database, ``pause-short`` below the ttl), an outage
+  (``outage_seconds``), a length beyond the hold (``outage_extra_seconds``) or a latency factor
+  (``latency_factor``); a class whose faults failed nothing is fitted on their longest stall.
 * **the gateway and the client** (``gateway``, ``client``): as read from the run's scenario
   (``live.gateway_deadline``, ``live.retry``); the deadline is checked against the longest
   failed-request latency in the run when one failed.
