@@ -65,11 +65,22 @@ def load_calibration(path) -> dict:
     rps = cal.get("throughput", {}).get("steady_ok_rps")
     if rps is not None and not (isinstance(rps, (int, float)) and not isinstance(rps, bool) and rps > 0):
         raise HivesimError(f"{path}: calibration.throughput.steady_ok_rps: expected requests/s > 0, got {rps!r}")
+    extra = cal.get("outage_extra_seconds", {})
+    if not isinstance(extra, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                              for v in extra.values()):
+        raise HivesimError(f"{path}: calibration.outage_extra_seconds: expected a mapping of class -> seconds, "
+                           f"got {extra!r}")
+    factor = cal.get("latency_factor", {})
+    if not isinstance(factor, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                                               for v in factor.values()):
+        raise HivesimError(f"{path}: calibration.latency_factor: expected a mapping of class -> factor >= 0, "
+                           f"got {factor!r}")
     samples = cal.get("outage_samples", {})
     if not isinstance(samples, dict):
         raise HivesimError(f"{path}: calibration.outage_samples: expected a mapping, got {type(samples).__name__}")
     for k, v in samples.items():
-        if not (isinstance(v, list) and v and all(isinstance(x, (int, float)) and x >= 0 for x in v)):
+        low = float("-inf") if k in extra else 0  # a held class's samples are extras beyond its hold
+        if not (isinstance(v, list) and v and all(isinstance(x, (int, float)) and x >= low for x in v)):
             raise HivesimError(f"{path}: calibration.outage_samples.{k}: expected a list of seconds >= 0, got {v!r}")
     return cal
 

@@ -17,7 +17,7 @@ import os
 
 import numpy as np
 
-from sim.calibration.windows import completed_in, fault_cell, recovery_in_window, window_end
+from sim.calibration.windows import completed_in, fault_cell, longest_stall, recovery_in_window, window_end
 from sim.errors import HivesimError
 from sim.results.reader import Run
 from sim.scenario.chaos import parse_target
@@ -94,7 +94,10 @@ def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0
                 touches[cell] = np.array([cell in r[4] for r in rows], dtype=bool)
             sel &= touches[cell]
         rec, _, _ = recovery_in_window(t[sel], bad[sel], a, w_end, steady)
+        good = sel & ~bad
+        done = np.sort(t[good] + lat[good])
         out.append({"failed_requests": int(bad[sel].sum()), "outage_seconds": round(float(rec or 0.0), 3),
+                    "stall_seconds": round(longest_stall(done, a, w_end), 3),
                     "p99_ms": peak_p99(ps["p99"], a, w_end), "requests": int(sel.sum())})
     return out
 

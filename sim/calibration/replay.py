@@ -17,19 +17,23 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.calibration.measure import db_fault_cell
+from sim.calibration.effects import fault_effect, run_constants
 from sim.results.reader import Run
 from sim.errors import HivesimError
 
-__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
+__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "SLOW_DEFAULT_FACTOR", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
            "ReplayModel", "outages_of", "replay"]
 
 MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the processor-sharing scaling)
 IN_DB_SECONDS = 0.05  # s: a write this close after the outage began was inside its commit (unknown: 504)
+# a latency fault's added latency is paid this many times per request when the calibration has
+# no fitted factor for its class (calibrations made before latency faults were fitted)
+SLOW_DEFAULT_FACTOR = 1.0
+ERROR_SECONDS = 0.002  # s: the latency of a refused connection or an injected error answer
 
 # Seeds. ``predict_run``'s i-th replay of a run with scenario seed s uses
 # ``replay_seed(s, i) = REPLAY_SEED_STRIDE * (i + 1) + s`` (kept as it was when the committed
@@ -110,8 +114,11 @@ class _ClosedLoop:
     was inside its commit when the primary died, 503 otherwise).
     """
 
-    def __init__(self, m: ReplayModel, outages: dict[int, list[tuple[float, float]]], rng: random.Random):
+    def __init__(self, m: ReplayModel, outages, rng: random.Random):
+        faults = outages if isinstance(outages, ReplayFaults) else ReplayFaults(dict(outages))
+        outages = faults.outages
         self.m, self.out, self.rng = m, outages, rng  # scalar draws: random.Random is ~10x numpy's
+        self.errors, self.holds, self.slows = faults.errors, faults.holds, faults.slows
         self.known: set[int] = set()  # accounts the gateway has seen to exist (cross-cell check)
         self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
         p = np.asarray(m.mix, dtype=float)
@@ -135,6 +142,19 @@ class _ClosedLoop:
     def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
         """-> (answer time, ok, status, budget left) of a request sent at t with ``budget`` seconds
         of the gateway's deadline left."""
+        for a, b in self.holds:  # a paused gateway: the kernel queues the connection until it thaws
+            if a <= t < b:
+                t = b
+        for cells, a, b in self.errors:  # refused or answered with an error at once: no gateway retry
+            if a <= t < b and (cells is None or cell in cells):
+                return t + ERROR_SECONDS, False, 504, 0.0
+        slowed = False
+        for cells, a, b, extra in self.slows:
+            if a <= t < b and (cells is None or cell in cells):
+                svc += extra
+                slowed = True
+        if slowed and svc > budget:  # the app stops at the gateway's deadline (x-hivesim-deadline)
+            return t + budget, False, 504 if write else 503, 0.0
         pre = self.rng.random() * svc
         m = t + pre  # the moment it reaches the database: queues before and after it
         gp = self.m.gateway_poll
@@ -191,14 +211,15 @@ class _ClosedLoop:
             t += backoff * (0.5 + self.rng.random())
             backoff = min(m.client_max_backoff, backoff * 2)
 
-    def run(self) -> list[tuple]:
+    def run(self, start: float = 0.0, end: float | None = None) -> list[tuple]:
         m = self.m
+        stop = m.duration if end is None else min(end, m.duration)
         pace = 1.0 / m.rate_per_user
-        heap = [(0.0, u) for u in range(m.users)]  # Locust starts every user at once (spawn rate 0)
+        heap = [(start, u) for u in range(m.users)]  # Locust starts every user at once (spawn rate 0)
         heapq.heapify(heap)
         while heap:
             t, u = heapq.heappop(heap)
-            if t >= m.duration:
+            if t >= stop:
                 continue
             self.now, self.user = t, u
             r = self.rng.random()
@@ -213,36 +234,73 @@ class _ClosedLoop:
         return self.rows
 
 
+@dataclass
+class ReplayFaults:
+    """The replay's faults: per cell its outages (start, end); error windows (cells or None,
+    start, end); gateway holds (start, end); slow windows (cells or None, start, end, added s)."""
+
+    outages: dict[int, list[tuple[float, float]]]
+    errors: list = field(default_factory=list)
+    holds: list = field(default_factory=list)
+    slows: list = field(default_factory=list)
+
+    def __getitem__(self, cell):  # read like the per-cell outage mapping it extends
+        return self.outages[cell]
+
+    def get(self, cell, default=None):
+        return self.outages.get(cell, default)
+
+
 def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
                samples: dict | None = None, rng: np.random.Generator | None = None,
-               override: dict[int, float] | None = None) -> dict[int, list[tuple[float, float]]]:
-    """Per cell, the (start, end) of each recorded fault's outage, end = start + the kind's
-    outage. With ``samples`` (kind -> outages seen,
-    ``calibration.outage_samples``) and ``rng``, each fault of such a kind draws its outage
-    from them; ``override`` (fault index -> seconds) sets single faults' outages (calibration)."""
-    out: dict[int, list[tuple[float, float]]] = {}
+               override: dict[int, float] | None = None) -> ReplayFaults:
+    """The replay's faults from each recorded fault's effect (``sim.calibration.effects``) and
+    its class's figure in ``outage_seconds`` (class -> seconds: the calibration's
+    ``outage_seconds`` and ``outage_extra_seconds`` together). With ``samples`` (class -> figures
+    seen, ``calibration.outage_samples``) and ``rng``, each fault of such a class draws its figure
+    from them; ``override`` (fault index -> seconds) sets single faults' figures (calibration)."""
+    out = ReplayFaults({})
+    consts = run_constants(run)
     for i, f in enumerate(run.faults):
-        cell = db_fault_cell(f["target"])
-        if cell is None:  # the replay models database faults of one cell only
+        e = fault_effect(run, f, consts)
+        if e.effect == "slow":  # the figure: round trips per request that pay the added latency
+            k = outage_seconds.get(e.cls, SLOW_DEFAULT_FACTOR)
+            if override and i in override:
+                k = override[i]
+            if e.latency > 0 and e.hold > 0 and k > 0:
+                out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
-        g = outage_seconds.get(f["kind"], default)
+        if not e.fitted:
+            continue
+        g = outage_seconds.get(e.cls, default)
         if override and i in override:
             g = override[i]
-        elif samples and rng is not None and samples.get(f["kind"]):
-            g = samples[f["kind"]][int(rng.integers(len(samples[f["kind"]])))]
+        elif samples and rng is not None and samples.get(e.cls):
+            g = samples[e.cls][int(rng.integers(len(samples[e.cls])))]
         if g is None:
-            raise HivesimError(f"calibration: no outage time for fault kind {f['kind']!r} "
+            raise HivesimError(f"calibration: no outage time for fault kind {e.cls!r} "
                                f"(calibrated kinds: {', '.join(sorted(outage_seconds)) or 'none'})")
-        if g > 0:
-            out.setdefault(cell, []).append((float(f["start"]), float(f["start"]) + float(g)))
+        w = e.window({e.cls: g})
+        if w is None:
+            continue
+        if e.effect == "outage":
+            for cell in (e.cells if e.cells is not None else range(consts["cells"])):
+                out.outages.setdefault(cell, []).append((float(w[0]), float(w[1])))
+        elif e.effect == "error":
+            out.errors.append((e.cells, float(w[0]), float(w[1])))
+        else:
+            out.holds.append((float(w[0]), float(w[1])))
     return out
 
 
-def replay(model: ReplayModel, outages, seed: int) -> list[tuple]:
+def replay(model: ReplayModel, outages, seed: int, span: tuple[float, float] | None = None) -> list[tuple]:
     """One closed-loop replay: the per-request rows (start s, latency s, kind, ok, cells touched).
 
     Its one stream: ``random.Random`` seeded from ``SeedSequence(seed)`` (scalar draws:
-    ``random.Random`` is ~10x faster than numpy's per draw)."""
+    ``random.Random`` is ~10x faster than numpy's per draw). ``span`` (start, end): replay only
+    that stretch of the run, every user starting at its start (the fit of a run with many faults
+    replays each class's windows alone, ``sim.calibration.fit``)."""
     ss = np.random.SeedSequence(seed)
-    return _ClosedLoop(model, outages, random.Random(int(ss.generate_state(2, np.uint64)[0]))).run()
+    loop = _ClosedLoop(model, outages, random.Random(int(ss.generate_state(2, np.uint64)[0])))
+    return loop.run() if span is None else loop.run(*span)
 

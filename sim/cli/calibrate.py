@@ -57,6 +57,12 @@ def _run(args) -> int:
         each = cal.get("outage_samples", {}).get(kind)
         print(f"  outage {kind:<16} {g:6.2f} s" + (f"  (each fault: {', '.join(f'{x:g}' for x in each)} s)"
                                                   if each else ""))
+    for kind, g in sorted(cal.get("outage_extra_seconds", {}).items()):
+        each = cal.get("outage_samples", {}).get(kind)
+        print(f"  outage {kind:<16} hold {g:+6.2f} s" + (f"  (each fault: {', '.join(f'{x:g}' for x in each)} s)"
+                                                       if each else ""))
+    for kind, k in sorted(cal.get("latency_factor", {}).items()):
+        print(f"  latency {kind:<15} x {k:.2f} (round trips per request paying the added latency)")
     for kind, v in cal["service_ms"].items():
         print(f"  service {kind:<15} median {v['median_ms']:8.1f} ms, lognormal sigma {v['sigma']:.3f}")
     t = cal["throughput"]

@@ -77,15 +77,19 @@ def plot_faults(pred: dict, out_dir) -> list[str]:
         fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
         g = f["predicted"]["calibrated_outage_seconds"]
         rng = f["predicted"].get("calibrated_outage_range")
-        ax.axvspan(a, a + g, color="0.85", label=f"calibrated outage {g:g} s" + (
-            f" (drawn per replay from {rng[0]:g}-{rng[1]:g} s)" if rng else ""))
+        # the modelled effect's window (a kill-patroni's starts a ttl late; a held class's is its
+        # hold plus the fitted extra); older predictions had only the outage from the start
+        ea, eb = f["predicted"].get("effect_window") or (a, a + g)
+        if eb > ea:
+            ax.axvspan(ea, eb, color="0.85", label=f"modelled {f.get('effect', 'outage')} {eb - ea:.3g} s" + (
+                f" (drawn per replay from {rng[0]:g}-{rng[1]:g} s)" if rng else ""))
         ax.step(x, tl["measured_ok"][lo:hi], where="post", color="tab:blue", label="measured ok")
         ax.step(x, tl["predicted_ok"][lo:hi], where="post", color="tab:blue", ls="--", label="predicted ok (mean)")
         ax.step(x, tl["measured_failed"][lo:hi], where="post", color="tab:red", label="measured failed")
         ax.step(x, tl["predicted_failed"][lo:hi], where="post", color="tab:red", ls="--",
                 label="predicted failed (mean)")
         m, p = f["measured"], f["predicted"]
-        ax.set_title(f"{f['kind']} {f['target']}: failed {m['failed_requests']} measured, "
+        ax.set_title(f"{f['kind']} {f['target']} ({f.get('class', f['kind'])}): failed {m['failed_requests']} measured, "
                      f"{p['failed_requests']:.0f} predicted", fontsize=10)
         ax.set_xlabel("seconds since the load started")
         ax.set_ylabel("requests per second (by start)")

@@ -1,0 +1,158 @@
+"""What each recorded live fault does to the replayed traffic: its model class and effect.
+
+One place turns a recorded fault (``kind`` and ``target`` as the schedule wrote them, its start
+and the time it was lifted) and the run's echoed live constants (Patroni's ``ttl``,
+``live.restart_delay``, ``live.relay_interval``) into a :class:`FaultEffect`; the fit
+(``sim.calibration.fit``) and the prediction (``sim.calibration.predict``) both read it, so a
+fault means the same to both.
+
+Effects on the closed-loop replay (``sim.calibration.replay``):
+
+* ``outage``: the named cells (``None``: every cell) have no usable primary or app server; the
+  gateway retries inside its deadline (a failover, a short pause ridden out, a partition, an
+  app server restarted by the supervisor, etcd's quorum lost);
+* ``error``: requests fail at once and the client sees an unknown outcome (a crashed gateway
+  refuses connections; a bad change answers 500): it looks the key up, backs off and retries;
+* ``hold``: requests wait until it ends, then are served (a paused gateway: the kernel queues
+  the connections);
+* ``slow``: ``latency`` x a fitted factor (the round trips per request that pay it) added to
+  each request of the named cells; one slowed past the gateway's deadline fails;
+* ``none``: users see nothing (the relay: cross-cell credits are delayed, not lost; one etcd
+  member of three). A relay fault's predicted figure is the credit delay.
+
+Model classes (the calibration's keys): a fault on a cell's database keeps its kind as the name
+(``kill-postmaster``, ``crash``, ``kill-patroni``, ``partition``, ``latency``, ``pause`` for a
+pause beyond the ttl, which fails over), except ``pause-short`` (held below the ttl: Patroni
+rides it out, requests stall); a fault elsewhere is ``KIND@FORM`` (``crash@gns``, ``pause@bus``,
+``bad-change@app``, ``down@idc``, ``crash@etcd`` for one member, ``crash@etcd-quorum``).
+A class's length is either fitted whole (``outage_seconds``: a failover's length does not depend
+on the hold) or the fault's own hold plus a fitted extra (``outage_extra_seconds``: what stops
+ends when the fault is lifted). kill-patroni's outage starts ``ttl`` after the kill (the leader
+key expires first; PostgreSQL serves on meanwhile).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sim.scenario.chaos import parse_target
+
+__all__ = ["FaultEffect", "fault_effect", "HELD_BASE", "run_constants"]
+
+# classes whose effect lasts the fault's hold plus a fitted extra (the rest are fitted whole)
+HELD_BASE = frozenset({"pause-short", "partition", "bad-change@app", "pause@app", "pause@gns",
+                       "crash@etcd-quorum", "down@etcd-quorum", "pause@etcd-quorum",
+                       "crash@etcd-all", "down@etcd-all", "pause@etcd-all"})
+
+
+@dataclass(frozen=True)
+class FaultEffect:
+    """One recorded fault as the replay models it (see the module docstring)."""
+
+    cls: str                          # the model class: the calibration's key
+    effect: str                       # outage | error | hold | slow | none
+    cells: tuple[int, ...] | None     # the cells it acts on (None: every cell)
+    start: float                      # s: when the fault started (recorded)
+    hold: float                       # s: how long it was held (lifted - start; 0 if instantaneous)
+    delay: float = 0.0                # s: the effect starts this long after the fault
+    latency: float = 0.0              # s: added per request (``slow``)
+    credit_delay: float | None = None  # s: predicted delay of cross-cell credits (relay faults)
+
+    @property
+    def fitted(self) -> bool:
+        """Whether the calibration holds a figure for this class: a length (outage, error, hold)
+        or, for ``slow``, the round trips per request that pay the added latency."""
+        return self.effect in ("outage", "error", "hold", "slow")
+
+    @property
+    def held_base(self) -> bool:
+        return self.cls in HELD_BASE
+
+    def window(self, params: dict) -> tuple[float, float] | None:
+        """(start, end) of the effect given the class's fitted figure ``params[cls]`` (seconds:
+        the whole length, or the extra beyond the hold for ``held_base`` classes)."""
+        if self.effect == "slow":
+            return (self.start, self.start + self.hold) if self.hold > 0 else None
+        g = float(params[self.cls])
+        length = max(0.0, self.hold + g) if self.held_base else g
+        if length <= 0:
+            return None
+        a = self.start + self.delay
+        return a, a + length
+
+
+def run_constants(run) -> dict:
+    """The live constants the recorded run echoes, which the effects use."""
+    live = run.scenario.live
+    return {"ttl": float(live.patroni.ttl), "loop_wait": float(live.patroni.loop_wait),
+            "restart_delay": float(live.restart_delay), "relay_interval": float(live.relay_interval),
+            "cells": int(run.scenario.topology.cells.count)}
+
+
+def _latency_of(run, fault: dict) -> float:
+    """The added latency (s) the schedule gave a latency fault (matched by kind, target and start)."""
+    best, dist = 0.0, None
+    for c in run.scenario.chaos:
+        if c.fault == fault["kind"] and str(c.target) == fault["target"]:
+            d = abs(float(c.at) - float(fault["start"]))
+            if dist is None or d < dist:
+                best, dist = float(getattr(c, "latency", 0.0) or 0.0), d
+    return best
+
+
+def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
+    """The :class:`FaultEffect` of one recorded fault (``run.faults`` entry) of ``run``."""
+    c = consts or run_constants(run)
+    kind, text = fault["kind"], fault["target"]
+    start = float(fault["start"])
+    end = fault.get("end")
+    hold = max(0.0, float(end) - start) if end is not None else 0.0
+    t = parse_target(text)
+    form = t.form
+    if t.part == "cell":
+        cells = tuple(t.cell_indices(c["cells"]))
+        if form == "db" and t.member in (None, "primary"):
+            if kind == "latency":
+                return FaultEffect("latency", "slow", cells, start, hold, latency=_latency_of(run, fault))
+            if kind == "pause":
+                cls = "pause" if hold >= c["ttl"] or hold == 0 else "pause-short"
+                return FaultEffect(cls, "outage", cells, start, hold)
+            if kind == "kill-patroni":
+                # PostgreSQL serves on until the leader key expires; lifted before that: no failover
+                if 0 < hold < c["ttl"]:
+                    return FaultEffect(kind, "none", cells, start, hold)
+                return FaultEffect(kind, "outage", cells, start, hold, delay=c["ttl"])
+            return FaultEffect(kind, "outage", cells, start, hold)
+        if form == "db":  # a standby: the primary serves on (a sync standby's loss may stall commits)
+            return FaultEffect(f"{kind}@db-standby", "outage", cells, start, hold)
+        if form == "app":
+            if kind == "latency":
+                return FaultEffect("latency@app", "slow", cells, start, hold, latency=_latency_of(run, fault))
+            if kind == "bad-change":
+                return FaultEffect("bad-change@app", "error", cells, start, hold)
+            return FaultEffect(f"{kind}@app", "outage", cells, start, hold)
+        return FaultEffect(f"{kind}@cell", "outage", cells, start, hold)
+    if form == "gns":
+        return FaultEffect(f"{kind}@gns", "hold" if kind == "pause" else "error", None, start, hold)
+    if form == "bus":
+        # the relay: credits wait in the outbox; a crashed relay is restarted by the supervisor
+        stopped = hold if kind == "pause" else min(hold, c["restart_delay"]) if hold else c["restart_delay"]
+        return FaultEffect(f"{kind}@bus", "none", None, start, hold,
+                           credit_delay=round(stopped + c["relay_interval"], 3))
+    if form == "etcd":
+        if t.quorum or t.index is None:
+            return FaultEffect(f"{kind}@etcd-{'quorum' if t.quorum else 'all'}", "outage", None, start, hold)
+        return FaultEffect(f"{kind}@etcd", "none", None, start, hold)
+    # an IDC: what was killed there is in the injector's record (``detail``: "app-c0-0: SIGKILL ...",
+    # "c1-m2: SIGKILL ..."); the cells named there are hit. Live, every cell that lost a member
+    # stalled ~10 s whether its app server or its primary died there or only a sync standby
+    # (synchronous_mode_strict: commits wait until Patroni names another synchronous standby).
+    detail = str(fault.get("detail") or "")
+    cells = tuple(sorted({int(x) for x in _APP_RE.findall(detail) + _DB_RE.findall(detail)}))
+    return FaultEffect(f"{kind}@idc", "outage", cells or None, start, hold)
+
+
+# fault-record names of what an IDC fault killed (loadtests/cluster: app-c<cell>-<k>, c<cell>-m<k>)
+_APP_RE = re.compile(r"\bapp-c(\d+)-\d+:")
+_DB_RE = re.compile(r"(?<![-\w])c(\d+)-m\d+:")

@@ -1,0 +1,186 @@
+"""Issue 18: every live fault kind predicted from a calibration of a *different* run.
+
+The calibration (scenarios/calibration/kinds-a.calibration.yaml) was made by `hivesim calibrate`
+on the committed kinds-a run; the predicted runs are a kinds-b run (3 cells, cross-cell-heavy,
+other seed, targets, order and times) and a live-chaos-kinds run, all real `hivesim live` runs
+recorded one after another on this shared 2-core machine (load averages 2.7-10, see
+docs/calibration.md), twice: at live-smoke's 10 s gateway deadline and at 1 s (kinds-a.yaml and
+kinds-b.yaml now). The replays are seeded: the predictions are deterministic.
+
+Rules (the issue's): failed requests per model class within +-25 %, or within +-5 requests
+where fewer than 20 failed; recovery within +-25 % or 2 s. Misses are strict xfails with their
+numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sim.calibration.document import load_calibration
+from sim.calibration.effects import fault_effect
+from sim.calibration.predict import predict_run
+from sim.results.reader import load_live_run
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = ROOT / "results" / "baselines"
+CALS = ROOT / "scenarios" / "calibration"
+# kinds-a/kinds-b as first recorded: live-smoke's 10 s gateway deadline (most faults shorter than
+# it fail nothing, so most classes are "0 measured, 0 predicted")
+CAL10, RUN_A10 = "kinds-a-deadline-10s.calibration.yaml", "kinds-a-20261203T043918Z-1325"
+RUN_B10 = "kinds-b-20261203T044600Z-c38f"
+RUN_C1 = "live-chaos-kinds-20261203T045229Z-e4ea"
+# kinds-a/kinds-b as they are now: a 1 s gateway deadline, so every stall is counted
+CAL1, RUN_A1 = "kinds-a.calibration.yaml", "kinds-a-20261203T051041Z-e16a"
+RUN_B1 = "kinds-b-20261203T051640Z-6e6c"
+RUN_C2 = "live-chaos-kinds-20261203T052256Z-41d3"  # a second fresh live-chaos-kinds run (10 s, as written)
+# (calibration, the run it was made on, a different run predicted from it)
+PAIRS10 = [(CAL10, RUN_A10, RUN_B10), (CAL10, RUN_A10, RUN_C1)]
+PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CAL10, RUN_A10, RUN_C2)]
+
+_IDC_C2 = ("0 measured, 20.0 predicted (p05-p95 20-20); recovery 0 s vs 10.0 s: this run's idc-b loss stalled "
+           "0.76 s, the earlier live-chaos-kinds run's (e4ea) 9.2 s with 20 failed: the same fault varies run to run")
+KNOWN_MISSES = {
+    (CAL1, RUN_C2, "crash@etcd-quorum"):
+        "0 measured, 20.0 predicted (20-20); recovery 0 s vs 10.0 s: calibrated on kinds-a's 8 s loss that "
+        "outlasted itself by ~5 s (hold + 4.87 s), this 10 s loss stalled 6.6 s (< the 10 s deadline)",
+    (CAL1, RUN_C2, "down@idc"): _IDC_C2,
+    (CAL10, RUN_C2, "crash@etcd-quorum"):
+        "0 measured, 10.7 predicted (3-18); recovery 0 s vs 5.9 s: as for e4ea, hold - 0.64 s is too long "
+        "for a 10 s loss (stalled 6.6 s here)",
+    (CAL10, RUN_C2, "down@idc"): _IDC_C2,
+    (CAL10, RUN_C1, "crash@etcd-quorum"):
+        "0 measured, 10.2 predicted (p05-p95 2-16); recovery 0 s measured, 3.5 s predicted: the model holds "
+        "every cell for the 10 s quorum loss minus the fitted 0.64 s (kinds-a: 8 s loss, 7.68 s stall), so "
+        "some requests pass the 10 s gateway deadline; live stalled only 7.85 s (kinds-b: 6 s loss, 3.44 s "
+        "stall): the stall is not the hold minus a constant",
+    (CAL1, RUN_B1, "pause@bus"):
+        "43 measured, 0 predicted; recovery 8.6 s measured: cause not established (a frozen relay may hold row locks; failures for "
+        "8.6 s of its 10 s pause); kinds-a's 8 s relay pause failed nothing. The model has the relay harmless",
+    (CAL1, RUN_B1, "kill-patroni"):
+        "38 measured, 72.0 predicted (+89 %; p05-p95 66-78); recovery 2.6 s vs 4.7 s: fitted on kinds-a's one "
+        "kill (72 failed, 5.6 s): the failover after the leader key expires varies run to run",
+    (CAL1, RUN_B1, "crash@etcd-quorum"):
+        "43 measured, 137.4 predicted (+220 %); recovery 3.1 s vs 10.7 s: kinds-a's 8 s quorum loss failed "
+        "173 (outlasting the loss by ~5 s: likely Patroni demoting the primaries, not verified), kinds-b's 6 s loss 43 "
+        "(3.1 s): not hold + a constant",
+    (CAL1, RUN_B1, "pause@gns"):
+        "13 measured, 0 predicted: the model holds requests to a frozen gateway and serves them after; live "
+        "a few time out (client timeout = deadline + margin) or are cut when it thaws",
+    (CAL1, RUN_B1, "crash@app"):
+        "19 measured, 13.2 predicted (p05-p95 0-20; -31 %, 5.8 requests off): the app restart's ~0.7 s "
+        "outage sits on the failed count's first step (one failure per blocked user at a 1 s deadline)",
+    (CAL1, RUN_B1, "down@idc"):
+        "177 measured, 232.6 predicted (+31 %); recovery 13.2 s vs 17.9 s: kinds-a's idc-a held both app "
+        "servers and cell 0's primary (241 failed, 17.4 s); kinds-b's idc-c held only standbys and etcd2",
+}
+
+
+@pytest.fixture(scope="module")
+def predictions():
+    return {}
+
+
+def _predict(predictions, cal_name, run_name):
+    if (cal_name, run_name) not in predictions:
+        cal = load_calibration(CALS / cal_name)
+        run = load_live_run(BASE / run_name)
+        assert cal["source"]["run_id"] != run.summary["run"]["run_id"]  # not circular
+        predictions[(cal_name, run_name)] = predict_run(run, cal, 0.25)
+    return predictions[(cal_name, run_name)]
+
+
+def _classes(run_name):
+    run = load_live_run(BASE / run_name)
+    return sorted({fault_effect(run, f).cls for f in run.faults})
+
+
+def _cases():
+    out = []
+    for cal_name, _, run_name in PAIRS:
+        for cls in _classes(run_name):
+            reason = KNOWN_MISSES.get((cal_name, run_name, cls))
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+            out.append(pytest.param(cal_name, run_name, cls, marks=marks,
+                                    id=f"{cal_name.split('.')[0]}->{run_name}-{cls}"))
+    return out
+
+
+@pytest.mark.parametrize("cal_name,run_name,cls", _cases())
+def test_failed_requests_and_recovery_per_fault_class(predictions, cal_name, run_name, cls):
+    k = _predict(predictions, cal_name, run_name)["kinds"][cls]
+    m, p = k["measured_failed_requests"], k["predicted_failed_requests"]
+    assert (m < 20 and abs(p - m) <= 5) or (m > 0 and abs(p - m) <= 0.25 * m), k
+    r = k["recovery_seconds"]
+    assert abs(r["predicted"] - r["measured"]) <= max(0.25 * r["measured"], 2.0), k
+    assert k["within_tolerance"] and k["recovery_within_tolerance"]
+
+
+def test_the_counted_faults_are_within_25_percent(predictions):
+    """At the 10 s deadline, the classes that failed >= 20 requests are held to +-25 % (no
+    absolute slack): the gateway crash, the bad change, the long pause, the host crash and the
+    IDC's loss. (At 1 s, see the per-class test and its strict xfails.)"""
+    seen = set()
+    for cal_name, _, run_name in PAIRS10:
+        name, pred = run_name, _predict(predictions, cal_name, run_name)
+        for cls, k in pred["kinds"].items():
+            if k["measured_failed_requests"] >= 20:
+                seen.add(cls)
+                assert abs(k["relative_error"]) <= 0.25, (cal_name, name, cls, k)
+    assert {"crash@gns", "bad-change@app", "pause", "crash", "down@idc"} <= seen
+
+
+def test_each_fault_entry_names_its_kind_and_target_as_written(predictions):
+    for cal_name, _, name in PAIRS:
+        pred = _predict(predictions, cal_name, name)
+        run = load_live_run(BASE / name)
+        written = [(str(c.fault), str(c.target)) for c in run.scenario.chaos]
+        assert [(f["kind"], f["target"]) for f in pred["faults"]] == written
+        for f in pred["faults"]:
+            lo, hi = f["predicted"]["failed_requests_p05_p95"]
+            assert lo <= f["predicted"]["failed_requests"] <= hi
+            assert f["predicted"]["outage_seconds_p05_p95"][0] <= f["predicted"]["outage_seconds"] + 1e-9
+            if f["class"].endswith("@bus"):  # credits delayed, not lost: the delay is the figure
+                assert f["predicted"]["credit_delay_seconds"] > 0 and f["predicted"]["failed_requests"] == 0
+
+
+def test_at_a_1s_deadline_the_stalls_are_counted(predictions):
+    """With a 1 s deadline the short pause, partition, postmaster kill and latency fail requests
+    (at 10 s they fail none) and the model predicts them within 25 %."""
+    k = _predict(predictions, CAL1, RUN_B1)["kinds"]
+    for cls in ("pause-short", "partition", "kill-postmaster", "latency", "bad-change@app", "crash@gns", "pause",
+                "crash"):
+        assert k[cls]["measured_failed_requests"] >= 20, cls
+        assert abs(k[cls]["relative_error"]) <= 0.25, (cls, k[cls])
+
+
+def test_a_short_pause_is_ridden_out_and_a_long_one_fails_over(predictions):
+    """kinds-b pauses cell[0]'s primary for 8 s (below the ttl: stalls, nothing fails) and later
+    for 25 s (beyond it: failover, ~40 failures); the model tells them apart."""
+    faults = [f for f in _predict(predictions, CAL10, RUN_B10)["faults"] if f["kind"] == "pause" and f["target"].startswith("cell[")]
+    short, long_ = sorted(faults, key=lambda f: f["start"])
+    assert short["class"] == "pause-short" and long_["class"] == "pause"
+    assert short["measured"]["failed_requests"] == 0 and short["predicted"]["failed_requests"] < 1
+    assert short["predicted"]["stall_seconds"] > 5  # requests queue behind the frozen primary
+    assert long_["measured"]["failed_requests"] >= 20 and long_["predicted"]["failed_requests"] >= 20
+
+
+def test_prediction_json_written(tmp_path, cli):
+    r = cli("predict", BASE / RUN_C1, "--calibration", CALS / CAL10, "--out", tmp_path / "p", "--replications", "4")
+    assert r.returncode in (0, 1), r.stderr
+    pred = json.loads((tmp_path / "p" / "prediction.json").read_text())
+    assert {"kind", "target", "class", "effect", "measured", "predicted"} <= set(pred["faults"][0])
+    assert (tmp_path / "p" / "report.html").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cal_name,run_name", sorted({(c, r) for c, r, _ in PAIRS}))
+def test_calibration_reproduces_the_committed_file(cal_name, run_name):
+    """`hivesim calibrate` of a committed kinds-a run gives the committed file (fixed seeds)."""
+    from sim.calibration.fit import calibrate
+    cal = calibrate(BASE / run_name)
+    committed = load_calibration(CALS / cal_name)
+    for key in ("outage_seconds", "outage_extra_seconds", "service_ms"):
+        assert cal[key] == committed[key], key
