@@ -7,7 +7,7 @@ serves reads, transfers when its own set takes writes (no own set: nodes only); 
 with a fallback that serves counts as serving. A type fails in a cell when any service on its
 path does not serve it; ``effective`` turns that into the four fractions of
 ``sim.engine.service_ledger`` (its docstring has the formulas). Work per event: the cell's
-types x path length, a constant of the scenario.
+types x path length, a constant of the scenario, and only when a service's state changes.
 """
 
 from __future__ import annotations
@@ -158,8 +158,12 @@ class ServiceStates:
         ci, k = self.slot[s]
         cell = self.cells[ci]
         if self.bank.plan.servers[s].role == "svc":
+            # a service's state reads its nodes only through ``up >= needs``: while that holds
+            # (or fails) on both sides of the change, no path changes (most node failures)
+            was = cell.up[k] >= cell.needs[k]
             cell.up[k] += delta
-            self._changed(ci, cause)
+            if (cell.up[k] >= cell.needs[k]) != was:
+                self._changed(ci, cause)
         else:
             own = cell.own[k]
             own.n_up += delta
