@@ -59,10 +59,17 @@ def _tier_from_demand(d: float, node) -> _Tier:
     return _Tier(usl_capacity(node.cores, node.usl_sigma, node.usl_kappa) / d, node.cores)
 
 
+_HOUR_STARTS = np.arange(24) * HOUR
+
+
 def _hour_exposure(t: float) -> np.ndarray:
     """Seconds spent in each hour-of-day (0-23) during [0, t)."""
     days, rem = divmod(max(t, 0.0), DAY)
-    return days * HOUR + np.clip(rem - np.arange(24) * HOUR, 0.0, HOUR)
+    # np.clip's values, without its dispatch (called at every capacity change of a replication)
+    x = rem - _HOUR_STARTS
+    np.maximum(x, 0.0, out=x)
+    np.minimum(x, HOUR, out=x)
+    return days * HOUR + x
 
 
 class CapacityModel:
@@ -233,9 +240,19 @@ class CapacityModel:
         The tier state behind ``capacity_tps`` is the one ``cell_capacity_tps`` last returned it
         for (two states of equal capacity shed the same; only their latency could differ).
         """
+        return self._effect(cell, capacity_tps, self.offered_by_hour(cell, t0, t1))
+
+    def excess_effect(self, cell: int, capacity_tps: float, nominal_tps: float, t0: float,
+                      t1: float) -> IntervalEffect:
+        """``interval_effect`` at ``capacity_tps`` minus at ``nominal_tps`` (same interval): what a
+        degraded period adds to the all-up accounting, the offered requests split once."""
+        w = self.offered_by_hour(cell, t0, t1)
+        return self._effect(cell, capacity_tps, w) - self._effect(cell, nominal_tps, w)
+
+    def _effect(self, cell: int, capacity_tps: float, w: np.ndarray) -> IntervalEffect:
+        """The interval's effect at ``capacity_tps``, given the requests ``w`` offered per hour."""
         n_eff, db_factor = self._state_for(cell, capacity_tps)
         shed_f, slow_f, hist_t = self._table(cell, n_eff, db_factor)
-        w = self.offered_by_hour(cell, t0, t1)
         served = w * (1.0 - shed_f)
         return IntervalEffect(float(w.sum()), float((w * shed_f).sum()), float((served * slow_f).sum()),
                               served @ hist_t)
