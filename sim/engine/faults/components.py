@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import partial
 
 import simpy
+from simpy.events import NORMAL, URGENT, Event
 
 from sim.distributions import Sampler
 from sim.engine.services import TIER
@@ -69,8 +70,11 @@ def start(bank) -> None:
             tier_crew = _tier_crews(bank, srv, tier, crews_for)
             if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
                 crews = (crews, tier_crew) if crews is not None else tier_crew
-            env.process(_component(bank, srv.index, pair[0], pair[1],
-                                   f"{srv.role}-{cause}" if cause == "server" else cause, crews))
+            name = f"{srv.role}-{cause}" if cause == "server" else cause
+            if crews is None:  # the common case: no queue for a crew, no process needed
+                _Component(bank, srv.index, pair[0], pair[1], name)
+            else:
+                env.process(_component(bank, srv.index, pair[0], pair[1], name, crews))
 
 
 def drawer(sampler: Sampler, rng):
@@ -105,6 +109,53 @@ def _own_crews(bank, srv, crews_for):
         cr = bank.plan.db_spec_of(srv.index).repair_crews
         crews_for[key] = None if cr == "unlimited" else simpy.Resource(bank.env, capacity=cr)
     return crews_for[key]
+
+
+class _Component(Event):
+    """``_component`` without crews, as one event rescheduled on SimPy's queue (no process).
+
+    A SimPy process per component costs a generator resumption, a ``Timeout`` and a
+    ``Process._resume`` per failure and repair; here the component is its own event, its step
+    one method call. It is scheduled as the process would schedule its events: an urgent start
+    at creation (the process's ``Initialize``), then each delay after the failure or repair it
+    follows, through ``env.schedule`` (``Timeout``'s call: same time, same event id), so event
+    order and ``sim_events`` are the process's exactly.
+    """
+
+    def __init__(self, bank, s: int, ttf: Sampler, ttr: Sampler, cause: str):
+        # Event.__init__ is not called: this event is never triggered, only scheduled
+        self.env = bank.env
+        self.bank, self.s, self.cause, self.ttf, self.ttr = bank, s, cause, ttf, ttr
+        self._ok, self._value = True, None
+        self._fire = [self._start]
+        self.callbacks = self._fire
+        self.env.schedule(self, URGENT)
+
+    def _start(self, _):
+        bank = self.bank
+        self.scope = bank.plan.servers[self.s].scope
+        rng = bank.stream(f"{self.scope}/{self.cause}")
+        self.draw_ttf, self.draw_ttr = drawer(self.ttf, rng), drawer(self.ttr, rng)
+        self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
+        self._fire = [self._failed]
+        self._next(self.ttf.draw_residual(rng))
+
+    def _next(self, delay: float):
+        self.callbacks = self._fire  # step() took the list; the next step fires it again
+        self.env.schedule(self, NORMAL, delay)
+
+    def _failed(self, _):
+        self.start = self.env.now
+        self.fail(self.s, self.cause)
+        self._fire = [self._repaired]
+        self._next(self.draw_ttr())
+
+    def _repaired(self, _):
+        self.repair(self.s, self.cause)
+        if self.episodes.detail:
+            self.episodes.record(self.start, self.env.now, self.scope, self.cause, "none", 0.0, False)
+        self._fire = [self._failed]
+        self._next(self.draw_ttf())
 
 
 def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):
