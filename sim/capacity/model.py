@@ -60,6 +60,7 @@ def _tier_from_demand(d: float, node) -> _Tier:
 
 
 _HOUR_STARTS = np.arange(24) * HOUR
+_add = np.add.reduce
 
 
 def _hour_exposure(t: float) -> np.ndarray:
@@ -254,7 +255,8 @@ class CapacityModel:
         n_eff, db_factor = self._state_for(cell, capacity_tps)
         shed_f, slow_f, hist_t = self._table(cell, n_eff, db_factor)
         served = w * (1.0 - shed_f)
-        return IntervalEffect(float(w.sum()), float((w * shed_f).sum()), float((served * slow_f).sum()),
+        # np.add.reduce is what ndarray.sum calls (same pairwise sum), without the Python wrapper
+        return IntervalEffect(float(_add(w)), float(_add(w * shed_f)), float(_add(served * slow_f)),
                               served @ hist_t)
 
     def nominal_effect(self, t0: float, t1: float) -> IntervalEffect:
