@@ -13,6 +13,7 @@ tier (for the bank or per IDC), taken after the set's own crews.
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 
 import simpy
@@ -28,13 +29,36 @@ __all__ = ["start", "drawer"]
 
 def start(bank) -> None:
     sc, plan, env = bank.sc, bank.plan, bank.env
-    comp = sc.failures.components
-    beta = sc.failures.correlated.common_cause_beta
     crews_for = {}
     for c in plan.cells:
         cr = c.spec.db.repair_crews
         if cr != "unlimited":
             crews_for[c.index] = simpy.Resource(env, capacity=cr)
+    for srv, tier, name, ttf, ttr in _entries(sc, plan):
+        crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
+        tier_crew = _tier_crews(bank, srv, tier, crews_for)
+        if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
+            crews = (crews, tier_crew) if crews is not None else tier_crew
+        if crews is None:  # the common case: no queue for a crew, no process needed
+            _Component(bank, srv.index, ttf, ttr, name)
+        else:
+            env.process(_component(bank, srv.index, ttf, ttr, name, crews))
+
+
+# id(plan) -> (plan ref, failures, topology, entries): each server's failure families depend
+# only on the scenario, so the replications of a worker resolve their servers' overrides once
+# (a plan is unhashable; the weak reference tells a live plan from a reused id)
+_ENTRIES: dict[int, tuple] = {}
+
+
+def _entries(sc, plan) -> list[tuple]:
+    """``(server, tier, cause, ttf sampler, ttr sampler)`` per failure family of each server."""
+    cached = _ENTRIES.get(id(plan))
+    if cached is not None and cached[0]() is plan and cached[1] is sc.failures and cached[2] is sc.topology:
+        return cached[3]
+    comp = sc.failures.components
+    beta = sc.failures.correlated.common_cause_beta
+    out = []
     samplers: dict[tuple, tuple] = {}
     for srv in plan.servers:
         kinds = []
@@ -66,15 +90,12 @@ def start(bank) -> None:
                 if common_cause:
                     ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
                 pair = samplers[key] = (ttf, Sampler.ttr(fd, repair_mean), fd)
-            crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
-            tier_crew = _tier_crews(bank, srv, tier, crews_for)
-            if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
-                crews = (crews, tier_crew) if crews is not None else tier_crew
             name = f"{srv.role}-{cause}" if cause == "server" else cause
-            if crews is None:  # the common case: no queue for a crew, no process needed
-                _Component(bank, srv.index, pair[0], pair[1], name)
-            else:
-                env.process(_component(bank, srv.index, pair[0], pair[1], name, crews))
+            out.append((srv, tier, name, pair[0], pair[1]))
+    if len(_ENTRIES) >= 16:
+        _ENTRIES.clear()
+    _ENTRIES[id(plan)] = (weakref.ref(plan), sc.failures, sc.topology, out)
+    return out
 
 
 def drawer(sampler: Sampler, rng):
