@@ -246,9 +246,17 @@ class CapacityModel:
     def excess_effect(self, cell: int, capacity_tps: float, nominal_tps: float, t0: float,
                       t1: float) -> IntervalEffect:
         """``interval_effect`` at ``capacity_tps`` minus at ``nominal_tps`` (same interval): what a
-        degraded period adds to the all-up accounting, the offered requests split once."""
+        degraded period adds to the all-up accounting, the offered requests split once (its
+        ``offered`` is 0: the same requests are offered either way)."""
         w = self.offered_by_hour(cell, t0, t1)
-        return self._effect(cell, capacity_tps, w) - self._effect(cell, nominal_tps, w)
+        # the fields of _effect(capacity) - _effect(nominal), without the two IntervalEffects
+        shed_a, slow_a, hist_a = self._table(cell, *self._state_for(cell, capacity_tps))
+        shed_b, slow_b, hist_b = self._table(cell, *self._state_for(cell, nominal_tps))
+        served_a = w * (1.0 - shed_a)
+        served_b = w * (1.0 - shed_b)
+        return IntervalEffect(0.0, float(_add(w * shed_a)) - float(_add(w * shed_b)),
+                              float(_add(served_a * slow_a)) - float(_add(served_b * slow_b)),
+                              served_a @ hist_a - served_b @ hist_b)
 
     def _effect(self, cell: int, capacity_tps: float, w: np.ndarray) -> IntervalEffect:
         """The interval's effect at ``capacity_tps``, given the requests ``w`` offered per hour."""
