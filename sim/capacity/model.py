@@ -73,6 +73,16 @@ def _hour_exposure(t: float) -> np.ndarray:
     return days * HOUR + x
 
 
+def _excess(w: np.ndarray, a: tuple, b: tuple) -> IntervalEffect:
+    """``_effect`` with table ``a`` minus with table ``b`` for the requests ``w``, field by field
+    (the same operations in the same order, without the two IntervalEffects)."""
+    served_a = w * (1.0 - a[0])
+    served_b = w * (1.0 - b[0])
+    return IntervalEffect(0.0, float(_add(w * a[0])) - float(_add(w * b[0])),
+                          float(_add(served_a * a[1])) - float(_add(served_b * b[1])),
+                          served_a @ a[2] - served_b @ b[2])
+
+
 class CapacityModel:
     """Capacity, demand and per-interval traffic effects of every cell of a scenario.
 
@@ -97,6 +107,7 @@ class CapacityModel:
         self._cap_memo: dict[tuple, tuple[tuple[int, float], tuple[float, float], float]] = {}
         self._tables: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._nominal: dict[tuple[float, float], IntervalEffect] = {}
+        self._hourly_rate: dict[int, np.ndarray] = {}   # cell -> requests/s in each hour of day
 
     # ------------------------------------------------------------------ tiers and capacity
     def _cell_tiers(self, spec) -> tuple[_Tier, _Tier]:
@@ -232,7 +243,9 @@ class CapacityModel:
         if t1 <= t0:
             return np.zeros(24)
         secs = _hour_exposure(t1) - _hour_exposure(t0)
-        return self.mean_tps * self.plan.cells[cell].share * self.profile.weights * secs
+        if cell not in self._hourly_rate:  # the same product, left to right: (mean * share * weights) * secs
+            self._hourly_rate[cell] = self.mean_tps * self.plan.cells[cell].share * self.profile.weights
+        return self._hourly_rate[cell] * secs
 
     def interval_effect(self, cell: int, capacity_tps: float, t0: float, t1: float) -> IntervalEffect:
         """Expected offered, shed, slow requests and latency histogram of ``cell`` over
@@ -249,14 +262,8 @@ class CapacityModel:
         degraded period adds to the all-up accounting, the offered requests split once (its
         ``offered`` is 0: the same requests are offered either way)."""
         w = self.offered_by_hour(cell, t0, t1)
-        # the fields of _effect(capacity) - _effect(nominal), without the two IntervalEffects
-        shed_a, slow_a, hist_a = self._table(cell, *self._state_for(cell, capacity_tps))
-        shed_b, slow_b, hist_b = self._table(cell, *self._state_for(cell, nominal_tps))
-        served_a = w * (1.0 - shed_a)
-        served_b = w * (1.0 - shed_b)
-        return IntervalEffect(0.0, float(_add(w * shed_a)) - float(_add(w * shed_b)),
-                              float(_add(served_a * slow_a)) - float(_add(served_b * slow_b)),
-                              served_a @ hist_a - served_b @ hist_b)
+        return _excess(w, self._table(cell, *self._state_for(cell, capacity_tps)),
+                       self._table(cell, *self._state_for(cell, nominal_tps)))
 
     def _effect(self, cell: int, capacity_tps: float, w: np.ndarray) -> IntervalEffect:
         """The interval's effect at ``capacity_tps``, given the requests ``w`` offered per hour."""
