@@ -59,10 +59,28 @@ def _tier_from_demand(d: float, node) -> _Tier:
     return _Tier(usl_capacity(node.cores, node.usl_sigma, node.usl_kappa) / d, node.cores)
 
 
+_HOUR_STARTS = np.arange(24) * HOUR
+_add = np.add.reduce
+
+
 def _hour_exposure(t: float) -> np.ndarray:
     """Seconds spent in each hour-of-day (0-23) during [0, t)."""
     days, rem = divmod(max(t, 0.0), DAY)
-    return days * HOUR + np.clip(rem - np.arange(24) * HOUR, 0.0, HOUR)
+    # np.clip's values, without its dispatch (called at every capacity change of a replication)
+    x = rem - _HOUR_STARTS
+    np.maximum(x, 0.0, out=x)
+    np.minimum(x, HOUR, out=x)
+    return days * HOUR + x
+
+
+def _excess(w: np.ndarray, a: tuple, b: tuple) -> IntervalEffect:
+    """``_effect`` with table ``a`` minus with table ``b`` for the requests ``w``, field by field
+    (the same operations in the same order, without the two IntervalEffects)."""
+    served_a = w * (1.0 - a[0])
+    served_b = w * (1.0 - b[0])
+    return IntervalEffect(0.0, float(_add(w * a[0])) - float(_add(w * b[0])),
+                          float(_add(served_a * a[1])) - float(_add(served_b * b[1])),
+                          served_a @ a[2] - served_b @ b[2])
 
 
 class CapacityModel:
@@ -89,6 +107,7 @@ class CapacityModel:
         self._cap_memo: dict[tuple, tuple[tuple[int, float], tuple[float, float], float]] = {}
         self._tables: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._nominal: dict[tuple[float, float], IntervalEffect] = {}
+        self._hourly_rate: dict[int, np.ndarray] = {}   # cell -> requests/s in each hour of day
 
     # ------------------------------------------------------------------ tiers and capacity
     def _cell_tiers(self, spec) -> tuple[_Tier, _Tier]:
@@ -224,7 +243,9 @@ class CapacityModel:
         if t1 <= t0:
             return np.zeros(24)
         secs = _hour_exposure(t1) - _hour_exposure(t0)
-        return self.mean_tps * self.plan.cells[cell].share * self.profile.weights * secs
+        if cell not in self._hourly_rate:  # the same product, left to right: (mean * share * weights) * secs
+            self._hourly_rate[cell] = self.mean_tps * self.plan.cells[cell].share * self.profile.weights
+        return self._hourly_rate[cell] * secs
 
     def interval_effect(self, cell: int, capacity_tps: float, t0: float, t1: float) -> IntervalEffect:
         """Expected offered, shed, slow requests and latency histogram of ``cell`` over
@@ -233,11 +254,24 @@ class CapacityModel:
         The tier state behind ``capacity_tps`` is the one ``cell_capacity_tps`` last returned it
         for (two states of equal capacity shed the same; only their latency could differ).
         """
+        return self._effect(cell, capacity_tps, self.offered_by_hour(cell, t0, t1))
+
+    def excess_effect(self, cell: int, capacity_tps: float, nominal_tps: float, t0: float,
+                      t1: float) -> IntervalEffect:
+        """``interval_effect`` at ``capacity_tps`` minus at ``nominal_tps`` (same interval): what a
+        degraded period adds to the all-up accounting, the offered requests split once (its
+        ``offered`` is 0: the same requests are offered either way)."""
+        w = self.offered_by_hour(cell, t0, t1)
+        return _excess(w, self._table(cell, *self._state_for(cell, capacity_tps)),
+                       self._table(cell, *self._state_for(cell, nominal_tps)))
+
+    def _effect(self, cell: int, capacity_tps: float, w: np.ndarray) -> IntervalEffect:
+        """The interval's effect at ``capacity_tps``, given the requests ``w`` offered per hour."""
         n_eff, db_factor = self._state_for(cell, capacity_tps)
         shed_f, slow_f, hist_t = self._table(cell, n_eff, db_factor)
-        w = self.offered_by_hour(cell, t0, t1)
         served = w * (1.0 - shed_f)
-        return IntervalEffect(float(w.sum()), float((w * shed_f).sum()), float((served * slow_f).sum()),
+        # np.add.reduce is what ndarray.sum calls (same pairwise sum), without the Python wrapper
+        return IntervalEffect(float(_add(w)), float(_add(w * shed_f)), float(_add(served * slow_f)),
                               served @ hist_t)
 
     def nominal_effect(self, t0: float, t1: float) -> IntervalEffect:

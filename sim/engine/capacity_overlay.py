@@ -123,8 +123,7 @@ class CapacityOverlay:
         if now <= a:
             return
         cm = self.cm
-        eff = cm.interval_effect(c.index, c.cap, a, now) - cm.interval_effect(
-            c.index, self.nominal_cap[c.index], a, now)
+        eff = cm.excess_effect(c.index, c.cap, self.nominal_cap[c.index], a, now)
         self.slow_req += eff.slow / self.mean_tps
         self.lat_hist += eff.latency_hist
         if led.ts_step is not None and eff.slow != 0.0:

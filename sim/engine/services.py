@@ -7,7 +7,7 @@ serves reads, transfers when its own set takes writes (no own set: nodes only); 
 with a fallback that serves counts as serving. A type fails in a cell when any service on its
 path does not serve it; ``effective`` turns that into the four fractions of
 ``sim.engine.service_ledger`` (its docstring has the formulas). Work per event: the cell's
-types x path length, a constant of the scenario.
+types x path length, a constant of the scenario, and only when a service's state changes.
 """
 
 from __future__ import annotations
@@ -117,7 +117,8 @@ class ServiceStates:
         bank.ledger.services = self
         plan = bank.plan
         self.cells: dict[int, _Cell] = {}
-        self.slot: dict[int, tuple[int, int]] = {}   # server -> (cell, service position)
+        # server -> (cell, service position, a node rather than a replica of its own set)
+        self.slot: dict[int, tuple[int, int, bool]] = {}
         own = []
         for cp in plan.cells:
             if not cp.services:
@@ -125,7 +126,7 @@ class ServiceStates:
             cell = self.cells[cp.index] = _Cell(cp, transaction_types(bank.sc.workload, cp.spec.services))
             for k, sp in enumerate(cp.services):
                 for s in sp.nodes + sp.db:
-                    self.slot[s] = (cp.index, k)
+                    self.slot[s] = (cp.index, k, plan.servers[s].role == "svc")
                 if sp.db:
                     cell.own[k] = _OwnDb(cp.index, k, sp)
                     own.append(cell.own[k])
@@ -155,11 +156,15 @@ class ServiceStates:
 
     def server(self, s: int, delta: int, cause: str):
         """Server ``s`` (role svc or svcdb) went down (delta -1) or came back (+1)."""
-        ci, k = self.slot[s]
+        ci, k, node = self.slot[s]
         cell = self.cells[ci]
-        if self.bank.plan.servers[s].role == "svc":
+        if node:
+            # a service's state reads its nodes only through ``up >= needs``: while that holds
+            # (or fails) on both sides of the change, no path changes (most node failures)
+            was = cell.up[k] >= cell.needs[k]
             cell.up[k] += delta
-            self._changed(ci, cause)
+            if (cell.up[k] >= cell.needs[k]) != was:
+                self._changed(ci, cause)
         else:
             own = cell.own[k]
             own.n_up += delta

@@ -32,8 +32,12 @@ class Streams:
     def __init__(self, seed: int, index: int):
         # the root key is the first draw of the replication's generator
         self.root = int(replication_rng(seed, index).integers(0, 2**63))
+        # the hash of "root|key" continues the hash of "root|" (BLAKE2 is incremental): the
+        # prefix is hashed once per replication, not once per stream (thousands of them)
+        self._prefix = hashlib.blake2b(f"{self.root}|".encode(), digest_size=8)
 
     def stream(self, key: str) -> random.Random:
         """The random stream of one component or process, keyed by its scope."""
-        h = hashlib.blake2b(f"{self.root}|{key}".encode(), digest_size=8).digest()
-        return random.Random(int.from_bytes(h, "little"))
+        h = self._prefix.copy()
+        h.update(key.encode())
+        return random.Random(int.from_bytes(h.digest(), "little"))

@@ -13,9 +13,11 @@ tier (for the bank or per IDC), taken after the set's own crews.
 
 from __future__ import annotations
 
+import weakref
 from functools import partial
 
 import simpy
+from simpy.events import NORMAL, URGENT, Event
 
 from sim.distributions import Sampler
 from sim.engine.services import TIER
@@ -27,13 +29,36 @@ __all__ = ["start", "drawer"]
 
 def start(bank) -> None:
     sc, plan, env = bank.sc, bank.plan, bank.env
-    comp = sc.failures.components
-    beta = sc.failures.correlated.common_cause_beta
     crews_for = {}
     for c in plan.cells:
         cr = c.spec.db.repair_crews
         if cr != "unlimited":
             crews_for[c.index] = simpy.Resource(env, capacity=cr)
+    for srv, tier, name, ttf, ttr in _entries(sc, plan):
+        crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
+        tier_crew = _tier_crews(bank, srv, tier, crews_for)
+        if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
+            crews = (crews, tier_crew) if crews is not None else tier_crew
+        if crews is None:  # the common case: no queue for a crew, no process needed
+            _Component(bank, srv.index, ttf, ttr, name)
+        else:
+            env.process(_component(bank, srv.index, ttf, ttr, name, crews))
+
+
+# id(plan) -> (plan ref, failures, topology, entries): each server's failure families depend
+# only on the scenario, so the replications of a worker resolve their servers' overrides once
+# (a plan is unhashable; the weak reference tells a live plan from a reused id)
+_ENTRIES: dict[int, tuple] = {}
+
+
+def _entries(sc, plan) -> list[tuple]:
+    """``(server, tier, cause, ttf sampler, ttr sampler)`` per failure family of each server."""
+    cached = _ENTRIES.get(id(plan))
+    if cached is not None and cached[0]() is plan and cached[1] is sc.failures and cached[2] is sc.topology:
+        return cached[3]
+    comp = sc.failures.components
+    beta = sc.failures.correlated.common_cause_beta
+    out = []
     samplers: dict[tuple, tuple] = {}
     for srv in plan.servers:
         kinds = []
@@ -65,12 +90,12 @@ def start(bank) -> None:
                 if common_cause:
                     ttf = Sampler(fd.distribution, fd.mean_ttf / (1.0 - beta), fd.shape, fd.sigma)
                 pair = samplers[key] = (ttf, Sampler.ttr(fd, repair_mean), fd)
-            crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
-            tier_crew = _tier_crews(bank, srv, tier, crews_for)
-            if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
-                crews = (crews, tier_crew) if crews is not None else tier_crew
-            env.process(_component(bank, srv.index, pair[0], pair[1],
-                                   f"{srv.role}-{cause}" if cause == "server" else cause, crews))
+            name = f"{srv.role}-{cause}" if cause == "server" else cause
+            out.append((srv, tier, name, pair[0], pair[1]))
+    if len(_ENTRIES) >= 16:
+        _ENTRIES.clear()
+    _ENTRIES[id(plan)] = (weakref.ref(plan), sc.failures, sc.topology, out)
+    return out
 
 
 def drawer(sampler: Sampler, rng):
@@ -105,6 +130,53 @@ def _own_crews(bank, srv, crews_for):
         cr = bank.plan.db_spec_of(srv.index).repair_crews
         crews_for[key] = None if cr == "unlimited" else simpy.Resource(bank.env, capacity=cr)
     return crews_for[key]
+
+
+class _Component(Event):
+    """``_component`` without crews, as one event rescheduled on SimPy's queue (no process).
+
+    A SimPy process per component costs a generator resumption, a ``Timeout`` and a
+    ``Process._resume`` per failure and repair; here the component is its own event, its step
+    one method call. It is scheduled as the process would schedule its events: an urgent start
+    at creation (the process's ``Initialize``), then each delay after the failure or repair it
+    follows, through ``env.schedule`` (``Timeout``'s call: same time, same event id), so event
+    order and ``sim_events`` are the process's exactly.
+    """
+
+    def __init__(self, bank, s: int, ttf: Sampler, ttr: Sampler, cause: str):
+        # Event.__init__ is not called: this event is never triggered, only scheduled
+        self.env = bank.env
+        self.bank, self.s, self.cause, self.ttf, self.ttr = bank, s, cause, ttf, ttr
+        self._ok, self._value = True, None
+        self._fire = [self._start]
+        self.callbacks = self._fire
+        self.env.schedule(self, URGENT)
+
+    def _start(self, _):
+        bank = self.bank
+        self.scope = bank.plan.servers[self.s].scope
+        rng = bank.stream(f"{self.scope}/{self.cause}")
+        self.draw_ttf, self.draw_ttr = drawer(self.ttf, rng), drawer(self.ttr, rng)
+        self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
+        self._fire = [self._failed]
+        self._next(self.ttf.draw_residual(rng))
+
+    def _next(self, delay: float):
+        self.callbacks = self._fire  # step() took the list; the next step fires it again
+        self.env.schedule(self, NORMAL, delay)
+
+    def _failed(self, _):
+        self.start = self.env.now
+        self.fail(self.s, self.cause)
+        self._fire = [self._repaired]
+        self._next(self.draw_ttr())
+
+    def _repaired(self, _):
+        self.repair(self.s, self.cause)
+        if self.episodes.detail:
+            self.episodes.record(self.start, self.env.now, self.scope, self.cause, "none", 0.0, False)
+        self._fire = [self._failed]
+        self._next(self.draw_ttf())
 
 
 def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):
