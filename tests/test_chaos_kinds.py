@@ -115,3 +115,51 @@ def test_relay_fault_records_the_credit_delay_in_both_engines(live, delay):
     req = credit_delay_events(sc, 2)
     assert [(e[0], e[1], e[2], e[3], e[6]) for e in req] == [
         (lane, 100.0, 100.0 + delay, delay, "credit-delay") for lane in (0, 1)]
+
+
+LAT = """
+name: lat
+simulation: {{horizon: 120s, replications: 1, seed: 3}}
+topology:
+  gns: null
+  bus: null
+  cells:
+    count: 1
+    template:
+      app: {{nodes: 2, capacity_tps: 1000}}
+      db: {{failover: {{detection: 10s, election: 5s, promotion: 5s}}}}
+workload:
+  transactions_per_day: 100/s
+  profile: {{peak_factor: 1}}
+  mix: {{reads: 0.6, intra_cell: 0.3, cross_cell: 0.1}}
+chaos:
+  - {{at: 60s, target: 'cell[0].db.primary', fault: latency, latency: {lat}, duration: 20s}}
+"""
+
+
+@pytest.mark.parametrize("method", ["vector", "events"])
+def test_latency_on_the_primary_slows_its_writes_in_request_mode(method):
+    import numpy as np
+    from sim.request import simulate_window
+    from sim.request.mode import window_specs
+    from sim.request.spec import OK
+    sc = load_scenario_text(LAT.format(lat="200ms"))
+    assert [(w.start, w.end, w.kind, w.delay) for w in fault_windows(sc, 0, 0.0, 120.0)] == [
+        (60.0, 80.0, "slow", 0.2)]  # one round trip without a calibration
+    assert [(w.delay) for w in fault_windows(sc, 0, 0.0, 120.0, {"latency_factor": {"latency": 5.0}})] == [1.0]
+    assert unmodelled_chaos(sc) == []
+    spec = window_specs(sc, (0.0, 120.0), retries=False, timeout=0.5)[0]
+    res = simulate_window(spec, np.random.default_rng(5), 2, method=method)
+    inside = (res.arrival >= 60.5) & (res.arrival < 79.5) & (res.outcome == OK)
+    lat = res.finish - res.arrival
+    assert lat[inside & res.write].min() >= 0.2            # every write in the window pays it
+    assert lat[inside & ~res.write].max() < 0.2            # reads do not
+    outside = (res.arrival < 59.5) | (res.arrival >= 80.0)  # reaching the database outside the window
+    assert lat[outside & res.write & (res.outcome == OK)].max() < 0.2
+    # 1 s > the 0.5 s timeout: every write in the window fails, ~100/s x 0.4 x 20 s = 800 a lane
+    slow = load_scenario_text(LAT.format(lat="1s"))
+    res = simulate_window(window_specs(slow, (0.0, 120.0), retries=False, timeout=0.5)[0],
+                          np.random.default_rng(5), 2, method=method)
+    failed = (res.outcome != OK).sum() / 2
+    assert 700 < failed < 900, failed
+    assert ((res.outcome != OK) & ~((res.arrival >= 59.9) & (res.arrival < 80.0))).sum() == 0

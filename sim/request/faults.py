@@ -15,11 +15,13 @@ the agreement tests against the fluid engine. The rule follows the fluid engine'
 * etcd quorum loss (``etcd`` / ``etcd[quorum]`` crash, down or pause): a refusal window whose
   failover began, or was due to end, while the quorum was lost ends election + promotion after
   the quorum returns; one etcd member, and the relay (credits delayed, not lost): no window;
+* ``latency`` on the cell's primary (or database): writes served in the window are answered
+  ``latency`` x round trips later (a ``slow`` window, beside the others, not merged with them);
 * a calibration's ``outage_seconds[kind]`` (measured on a live run, ``hivesim calibrate``)
   replaces ``failover.total`` for that kind (kill-patroni: the length after the ttl),
   ``pause_detection_seconds`` the detection.
 
-App, gateway and latency faults are not modelled at request level yet: ``unmodelled_chaos``
+App and gateway faults, and latency elsewhere, are not modelled at request level yet: ``unmodelled_chaos``
 lists them (request mode reports them, rather than hiding them).
 """
 
@@ -29,8 +31,8 @@ import math
 
 from sim.request.spec import FaultWindow
 from sim.scenario.chaos import hold_seconds
-from sim.scenario.chaos_effects import (after_quorum, credit_delay_seconds, delayed_failover, quorum_loss,
-                                        quorum_loss_spans)
+from sim.scenario.chaos_effects import (after_quorum, credit_delay_seconds, delayed_failover, latency_delay,
+                                        quorum_loss, quorum_loss_spans)
 
 __all__ = ["REJECT_FAULTS", "outage_for", "fault_windows", "unmodelled_chaos", "credit_delay_events"]
 
@@ -78,8 +80,14 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
     lost = quorum_loss_spans(sc.chaos, sc.simulation.horizon)
     catch_up = float(db.failover.mean("election") + db.failover.mean("promotion"))
     spans: list[tuple[float, float, str]] = []
+    slow: list[FaultWindow] = []
     for c in sc.chaos:
         hits_cell = _hits_primary(c.scope, cell)
+        if hits_cell and c.fault == "latency":
+            a, b = max(c.at, t0), min(c.at + hold_seconds(c, sc.simulation.horizon), t1)
+            if b > a:
+                slow.append(FaultWindow(a - t0, b - t0, "slow", latency_delay(c, calibration)))
+            continue
         hits_idc = c.scope.part == "idc" and c.scope.idc == primary_idc and c.fault in ("down", "partition")
         if not (hits_cell or hits_idc):
             continue
@@ -109,14 +117,14 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
                 if b <= a:
                     continue
         merged.append([a, b, what])
-    return [FaultWindow(a, b, w) for a, b, w in merged if b > a]
+    return [FaultWindow(a, b, w) for a, b, w in merged if b > a] + slow
 
 
 def unmodelled_chaos(sc) -> list[str]:
     """Chaos entries the request level does not turn into fault windows (reported, not hidden)."""
     out = []
     for c in sc.chaos:
-        db_hit = _hits_primary(c.scope) and (c.fault in REJECT_FAULTS or c.fault in ("pause", "kill-patroni"))
+        db_hit = _hits_primary(c.scope) and (c.fault in REJECT_FAULTS or c.fault in ("pause", "kill-patroni", "latency"))
         idc_hit = c.scope.part == "idc" and c.fault in ("down", "partition")
         # no outage is a model too: etcd (a quorum loss only delays failovers, above), the relay,
         # a synchronous standby's Patroni (its PostgreSQL replicates on)

@@ -19,18 +19,23 @@ means one thing to both:
   relay's poll interval (``live.relay_interval`` when the scenario has a live section, else 0).
   (The live bank's supervisor restarts a crashed relay after ``live.restart_delay`` whatever the
   hold; the simulator takes the scenario's hold as written.)
-* **latency on a db primary or app**: nothing stops; each request of the cell is slower by
-  ``latency`` x its round trips (not yet in the engines' figures: recorded as ``slow``).
+* **latency on a cell's primary**: nothing stops; each write of the cell is slower by
+  ``latency`` x its round trips to the primary (``ROUND_TRIPS``, the least a write pays, unless a
+  calibration's fitted ``latency_factor.latency`` says more: live, a transfer paid ~64 x).
+  Request mode adds it to each write's answer (a write slowed past the client's timeout fails).
+  The fluid engine records the window as ``slow`` only: its latency SLO accounting lives in the
+  capacity overlay, which does not see chaos latency yet.
 """
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["QUORUM_KINDS", "quorum_loss", "quorum_loss_spans", "after_quorum", "delayed_failover",
-           "credit_delay_seconds"]
+__all__ = ["QUORUM_KINDS", "ROUND_TRIPS", "quorum_loss", "quorum_loss_spans", "after_quorum",
+           "delayed_failover", "credit_delay_seconds", "latency_delay"]
 
 QUORUM_KINDS = ("crash", "down", "pause")  # etcd faults that stop a member
+ROUND_TRIPS = 1.0  # round trips to the primary a write pays, without a calibration (the floor)
 
 
 def quorum_loss(entry) -> bool:
@@ -76,3 +81,10 @@ def credit_delay_seconds(hold: float, live) -> float:
     """Predicted delay of cross-cell credits for a relay/bus crash or pause held ``hold`` s."""
     interval = float(live.relay_interval) if live is not None else 0.0
     return round(float(hold) + interval, 3)
+
+
+def latency_delay(entry, calibration: dict | None = None) -> float:
+    """Seconds a ``latency`` fault adds to each write on the slowed path: latency x round trips
+    (``ROUND_TRIPS``, or the calibration's fitted ``latency_factor.latency``)."""
+    trips = float(((calibration or {}).get("latency_factor") or {}).get("latency", ROUND_TRIPS))
+    return float(entry.latency) * trips
