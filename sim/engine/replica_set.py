@@ -10,7 +10,10 @@ impact's share of what is left, each change its own.
 Failover: losing the primary starts detection + election + promotion (``failover.total``), or
 ``manual`` with probability 1 - ``coverage``; when the loss was already noticed (a replica came
 back to a primary-less set, or a pause ran past detection) only election + promotion. Times
-given as distributions are drawn per failover from the cell's failover stream.
+given as distributions are drawn per failover from the cell's failover stream. While etcd's
+quorum is lost (``consensus_lost``, set by a chaos entry: ``sim.scenario.chaos_effects``) no
+failover completes: a cell whose failover is due then waits for the quorum, then elects and
+promotes.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class ReplicaSets:
         self.capacity = None        # a CapacityOverlay, when the scenario models capacity
         self.rpo_exposure = 0.0     # seconds a cell accepted writes without a synchronous copy
         self._cell_streams: dict[int, random.Random] = {}
+        self.consensus_lost = 0     # etcd quorum losses in force (chaos); > 0: no failover completes
+        self._awaiting_quorum: list = []  # cells whose failover waits for etcd's quorum
 
     def update(self, c, cause: str):
         """Recompute the cell's failing fractions from its state and hand them to the ledger."""
@@ -100,6 +105,10 @@ class ReplicaSets:
         else:  # the loss was already noticed (a replica came back, or a stall ran out)
             d = fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
         c.detected = False
+        if self.consensus_lost:  # no leader election without etcd: wait for its quorum
+            c.failing_over = True
+            self._awaiting_quorum.append(c)
+            return
         if d <= 0.0:
             self._promote(c)
             return
@@ -121,12 +130,23 @@ class ReplicaSets:
 
     def _failover(self, c, d: float, cause: str):
         yield self.env.timeout(d)
+        if self.consensus_lost:  # due while etcd has no quorum: the election waits for it
+            self._awaiting_quorum.append(c)
+            return
         c.failing_over = False
         self._promote(c)
         if c.primary is None:
             self.update(c, cause)
         else:
             self.reconcile(c, cause)
+
+    def quorum_restored(self, cause: str):
+        """etcd has its quorum back: each waiting cell elects and promotes now."""
+        waiting, self._awaiting_quorum = self._awaiting_quorum, []
+        for c in waiting:
+            fo = c.spec.db.failover
+            d = fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
+            self.env.process(self._failover(c, d, cause))
 
     def close(self, horizon: float):
         """At the horizon: RPO exposure still open."""

@@ -138,6 +138,12 @@ def _vector(spec, lanes, arr, valid, write, svc):
             np.put_along_axis(fin, order, fin_sorted, 1)
         if k == last and rejected is not None:
             fin = np.where(rejected, t, fin)
+        if k == last and spec.slows:  # latency on the database path: answered later
+            for ws, we, delay in spec.slows:
+                slowed = write & (t >= ws) & (t < we)
+                if rejected is not None:
+                    slowed &= ~rejected
+                fin = np.where(slowed, fin + delay, fin)
         served = s if served is None else served + s
         t = fin
     timeout, att_to = spec.timeout, spec.retry.attempt_timeout
@@ -218,7 +224,7 @@ def _event_lane(spec, rng, arrival, write, svc0):
     frees = [[0.0] * t.servers for t in tiers]
     pools = [_Pool(lambda size, t=t: t.sample(rng, size), 4096) for t in tiers]
     unif = _Pool(lambda size: rng.random(size), 4096)
-    rejects, stalls = spec.rejects, spec.stalls
+    rejects, stalls, slows = spec.rejects, spec.stalls, spec.slows
     timeout = spec.timeout
     rp = spec.retry
     att_to, max_att, rdead = rp.attempt_timeout, rp.max_attempts, rp.deadline
@@ -298,6 +304,8 @@ def _event_lane(spec, rng, arrival, write, svc0):
                 elif s < ws < e:
                     e += we - ws
         replace(heap_k, e)
+        if k == last and slows and write[i]:  # latency on the path: answered later, server freed at e
+            e += sum(d for ws, we, d in slows if ws <= t < we)
         a_svc[x] += sv
         if k < last:
             push(heap, (e, (x << 3) | (k + 1)))

@@ -4,16 +4,25 @@ database, and for how long they refuse or stall its writes.
 Used by ``sim.request.scenario.from_scenario`` (so by request mode, ``sim.request.mode``) and by
 the agreement tests against the fluid engine. The rule follows the fluid engine's failover:
 
-* crash / kill-postmaster / kill-patroni / down of the cell's database (or its primary), or
+* crash / kill-postmaster / down of the cell's database (or its primary), or
   ``down`` / ``partition`` of the IDC holding the primary: writes refused for ``failover.total``;
 * ``pause`` of the primary: writes stall for the pause; if it outlasts ``failover.detection``,
   the stall ends at the detection and writes are refused until ``failover.total`` after the
   pause began (detection already elapsed while paused);
+* ``kill-patroni`` of the primary: PostgreSQL serves on for ``failover.detection`` (the ttl);
+  held past it, writes are refused from then until ``failover.total`` after the kill; held
+  below it, nothing (``sim.scenario.chaos_effects``);
+* etcd quorum loss (``etcd`` / ``etcd[quorum]`` crash, down or pause): a refusal window whose
+  failover began, or was due to end, while the quorum was lost ends election + promotion after
+  the quorum returns; one etcd member, and the relay (credits delayed, not lost): no window;
+* ``latency`` on the cell's primary (or database): writes served in the window are answered
+  ``latency`` x round trips later (a ``slow`` window, beside the others, not merged with them);
 * a calibration's ``outage_seconds[kind]`` (measured on a live run, ``hivesim calibrate``)
-  replaces ``failover.total`` for that kind, ``pause_detection_seconds`` the detection.
+  replaces ``failover.total`` for that kind (kill-patroni: the length after the ttl),
+  ``pause_detection_seconds`` the detection.
 
-App, gateway, etcd and latency faults are not modelled at request level yet:
-``unmodelled_chaos`` lists them (request mode reports them, rather than hiding them).
+App and gateway faults, and latency elsewhere, are not modelled at request level yet: ``unmodelled_chaos``
+lists them (request mode reports them, rather than hiding them).
 """
 
 from __future__ import annotations
@@ -21,10 +30,13 @@ from __future__ import annotations
 import math
 
 from sim.request.spec import FaultWindow
+from sim.scenario.chaos import hold_seconds
+from sim.scenario.chaos_effects import (after_quorum, credit_delay_seconds, delayed_failover, latency_delay,
+                                        quorum_loss, quorum_loss_spans)
 
-__all__ = ["REJECT_FAULTS", "outage_for", "fault_windows", "unmodelled_chaos"]
+__all__ = ["REJECT_FAULTS", "outage_for", "fault_windows", "unmodelled_chaos", "credit_delay_events"]
 
-REJECT_FAULTS = ("crash", "kill-postmaster", "kill-patroni", "down")  # leave the cell without a primary
+REJECT_FAULTS = ("crash", "kill-postmaster", "down")  # leave the cell without a primary at once
 
 
 def _hits_primary(scope, cell: int | None = None) -> bool:
@@ -48,6 +60,12 @@ def outage_for(kind: str, duration: float, failover, calibration: dict | None = 
         if total > det:
             out.append((det, total, "reject"))
         return out
+    if kind == "kill-patroni":
+        det = float(failover.mean("detection"))
+        if not delayed_failover(kind, duration, det):
+            return []  # Patroni back before its leader key expired
+        length = float(cal.get(kind, failover.total - det))
+        return [(det, det + length, "reject")] if length > 0 else []
     if kind in REJECT_FAULTS:
         return [(0.0, total, "reject")] if total > 0 else []
     return []
@@ -59,15 +77,27 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
     merged: a reject wins over a stall)."""
     db = sc.topology.cells.specs()[cell].db  # the cell's own spec, overrides applied
     primary_idc = (db.placement or sc.topology.idc_names)[0]
+    lost = quorum_loss_spans(sc.chaos, sc.simulation.horizon)
+    catch_up = float(db.failover.mean("election") + db.failover.mean("promotion"))
     spans: list[tuple[float, float, str]] = []
+    slow: list[FaultWindow] = []
     for c in sc.chaos:
         hits_cell = _hits_primary(c.scope, cell)
+        if hits_cell and c.fault == "latency":
+            a, b = max(c.at, t0), min(c.at + hold_seconds(c, sc.simulation.horizon), t1)
+            if b > a:
+                slow.append(FaultWindow(a - t0, b - t0, "slow", latency_delay(c, calibration)))
+            continue
         hits_idc = c.scope.part == "idc" and c.scope.idc == primary_idc and c.fault in ("down", "partition")
         if not (hits_cell or hits_idc):
             continue
         kind = "down" if hits_idc else c.fault
         for a, b, what in outage_for(kind, c.duration, db.failover, calibration):
-            a, b = max(c.at + a, t0), min(c.at + b, t1)
+            a, b = c.at + a, c.at + b
+            if what == "reject" and lost:  # a refusal is a failover: it needs etcd's quorum
+                begun_lost = after_quorum(a, lost, catch_up)
+                b = begun_lost if begun_lost != a else after_quorum(b, lost, catch_up)
+            a, b = max(a, t0), min(b, t1)
             if b > a:
                 spans.append((a - t0, b - t0, what))
     spans.sort()
@@ -87,15 +117,32 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
                 if b <= a:
                     continue
         merged.append([a, b, what])
-    return [FaultWindow(a, b, w) for a, b, w in merged if b > a]
+    return [FaultWindow(a, b, w) for a, b, w in merged if b > a] + slow
 
 
 def unmodelled_chaos(sc) -> list[str]:
     """Chaos entries the request level does not turn into fault windows (reported, not hidden)."""
     out = []
     for c in sc.chaos:
-        db_hit = _hits_primary(c.scope) and (c.fault in REJECT_FAULTS or c.fault == "pause")
+        db_hit = _hits_primary(c.scope) and (c.fault in REJECT_FAULTS or c.fault in ("pause", "kill-patroni", "latency"))
         idc_hit = c.scope.part == "idc" and c.fault in ("down", "partition")
-        if not (db_hit or idc_hit):
+        # no outage is a model too: etcd (a quorum loss only delays failovers, above), the relay,
+        # a synchronous standby's Patroni (its PostgreSQL replicates on)
+        no_outage = (c.scope.part == "etcd" or (c.scope.part == "bus" and c.fault in ("crash", "down", "pause"))
+                     or (c.fault == "kill-patroni" and c.scope.member == "sync_standby"))
+        if not (db_hit or idc_hit or no_outage or quorum_loss(c)):
             out.append(f"{c.fault} {c.target} at {c.at:g}s")
+    return out
+
+
+def credit_delay_events(sc, lanes: int) -> list[tuple]:
+    """events.csv rows (effect ``credit-delay``, spanning the predicted delay of cross-cell
+    credits) of each relay/bus crash or pause, for the first ``lanes`` replications; the same
+    rows as the fluid engine's (``sim.engine.faults.chaos``). No request fails for them."""
+    out = []
+    for c in sc.chaos:
+        if c.scope.part == "bus" and c.fault in ("crash", "down", "pause"):
+            delay = credit_delay_seconds(hold_seconds(c, sc.simulation.horizon), sc.live)
+            out += [(lane, float(c.at), c.at + delay, delay, c.target, f"chaos:{c.fault}", "credit-delay", 0.0)
+                    for lane in range(lanes)]
     return out

@@ -22,7 +22,7 @@ from sim.engine import ReplicationResult
 from sim.errors import HivesimError
 from sim.metrics import aggregate
 from sim.request.engine import simulate_window
-from sim.request.faults import unmodelled_chaos
+from sim.request.faults import credit_delay_events, unmodelled_chaos
 from sim.request.scenario import REQUEST_DEFAULTS, from_scenario
 from sim.request.spec import OK, RetryPolicy
 from sim.results.schema import run_block, summary_header
@@ -139,6 +139,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
                                    f"chaos:{f.kind}", "writes-down" if f.kind == "reject" else "slow",
                                    spec.write_fraction / n_cells))
         base += w
+    events += credit_delay_events(sc, min(R, EVENT_LANES))
     results = []
     for lane in range(R):
         offered, failed = off_s[lane].sum(), fail_s[lane].sum()

@@ -97,13 +97,17 @@ class FaultWindow:
 
     start: float
     end: float
-    kind: Literal["reject", "stall"] = "reject"
+    kind: Literal["reject", "stall", "slow"] = "reject"
+    delay: float = 0.0  # s added to the answer of a write served in a ``slow`` window (latency fault)
 
     def __post_init__(self):
         if not self.end > self.start:
             raise HivesimError(f"fault window: end ({self.end}) must be after start ({self.start})")
-        if self.kind not in ("reject", "stall"):
-            raise HivesimError(f"fault window: kind must be reject or stall, got {self.kind!r}")
+        if self.kind not in ("reject", "stall", "slow"):
+            raise HivesimError(f"fault window: kind must be reject, stall or slow, got {self.kind!r}")
+        if self.delay < 0 or (self.kind == "slow") != (self.delay > 0):
+            raise HivesimError(f"fault window: a slow window needs delay > 0, the others none; got "
+                               f"{self.kind} with delay {self.delay}")
 
 
 @dataclass(frozen=True)
@@ -134,7 +138,8 @@ class RequestSpec:
         if not self.timeout > 0:
             raise HivesimError(f"request spec: timeout must be > 0, got {self.timeout}")
         ws = sorted(self.faults, key=lambda w: w.start)
-        for a, b in zip(ws, ws[1:]):
+        hard = [w for w in ws if w.kind != "slow"]  # a slow window may overlap the others
+        for a, b in zip(hard, hard[1:]):
             if b.start < a.end:
                 raise HivesimError(f"request spec: fault windows overlap ({a} and {b})")
         object.__setattr__(self, "faults", tuple(ws))
@@ -146,6 +151,12 @@ class RequestSpec:
     @property
     def rejects(self) -> tuple[tuple[float, float], ...]:
         return tuple((w.start, w.end) for w in self.faults if w.kind == "reject")
+
+    @property
+    def slows(self) -> tuple[tuple[float, float, float], ...]:
+        """(start, end, delay) of the slow windows: a write whose database service starts in one
+        is answered ``delay`` later (the server is not held longer: the wait is on the path)."""
+        return tuple((w.start, w.end, w.delay) for w in self.faults if w.kind == "slow")
 
     @property
     def retries_possible(self) -> bool:

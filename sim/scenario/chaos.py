@@ -36,8 +36,11 @@ the load, before the checker runs). The one *instantaneous* kind takes no durati
 | bad-change      | a cell's app   | the cell's app tier answers errors (a bad deploy)               | held     |
 
 How each engine carries them: the simulator takes every member the target names down for the
-hold (``pause`` of one primary stalls first, as above; ``latency`` marks the window slow; etcd is
-not modelled: a failover's election time stands for it); live, ``loadtests/chaos/faults.py``
+hold, except where ``sim.scenario.chaos_effects`` (shared by the fluid engine and request mode)
+says otherwise: a paused primary stalls first and a killed Patroni serves on, each replaced only
+when held past ``failover.detection`` (the ttl); an etcd quorum loss holds every failover until
+it returns (one member: nothing); a relay/bus crash or pause delays cross-cell credits (no
+outage; the credit delay is recorded); ``latency`` marks the window slow. Live, ``loadtests/chaos/faults.py``
 sends the signals and drives the fault proxies. One limit of the live bank: its supervisor
 restarts a crashed gateway, relay or app server after ``live.restart_delay`` whatever the hold.
 """

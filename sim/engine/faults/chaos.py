@@ -2,11 +2,19 @@
 
 What each fault kind stops, for whom and for how long (``duration: 0`` = held until the run
 ends; kill-postmaster: down and back at once) is defined once for both engines in
-``sim.scenario.chaos``; the target is parsed once at validation (``entry.scope``) and resolved
-to servers by scope (``sim.model.resolve``). A paused primary stalls writes; past the failover
-detection time it is replaced (election + promotion only: the pause was the detection). A
-bad-change fails every request of its cells. ``latency`` and etcd faults change no outage
-figure here (recorded only).
+``sim.scenario.chaos`` and ``sim.scenario.chaos_effects``; the target is parsed once at
+validation (``entry.scope``) and resolved to servers by scope (``sim.model.resolve``).
+
+* A paused primary stalls writes; past the failover detection time it is replaced (election +
+  promotion only: the pause was the detection).
+* kill-patroni on a primary: PostgreSQL serves on for the detection time (the ttl); held past
+  it, the primary is replaced (election + promotion); a standby's Patroni costs nothing.
+* etcd quorum loss (every member or ``etcd[quorum]``): no failover completes while it lasts
+  (``ReplicaSets.consensus_lost``); one member: nothing.
+* The relay (bus) crashed or paused: credits are delayed, not lost: no outage; the episode
+  (effect ``credit-delay``) spans the predicted credit delay.
+* A bad-change fails every request of its cells. ``latency`` changes no outage figure here
+  (recorded as ``slow``).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from __future__ import annotations
 from sim.engine.faults.changes import bad_change
 from sim.model import resolve_servers
 from sim.scenario.chaos import hold_seconds
+from sim.scenario.chaos_effects import credit_delay_seconds, delayed_failover, quorum_loss
 
 __all__ = ["start"]
 
@@ -31,14 +40,27 @@ def _chaos(bank, entry):
     if entry.fault == "bad-change":  # a cell's whole app tier answers errors
         yield from bad_change(bank, target.cell_indices(len(bank.cells)), hold, cause, impact=1.0)
         return
-    if target.part == "etcd":  # the consensus store only matters in a failover; not modelled
-        bank.episodes.record(env.now, env.now + hold, entry.target, cause, "none", 0.0, True)
+    if target.part == "etcd":
+        yield from _etcd(bank, entry, hold, cause)
         return
     if entry.fault == "latency":
         bank.episodes.record(env.now, env.now + hold, entry.target, cause, "slow", 0.0, True)
         return
+    if target.part == "bus" and entry.fault in ("crash", "down", "pause"):
+        # the relay's outbox keeps the credits: delivered late, none lost
+        delay = credit_delay_seconds(hold, bank.sc.live)
+        bank.episodes.record(env.now, env.now + delay, entry.target, cause, "credit-delay", 0.0, True)
+        return
     servers = resolve_servers(target, bank.plan, lambda ci: bank.cells[ci].primary)
     start = env.now
+    if entry.fault == "kill-patroni":
+        for s in servers:
+            c = bank.cells[bank.plan.servers[s].cell]
+            if s == c.primary:  # a standby's PostgreSQL replicates on without its Patroni
+                env.process(_patroni_primary(bank, c, s, hold, cause))
+        yield env.timeout(hold)
+        bank.episodes.record(start, env.now, entry.target, cause, "chaos", 0.0, True)
+        return
     if entry.fault == "pause" and target.tier == "db" and len(servers) == 1:
         # a paused primary stalls writes; beyond the failover detection time it is replaced
         c = bank.cells[bank.plan.servers[servers[0]].cell]
@@ -47,7 +69,7 @@ def _chaos(bank, entry):
         bank.replica_sets.update(c, cause)
         yield env.timeout(min(hold, det))
         c.stall -= 1
-        if hold > det:
+        if delayed_failover("pause", hold, det):
             c.detected = True  # the stall was the detection time: elect and promote now
             bank.server_fail(servers[0], cause)
             bank.replica_sets.update(c, cause)
@@ -63,3 +85,32 @@ def _chaos(bank, entry):
     for s in servers:
         bank.server_repair(s, cause)
     bank.episodes.record(start, env.now, entry.target, cause, "chaos", 0.0, True)
+
+
+def _patroni_primary(bank, c, s, hold, cause):
+    """Patroni killed on the primary ``s``: its leader key expires after the detection (ttl)."""
+    det = c.spec.db.failover.mean("detection")
+    if not delayed_failover("kill-patroni", hold, det):
+        return  # restarted before the key expired: nobody noticed
+    yield bank.env.timeout(det)
+    c.detected = True  # the key expired: elect and promote now
+    bank.server_fail(s, cause)
+    bank.replica_sets.update(c, cause)
+    yield bank.env.timeout(hold - det)
+    bank.server_repair(s, cause)
+
+
+def _etcd(bank, entry, hold, cause):
+    """etcd: a lost quorum blocks every failover until it returns; one member changes nothing."""
+    env = bank.env
+    start = env.now
+    if not quorum_loss(entry):
+        bank.episodes.record(start, start + hold, entry.target, cause, "none", 0.0, True)
+        return
+    rs = bank.replica_sets
+    rs.consensus_lost += 1
+    yield env.timeout(hold)
+    rs.consensus_lost -= 1
+    if rs.consensus_lost == 0:
+        rs.quorum_restored(cause)
+    bank.episodes.record(start, env.now, entry.target, cause, "none", 0.0, True)
