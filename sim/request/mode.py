@@ -67,15 +67,9 @@ def request_windows(sc, margin: float = WINDOW_MARGIN, max_whole: float = MAX_WH
                            f"horizon <= {max_whole:g}s (got {H:g}s and no chaos)")
     # the slowest failover of any cell (overrides included) bounds how long a fault lasts
     fo_total = max(spec.db.failover.total for spec in {id(s): s for s in sc.topology.cells.specs()}.values())
-    spans = sorted((max(0.0, c.at - margin), min(H, c.at + max(c.duration, fo_total) + fo_total + margin))
-                   for c in sc.chaos)
-    out: list[list[float]] = []
-    for a, b in spans:
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(a, b) for a, b in out]
+    from sim.scenario.chaos_effects import merge_spans
+    return merge_spans((max(0.0, c.at - margin), min(H, c.at + max(c.duration, fo_total) + fo_total + margin))
+                       for c in sc.chaos)
 
 
 def window_requests(specs, window: tuple[float, float]) -> float:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["QUORUM_KINDS", "ROUND_TRIPS", "quorum_loss", "quorum_loss_spans", "after_quorum",
+__all__ = ["QUORUM_KINDS", "ROUND_TRIPS", "quorum_loss", "quorum_loss_spans", "merge_spans", "after_quorum",
            "delayed_failover", "credit_delay_seconds", "latency_delay"]
 
 QUORUM_KINDS = ("crash", "down", "pause")  # etcd faults that stop a member
@@ -48,14 +48,19 @@ def quorum_loss_spans(chaos, run_end: float) -> list[tuple[float, float]]:
     """The merged (start, end) spans of the schedule's etcd quorum losses in a run ending at
     ``run_end`` (``duration: 0`` holds until the run ends)."""
     from sim.scenario.chaos import hold_seconds
-    spans = sorted((float(e.at), float(e.at) + hold_seconds(e, run_end)) for e in chaos if quorum_loss(e))
+    spans = merge_spans((float(e.at), float(e.at) + hold_seconds(e, run_end)) for e in chaos if quorum_loss(e))
+    return [(a, b) for a, b in spans if b > a]
+
+
+def merge_spans(spans) -> list[tuple[float, float]]:
+    """``(start, end)`` spans sorted and merged where they overlap or touch."""
     out: list[list[float]] = []
-    for a, b in spans:
+    for a, b in sorted(spans):
         if out and a <= out[-1][1]:
             out[-1][1] = max(out[-1][1], b)
         else:
             out.append([a, b])
-    return [(a, b) for a, b in out if b > a]
+    return [(a, b) for a, b in out]
 
 
 def after_quorum(t: float, spans, catch_up: float) -> float:
