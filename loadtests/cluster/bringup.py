@@ -147,7 +147,7 @@ class BringUp:
                     pg_port=pg_port, rest_port=rest_port, etcd_ports=[c for c, _ in cports], bin_dir=bin_dir,
                     passwords={"superuser": st["passwords"]["superuser"], "replication": st["passwords"]["replication"],
                                "rest": st["passwords"]["rest"]},
-                    ttl=live.patroni.ttl, loop_wait=live.patroni.loop_wait, retry_timeout=live.patroni.retry_timeout,
+                    ttl=live.patroni.ttl, loop_wait=live.patroni.loop_wait, retry_timeout=live.patroni.retry_timeout, failsafe=live.patroni.failsafe_mode,
                     sync_count=sync_count, max_lag=live.patroni.maximum_lag_on_failover,
                     bootstrap_command=f"/bin/sh {script}")
                 conf = mdir / "patroni.yml"

@@ -89,7 +89,8 @@ def bootstrap_script(member_dir: Path, template: Path) -> Path:
 
 def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port: int, rest_port: int,
                    etcd_ports: list[int], bin_dir: str, passwords: dict, ttl: int, loop_wait: int,
-                   retry_timeout: int, sync_count: int, max_lag: int, bootstrap_command: str | None = None) -> dict:
+                   retry_timeout: int, sync_count: int, max_lag: int, bootstrap_command: str | None = None,
+                   failsafe: bool = False) -> dict:
     sync = sync_count > 0
     cfg = {
         "scope": scope,
@@ -107,6 +108,7 @@ def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port
         "bootstrap": {
             "dcs": {
                 "ttl": ttl, "loop_wait": loop_wait, "retry_timeout": retry_timeout,
+                "failsafe_mode": failsafe,
                 "maximum_lag_on_failover": max_lag,
                 "primary_start_timeout": 0,
                 "synchronous_mode": sync, "synchronous_mode_strict": sync,
