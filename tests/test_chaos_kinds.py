@@ -70,13 +70,8 @@ CASES = {
 
 
 def _union(spans):
-    out: list[list[float]] = []
-    for a, b in sorted(spans):
-        if out and a <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [tuple(x) for x in out]
+    from sim.scenario.chaos_effects import merge_spans
+    return merge_spans(spans)
 
 
 def _fluid(sc):
