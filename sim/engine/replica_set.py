@@ -103,7 +103,7 @@ class ReplicaSets:
         elif full and not c.detected:
             d = fo.total if fo.fixed else fo.draw(self._cell_rng(c), "detection", "election", "promotion")
         else:  # the loss was already noticed (a replica came back, or a stall ran out)
-            d = fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
+            d = self._election_promotion(c)
         c.detected = False
         if self.consensus_lost:  # no leader election without etcd: wait for its quorum
             c.failing_over = True
@@ -144,9 +144,12 @@ class ReplicaSets:
         """etcd has its quorum back: each waiting cell elects and promotes now."""
         waiting, self._awaiting_quorum = self._awaiting_quorum, []
         for c in waiting:
-            fo = c.spec.db.failover
-            d = fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
-            self.env.process(self._failover(c, d, cause))
+            self.env.process(self._failover(c, self._election_promotion(c), cause))
+
+    def _election_promotion(self, c) -> float:
+        """Election + promotion of cell ``c``'s failover (drawn from its stream when distributed)."""
+        fo = c.spec.db.failover
+        return fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
 
     def close(self, horizon: float):
         """At the horizon: RPO exposure still open."""
