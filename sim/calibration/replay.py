@@ -155,6 +155,9 @@ class _ClosedLoop:
                 slowed = True
         if slowed and svc > budget:  # the app stops at the gateway's deadline (x-hivesim-deadline)
             return t + budget, False, 504 if write else 503, 0.0
+        for a, b in self.holds:  # in flight when the gateway froze: its deadline timer ran out
+            if t < a < t + svc and b > t + budget:  # meanwhile, and fires first when it thaws
+                return b, False, 504 if write else 503, 0.0
         pre = self.rng.random() * svc
         m = t + pre  # the moment it reaches the database: queues before and after it
         gp = self.m.gateway_poll
