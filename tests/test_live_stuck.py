@@ -189,3 +189,33 @@ def test_server_ends_a_transaction_left_idle_and_checker_reports_a_stuck_relay(c
     while httpx.get(c.gateway_url + "/audit", timeout=10).json()["pending_transfers"]:
         assert time.monotonic() < end, "relay did not drain after resume"
         time.sleep(0.5)
+
+
+def test_a_frozen_relay_holds_destination_rows_only_briefly(cluster):
+    """A relay frozen inside its credit transaction (SIGSTOP in a pause@bus) holds the destination
+    rows it locked; its sessions' own idle_in_transaction_session_timeout
+    (live.relay_idle_in_transaction_timeout, 0.5 s by default, far below the role's 6 s here) ends
+    it, so a user's write to those rows waits at most about that long, not the whole pause (kinds-b,
+    before: 43 transfers failed at the 1 s deadline in a 10 s relay pause)."""
+    import psycopg
+
+    sc, c = cluster
+    limit = float(sc.live.relay_idle_in_transaction_timeout)
+    assert 0 < limit < IDLE_TIMEOUT
+    acct = account_id(1)
+    cell = cell_of(acct, 2)
+    relay = psycopg.connect(c.relay_dsn(cell, limit))  # the relay's connection, then frozen
+    try:
+        relay.execute("SELECT balance FROM accounts WHERE id = %s FOR UPDATE", (acct,))
+        t0 = time.monotonic()
+        with psycopg.connect(c.app_dsn(cell, app="user-write")) as user:
+            user.execute("UPDATE accounts SET balance = balance WHERE id = %s", (acct,))
+            user.commit()
+        waited = time.monotonic() - t0
+        print(f"\nfrozen-relay test: the user's write waited {waited:.2f} s (relay limit {limit} s)")
+        # bound: the limit plus the server's timeout check and a loaded machine's scheduling
+        assert waited < limit + 2.0 < IDLE_TIMEOUT
+        with pytest.raises(psycopg.Error):
+            relay.execute("SELECT 1")
+    finally:
+        relay.close()

@@ -228,6 +228,15 @@ class BringUp:
         """libpq connection string of ``cell``'s primary as the bank's role (for tests and benchmarks)."""
         return self._dsn(cell, APP_ROLE, self.state["passwords"]["app"], "postgres", via_proxy, app)
 
+    def relay_dsn(self, cell: int, idle_in_transaction_timeout: float) -> str:
+        """``app_dsn`` for the relay, whose sessions get their own, short
+        idle_in_transaction_session_timeout (``live.relay_idle_in_transaction_timeout``; 0 keeps the role's)."""
+        dsn = self.app_dsn(cell, app="relay")
+        if idle_in_transaction_timeout > 0:
+            ms = int(round(float(idle_in_transaction_timeout) * 1000))
+            dsn += f" options='-c idle_in_transaction_session_timeout={ms}'"
+        return dsn
+
     def _create_schema(self, cell: int) -> None:
         """The bank's role and its own schema (in database ``postgres``: CREATE DATABASE would
         copy a template and force a checkpoint, seconds on a busy machine)."""
@@ -276,7 +285,8 @@ class BringUp:
         relay_port, gw_port = next(ports), next(ports)
         path = write_conf("relay", {"port": relay_port, "interval": live.relay_interval, "db_timeout": live.db_timeout,
                                     "statement_timeout": live.statement_timeout,
-                                    "cells": [self.app_dsn(c, app="relay") for c in range(st["cells"])],
+                                    "cells": [self.relay_dsn(c, live.relay_idle_in_transaction_timeout)
+                                              for c in range(st["cells"])],
                                     "members": [self.db_members(c) for c in range(st["cells"])]})
         programs.append({"name": "relay", "argv": [py, "-m", "loadtests.bank.relay"],
                          "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "relay.log"),

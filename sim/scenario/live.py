@@ -136,6 +136,14 @@ class Live(Strict):
     restart_delay: Duration = Field(0.5, ge=0, le=60, description="supervisor's wait before restarting a dead gateway/app/relay")
     restart_app_servers: bool = Field(True, description="the supervisor also restarts dead app servers and the relay")
     relay_interval: Duration = Field(0.05, gt=0, le=10, description="relay's poll interval when idle")
+    # the relay's own rounds are a few statements of milliseconds each, so a session of the relay
+    # idle inside a transaction this long means the relay is stuck (frozen, starved): ending it
+    # frees the destination rows it locked, and the round is simply retried (its credit is
+    # idempotent). The role's idle_in_transaction_timeout (15 s) is far too long for that: a
+    # frozen relay held rows that user transfers then waited on (kinds-b: 43 failed in a 10 s pause)
+    relay_idle_in_transaction_timeout: Duration = Field(
+        0.5, ge=0, le=3600, description="PostgreSQL ends a relay session idle inside a transaction this long, "
+                                        "releasing its row locks (0 = the bank role's idle_in_transaction_timeout)")
     checker_timeout: Duration = Field(
         300.0, gt=0, le=86400, description="total time the checker of `hivesim live` may take (relay drain, "
                                            "reads, replica checksums); past it the run ends invalid (exit 1) with "
