@@ -14,7 +14,7 @@ Effects on the closed-loop replay (``sim.calibration.replay``):
 * ``error``: requests fail at once and the client sees an unknown outcome (a crashed gateway
   refuses connections; a bad change answers 500): it looks the key up, backs off and retries;
 * ``hold``: requests wait until it ends, then are served (a paused gateway: the kernel queues
-  the connections);
+  the connections); its length is the fault's own (``fixed``: not calibrated);
 * ``slow``: ``latency`` x a fitted factor (the round trips per request that pay it) added to
   each request of the named cells; one slowed past the gateway's deadline fails;
 * ``none``: users see nothing (the relay: cross-cell credits are delayed, not lost; one etcd
@@ -58,12 +58,13 @@ class FaultEffect:
     delay: float = 0.0                # s: the effect starts this long after the fault
     latency: float = 0.0              # s: added per request (``slow``)
     credit_delay: float | None = None  # s: predicted delay of cross-cell credits (relay faults)
+    fixed: bool = False               # its length is the hold itself: nothing to calibrate
 
     @property
     def fitted(self) -> bool:
         """Whether the calibration holds a figure for this class: a length (outage, error, hold)
         or, for ``slow``, the round trips per request that pay the added latency."""
-        return self.effect in ("outage", "error", "hold", "slow")
+        return self.effect in ("outage", "error", "hold", "slow") and not self.fixed
 
     @property
     def held_base(self) -> bool:
@@ -74,7 +75,7 @@ class FaultEffect:
         the whole length, or the extra beyond the hold for ``held_base`` classes)."""
         if self.effect == "slow":
             return (self.start, self.start + self.hold) if self.hold > 0 else None
-        g = float(params[self.cls])
+        g = 0.0 if self.fixed else float(params[self.cls])
         length = max(0.0, self.hold + g) if self.held_base else g
         if length <= 0:
             return None
@@ -134,7 +135,12 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
             return FaultEffect(f"{kind}@app", "outage", cells, start, hold)
         return FaultEffect(f"{kind}@cell", "outage", cells, start, hold)
     if form == "gns":
-        return FaultEffect(f"{kind}@gns", "hold" if kind == "pause" else "error", None, start, hold)
+        # a frozen gateway holds requests exactly as long as it is frozen (the kernel queues them;
+        # those in flight when it froze fail when it thaws if their deadline ran out meanwhile):
+        # a fitted length would only absorb how many were in flight (kinds-a: 2 failed, kinds-b: 13)
+        if kind == "pause":
+            return FaultEffect(f"{kind}@gns", "hold", None, start, hold, fixed=True)
+        return FaultEffect(f"{kind}@gns", "error", None, start, hold)
     if form == "bus":
         # the relay: credits wait in the outbox; a crashed relay is restarted by the supervisor
         stopped = hold if kind == "pause" else min(hold, c["restart_delay"]) if hold else c["restart_delay"]

@@ -273,12 +273,12 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             if e.latency > 0 and e.hold > 0 and k > 0:
                 out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
-        if not e.fitted:
+        if not e.fitted and not e.fixed:
             continue
-        g = outage_seconds.get(e.cls, default)
-        if override and i in override:
+        g = 0.0 if e.fixed else outage_seconds.get(e.cls, default)  # fixed: the hold itself
+        if not e.fixed and override and i in override:
             g = override[i]
-        elif samples and rng is not None and samples.get(e.cls):
+        elif not e.fixed and samples and rng is not None and samples.get(e.cls):
             g = samples[e.cls][int(rng.integers(len(samples[e.cls])))]
         if g is None:
             raise HivesimError(f"calibration: no outage time for fault kind {e.cls!r} "
