@@ -77,5 +77,8 @@ def _run(args) -> int:
     print(f"  request availability: measured {format_value(av, a['measured'])}, "
           f"predicted {format_value(av, a['predicted'])}; "
           f"throughput: measured {t['measured']:.2f} ok req/s, predicted {t['predicted']:.2f}")
+    from sim.calibration.limits import miss_lines
+    for line in miss_lines(pred):
+        print("  " + line)
     print(f"  {'within' if pred['within_tolerance'] else 'NOT within'} tolerance; written to {path}")
     return 0 if pred["within_tolerance"] else 1
