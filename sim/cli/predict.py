@@ -2,7 +2,8 @@
 
 Replays the run's scenario, its recorded fault schedule and its load shape request by request
 (``sim.calibration``) with a calibration made on *another* run, writes ``prediction.json`` and one
-plot per fault (measured and predicted timelines on one axis), and prints the per-fault table.
+plot per fault (measured and predicted timelines on one axis), and prints the per-fault table
+and what the model still gets wrong (each model class off, with its known reason).
 Exit 0 when every fault's predicted failed requests are within the tolerance, 1 when not, 2 on
 bad input.
 """

@@ -88,7 +88,7 @@ def _limits(pred: dict) -> str:
             cells = [m["class"], str(m["faults"]), ", ".join(m["off"]), str(f["measured"]), f"{f['predicted']:.1f}",
                      f"{lo:.0f}-{hi:.0f}", rel, f"{r['measured']:.1f}", f"{r['predicted']:.1f}",
                      "-" if m.get("calibration_faults") is None else str(m["calibration_faults"])]
-            body += ("<tr>" + "".join(f"<td class=n>{html.escape(c)}</td>" if 3 <= i <= 9 else f"<td>{html.escape(c)}</td>"
+            body += ("<tr>" + "".join(f"<td class=n>{html.escape(c)}</td>" if i == 1 or 3 <= i <= 9 else f"<td>{html.escape(c)}</td>"
                                       for i, c in enumerate(cells))
                      + f"<td{'' if m['explained'] else ' class=fail'}>{html.escape(m['reason'])}</td></tr>")
         out += f"<table><tr>{head}</tr>{body}</table>"
