@@ -23,6 +23,7 @@ from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
 from sim.scenario import Scenario, scenario_sha256
+from sim.scenario.chaos_effects import CREDIT_DELAY
 
 __all__ = ["simulate", "simulate_full", "simulate_many", "run_to_dir", "resolve_workers", "summary_extras",
            "progress_bar", "progress_display", "run_to_dir_full"]
@@ -65,12 +66,13 @@ def _build_models(sc: Scenario):
 
 def _chunk(sc: Scenario, indices: list[int], keep_events: bool = True) -> list[ReplicationResult]:
     """A task: replications ``indices`` of ``sc`` (events dropped when only the summary is wanted,
-    as in sweeps: they are most of a result's bytes and no summary figure reads them)."""
+    as in sweeps: they are most of a result's bytes; the ``credit-delay`` rows, few, are kept:
+    summary.json's ``chaos`` reads them)."""
     plan, cm = _models(sc)
     out = [run_replication(sc, i, plan, cm) for i in indices]
     if not keep_events:
         for r in out:
-            r.events = []
+            r.events = [e for e in r.events if e[6] == CREDIT_DELAY]
     return out
 
 

@@ -158,3 +158,33 @@ def test_latency_on_the_primary_slows_its_writes_in_request_mode(method):
     failed = (res.outcome != OK).sum() / 2
     assert 700 < failed < 900, failed
     assert ((res.outcome != OK) & ~((res.arrival >= 59.9) & (res.arrival < 80.0))).sum() == 0
+
+
+def test_the_credit_delay_is_a_summary_figure_of_both_engines_and_in_the_report(tmp_path):
+    """summary.json ``chaos.credit_delay_seconds`` {max, total} and ``chaos.credit_delays`` from the
+    ``credit-delay`` rows: a relay crash held 30 s and a bus pause held 45 s, relay interval 0.25 s."""
+    from sim.executors import LocalPool
+    from sim.report import write_report
+    from sim.results.schema import format_value
+    from sim.runner import run_to_dir, simulate_full, simulate_many
+
+    chaos = CASES["relay-crash"][0] + "\n  - {at: 300s, target: bus, fault: pause, duration: 45s}"
+    text = BASE.format(chaos=chaos) + "live: {relay_interval: 250ms}\n"
+    want = [("relay", "chaos:crash", 100.0, 30.25), ("bus", "chaos:pause", 300.0, 45.25)]
+    for mode in ("fluid", "request"):
+        sc = load_scenario_text(text, sets=[f"simulation.mode={mode}", "simulation.replications=2"])
+        summary, results = simulate_full(sc, workers=1)
+        ch = summary["chaos"]
+        assert [(f["target"], f["cause"], f["start_s"], f["seconds"]) for f in ch["credit_delays"]] == want, mode
+        assert ch["credit_delay_seconds"] == {"max": 45.25, "total": 75.5}, mode
+        assert summary["availability"]["request"]["mean"] == 1.0  # credits wait: no request fails
+    sc = load_scenario_text(text, sets=["simulation.replications=2"])
+    swept, _ = simulate_many([sc], LocalPool(1), keep_events=False)[0]  # a sweep drops the events, not this figure
+    assert swept["chaos"] == summary["chaos"]
+    run_dir, _ = run_to_dir(sc, tmp_path / "run", workers=1, progress=False)
+    page = write_report(run_dir).read_text()
+    assert "credit delay of cross-cell transfers (relay/bus faults): max / total over 2 faults" in page
+    k = "chaos.credit_delay_seconds"
+    assert f"{format_value(k + '.max', 45.25)} / {format_value(k + '.total', 75.5)}" in page
+    no_relay = load_scenario_text(BASE.format(chaos=CASES["pause-short"][0]))
+    assert "chaos" not in simulate_full(no_relay, workers=1)[0]  # absent without a relay/bus fault

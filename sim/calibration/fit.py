@@ -30,9 +30,10 @@ import os
 
 from sim.calibration.effects import HELD_BASE, fault_effect
 from sim.calibration.measure import fault_figures, service_profile, throughput_profile
-from sim.calibration.replay import SLOW_DEFAULT_FACTOR, ReplayModel, outages_of, replay
+from sim.calibration.replay import ReplayModel, outages_of, replay
 from sim.errors import HivesimError
 from sim.results.reader import Run, load_live_run
+from sim.scenario.chaos_effects import ROUND_TRIPS
 
 __all__ = ["FIT_SEEDS", "MAX_OUTAGE", "BISECT_TOLERANCE", "calibrate", "fit_outages", "fit_outage_samples",
            "predicted_failed", "predicted_stall", "bisect_outage", "fitted_classes", "params_of"]
@@ -150,7 +151,7 @@ def fit_outages(run: Run, model: ReplayModel, seeds=FIT_SEEDS, max_outage: float
     classes = fitted_classes(run)
     held = {k for k, idx in classes.items() if fault_effect(run, run.faults[idx[0]]).held_base}
     slow = {k for k, idx in classes.items() if fault_effect(run, run.faults[idx[0]]).effect == "slow"}
-    est = {k: (0.0 if k in held else SLOW_DEFAULT_FACTOR if k in slow else run.deadline) for k in classes}
+    est = {k: (0.0 if k in held else ROUND_TRIPS if k in slow else run.deadline) for k in classes}
     seeds = list(seeds)
     for _ in range(rounds if len(classes) > 1 else 1):
         for k, idx in classes.items():

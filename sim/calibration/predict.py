@@ -3,7 +3,8 @@
 The same scenario, recorded fault schedule (the times the injector recorded) and load shape as
 the run; the failover time per fault kind and the service-time distribution from the
 calibration (``sim.calibration.fit``). Writes ``prediction.json`` + ``report.html`` + plots
-(``write_prediction_dir``; the plots and the page are ``sim.report.prediction``).
+(``write_prediction_dir``; the plots and the page are ``sim.report.prediction``), with what the
+model still gets wrong (``misses``, ``simplifications``: ``sim.calibration.limits``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from sim.calibration.effects import fault_effect, run_constants
 from sim.calibration.fit import params_of
+from sim.calibration.limits import misses, simplifications
 from sim.calibration.measure import fault_figures, peak_p99, per_second, service_profile
 from sim.calibration.replay import (OUTAGE_STREAM, REPLAY_SEED_STRIDE, ReplayModel, outage_rng, outages_of, replay,
                                     replay_seed)
@@ -203,6 +205,9 @@ def predict_run(run: Run | str, calibration: dict, tolerance: float = 0.25, seed
         # kill fails ~15 requests, +-26 % Poisson noise alone); per-fault errors are reported too
         "within_tolerance": bool(kinds) and all(k["within_tolerance"] for k in kinds.values()),
         "recovery_within_tolerance": bool(kinds) and all(k["recovery_within_tolerance"] for k in kinds.values()),
+        # what the model still gets wrong (sim.calibration.limits): the classes off, with their reasons
+        "misses": misses(kinds, calibration, {f["class"]: f["effect"] for f in faults}),
+        "simplifications": simplifications(kinds, calibration, model.deadline),
         "rules": {"failed_requests": f"within +-{tolerance:.0%}, or within +-{SMALL_SLACK} requests where fewer than "
                                      f"{SMALL_COUNT} failed",
                   "recovery": f"within +-{tolerance:.0%} or {RECOVERY_SLACK} s",

@@ -24,15 +24,13 @@ import numpy as np
 from sim.calibration.effects import fault_effect, run_constants
 from sim.results.reader import Run
 from sim.errors import HivesimError
+from sim.scenario.chaos_effects import ROUND_TRIPS
 
-__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "SLOW_DEFAULT_FACTOR", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
+__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
            "ReplayModel", "outages_of", "replay"]
 
 MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the processor-sharing scaling)
 IN_DB_SECONDS = 0.05  # s: a write this close after the outage began was inside its commit (unknown: 504)
-# a latency fault's added latency is paid this many times per request when the calibration has
-# no fitted factor for its class (calibrations made before latency faults were fitted)
-SLOW_DEFAULT_FACTOR = 1.0
 ERROR_SECONDS = 0.002  # s: the latency of a refused connection or an injected error answer
 
 # Seeds. ``predict_run``'s i-th replay of a run with scenario seed s uses
@@ -267,7 +265,9 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
     for i, f in enumerate(run.faults):
         e = fault_effect(run, f, consts)
         if e.effect == "slow":  # the figure: round trips per request that pay the added latency
-            k = outage_seconds.get(e.cls, SLOW_DEFAULT_FACTOR)
+            # no fitted factor for its class (a calibration made before latency faults were fitted):
+            # the simulator engines' default round trips
+            k = outage_seconds.get(e.cls, ROUND_TRIPS)
             if override and i in override:
                 k = override[i]
             if e.latency > 0 and e.hold > 0 and k > 0:

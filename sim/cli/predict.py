@@ -2,7 +2,8 @@
 
 Replays the run's scenario, its recorded fault schedule and its load shape request by request
 (``sim.calibration``) with a calibration made on *another* run, writes ``prediction.json`` and one
-plot per fault (measured and predicted timelines on one axis), and prints the per-fault table.
+plot per fault (measured and predicted timelines on one axis), and prints the per-fault table
+and what the model still gets wrong (each model class off, with its known reason).
 Exit 0 when every fault's predicted failed requests are within the tolerance, 1 when not, 2 on
 bad input.
 """
@@ -77,5 +78,8 @@ def _run(args) -> int:
     print(f"  request availability: measured {format_value(av, a['measured'])}, "
           f"predicted {format_value(av, a['predicted'])}; "
           f"throughput: measured {t['measured']:.2f} ok req/s, predicted {t['predicted']:.2f}")
+    from sim.calibration.limits import miss_lines
+    for line in miss_lines(pred):
+        print("  " + line)
     print(f"  {'within' if pred['within_tolerance'] else 'NOT within'} tolerance; written to {path}")
     return 0 if pred["within_tolerance"] else 1

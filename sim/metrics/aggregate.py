@@ -1,4 +1,4 @@
-"""From replications to the summary's figures: availability blocks, worst windows, downtime, causes.
+"""From replications to the summary's figures: availability blocks, worst windows, downtime, causes, the relay's credit delay.
 
 ``aggregate(results)`` turns the engine's ``ReplicationResult`` records (sorted by replication
 index, so the figures do not depend on the order workers finished in) into the summary.json
@@ -7,7 +7,8 @@ availability block is ``sim.metrics.blocks.block_from_replications`` (the few-ev
 ``sim.metrics.intervals.loss_interval``), fed the bank's outage episodes per replication; a cell's
 block counts the replications where that cell lost requests (its own episodes are not recorded,
 and counting fewer only widens the bound). The downtime's interval is the request block's, in
-minutes per year, so the two always agree.
+minutes per year, so the two always agree. A relay/bus chaos entry adds ``chaos`` (``credit_delays``):
+the predicted delay of cross-cell credits, read from its ``credit-delay`` events.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.metrics.blocks import MINUTES_PER_YEAR, block_from_replications
+from sim.scenario.chaos_effects import CREDIT_DELAY
 from sim.units import YEAR
 
 if TYPE_CHECKING:  # the engine's record type; the engine itself never imports metrics
     from sim.engine import ReplicationResult
 
-__all__ = ["aggregate", "worst_window"]
+__all__ = ["aggregate", "worst_window", "credit_delays"]
 
 
 def worst_window(r: "ReplicationResult", days: int) -> float:
@@ -61,6 +63,21 @@ def _by_cause(results, total_off: float, total_failed: float) -> dict:
     return by_cause
 
 
+def credit_delays(results: list["ReplicationResult"]) -> dict:
+    """summary.json ``chaos``: the delay of cross-cell credits each relay/bus chaos entry causes
+    (its ``credit-delay`` events), ``{}`` without one. A chaos entry's delay is the same in every
+    replication (its hold + the relay's poll interval), so the first replication that recorded
+    the rows gives them (request mode records them for its first lanes only); ``max`` and
+    ``total`` are over those faults."""
+    for r in results:
+        rows = sorted((e for e in r.events if e[6] == CREDIT_DELAY), key=lambda e: (e[1], e[4]))
+        if rows:
+            faults = [{"target": e[4], "cause": e[5], "start_s": float(e[1]), "seconds": float(e[3])} for e in rows]
+            secs = [f["seconds"] for f in faults]
+            return {"credit_delay_seconds": {"max": max(secs), "total": float(sum(secs))}, "credit_delays": faults}
+    return {}
+
+
 def aggregate(results: list["ReplicationResult"]) -> dict:
     """Summary figures (without run/scenario metadata) from replications sorted by index."""
     results = sorted(results, key=lambda r: r.index)
@@ -83,6 +100,7 @@ def aggregate(results: list["ReplicationResult"]) -> dict:
         cells.append({"cell": ci, "availability": blk["mean"], "ci95": blk["ci95"], "nines": blk["nines"],
                       "episodes": blk["episodes"], "reliability": blk["reliability"]})
     outages = sum(r.outages for r in results)
+    chaos = credit_delays(results)
     return {
         "availability": {"request": req, "time": block_from_replications(a_time, episodes)},
         "downtime_minutes_per_year": {"mean": dm, "ci95": dci},
@@ -92,4 +110,5 @@ def aggregate(results: list["ReplicationResult"]) -> dict:
         "rpo": {"async_exposure_seconds_per_year": sum(r.rpo_exposure for r in results) / years if years else 0.0},
         "engine": {"sim_events_per_replication": float(np.mean([r.sim_events for r in results])),
                    "simulated_years": years},
+        **({"chaos": chaos} if chaos else {}),  # only with a relay/bus chaos entry
     }

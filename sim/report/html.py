@@ -91,6 +91,11 @@ def _figures(run: Run) -> str:
             ("outages (episodes with an effect, all replications)", _fv("outages.count", g("outages.count"))),
             ("outages per year", "-" if live else _fv("outages.per_year", g("outages.per_year"))),
             ("estimator", html.escape(str(g("estimator.method") or "-")))]
+    cd, ck = g("chaos.credit_delay_seconds"), "chaos.credit_delay_seconds"
+    if isinstance(cd, dict):  # relay/bus chaos: credits delayed, no request failed (docs/results-contract.md)
+        n = len(g("chaos.credit_delays") or [])
+        out.append((f"{label_of(ck + '.max')}: max / total over {n} fault{'s' if n != 1 else ''}",
+                    f"{_fv(ck + '.max', cd.get('max'))} / {_fv(ck + '.total', cd.get('total'))}"))
     for k in keys_for("report"):  # capacity and cost rows: the registry's report view and labels
         if g(k) is not None:
             cur = f", {g('cost.currency')}" if k.startswith("cost.") and g("cost.currency") else ""

@@ -1,6 +1,7 @@
 """``report.html`` of a prediction directory (``hivesim predict``): the per-fault table of
-measured vs predicted figures, the per-kind verdict, and each fault's plot embedded; the plots
-themselves (``plot_faults``: one PNG + SVG per fault).
+measured vs predicted figures, the per-kind verdict, what the model still gets wrong (the classes
+off with their reasons, the standing simplifications: ``sim.calibration.limits``) and each
+fault's plot embedded; the plots themselves (``plot_faults``: one PNG + SVG per fault).
 
 Self-contained like a run's report (inline CSS, PNGs as ``data:`` URIs); every interpolated
 text is escaped.
@@ -62,8 +63,46 @@ def render_prediction(pred: dict, table: list[list[str]], plots: list[str]) -> s
             f"<tr><th>request availability</th><td class=n>{html.escape(format_value(AVAILABILITY, a['measured']))}</td>"
             f"<td class=n>{html.escape(format_value(AVAILABILITY, a['predicted']))}</td></tr>"
             f"<tr><th>ok requests/s</th><td class=n>{num(t['measured'])}</td><td class=n>{num(t['predicted'])}</td></tr>"
-            f"</table><h2>Measured and predicted, per fault</h2>{figs}"
+            f"</table>{_limits(pred)}<h2>Measured and predicted, per fault</h2>{figs}"
             "<p class=muted>Definitions: docs/calibration.md.</p></body></html>\n")
+
+
+def _limits(pred: dict) -> str:
+    """What the model still gets wrong: the classes off (``pred["misses"]``) with their figures and
+    reasons, then the standing simplifications (``sim.calibration.limits``), once."""
+    ms = pred.get("misses")
+    if ms is None:  # a prediction.json written before the section existed
+        return ""
+    out = "<h2>What the model still gets wrong</h2>"
+    if not ms:
+        out += "<p class=pass>No model class missed: every class within tolerance on failed requests and recovery.</p>"
+    else:
+        head = "".join(f"<th>{c}</th>" for c in ("class", "faults", "off", "failed meas", "failed pred",
+                                                  "pred p05-p95", "rel err", "recovery meas s", "recovery pred s",
+                                                  "calibration faults", "reason"))
+        body = ""
+        for m in ms:
+            f, r = m["failed_requests"], m["recovery_seconds"]
+            lo, hi = f["predicted_p05_p95"]
+            rel = "n/a" if m["relative_error"] is None else f"{m['relative_error']:+.0%}"
+            cells = [m["class"], str(m["faults"]), ", ".join(m["off"]), str(f["measured"]), f"{f['predicted']:.1f}",
+                     f"{lo:.0f}-{hi:.0f}", rel, f"{r['measured']:.1f}", f"{r['predicted']:.1f}",
+                     "-" if m.get("calibration_faults") is None else str(m["calibration_faults"])]
+            body += ("<tr>" + "".join(f"<td class=n>{html.escape(c)}</td>" if i == 1 or 3 <= i <= 9 else f"<td>{html.escape(c)}</td>"
+                                      for i, c in enumerate(cells))
+                     + f"<td{'' if m['explained'] else ' class=fail'}>{html.escape(m['reason'])}</td></tr>")
+        out += f"<table><tr>{head}</tr>{body}</table>"
+    items = ""
+    for s in pred.get("simplifications") or []:
+        extra = ""
+        if s.get("classes"):
+            extra = f" <span class=muted>Here: {html.escape(', '.join(s['classes']))}.</span>"
+        if s.get("gateway_deadline_seconds") is not None:
+            extra += f" <span class=muted>Gateway deadline: {num(s['gateway_deadline_seconds'])} s.</span>"
+        items += f"<li><b>{html.escape(s['name'])}</b>: {html.escape(s['text'])}{extra}</li>"
+    if items:
+        out += f"<h3>Standing simplifications (every prediction)</h3><ul>{items}</ul>"
+    return out
 
 
 def plot_faults(pred: dict, out_dir) -> list[str]:

@@ -207,6 +207,7 @@ KEYS: tuple[KeySpec, ...] = (
     _k("latency_ms.*", "latency, ms", "ms", "lower", "number"),
     _k("cost.*", "cost", "currency", "lower", "number"),
     _k("faults[*].recovery_seconds", "recovery time", "s", "lower", "duration"),
+    _k("chaos.credit_delay_seconds.*", "credit delay of cross-cell transfers (relay/bus faults)", "s", "lower", "duration"),
     _k("faults[*].failed_requests", "failed requests during the fault", "count", "lower", "int"),
 )
 

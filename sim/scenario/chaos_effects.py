@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["QUORUM_KINDS", "ROUND_TRIPS", "quorum_loss", "quorum_loss_spans", "merge_spans", "after_quorum",
+__all__ = ["QUORUM_KINDS", "CREDIT_DELAY", "ROUND_TRIPS", "quorum_loss", "quorum_loss_spans", "merge_spans", "after_quorum",
            "delayed_failover", "credit_delay_seconds", "latency_delay"]
 
 QUORUM_KINDS = ("crash", "down", "pause")  # etcd faults that stop a member
-ROUND_TRIPS = 1.0  # round trips to the primary a write pays, without a calibration (the floor)
+CREDIT_DELAY = "credit-delay"  # the events.csv effect of a relay/bus fault's rows (summary.json chaos.*)
+# round trips to the primary a write pays a latency fault's latency without a fitted factor (the
+# floor): both simulator engines, and the calibration's replay and fit (sim.calibration.replay, .fit)
+ROUND_TRIPS = 1.0
 
 
 def quorum_loss(entry) -> bool:
