@@ -24,24 +24,30 @@ NOT_EXPLAINED = "not explained yet"
 # model class -> what the model leaves out (evidence: the committed runs in results/baselines/)
 REASONS: dict[str, str] = {
     "kill-patroni": (
-        "The failover after Patroni's leader key expires varies from kill to kill (kinds-a's one kill failed "
-        "72 requests, kinds-b's 38); the model takes one outage fitted on the calibration run's kills and "
-        "leaves that spread out."),
+        "The failover after Patroni's leader key expires varies from kill to kill (kinds-a runs: 72 and 50 "
+        "failed requests, kinds-b runs: 38 and 36); the model takes one outage fitted on the calibration "
+        "run's kill and leaves that spread out."),
     "crash@etcd-quorum": (
-        "The stall of an etcd quorum loss is not its hold plus a constant (measured stalls of every cell: "
-        "6 s loss 3.44 s, 8 s loss 7.68 s, 10 s loss 7.85 s); the model stalls every cell for the hold plus "
-        "one fitted extra. What sets the stall is not established."),
+        "With Patroni's failsafe mode (the live bank's default since 20261203T07) a quorum loss failed "
+        "nothing in every recorded run; without it, the stall of every cell was not the hold plus a constant "
+        "(6 s loss 3.44 s, 8 s loss 7.68 s, 10 s loss 7.85 s) and what set it was not established."),
     "down@idc": (
         "One class for every IDC loss whatever the IDC held: the model stalls each cell named in the "
         "injector's record for one fitted length, while the live loss differs with what went down (kinds-a's "
-        "IDC held both app servers and a primary, kinds-b's only standbys and an etcd member)."),
+        "IDC held both app servers and a primary: 217-241 failed; kinds-b's only standbys and an etcd member: "
+        "every cell failed writes for ~10 s, 133-177 failed)."),
+    "crash@app": (
+        "The app server's restart (the supervisor's restart_delay plus Python's start-up) grows with the "
+        "machine's load (kinds-a: 0.53 s recovery, 19 failed; kinds-b recorded at load ~10: 1.91 s, 30 failed); "
+        "the model keeps the calibration run's fitted outage."),
     "pause@bus": (
-        "The model lets no request fail while the relay is paused (cross-cell credits wait, nothing else "
-        "stops); live, a paused relay failed 43 requests in kinds-b and none in kinds-a. The cause is not "
-        "established."),
+        "A relay frozen inside its credit transaction holds the destination rows it locked until "
+        "live.relay_idle_in_transaction_timeout (0.5 s) ends its session; runs recorded before that setting "
+        "held them the whole pause (kinds-b 20261203T051640Z: 43 failed in 10 s). The model lets nothing fail."),
     "pause@gns": (
-        "The model holds every request to a paused gateway and serves it when the gateway thaws, so none "
-        "fails; live, a few fail. The cause is not established."),
+        "Requests in flight when the gateway froze fail when it thaws (their deadline ran out meanwhile); "
+        "how many are in flight follows the run's latency (Little's law), and the model's latency is the "
+        "calibration run's (kinds-a, p50 ~15 ms: 2 failed; kinds-b recorded under load, p50 ~46-100 ms: 11-13)."),
     "latency": (
         "The model adds the fault's latency times one fitted round-trip factor to each request and leaves "
         "the injected jitter out; the fitted factor can sit at the fit's bound (64 round trips on kinds-a), "
