@@ -83,4 +83,4 @@ def test_bad_closed_loop_settings_are_one_line_errors(tmp_path, cli, change, whe
     r = cli("validate", p)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"bad.yaml:" in lines[0] and f": {where}: {message}" in lines[0], r.stderr
+    assert len(lines) == 1 and "bad.yaml:" in lines[0] and f": {where}: {message}" in lines[0], r.stderr
