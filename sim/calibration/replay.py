@@ -1,27 +1,26 @@
-"""The closed-loop replay of a live run's Locust users against a model gateway and bank.
+"""The closed-loop replay of a live run's Locust users: what of it is calibration's.
 
 Locust's users are a *closed* loop: each of ``live.load.users`` users paces at ``rate / users``
-and waits for its answer, so during an outage the offered load collapses (every user ends up
-blocked on the broken cell); an open-loop model over-predicts failures there. ``_ClosedLoop``
-runs the users explicitly: reads, same-cell and cross-cell transfers in the scenario's mix, with
-the client's retry / status-lookup rules (loadtests/load/locustfile.py), and the gateway answers each
-attempt from the cell's state (details in the class's docstring and docs/calibration.md).
+and waits for its answer, so during an outage the offered load collapses; an open-loop model
+over-predicts failures there. The loop itself (users, the client's retry / status-lookup rules,
+the gateway's deadline, the fault effects) is ``sim.request.closed``; this module fills it from
+a live run and a calibration:
 
-Load and retry settings come from the replayed run's own scenario (``live.load``,
-``live.gateway_deadline``, ``live.retry``: what that run's bank and clients did); service times
-and outages from a calibration. Seeds: ``replay_seed`` (prediction) and ``outage_rng``.
+* ``ReplayModel.for_run``: load and retry settings from the replayed run's own scenario
+  (``live.load``, ``live.gateway_deadline``, ``live.retry``: what that run's bank and clients
+  did), service times from a calibration, and the live bank's constants below;
+* ``outages_of``: the recorded faults as the loop's faults (``sim.calibration.effects``);
+* the seeds: ``replay_seed`` (prediction), ``outage_rng``, and ``replay(model, faults, seed)``.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
-import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from sim.calibration.effects import fault_effect, run_constants
+from sim.request.closed import ClosedFaults, ClosedLoopSpec, closed_rows, loop_rng
 from sim.results.reader import Run
 from sim.errors import HivesimError
 from sim.scenario.chaos_effects import ROUND_TRIPS
@@ -54,24 +53,14 @@ def outage_rng(seed: int) -> np.random.Generator:
 
 
 @dataclass
-class ReplayModel:
-    """Parameters of the replay: load and retry settings (from the replayed run's scenario) and
-    service times (from a calibration, made on another run or, ``--service run``, on this one)."""
+class ReplayModel(ClosedLoopSpec):
+    """The closed loop's settings for a replay: load and retry settings (from the replayed run's
+    scenario: what that run's bank and clients did) and service times (from a calibration, made
+    on another run or, ``--service run``, on this one); the live bank's constants above."""
 
-    users: int
-    rate_per_user: float
-    mix: tuple[float, float, float]     # reads, intra-cell, cross-cell
-    cells: int
-    accounts: int
-    duration: float
-    deadline: float                     # the gateway's retry deadline (s): live.gateway_deadline
-    op_deadline: float                  # the client's deadline for one transfer (s): live.retry.client_deadline
-    service: dict                       # kind -> (median s, lognormal sigma) of an answered request
-    gateway_poll: float                 # the gateway's longest backoff between retries (s): live.retry.gateway_max_backoff
-    client_backoff: float               # the client's first backoff after a 503 (s), doubling ...: live.retry.client_backoff
-    client_max_backoff: float           # ... up to this (s): live.retry.client_max_backoff
-    processor_sharing: bool = True      # latency scales with the users being served (saturated bank)
-    outage_jitter: float = 0.0          # each outage lasts its kind's time + U(0, this) s (Patroni's loop_wait)
+    min_service: float = MIN_SERVICE
+    in_db_seconds: float = IN_DB_SECONDS
+    error_seconds: float = ERROR_SECONDS
 
     @classmethod
     def for_run(cls, run: Run, calibration: dict) -> "ReplayModel":
@@ -96,160 +85,11 @@ class ReplayModel:
                 "client_deadline": self.op_deadline, "gateway_max_backoff": self.gateway_poll,
                 "client_backoff": self.client_backoff, "client_max_backoff": self.client_max_backoff,
                 "outage_jitter": self.outage_jitter, "processor_sharing": self.processor_sharing,
-                "min_service_seconds": MIN_SERVICE, "in_db_seconds": IN_DB_SECONDS}
+                "min_service_seconds": self.min_service, "in_db_seconds": self.in_db_seconds}
 
 
-class _ClosedLoop:
-    """Locust's users against the gateway, one operation at a time per user (see module doc).
-
-    The bank side has no queue here: at the live benchmark's load its latency is a service time
-    drawn from the calibrated distribution (which already holds the queueing of the measured
-    run), and a cell without a usable primary answers nothing until its outage ends. A request
-    meets its database at a uniform moment m inside its latency (the rest is gateway and app
-    queueing on either side); if m is in an outage [a, b), the gateway retries inside its
-    deadline: the request is answered at b (+ the gateway's poll) + the rest of its latency if
-    b - m <= deadline, else it fails at m + deadline + the rest of its latency (504 if a write
-    was inside its commit when the primary died, 503 otherwise).
-    """
-
-    def __init__(self, m: ReplayModel, outages, rng: random.Random):
-        faults = outages if isinstance(outages, ReplayFaults) else ReplayFaults(dict(outages))
-        outages = faults.outages
-        self.m, self.out, self.rng = m, outages, rng  # scalar draws: random.Random is ~10x numpy's
-        self.errors, self.holds, self.slows = faults.errors, faults.holds, faults.slows
-        self.known: set[int] = set()  # accounts the gateway has seen to exist (cross-cell check)
-        self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
-        p = np.asarray(m.mix, dtype=float)
-        self.p = p / p.sum()
-        self.blocked: dict[int, float] = {}  # user -> waiting on a dead cell until then (only while > now)
-        if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
-            self.out = {c: [(a, b + rng.random() * m.outage_jitter) for a, b in w] for c, w in outages.items()}
-        self.now, self.user = 0.0, None
-
-    def _svc(self, kind: str) -> float:
-        med, sig = self.m.service[kind]
-        # the measured bank is saturated (its latency is mostly queueing for 2 shared cores), so
-        # it is processor sharing: latency scales with the users actually being served. Users
-        # waiting on a dead cell load nothing, and the healthy cell gets fast during an outage.
-        busy = self.m.users
-        if self.m.processor_sharing and self.blocked:
-            self.blocked = {u: x for u, x in self.blocked.items() if x > self.now}
-            busy -= len(self.blocked)
-        return max(med * busy / self.m.users, MIN_SERVICE) * math.exp(sig * self.rng.gauss(0.0, 1.0))
-
-    def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
-        """-> (answer time, ok, status, budget left) of a request sent at t with ``budget`` seconds
-        of the gateway's deadline left."""
-        for a, b in self.holds:  # a paused gateway: the kernel queues the connection until it thaws
-            if a <= t < b:
-                t = b
-        for cells, a, b in self.errors:  # refused or answered with an error at once: no gateway retry
-            if a <= t < b and (cells is None or cell in cells):
-                return t + ERROR_SECONDS, False, 504, 0.0
-        slowed = False
-        for cells, a, b, extra in self.slows:
-            if a <= t < b and (cells is None or cell in cells):
-                svc += extra
-                slowed = True
-        if slowed and svc > budget:  # the app stops at the gateway's deadline (x-hivesim-deadline)
-            return t + budget, False, 504 if write else 503, 0.0
-        for a, b in self.holds:  # in flight when the gateway froze: its deadline timer ran out
-            if t < a < t + svc and b > t + budget:  # meanwhile, and fires first when it thaws
-                return b, False, 504 if write else 503, 0.0
-        pre = self.rng.random() * svc
-        m = t + pre  # the moment it reaches the database: queues before and after it
-        gp = self.m.gateway_poll
-        for a, b in self.out.get(cell, ()):
-            if a <= m < b:
-                ready = b + (self.rng.random() * gp if b - m > gp else 0.0)
-                if ready - m <= budget:
-                    self._block(ready)
-                    return ready + svc - pre, True, 200, budget - (ready - m)
-                self._block(m + budget)
-                # in the database when it died: the commit's fate is unknown (504), else 503.
-                # (A frozen primary is the same: the app cuts a hung statement at the deadline,
-                # and only a write already inside its COMMIT is unknown; live runs show few lookups.)
-                status = 504 if write and m - a < IN_DB_SECONDS else 503
-                return m + budget + svc - pre, False, status, 0.0
-        return t + svc, True, 200, budget
-
-    def _block(self, until: float) -> None:
-        if self.user is not None and until > self.blocked.get(self.user, 0.0):
-            self.blocked[self.user] = until
-
-    def _cell(self) -> int:
-        return int(self.rng.random() * self.m.cells)
-
-    def _transfer(self, t: float, cross: bool) -> float:
-        m = self.m
-        kind = "cross" if cross else "intra"
-        src = self._cell()
-        dst = (src + 1 + int(self.rng.random() * (m.cells - 1))) % m.cells if cross and m.cells > 1 else src
-        dst_acct = int(self.rng.random() * max(m.accounts, 1))
-        stop = t + m.op_deadline
-        backoff = m.client_backoff
-        while True:
-            at, ok, status, left = t, True, 200, m.deadline
-            if cross and dst_acct not in self.known:  # the gateway checks the destination first
-                # its time is inside the measured latency of a cross-cell transfer already: it only
-                # matters when the destination cell is down
-                at, ok, status, left = self._attempt(t, dst, 0.0, left, False)
-                if ok:
-                    self.known.add(dst_acct)
-                else:
-                    status = 503
-            if ok:
-                at, ok, status, _ = self._attempt(at, src, self._svc(kind), left, True)
-            self.rows.append((t, at - t, kind, ok, (src, dst)))
-            t = at
-            if ok:
-                return t
-            if status == 504:  # unknown: the client looks the key up at the source cell (not a row:
-                # lookups are not user requests in the live figures); absent -> retry the same key
-                t = self._attempt(t, src, self._svc("read"), m.deadline, False)[0]
-            if t + backoff >= stop:
-                return t
-            t += backoff * (0.5 + self.rng.random())
-            backoff = min(m.client_max_backoff, backoff * 2)
-
-    def run(self, start: float = 0.0, end: float | None = None) -> list[tuple]:
-        m = self.m
-        stop = m.duration if end is None else min(end, m.duration)
-        pace = 1.0 / m.rate_per_user
-        heap = [(start, u) for u in range(m.users)]  # Locust starts every user at once (spawn rate 0)
-        heapq.heapify(heap)
-        while heap:
-            t, u = heapq.heappop(heap)
-            if t >= stop:
-                continue
-            self.now, self.user = t, u
-            r = self.rng.random()
-            if r < self.p[0]:
-                cell = self._cell()
-                end, ok, _, _ = self._attempt(t, cell, self._svc("read"), m.deadline, False)
-                self.rows.append((t, end - t, "read", ok, (cell,)))
-            else:
-                end = self._transfer(t, r >= self.p[0] + self.p[1])
-            heapq.heappush(heap, (max(t + pace, end), u))
-        self.rows.sort()
-        return self.rows
-
-
-@dataclass
-class ReplayFaults:
-    """The replay's faults: per cell its outages (start, end); error windows (cells or None,
-    start, end); gateway holds (start, end); slow windows (cells or None, start, end, added s)."""
-
-    outages: dict[int, list[tuple[float, float]]]
-    errors: list = field(default_factory=list)
-    holds: list = field(default_factory=list)
-    slows: list = field(default_factory=list)
-
-    def __getitem__(self, cell):  # read like the per-cell outage mapping it extends
-        return self.outages[cell]
-
-    def get(self, cell, default=None):
-        return self.outages.get(cell, default)
+# the live bank's faults as the closed loop takes them (the name callers know)
+ReplayFaults = ClosedFaults
 
 
 def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
@@ -296,14 +136,14 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
     return out
 
 
+
+
 def replay(model: ReplayModel, outages, seed: int, span: tuple[float, float] | None = None) -> list[tuple]:
-    """One closed-loop replay: the per-request rows (start s, latency s, kind, ok, cells touched).
+    """One closed-loop replay (``sim.request.closed``): the per-request rows (start s, latency s,
+    kind, ok, cells touched).
 
-    Its one stream: ``random.Random`` seeded from ``SeedSequence(seed)`` (scalar draws:
-    ``random.Random`` is ~10x faster than numpy's per draw). ``span`` (start, end): replay only
-    that stretch of the run, every user starting at its start (the fit of a run with many faults
-    replays each class's windows alone, ``sim.calibration.fit``)."""
-    ss = np.random.SeedSequence(seed)
-    loop = _ClosedLoop(model, outages, random.Random(int(ss.generate_state(2, np.uint64)[0])))
-    return loop.run() if span is None else loop.run(*span)
-
+    Its one stream: ``sim.request.closed.loop_rng(seed)`` (a ``random.Random`` seeded from
+    ``SeedSequence(seed)``). ``span`` (start, end): replay only that stretch of the run, every
+    user starting at its start (the fit of a run with many faults replays each class's windows
+    alone, ``sim.calibration.fit``)."""
+    return closed_rows(model, outages, loop_rng(seed), span)

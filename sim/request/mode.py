@@ -2,7 +2,9 @@
 
 Each cell's bounded window(s) around the ``chaos:`` faults (the whole horizon when it is short)
 run through the vectorised request engine (``sim.request.engine``) with open Poisson arrivals
-from the day profile; faults become the engine's fault windows by the one rule of
+from the day profile, or, with ``workload.arrivals: closed``, through the closed loop of
+``workload.users`` users over all cells (``sim.request.closed``, mapped by
+``sim.request.scenario.closed_spec``); faults become fault windows by the one rule of
 ``sim.request.faults``. The fluid engine must agree with this mode when retries are off
 (tests/test_request_vs_fluid_agreement.py).
 
@@ -21,14 +23,15 @@ import numpy as np
 from sim.engine import ReplicationResult
 from sim.errors import HivesimError
 from sim.metrics import aggregate
+from sim.request.closed import closed_results
 from sim.request.engine import simulate_window
 from sim.request.faults import credit_delay_events, unmodelled_chaos
-from sim.request.scenario import REQUEST_DEFAULTS, from_scenario
+from sim.request.scenario import REQUEST_DEFAULTS, closed_spec, from_scenario
 from sim.request.spec import OK, RetryPolicy
 from sim.results.schema import run_block, summary_header
 
 __all__ = ["MAX_REQUESTS", "WINDOW_MARGIN", "MAX_WHOLE_HORIZON", "EVENT_LANES", "window_specs", "window_requests",
-           "request_windows", "settings", "simulate_request_mode"]
+           "request_windows", "settings", "closed_settings", "simulate_request_mode"]
 
 MAX_REQUESTS = 20_000_000   # a window larger than this (over all lanes) is refused: ~60 B of memory per request
 WINDOW_MARGIN = 60.0        # s simulated before each fault and after its failover
@@ -84,9 +87,20 @@ def settings() -> dict:
             "max_whole_horizon_seconds": MAX_WHOLE_HORIZON, "event_lanes": EVENT_LANES}
 
 
+def closed_settings(sc, specs) -> dict:
+    """The closed loop's settings (``workload.arrivals: closed``) for the first window, echoed in
+    summary.json ``request_mode.closed_loop`` (the rate per user is that window's)."""
+    loop = closed_spec(sc, specs)[0]
+    return {"users": loop.users, "rate_per_user": loop.rate_per_user, "service_median_seconds": loop.service["read"][0],
+            "service_sigma": loop.service["read"][1], "gateway_deadline": loop.deadline,
+            "client_deadline": loop.op_deadline, "gateway_max_backoff": loop.gateway_poll,
+            "client_backoff": loop.client_backoff, "client_max_backoff": loop.client_max_backoff,
+            "reads_in_outage": loop.reads_in_outage, "processor_sharing": loop.processor_sharing}
+
+
 def simulate_request_mode(sc, workers: int | None = None, progress: bool = False,
                           replications: int | None = None):
-    """``simulation.mode: request``: every cell's windows, request by request (open arrivals).
+    """``simulation.mode: request``: every cell's windows, request by request (open or closed arrivals).
 
     Returns ``(summary, results)`` like ``sim.runner.simulate_full``: one
     ``sim.engine.ReplicationResult`` per replication (lane), so the runner writes the same files
@@ -95,6 +109,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
     ``workers`` is accepted for the runner's signature; lanes are vectorised in one process.
     """
     t_wall = time.perf_counter()
+    closed = sc.workload.arrivals == "closed"
     R = replications or sc.simulation.replications
     windows = request_windows(sc)
     ss = np.random.SeedSequence(sc.simulation.seed)  # one child per (window, cell), in order
@@ -116,8 +131,12 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
                                f"{R} replications (limit {MAX_REQUESTS:.0e}); lower simulation.replications "
                                f"or the horizon")
         w = int(math.ceil(t1 - t0))
-        for ci, spec in enumerate(specs):
-            res = simulate_window(spec, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), R)
+        if closed:  # one loop over all cells (its users pick a cell per operation), split per cell
+            loop, faults = closed_spec(sc, specs)
+            per_cell = closed_results(loop, faults, ss.spawn(1)[0], R, specs)
+        else:  # lazily: each cell's child seed is spawned in the order it always was
+            per_cell = (simulate_window(spec, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), R) for spec in specs)
+        for ci, (spec, res) in enumerate(zip(specs, per_cell)):
             m = res.measured
             bad = m & (res.outcome != OK)
             sec = np.clip(np.floor(res.arrival).astype(np.int64), 0, w - 1) + base
@@ -157,9 +176,11 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
         "windows": [list(w) for w in windows], "outcomes": counts,
         "retry_amplification": counts["attempts"] / max(counts["requests"], 1),
         "unmodelled_chaos": unmodelled_chaos(sc),
-        "settings": settings(),
+        "settings": settings(), "arrivals": sc.workload.arrivals,
         "note": "availability over the simulated windows (around the faults), not a year; "
                 "cross-cell transfers count against their source cell only"}
+    if closed:
+        summary["request_mode"]["closed_loop"] = closed_settings(sc, window_specs(sc, windows[0]))
     summary["estimator"] = {"method": "naive", "replications": R}
     summary["run"] = run_block(sc, replications=R, workers=1, wall_seconds=time.perf_counter() - t_wall)
     summary["scenario"] = sc.model_dump(mode="json")

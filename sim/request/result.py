@@ -21,7 +21,7 @@ __all__ = ["RequestResult"]
 class RequestResult:
     spec: RequestSpec
     replications: int
-    method: str                 # "vector" or "events"
+    method: str                 # "vector" or "events" (open arrivals), "closed" (sim.request.closed)
     lane: np.ndarray            # int32, replication index of each request
     arrival: np.ndarray         # s from the window start
     finish: np.ndarray          # s: when the client got its answer or gave up

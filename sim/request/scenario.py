@@ -11,6 +11,9 @@ A deliberately small mapping (the numbers it needs that the scenario does not ho
 * database tier: ``db_pool`` connection slots, ``db_pool / db.capacity_tps`` seconds each;
 * faults: ``sim.request.faults.fault_windows`` (the one chaos -> fault-window rule), with the
   scenario's ``calibration:`` outages when it carries them.
+
+``closed_spec`` maps the same specs onto the closed loop of ``workload.arrivals: closed``
+(``sim.request.closed``); what that mapping approximates is in its docstring.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ import numpy as np
 
 from sim.errors import HivesimError
 from sim.profile import DayProfile
+from sim.request.closed import ClosedFaults, ClosedLoopSpec
 from sim.request.faults import fault_windows
 from sim.request.spec import RequestSpec, RetryPolicy, Tier
+from sim.scenario.live import Live
 
-__all__ = ["from_scenario", "day_profile", "RequestDefaults", "REQUEST_DEFAULTS", "gateway_retry"]
+__all__ = ["from_scenario", "closed_spec", "day_profile", "RequestDefaults", "REQUEST_DEFAULTS", "gateway_retry"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,9 @@ class RequestDefaults:
     retry_jitter: str = "full"
     retry_deadline_margin: float = 5.0  # the gateway's deadline is failover.total + this (s)
     retry_attempt_timeout: float = 5.0  # the gateway abandons (and retries) an attempt after this (s)
+    # workload.arrivals: closed (sim.request.closed; the live bank's figures, sim.calibration.replay):
+    closed_in_db_seconds: float = 0.05  # a write this close after an outage began was inside its commit
+    closed_error_seconds: float = 0.002  # the latency of a refused request (an error window)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -103,3 +111,67 @@ def from_scenario(scenario, window: tuple[float, float] = (0.0, 300.0), cells=1,
                         timeout=timeout, retry=retry,
                         faults=tuple(fault_windows(scenario, c, t0, t1, calibration)),
                         write_fraction=writes) for c in idx]
+
+
+def _service(tiers) -> tuple[float, float]:
+    """(median s, sigma) of the lognormal with the mean and variance of one pass through
+    ``tiers`` without queueing: the sum of their independent service times."""
+    mean = sum(t.service_mean for t in tiers)
+    cv = {"exponential": lambda t: 1.0, "fixed": lambda t: 0.0, "lognormal": lambda t: t.cv}
+    var = sum((cv[t.distribution](t) * t.service_mean) ** 2 for t in tiers)
+    s2 = math.log1p(var / (mean * mean))
+    return mean / math.exp(s2 / 2), math.sqrt(s2)
+
+
+def closed_spec(scenario, specs: list[RequestSpec],
+                d: RequestDefaults = REQUEST_DEFAULTS) -> tuple[ClosedLoopSpec, ClosedFaults]:
+    """The closed loop (``workload.arrivals: closed``) of one request-mode window, over all the
+    bank's cells: ``specs`` are the window's open-loop specs of every cell, in cell order
+    (``from_scenario``), whose rate, tiers, gateway and fault windows it takes.
+
+    Exact: ``workload.users`` users, each pacing at ``users / rate`` and waiting for its answer;
+    the mix; the gateway's retry deadline (``retry.deadline``) and longest backoff; the fault
+    windows' times per cell; reads through an outage as ``db.reads_during_failover`` says.
+    The users' own retry rule is the live benchmark's client's (``live.retry.client_*``, its
+    deadline per transfer ``client_deadline_for`` the gateway's deadline).
+
+    Approximated (the closed loop's bank has no queue, ``sim.request.closed``):
+
+    * the tiers: each request's latency is a lognormal with the mean and variance of the sum
+      of the tiers' service times (cell 0's tiers for every cell). Exact in distribution's
+      first two moments when at most ``servers`` requests are ever at a tier, which holds
+      when ``users`` <= the smallest tier's servers (nothing queues); with more users the
+      loop under-states latency (no queueing wait), and throughput above the tiers' capacity;
+    * the rate: constant, the window's mean (the open loop follows the day profile per second);
+    * cells: each operation picks a cell uniformly (``mapping: hash``; range weights ignored);
+    * faults: a ``reject`` or ``stall`` window is an outage of the cell (the gateway retries
+      until it ends or its deadline passes, as for a failover; the open loop's stall holds a
+      server and its ``attempt_timeout`` retries are not modelled); a ``slow`` window adds its
+      delay to every request of the cell (the open loop: to writes only);
+    * outcomes: each client attempt is a request (as the live benchmark counts them); a failed
+      one is ``failed``, never ``unknown`` or ``timeout``.
+    """
+    wl = scenario.workload
+    n = len(specs)
+    spec = specs[0]
+    rate = sum(float(np.mean(s.rate)) for s in specs)  # requests/s over the bank, the window's mean
+    users = int(wl.users)
+    retry = (scenario.live or Live()).retry
+    med, sig = _service(spec.tiers)
+    mix = wl.mix
+    loop = ClosedLoopSpec(
+        users=users, rate_per_user=rate / users, mix=(mix.reads, mix.intra_cell, mix.cross_cell), cells=n,
+        accounts=int(wl.accounts), duration=spec.horizon, deadline=spec.retry.deadline,
+        op_deadline=retry.client_deadline_for(spec.retry.deadline), service={k: (med, sig) for k in ("read", "intra", "cross")},
+        gateway_poll=spec.retry.max_backoff, client_backoff=float(retry.client_backoff),
+        client_max_backoff=float(retry.client_max_backoff), min_service=0.0,
+        in_db_seconds=d.closed_in_db_seconds, error_seconds=d.closed_error_seconds, processor_sharing=False,
+        reads_in_outage=not scenario.topology.cells.template.db.reads_during_failover)
+    faults = ClosedFaults({})
+    for c, s in enumerate(specs):
+        for w in s.faults:
+            if w.kind == "slow":
+                faults.slows.append(((c,), w.start, w.end, w.delay))
+            else:
+                faults.outages.setdefault(c, []).append((w.start, w.end))
+    return loop, faults

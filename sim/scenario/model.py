@@ -248,12 +248,27 @@ class Workload(Strict):
     mapping: Literal["hash", "range"] = Field("hash", description="how accounts map to cells: hash = equal shares, range = by cell weight")
     paths: dict[str, list[Step] | UserType] | None = Field(
         None, description="services each transaction type calls (sim/scenario/services.py); null = every service once")
+    arrivals: Literal["open", "closed"] = Field(
+        "open", description="simulation.mode request: open = Poisson arrivals at the offered load; closed = `users` "
+                            "users, each starting an operation every users / transactions_per_day s or when its "
+                            "last one is answered (so load collapses in an outage: sim/request/closed.py)")
+    users: PosInt | None = Field(None, le=100_000, description="arrivals closed: concurrent users over the bank "
+                                                                "(as live.load.users)")
 
     @field_validator("paths")
     @classmethod
     def _paths(cls, v):
         check_paths(v)
         return v
+
+    @model_validator(mode="after")
+    def _users(self):
+        if self.arrivals == "closed" and self.users is None:
+            raise ValueError("users: expected an integer >= 1 (the concurrent users) with arrivals: closed, got none")
+        if self.arrivals == "open" and self.users is not None:
+            raise ValueError(f"users: expected none with arrivals: open (Poisson arrivals have no users; "
+                             f"write arrivals: closed), got {self.users}")
+        return self
 
 
 # --------------------------------------------------------------------------- failures
@@ -373,6 +388,9 @@ class Scenario(Strict):
         for i, c in enumerate(self.chaos):
             if c.at >= self.simulation.horizon and self.simulation.mode == "fluid":
                 raise ValueError(f"chaos[{i}].at: {c.at:g}s is beyond the horizon ({self.simulation.horizon:g}s)")
+        if self.workload.arrivals == "closed" and self.simulation.mode != "request":
+            raise ValueError(f"workload.arrivals: closed arrivals are simulated by simulation.mode: request only; "
+                             f"expected open, got closed (with mode {self.simulation.mode})")
         topo = self.topology
         specs = topo.cells.specs() if topo.cells.overrides else [topo.cells.template]
         if any(s.services for s in specs) and (self.simulation.mode == "request" or self.simulation.estimator == "importance"):
