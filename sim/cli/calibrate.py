@@ -1,10 +1,12 @@
-"""``hivesim calibrate LIVE_RUN_DIR [--out FILE] [--extends PATH]``: simulator parameters from a live run.
+"""``hivesim calibrate LIVE_RUN_DIR [LIVE_RUN_DIR ...] [--out FILE] [--extends PATH]``: simulator parameters from live runs.
 
 Reads only the run directory's files (summary.json, timeseries.csv, the effective scenario) and
 writes a calibration YAML (``sim.calibration``): the outage time per fault kind (fitted with the
 closed-loop replay), the service-time distribution per transaction type, capacity and service
 demand, the gateway's retry behaviour, and the fluid engine's ``failover`` figures. A scenario
 uses it with ``extends:`` (see docs/calibration.md); ``hivesim predict --calibration`` reads it.
+Several runs of one design are pooled (sim.calibration.pool): each fault kind's figure becomes
+the distribution of what the runs showed.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ __all__ = ["register"]
 def register(sub) -> None:
     p = sub.add_parser("calibrate", help="derive simulator parameters from a live run",
                        description=plain(__doc__.split("\n\n")[1]))
-    p.add_argument("run_dir", metavar="LIVE_RUN_DIR", help="a results directory of hivesim live")
-    p.add_argument("--out", help="calibration YAML to write (default: LIVE_RUN_DIR/calibration.yaml)")
+    p.add_argument("run_dirs", metavar="LIVE_RUN_DIR", nargs="+",
+                   help="a results directory of hivesim live; several runs of one design are pooled")
+    p.add_argument("--out", help="calibration YAML to write (default: the first LIVE_RUN_DIR/calibration.yaml)")
     p.add_argument("--extends", metavar="PATH",
                    help="relative path (from the calibration file) of the scenario it refines, written as "
                         "its extends: so a scenario can extend the calibration alone")
@@ -31,7 +34,7 @@ def register(sub) -> None:
 
 def _run(args) -> int:
     from sim.calibration.document import calibration_document, write_calibration
-    from sim.calibration.fit import calibrate
+    from sim.calibration.pool import calibrate_runs
     from sim.errors import HivesimError
 
     if args.seeds < 1:
@@ -39,12 +42,13 @@ def _run(args) -> int:
     if args.extends and os.path.isabs(args.extends):
         raise HivesimError(f"--extends: expected a relative path (extends: must stay inside the scenario tree), "
                            f"got {args.extends!r}")
-    out = args.out or os.path.join(args.run_dir, "calibration.yaml")
+    out = args.out or os.path.join(args.run_dirs[0], "calibration.yaml")
     from sim.results.writer import check_output
     check_output(out, "file")  # checked before the (slow) fit
-    cal = calibrate(args.run_dir, seeds=range(args.seeds))
+    cal = calibrate_runs(args.run_dirs, seeds=range(args.seeds))
     src = cal["source"]
-    header = (f"# hivesim calibration from live run {src['run_id']} (scenario {src['scenario']}).\n"
+    runs = ", ".join(s["run_id"] for s in cal.get("sources", [src]))
+    header = (f"# hivesim calibration from live run{'s' if 'sources' in cal else ''} {runs} (scenario {src['scenario']}).\n"
               "# Use: a scenario `extends:` this file (docs/calibration.md), or\n"
               "#      hivesim predict OTHER_LIVE_RUN --calibration THIS_FILE\n")
     path = write_calibration(out, calibration_document(cal, args.extends), header)
