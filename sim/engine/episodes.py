@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from operator import itemgetter
+
+import numpy as np
+
 __all__ = ["EpisodeLog", "DETAIL_REPLICATIONS"]
+
+_ORDER = itemgetter(1, 4)  # by start, then target (itemgetter: the same tuples, no Python call)
 
 DETAIL_REPLICATIONS = 10  # raw fault episodes (also those without effect) kept for these
 
@@ -24,6 +30,16 @@ class EpisodeLog:
             e = end - self.warmup
             self.events.append((self.index, s, e, e - s, target, cause, effect, fraction))
 
+    def record_many(self, starts, ends, targets, causes):
+        """Raw episodes without effect (detail replications only), from arrays of spans."""
+        w = self.warmup
+        keep = ends > w
+        s = np.maximum(starts[keep], w) - w
+        e = ends[keep] - w
+        idx = np.flatnonzero(keep).tolist()
+        self.events.extend((self.index, a, b, b - a, targets[i], causes[i], "none", 0.0)
+                           for a, b, i in zip(s.tolist(), e.tolist(), idx))
+
     def sorted(self) -> list[tuple]:
-        self.events.sort(key=lambda e: (e[1], e[4]))
+        self.events.sort(key=_ORDER)
         return self.events

@@ -83,6 +83,7 @@ class _Cell:
         pos = {n: k for k, n in enumerate(self.names)}
         self.needs = [sp.spec.needs for sp in cp.services]
         self.up = [len(sp.nodes) for sp in cp.services]
+        self.nodes = [list(sp.nodes) for sp in cp.services]   # server indices of each service's nodes
         self.fallback = [pos.get(sp.spec.fallback) for sp in cp.services]
         self.own: list[_OwnDb | None] = [None] * len(self.names)
         # per kind: [(q_t, service positions on t's path)] with q_t the share within the kind
@@ -140,7 +141,8 @@ class ServiceStates:
         d = cell.down
         return (_both(w, d["intra_cell"]), _both(r, d["reads"]), _both(w, d["cross_cell"]), w)
 
-    def _changed(self, ci: int, cause: str):
+    def changed(self, ci: int, cause: str):
+        """A service of cell ``ci`` may have changed what it serves: refresh its paths."""
         cell = self.cells[ci]
         before = dict(cell.down)
         cell.refresh()
@@ -152,7 +154,9 @@ class ServiceStates:
         """``ReplicaSets`` reports a service's own set: it fails w of writes, r of reads."""
         if (own.w, own.r) != (w, r):
             own.w, own.r = w, r
-            self._changed(own.index, cause)
+            self.changed(own.index, cause)
+
+    update_cell = set_cell  # what ``ReplicaSets.update`` calls: this one compares already
 
     def server(self, s: int, delta: int, cause: str):
         """Server ``s`` (role svc or svcdb) went down (delta -1) or came back (+1)."""
@@ -164,7 +168,7 @@ class ServiceStates:
             was = cell.up[k] >= cell.needs[k]
             cell.up[k] += delta
             if (cell.up[k] >= cell.needs[k]) != was:
-                self._changed(ci, cause)
+                self.changed(ci, cause)
         else:
             own = cell.own[k]
             own.n_up += delta
