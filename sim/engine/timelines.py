@@ -88,5 +88,12 @@ def step_counts(owner: np.ndarray, times: np.ndarray, delta: np.ndarray):
     steps sorted by (owner, time) and the count after each one: ``(order, count)`` with
     ``order`` the permutation applied.
     """
-    order = np.lexsort((times, owner))
+    if len(owner) and owner.max() < 65536:
+        # np.lexsort((times, owner))'s order but for exact ties in time (an instant failure
+        # and repair, probability ~2**-53 a draw: a zero-length span either way), ~4x faster:
+        # a sort by time, then a stable radix sort by owner (16-bit keys)
+        order = np.argsort(times)
+        order = order[np.argsort(owner[order].astype(np.uint16), kind="stable")]
+    else:
+        order = np.lexsort((times, owner))
     return order, np.cumsum(delta[order])

@@ -58,8 +58,11 @@ class _Prep:
         comps = [(s, name, f, r) for s in self.servers for name, f, r in of[s]]
         self.causes = sorted({c for _, c, *_ in comps})
         code = {c: i for i, c in enumerate(self.causes)}
-        self.scopes = [plan.servers[s].scope for s, *_ in comps]
-        self.ids = key_ids([f"{sc_}/{c}" for sc_, (_, c, *_) in zip(self.scopes, comps)])
+        scopes = [plan.servers[s].scope for s, *_ in comps]
+        self.ids = key_ids([f"{sc_}/{c}" for sc_, (_, c, *_) in zip(scopes, comps)])
+        # each component's scope and cause, as object arrays (its raw episodes' columns)
+        self.scope_of = np.array(scopes, dtype=object)
+        self.cause_of = np.array([c for _, c, *_ in comps], dtype=object)
         self.cnode = np.array([node_of[s] for s, *_ in comps], dtype=np.int64)
         self.ccause = np.array([code[c] for _, c, *_ in comps], dtype=np.int64)
         self.mttf = np.array([f.mean for _, _, f, _ in comps])
@@ -113,9 +116,8 @@ class BulkNodes:
         comp, fail, rep = alternating(bank.streams.root, prep.ids, prep.mttf, prep.mttr, self.horizon)
         if bank.episodes.detail:
             done = rep < self.horizon  # as the events would: recorded at the repair
-            scopes, causes, cc = prep.scopes, self.causes, prep.ccause
-            bank.episodes.record_many(fail[done], rep[done], [scopes[i] for i in comp[done].tolist()],
-                                      [causes[i] for i in cc[comp[done]].tolist()])
+            c = comp[done]
+            bank.episodes.record_many(fail[done], rep[done], prep.scope_of[c], prep.cause_of[c])
         self._steps(len(self.servers), prep.node_group, prep.cnode[comp], prep.ccause[comp], fail, rep)
         for g in self.groups:
             self._schedule(g, 0.0)

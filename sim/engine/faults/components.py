@@ -23,7 +23,7 @@ from functools import partial
 
 import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, Event
 
 from sim.distributions import Sampler
 from sim.engine.faults import bulk_nodes
@@ -212,29 +212,23 @@ class _Component(Event):
 
     A SimPy process per component costs a generator resumption, a ``Timeout`` and a
     ``Process._resume`` per failure and repair; here the component is its own event, its step
-    one method call. It is scheduled as the process would schedule its events: an urgent start
-    at creation (the process's ``Initialize``), then each delay after the failure or repair it
-    follows, through ``env.schedule`` (``Timeout``'s call: same time, same event id), so event
-    order and ``sim_events`` are the process's exactly.
+    one method call. Its first failure is drawn at creation (its stream is its own, so when
+    it draws changes no value) and scheduled right away, without the process's start event;
+    then each delay after the failure or repair it follows, through ``env.schedule``
+    (``Timeout``'s call).
     """
 
     def __init__(self, bank, s: int, ttf: Sampler, ttr: Sampler, cause: str):
         # Event.__init__ is not called: this event is never triggered, only scheduled
         self.env = bank.env
-        self.bank, self.s, self.cause, self.ttf, self.ttr = bank, s, cause, ttf, ttr
+        self.s, self.cause = s, cause
         self._ok, self._value = True, None
-        self._fire = [self._start]
-        self.callbacks = self._fire
-        self.env.schedule(self, URGENT)
-
-    def _start(self, _):
-        bank = self.bank
-        self.scope = bank.plan.servers[self.s].scope
-        rng = bank.stream(f"{self.scope}/{self.cause}")
-        self.draw_ttf, self.draw_ttr = drawer(self.ttf, rng), drawer(self.ttr, rng)
+        self.scope = bank.plan.servers[s].scope
+        rng = bank.stream(f"{self.scope}/{cause}")
+        self.draw_ttf, self.draw_ttr = drawer(ttf, rng), drawer(ttr, rng)
         self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
         self._fire = [self._failed]
-        self._next(self.ttf.draw_residual(rng))
+        self._next(ttf.draw_residual(rng))
 
     def _next(self, delay: float):
         self.callbacks = self._fire  # step() took the list; the next step fires it again
