@@ -218,3 +218,22 @@ class BulkNodes:
         if g.serving and not g.hi and g.crit - g.held >= 2:
             return  # never two of its nodes down at once by their own failures: still serving
         self._update(g, cause)
+
+    def hold_many(self, servers: list[int], down: bool, cause: str):
+        """One more holder of each of ``servers`` (``down``) or one fewer: a correlated group.
+
+        ``Replication.server_fail`` / ``server_repair`` for each, in one loop, each service
+        looked at once after all of them.
+        """
+        count, group_of = self.bank.server_down, self.group_of
+        touched = {}
+        step, edge = (1, 1) if down else (-1, 0)
+        for s in servers:
+            count[s] += step
+            if count[s] == edge:
+                g = group_of[s]
+                g.held += step
+                touched[g.ci, g.k] = g
+        for g in touched.values():
+            if not (g.serving and not g.hi and g.crit - g.held >= 2):
+                self._update(g, cause)
