@@ -38,7 +38,7 @@ from sim.queueing import Station, tandem_tail, usl_capacity
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.model import GrayFailures, Scenario
 
-__all__ = ["CapacityModel"]
+__all__ = ["CapacityModel", "excess_many", "table_for"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,26 @@ def _excess(w: np.ndarray, a: tuple, b: tuple) -> IntervalEffect:
                           served_a @ a[2] - served_b @ b[2])
 
 
+def table_for(cm: "CapacityModel", cell: int, capacity_tps: float) -> tuple:
+    """The hourly table (shed, slow, histogram) ``cm.interval_effect`` uses at this capacity now."""
+    key = (cell, *cm._state_for(cell, capacity_tps))  # _table's own key hashes a dataclass: slower
+    tab = cm._table_memo.get(key)
+    return tab if tab is not None else cm._table_memo.setdefault(key, cm._table(*key))
+
+
+def excess_many(cm, cell: int, table: tuple, nominal_table: tuple, t0s, t1s) -> IntervalEffect:
+    """``cm.excess_effect`` summed over the intervals [t0s[i], t1s[i]) given their two tables.
+
+    The effect is linear in the requests offered per hour, so the intervals' hour exposures are
+    summed first and the tables applied once (vectorised: one call for many periods).
+    """
+    def exposure(t):
+        days, rem = np.divmod(np.maximum(np.asarray(t, dtype=float), 0.0), DAY)
+        return days[:, None] * HOUR + np.clip(rem[:, None] - _HOUR_STARTS, 0.0, HOUR)
+    secs = _add(exposure(t1s) - exposure(t0s), axis=0)
+    return _excess(cm.offered_by_hour(cell, 0.0, DAY) / HOUR * secs, table, nominal_table)
+
+
 class CapacityModel:
     """Capacity, demand and per-interval traffic effects of every cell of a scenario.
 
@@ -108,6 +128,7 @@ class CapacityModel:
         self._tables: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._nominal: dict[tuple[float, float], IntervalEffect] = {}
         self._hourly_rate: dict[int, np.ndarray] = {}   # cell -> requests/s in each hour of day
+        self._table_memo: dict[tuple, tuple] = {}       # (cell, n_eff, db_factor) -> _table's answer
 
     # ------------------------------------------------------------------ tiers and capacity
     def _cell_tiers(self, spec) -> tuple[_Tier, _Tier]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import weakref
 
+from sim.capacity.model import excess_many, table_for
 from sim.profile import DAY
 
 __all__ = ["CapacityOverlay"]
@@ -56,6 +57,10 @@ class CapacityOverlay:
         self.server_down = server_down
         self.gray = gray
         self.mean_tps = float(sc.workload.transactions_per_day)
+        # (cell, table, nominal table) -> (table, nominal table, starts, ends) of periods that
+        # shed nothing, accounted at the close; table -> (table, sheds anything)
+        self._deferred: dict[tuple, tuple] = {}
+        self._shed_memo: dict[int, tuple] = {}
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
         # a capacity this close to nominal counts as nominal (precomputed: compared at every event)
         self._nominal_floor = [cap * (1 - 1e-12) for cap in self.nominal_cap]
@@ -123,6 +128,19 @@ class CapacityOverlay:
         if now <= a:
             return
         cm = self.cm
+        if led.ts_step is None:
+            # a period that sheds nothing changes only the horizon's totals (slow requests and
+            # the histogram, linear in the requests offered per hour): kept, summed at the close
+            i = c.index
+            tab, nom = table_for(cm, i, c.cap), table_for(cm, i, self.nominal_cap[i])
+            key = (i, id(tab), id(nom))
+            spans = self._deferred.get(key)
+            if spans is None and not (self._sheds(tab) or self._sheds(nom)):
+                spans = self._deferred[key] = (tab, nom, [], [])
+            if spans is not None:
+                spans[2].append(a)
+                spans[3].append(now)
+                return
         eff = cm.excess_effect(c.index, c.cap, self.nominal_cap[c.index], a, now)
         self.slow_req += eff.slow / self.mean_tps
         self.lat_hist += eff.latency_hist
@@ -134,7 +152,18 @@ class CapacityOverlay:
             c.acc += shed / c.share
             led.add_failed(shed, a, now, "capacity")
 
+    def _sheds(self, table) -> bool:
+        key = id(table)
+        if key not in self._shed_memo:
+            self._shed_memo[key] = (table, bool(table[0].any()))
+        return self._shed_memo[key][1]
+
     def close(self, cells):
         for c in cells:
             if c.cap is not None:
                 self.close_period(c)
+        for (i, _, _), (tab, nom, t0s, t1s) in sorted(self._deferred.items(), key=lambda kv: kv[0][0]):
+            eff = excess_many(self.cm, i, tab, nom, t0s, t1s)
+            self.slow_req += eff.slow / self.mean_tps
+            self.lat_hist += eff.latency_hist
+        self._deferred.clear()

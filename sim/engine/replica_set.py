@@ -70,7 +70,9 @@ class ReplicaSets:
             r = 1.0 - (1.0 - r) * keep
         # most events change no fraction; with services the ledger holds the cell's fractions
         # combined with its services' (ServiceLedger), so it must see every base value
-        if self.always_set or w != c.writes_failed or r != c.reads_failed:
+        if self.always_set:
+            self.ledger.update_cell(c, w, r, cause, self.env.now)
+        elif w != c.writes_failed or r != c.reads_failed:
             self.ledger.set_cell(c, w, r, cause, self.env.now)
         if self.capacity is not None:
             self.capacity.refresh(c)

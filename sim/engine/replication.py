@@ -33,7 +33,7 @@ __all__ = ["Replication", "run_replication"]
 
 # server roles as small integers (compared at every failure and repair); as before, any other
 # role is treated as a bus node
-_DB, _APP, _GNS, _BUS, _SVC = range(5)
+_DB, _APP, _GNS, _BUS, _SVC, _BULK = range(6)
 _ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS, "svc": _SVC, "svcdb": _SVC}
 
 
@@ -73,6 +73,7 @@ class Replication:
         self.shared.streams = self.streams
         self.services = ServiceStates(self) if self.plan.has_services else None
         self.replica_sets.always_set = self.services is not None
+        self.bulk = None
         self.capacity = None
         if sc.capacity is not None:
             if capacity is None:
@@ -100,6 +101,8 @@ class Replication:
             self.replica_sets.app_changed(c, c.app_up == c.app_min - 1, cause)
         elif role == _SVC:
             self.services.server(s, -1, cause)
+        elif role == _BULK:
+            self.bulk.held(s, True, cause)
         elif role == _GNS:
             self.shared.gns_fail(cause)
         else:
@@ -122,10 +125,18 @@ class Replication:
             self.replica_sets.app_changed(c, c.app_up == c.app_min, cause)
         elif role == _SVC:
             self.services.server(s, +1, cause)
+        elif role == _BULK:
+            self.bulk.held(s, False, cause)
         elif role == _GNS:
             self.shared.gns_repair(cause)
         else:
             self.shared.bus_repair(cause)
+
+    def adopt_bulk(self, bulk):
+        """Service nodes drawn in bulk (``faults.bulk_nodes``): their holders go to ``bulk``."""
+        self.bulk = bulk
+        for s in bulk.servers:
+            self._role[s] = _BULK
 
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:

@@ -101,6 +101,15 @@ class ServiceLedger(Ledger):
         c.snap = (self.offered_router_down, self.offered_routed, self.offered_bus_up,
                   self.offered_bus_up_writes_failed)
 
+    def update_cell(self, c, w: float, r: float, cause: str, now: float):
+        """``set_cell`` from the cell's replica set (``ReplicaSets.update``, at nearly every event).
+
+        Its services report their own changes through ``set_cell``, so with the same w and r
+        as last time nothing can have changed.
+        """
+        if w != self.base_w[c.index] or r != self.base_r[c.index]:
+            self.set_cell(c, w, r, cause, now)
+
     def set_cell(self, c, w: float, r: float, cause: str, now: float):
         """Cell ``c``'s front tier and db now fail w of its writes and r of its reads."""
         i = c.index

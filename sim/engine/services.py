@@ -12,6 +12,7 @@ types x path length, a constant of the scenario, and only when a service's state
 
 from __future__ import annotations
 
+import weakref
 from types import SimpleNamespace
 
 from sim.engine.replica_set import ReplicaSets
@@ -83,6 +84,7 @@ class _Cell:
         pos = {n: k for k, n in enumerate(self.names)}
         self.needs = [sp.spec.needs for sp in cp.services]
         self.up = [len(sp.nodes) for sp in cp.services]
+        self.nodes = [list(sp.nodes) for sp in cp.services]   # server indices of each service's nodes
         self.fallback = [pos.get(sp.spec.fallback) for sp in cp.services]
         self.own: list[_OwnDb | None] = [None] * len(self.names)
         # per kind: [(q_t, service positions on t's path)] with q_t the share within the kind
@@ -108,6 +110,22 @@ class _Cell:
             self.down[kind] = sum(q for q, path in types if not all(ok[k] for k in path))
 
 
+# id(plan) -> (plan ref, workload, each cell's transaction types): scenario constants, resolved
+# once per plan rather than once per replication (~half of a replication's set-up)
+_TYPES: dict[int, tuple] = {}
+
+
+def _cell_types(sc, plan) -> dict[int, list]:
+    cached = _TYPES.get(id(plan))
+    if cached is not None and cached[0]() is plan and cached[1] is sc.workload:
+        return cached[2]
+    if len(_TYPES) >= 16:
+        _TYPES.clear()
+    types = {cp.index: transaction_types(sc.workload, cp.spec.services) for cp in plan.cells if cp.services}
+    _TYPES[id(plan)] = (weakref.ref(plan), sc.workload, types)
+    return types
+
+
 class ServiceStates:
     """The services of every cell of one replication, and the ledger's per-path fractions."""
 
@@ -120,10 +138,11 @@ class ServiceStates:
         # server -> (cell, service position, a node rather than a replica of its own set)
         self.slot: dict[int, tuple[int, int, bool]] = {}
         own = []
+        types = _cell_types(bank.sc, plan)
         for cp in plan.cells:
             if not cp.services:
                 continue
-            cell = self.cells[cp.index] = _Cell(cp, transaction_types(bank.sc.workload, cp.spec.services))
+            cell = self.cells[cp.index] = _Cell(cp, types[cp.index])
             for k, sp in enumerate(cp.services):
                 for s in sp.nodes + sp.db:
                     self.slot[s] = (cp.index, k, plan.servers[s].role == "svc")
@@ -140,7 +159,8 @@ class ServiceStates:
         d = cell.down
         return (_both(w, d["intra_cell"]), _both(r, d["reads"]), _both(w, d["cross_cell"]), w)
 
-    def _changed(self, ci: int, cause: str):
+    def changed(self, ci: int, cause: str):
+        """A service of cell ``ci`` may have changed what it serves: refresh its paths."""
         cell = self.cells[ci]
         before = dict(cell.down)
         cell.refresh()
@@ -152,7 +172,9 @@ class ServiceStates:
         """``ReplicaSets`` reports a service's own set: it fails w of writes, r of reads."""
         if (own.w, own.r) != (w, r):
             own.w, own.r = w, r
-            self._changed(own.index, cause)
+            self.changed(own.index, cause)
+
+    update_cell = set_cell  # what ``ReplicaSets.update`` calls: this one compares already
 
     def server(self, s: int, delta: int, cause: str):
         """Server ``s`` (role svc or svcdb) went down (delta -1) or came back (+1)."""
@@ -164,7 +186,7 @@ class ServiceStates:
             was = cell.up[k] >= cell.needs[k]
             cell.up[k] += delta
             if (cell.up[k] >= cell.needs[k]) != was:
-                self._changed(ci, cause)
+                self.changed(ci, cause)
         else:
             own = cell.own[k]
             own.n_up += delta

@@ -9,6 +9,11 @@ DB replicas (``sim.engine.services.TIER``); common cause takes cells' sets only.
 models are the bank's with its cell's, service's and replica's overrides applied
 (``sim.scenario.failure_models.resolve``); ``failures.crews`` adds a pool of repair crews per
 tier (for the bank or per IDC), taken after the set's own crews.
+
+Service nodes (role ``svc``) without crews draw their whole timelines in bulk
+(``sim.engine.timelines``); where a service's nodes only matter through ``needs``,
+``bulk_nodes`` keeps them off SimPy's queue altogether. Every other component draws from its
+keyed ``random.Random`` stream, event by event.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from __future__ import annotations
 import weakref
 from functools import partial
 
+import numpy as np
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.events import NORMAL, Event
 
 from sim.distributions import Sampler
+from sim.engine.faults import bulk_nodes
 from sim.engine.services import TIER
+from sim.engine.timelines import alternating, key_ids
 from sim.model.plan import override_layers
 from sim.scenario.failure_models import resolve
 
@@ -34,15 +42,28 @@ def start(bank) -> None:
         cr = c.spec.db.repair_crews
         if cr != "unlimited":
             crews_for[c.index] = simpy.Resource(env, capacity=cr)
-    for srv, tier, name, ttf, ttr in _entries(sc, plan):
+    entries = _entries(sc, plan)
+    # service nodes that only matter through needs: drawn in bulk (``bulk_nodes``)
+    prep = bulk_nodes.prepare(sc, plan, entries) if bank.services is not None else None
+    bulk = prep.bulk if prep is not None else ()
+    timed = []
+    for pos, (srv, tier, name, ttf, ttr) in enumerate(entries):
+        if srv.index in bulk:
+            continue
         crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
         tier_crew = _tier_crews(bank, srv, tier, crews_for)
         if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
             crews = (crews, tier_crew) if crews is not None else tier_crew
-        if crews is None:  # the common case: no queue for a crew, no process needed
-            _Component(bank, srv.index, ttf, ttr, name)
-        else:
+        if crews is not None:
             env.process(_component(bank, srv.index, ttf, ttr, name, crews))
+        elif srv.role == "svc" and bulk_nodes.exponential(ttf) and bulk_nodes.exponential(ttr):
+            timed.append(pos)  # a service node drawn as the bulk ones are, its service not
+        else:  # no queue for a crew, no process needed
+            _Component(bank, srv.index, ttf, ttr, name)
+    if timed:
+        _start_timed(bank, entries, timed)
+    if bulk:
+        bank.adopt_bulk(bulk_nodes.BulkNodes(bank, prep))
 
 
 # id(plan) -> (plan ref, failures, topology, entries): each server's failure families depend
@@ -132,34 +153,82 @@ def _own_crews(bank, srv, crews_for):
     return crews_for[key]
 
 
+def _start_timed(bank, entries, timed: list[int]) -> None:
+    """Crew-free exponential service nodes outside ``bulk_nodes``: events on bulk-drawn timelines.
+
+    Service nodes draw from ``sim.engine.timelines`` (counter-based, keyed like the streams),
+    whether their service is drawn in bulk or not: the same node fails at the same instants
+    either way (tests/test_bulk_nodes.py compares the two).
+    """
+    chosen = [entries[p] for p in timed]
+    ids = key_ids([f"{srv.scope}/{name}" for srv, _, name, _, _ in chosen])
+    comp, fail, rep = alternating(bank.streams.root, ids, np.array([f.mean for *_, f, _ in chosen]),
+                                  np.array([r.mean for *_, r in chosen]), bank.horizon)
+    order = np.lexsort((fail, comp))
+    bounds = np.searchsorted(comp[order], np.arange(len(timed) + 1)).tolist()
+    fails, reps = fail[order].tolist(), rep[order].tolist()
+    for j, (srv, _, name, _, _) in enumerate(chosen):
+        a, b = bounds[j], bounds[j + 1]
+        if a < b:  # else it does not fail within the horizon
+            _Timed(bank, srv, name, fails[a:b], reps[a:b])
+
+
+class _Timed(Event):
+    """A component whose failure and repair times are already drawn: one event on SimPy's queue.
+
+    Like ``_Component`` (its own event, rescheduled), without a draw per event nor a start
+    event; repairs after the horizon are not scheduled.
+    """
+
+    def __init__(self, bank, srv, cause: str, fails: list[float], reps: list[float]):
+        self.env = bank.env
+        self.s, self.scope, self.cause, self.fails, self.reps, self.k = srv.index, srv.scope, cause, fails, reps, 0
+        self.horizon = bank.horizon
+        self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
+        self._ok, self._value = True, None
+        self.callbacks = [self._failed]
+        self.env.schedule(self, NORMAL, fails[0])
+
+    def _failed(self, _):
+        self.fail(self.s, self.cause)
+        rep = self.reps[self.k]
+        if rep < self.horizon:
+            self.callbacks = [self._repaired]
+            self.env.schedule(self, NORMAL, max(rep - self.env.now, 0.0))
+
+    def _repaired(self, _):
+        self.repair(self.s, self.cause)
+        k = self.k
+        if self.episodes.detail:
+            self.episodes.record(self.fails[k], self.env.now, self.scope, self.cause, "none", 0.0, False)
+        self.k = k = k + 1
+        if k < len(self.fails):
+            self.callbacks = [self._failed]
+            self.env.schedule(self, NORMAL, max(self.fails[k] - self.env.now, 0.0))
+
+
 class _Component(Event):
     """``_component`` without crews, as one event rescheduled on SimPy's queue (no process).
 
     A SimPy process per component costs a generator resumption, a ``Timeout`` and a
     ``Process._resume`` per failure and repair; here the component is its own event, its step
-    one method call. It is scheduled as the process would schedule its events: an urgent start
-    at creation (the process's ``Initialize``), then each delay after the failure or repair it
-    follows, through ``env.schedule`` (``Timeout``'s call: same time, same event id), so event
-    order and ``sim_events`` are the process's exactly.
+    one method call. Its first failure is drawn at creation (its stream is its own, so when
+    it draws changes no value) and scheduled right away, without the process's start event;
+    then each delay after the failure or repair it follows, through ``env.schedule``
+    (``Timeout``'s call).
     """
 
     def __init__(self, bank, s: int, ttf: Sampler, ttr: Sampler, cause: str):
         # Event.__init__ is not called: this event is never triggered, only scheduled
         self.env = bank.env
-        self.bank, self.s, self.cause, self.ttf, self.ttr = bank, s, cause, ttf, ttr
+        self.s, self.cause = s, cause
         self._ok, self._value = True, None
-        self._fire = [self._start]
-        self.callbacks = self._fire
-        self.env.schedule(self, URGENT)
-
-    def _start(self, _):
-        bank = self.bank
-        self.scope = bank.plan.servers[self.s].scope
-        rng = bank.stream(f"{self.scope}/{self.cause}")
-        self.draw_ttf, self.draw_ttr = drawer(self.ttf, rng), drawer(self.ttr, rng)
+        self.scope = bank.plan.servers[s].scope
+        rng = bank.stream(f"{self.scope}/{cause}")
+        self.draw_ttf, self.draw_ttr = drawer(ttf, rng), drawer(ttr, rng)
         self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
         self._fire = [self._failed]
-        self._next(self.ttf.draw_residual(rng))
+        self._next(ttf.draw_residual(rng))
 
     def _next(self, delay: float):
         self.callbacks = self._fire  # step() took the list; the next step fires it again

@@ -48,12 +48,22 @@ def start(bank) -> None:
 def _group(bank, members, rate, dur: Sampler, cause, target):
     env = bank.env
     rng = bank.stream(f"{target}/{cause}")
+    # bulk-drawn service nodes (``bulk_nodes``) are held all at once: each service they belong
+    # to is looked at once per event, after all of them (holds only grow, then only shrink)
+    bulk = bank.bulk
+    held = [s for s in members if bulk is not None and s in bulk.group_of]
+    if held:
+        members = [s for s in members if s not in bulk.group_of]
     while True:
         yield env.timeout(rng.expovariate(rate))
         start = env.now
         for s in members:
             bank.server_fail(s, cause)
+        if held:
+            bulk.hold_many(held, True, cause)
         yield env.timeout(dur.draw(rng))
         for s in members:
             bank.server_repair(s, cause)
+        if held:
+            bulk.hold_many(held, False, cause)
         bank.episodes.record(start, env.now, target, cause, "group", 0.0, False)
