@@ -215,3 +215,47 @@ def test_commit_outliving_its_caller_is_parked_not_cut():
         server.close()
 
     asyncio.run(main())
+
+
+def test_a_parked_commit_finishing_while_every_slot_is_taken_is_closed_not_kept():
+    """The pool's bound on the server (in use + idle <= size, parked <= size: never more than
+    2 x size sessions): a parked COMMIT answered while the one slot serves another caller is
+    closed, not kept idle (kept, an 8-connection pool held 24 sessions behind a frozen standby)."""
+    async def main():
+        client, server = socket.socketpair()
+        client.setblocking(False)
+        conn = FakeConn(client)
+        answered = asyncio.Event()
+
+        async def slow_commit():
+            await answered.wait()
+            conn.status = TransactionStatus.IDLE
+
+        conn.commit = slow_commit
+        server.sendall(b"x")
+        c2, s2 = socket.socketpair()
+        c2.setblocking(False)
+        other = FakeConn(c2)
+        pool = _pool_with([conn, other])
+        pool.op_timeout = 0.2
+
+        async def body(c):
+            await c.execute("UPDATE accounts ...")
+            return "ok", True
+
+        with pytest.raises(db.UnknownOutcome):
+            await db.run_tx(pool, time.monotonic() + 5, body)
+        assert pool.parked == 1 and pool.in_use == 0
+        async with pool.connection(1.0) as held:  # the only slot, taken again
+            assert held is other and pool.in_use == 1
+            answered.set()
+            for _ in range(50):
+                if pool.parked == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert pool.parked == 0 and conn.closed and pool._idle == []
+        assert pool._idle == [other]  # released with no other in use: a spare again
+        server.close()
+        s2.close()
+
+    asyncio.run(main())

@@ -80,11 +80,13 @@ def test_gateway_pause_under_load_leaves_no_open_transaction_and_relay_drains(cl
     stop, lock, counts = threading.Event(), threading.Lock(), {}
     threads = [threading.Thread(target=_load, args=(c.gateway_url, stop, counts, lock, i), daemon=True)
                for i in range(THREADS)]
-    peak = {"sessions": 0, "idle_tx_seconds": 0.0}
+    peak = {"sessions": 0, "idle_tx_seconds": 0.0, "at": None}
 
     def sample():
         rep = sessions_report(members)
-        for r in rep.values():
+        for name, r in rep.items():
+            if r.get("sessions", 0) > peak["sessions"]:  # which clients, in which states, at the peak
+                peak["at"] = (round(time.monotonic() - t0, 1), name, r.get("by_client_state"))
             peak["sessions"] = max(peak["sessions"], r.get("sessions", 0))
             for s in r.get("idle_in_transaction", []):
                 peak["idle_tx_seconds"] = max(peak["idle_tx_seconds"], s["state_seconds"])
@@ -146,7 +148,7 @@ def test_gateway_pause_under_load_leaves_no_open_transaction_and_relay_drains(cl
     # bounded: each pool holds at most 2 x its size on the server (in use + parked COMMITs):
     # app servers (pool_size each) and the relay (2 per cell), never a pile-up behind a lock
     bound = 2 * sc.live.pool_size * sc.live.app_servers_per_cell + 2 * 2
-    assert peak["sessions"] <= bound, f"{peak['sessions']} sessions on one member (bound {bound})"
+    assert peak["sessions"] <= bound, f"{peak['sessions']} sessions on one member (bound {bound}): {peak['at']}"
 
 
 def test_server_ends_a_transaction_left_idle_and_checker_reports_a_stuck_relay(cluster):
