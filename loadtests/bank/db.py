@@ -2,37 +2,33 @@
 
 Three rules from running Patroni cells (shared/reference/live-stack-notes.md) shape this module:
 
-1. **Never cancel a query** that may be waiting for synchronous replication: PostgreSQL then
-   reports the commit as done although no standby has it. A slow call is cut by shutting down
-   the connection's socket (``Watchdog``); the server sees a dead client, the commit stays
-   undecided until replication resolves it, and we report "unknown".
-2. **A connection that broke during COMMIT has an unknown outcome** (``UnknownOutcome``), never
-   "failed". Before COMMIT was sent, a broken connection means nothing happened
-   (``Unavailable`` once the deadline passes) and the transaction is simply retried.
-3. **Follow the leader Patroni's DCS names, and find it fast.** ``leader.LeaderFinder`` asks the
-   members' Patroni REST APIs (``GET /cluster``, cached for a second) which member holds the
-   leader lock and the pool connects to that member (through its fault proxy) only, dropping
-   pooled connections to any other. Picking "any writable server" is not enough: a primary whose
-   Patroni was killed stays writable after a standby was promoted (a zombie). When no Patroni
-   answers at all, the pool falls back to the multi-host string with
-   ``target_session_attrs=read-write``. psycopg_pool's reconnect backoff (1 s, doubling) would
-   stretch a 3 s failover to 7 s or more, so this small pool connects on demand and retries
-   within the caller's deadline.
-4. **A connection never leaves with a transaction open.** Whatever ends a transaction early
-   (an error, the watchdog, the caller's cancellation), the connection is either returned clean
-   (``IDLE``) or discarded *now*, synchronously: its socket shut down and freed (``discard``),
-   so the server sees the client gone and rolls back, releasing the row locks. (``conn.close()``
-   skips a connection psycopg already marked broken, and an awaited close can itself be cancelled;
-   either left a session idle in transaction, holding locks, for as long as the process lived.)
-   A cancelled caller does not cancel the query either (psycopg would send a cancel request,
-   rule 1): ``run_tx`` runs each attempt in a task of its own and, when cancelled, shuts that
-   attempt's socket down. A COMMIT still waiting for the synchronous standbys when the caller's
-   time is up is not cut either: the caller gets ``UnknownOutcome`` and the connection stays with
-   its commit (parked, up to ``commit_hold`` s, then cut), so a frozen standby cannot make every
-   retry leave one more server session behind. The server side has its own bounds (``idle_in_transaction_session_timeout``,
-   ``lock_timeout``, ``statement_timeout``: ``live.*`` settings, set for the bank's role); COMMIT is
-   exempt from the statement timeout (a cancelled synchronous-replication wait would report a
-   commit no standby has).
+1. **Never cancel a query** that may be waiting for synchronous replication: PostgreSQL then reports the commit
+   as done although no standby has it. A slow call is cut by shutting down the connection's socket
+   (``Watchdog``); the server sees a dead client, the commit stays undecided until replication resolves it, and
+   we report "unknown".
+2. **A connection that broke during COMMIT has an unknown outcome** (``UnknownOutcome``), never "failed". Before
+   COMMIT was sent, a broken connection means nothing happened (``Unavailable`` once the deadline passes) and
+   the transaction is simply retried.
+3. **Follow the leader Patroni's DCS names, and find it fast.** ``leader.LeaderFinder`` asks the members'
+   Patroni REST APIs (``GET /cluster``, cached for a second) which member holds the leader lock and the pool
+   connects to that member (through its fault proxy) only, dropping pooled connections to any other. Picking
+   "any writable server" is not enough: a primary whose Patroni was killed stays writable after a standby was
+   promoted (a zombie). When no Patroni answers at all, the pool falls back to the multi-host string with
+   ``target_session_attrs=read-write``. psycopg_pool's reconnect backoff (1 s, doubling) would stretch a 3 s
+   failover to 7 s or more, so this small pool connects on demand and retries within the caller's deadline.
+4. **A connection never leaves with a transaction open.** Whatever ends a transaction early (an error, the
+   watchdog, the caller's cancellation), the connection is either returned clean (``IDLE``) or discarded *now*,
+   synchronously: its socket shut down and freed (``discard``), so the server sees the client gone and rolls
+   back, releasing the row locks. (``conn.close()`` skips a connection psycopg already marked broken, and an
+   awaited close can itself be cancelled; either left a session idle in transaction, holding locks, for as long
+   as the process lived.) A cancelled caller does not cancel the query either (psycopg would send a cancel
+   request, rule 1): ``run_tx`` runs each attempt in a task of its own and, when cancelled, shuts that attempt's
+   socket down. A COMMIT still waiting for the synchronous standbys when the caller's time is up is not cut
+   either: the caller gets ``UnknownOutcome`` and the connection stays with its commit (parked, up to
+   ``commit_hold`` s, then cut), so a frozen standby cannot make every retry leave one more server session
+   behind. The server side has its own bounds (``idle_in_transaction_session_timeout``, ``lock_timeout``,
+   ``statement_timeout``: ``live.*`` settings, set for the bank's role); COMMIT is exempt from the statement
+   timeout (a cancelled synchronous-replication wait would report a commit no standby has).
 """
 
 from __future__ import annotations
@@ -229,10 +225,7 @@ class Pool:
                 yield conn
                 ok = True
             finally:
-                # kept idle only as a spare for the ``size`` in-use slots: idle + in use <= size
-                # (a parked COMMIT that finishes while the slots are all taken again is closed,
-                # else the server held up to 3 x size: measured 24 sessions of an 8-connection
-                # pool with a frozen standby, tests/test_live_stuck.py)
+                # idle only as a spare for the in-use slots (idle + in use <= size): <= 2 x size on the server
                 others = self.in_use - (0 if id(conn) in self._parked else 1)
                 if (ok and not conn.closed and conn.info.transaction_status == TransactionStatus.IDLE
                         and len(self._idle) + others < self.size):
