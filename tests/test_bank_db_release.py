@@ -177,40 +177,51 @@ def test_commit_is_exempt_from_the_statement_timeout():
     asyncio.run(main())
 
 
+async def _parked(more: list | None = None):
+    """A pool (size 1; ``more`` connections after the first) whose one COMMIT outlived its caller:
+    (pool, that connection, the event that answers its commit, the fake server's socket)."""
+    client, server = socket.socketpair()
+    client.setblocking(False)
+    conn = FakeConn(client)
+    answered = asyncio.Event()
+
+    async def slow_commit():
+        await answered.wait()
+        conn.status = TransactionStatus.IDLE
+
+    conn.commit = slow_commit
+    server.sendall(b"x")  # answer to the body's statement
+    pool = _pool_with([conn, *(more or [])])
+    pool.op_timeout = 0.2
+
+    async def body(c):
+        await c.execute("UPDATE accounts ...")
+        return "ok", True
+
+    with pytest.raises(db.UnknownOutcome):
+        await db.run_tx(pool, time.monotonic() + 5, body)
+    assert pool.parked == 1 and pool.in_use == 0 and not conn.closed
+    return pool, conn, answered, server
+
+
+async def _until_unparked(pool) -> None:
+    for _ in range(50):
+        if pool.parked == 0:
+            return
+        await asyncio.sleep(0.01)
+
+
 def test_commit_outliving_its_caller_is_parked_not_cut():
     """A COMMIT waiting for a frozen standby: the caller gets UnknownOutcome after op_timeout, the
     connection keeps waiting (parked, out of the in-use slots: reads still get a connection) and
     goes back to the pool once the commit is answered; no second server session is opened for it."""
     async def main():
-        client, server = socket.socketpair()
-        client.setblocking(False)
-        conn = FakeConn(client)
-        answered = asyncio.Event()
-
-        async def slow_commit():
-            await answered.wait()
-            conn.status = TransactionStatus.IDLE
-
-        conn.commit = slow_commit
-        server.sendall(b"x")  # answer to the body's statement
-        pool = _pool_with([conn])
-        pool.op_timeout = 0.2
-
-        async def body(c):
-            await c.execute("UPDATE accounts ...")
-            return "ok", True
-
-        with pytest.raises(db.UnknownOutcome):
-            await db.run_tx(pool, time.monotonic() + 5, body)
-        assert pool.parked == 1 and pool.in_use == 0 and not conn.closed
+        pool, conn, answered, server = await _parked()
         async with asyncio.timeout(1):  # its slot serves the next caller
             await pool._sem.acquire()
         pool._sem.release()
         answered.set()
-        for _ in range(50):
-            if pool.parked == 0:
-                break
-            await asyncio.sleep(0.01)
+        await _until_unparked(pool)
         assert pool.parked == 0 and pool._idle == [conn] and pool.discarded == 0
         server.close()
 
@@ -222,37 +233,14 @@ def test_a_parked_commit_finishing_while_every_slot_is_taken_is_closed_not_kept(
     2 x size sessions): a parked COMMIT answered while the one slot serves another caller is
     closed, not kept idle (kept, an 8-connection pool held 24 sessions behind a frozen standby)."""
     async def main():
-        client, server = socket.socketpair()
-        client.setblocking(False)
-        conn = FakeConn(client)
-        answered = asyncio.Event()
-
-        async def slow_commit():
-            await answered.wait()
-            conn.status = TransactionStatus.IDLE
-
-        conn.commit = slow_commit
-        server.sendall(b"x")
         c2, s2 = socket.socketpair()
         c2.setblocking(False)
         other = FakeConn(c2)
-        pool = _pool_with([conn, other])
-        pool.op_timeout = 0.2
-
-        async def body(c):
-            await c.execute("UPDATE accounts ...")
-            return "ok", True
-
-        with pytest.raises(db.UnknownOutcome):
-            await db.run_tx(pool, time.monotonic() + 5, body)
-        assert pool.parked == 1 and pool.in_use == 0
+        pool, conn, answered, server = await _parked([other])
         async with pool.connection(1.0) as held:  # the only slot, taken again
             assert held is other and pool.in_use == 1
             answered.set()
-            for _ in range(50):
-                if pool.parked == 0:
-                    break
-                await asyncio.sleep(0.01)
+            await _until_unparked(pool)
             assert pool.parked == 0 and conn.closed and pool._idle == []
         assert pool._idle == [other]  # released with no other in use: a spare again
         server.close()
