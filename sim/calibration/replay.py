@@ -115,10 +115,12 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             continue
         if not e.fitted and not e.fixed:
             continue
-        g = 0.0 if e.fixed else outage_seconds.get(e.cls, default)  # fixed: the hold itself
-        if not e.fixed and override and i in override:
+        g = outage_seconds.get(e.cls, default)  # (a fixed effect's window ignores it: its hold)
+        if e.fixed:
+            g = 0.0
+        elif override and i in override:
             g = override[i]
-        elif not e.fixed and samples and rng is not None and samples.get(e.cls):
+        elif samples and rng is not None and samples.get(e.cls):
             g = samples[e.cls][int(rng.integers(len(samples[e.cls])))]
         if g is None:
             raise HivesimError(f"calibration: no outage time for fault kind {e.cls!r} "
