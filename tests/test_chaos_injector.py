@@ -38,7 +38,8 @@ class FakeCluster:
                                      ("sync_standby" if k == 1 else "replica"), self._spawn(), self._spawn())
                             for k in range(3)] for c in range(2)}
         self.apps = {c: [Proc(f"app-{c}", self._spawn(), "idc-a", "app")] for c in range(2)}
-        self.etcd = [Proc(f"etcd-{k}", self._spawn(), f"idc-{'abc'[k]}", "etcd") for k in range(3)]
+        self.etcd = [Proc(f"etcd-{k}", self._spawn(), f"idc-{'abc'[k]}", "etcd", role="leader" if k == 0 else "follower")
+                     for k in range(3)]
 
     def _spawn(self) -> int:
         p = subprocess.Popen(["sleep", "120"], start_new_session=True)
@@ -127,6 +128,9 @@ def test_schedule_kills_pauses_and_lifts(cluster):
     eps = inj.finish()
     assert eps[0].end == eps[0].start and eps[0].error is None and "SIGKILL postmaster" in eps[0].detail
     assert eps[1].end - eps[1].start == pytest.approx(0.8, abs=0.3)
+    # the record names the role each member had when hit (an IDC loss is modelled by it)
+    assert eps[1].detail.startswith("c1-m0 [leader]: SIGSTOP")
+    assert "etcd-0 [leader]: SIGKILL" in eps[2].detail and "etcd-1 [follower]: SIGKILL" in eps[2].detail
     assert cluster.restarts == ["etcd-0:all", "etcd-1:all"]  # crash lifted after its duration
     assert eps[3].error and "has no gateway" in eps[3].error
 

@@ -108,3 +108,26 @@ def test_an_uncalibrated_class_is_a_clear_error(runs):
     run = runs[KINDS_B.name]
     with pytest.raises(HivesimError, match="no outage time for fault kind 'pause-short'"):
         outages_of(run, {"kill-postmaster": 3.0})
+
+
+def _idc(run, detail: str):
+    return fault_effect(run, {"kind": "down", "target": "idc[idc-c]", "start": 10.0, "end": 22.0, "detail": detail})
+
+
+def test_an_idc_loss_stops_the_cells_whose_leader_or_app_server_died_there(runs):
+    """The injector records each member's role (``c1-m2 [sync_standby]:``): a cell stops where its
+    leader or app server died; where only standbys died, the class is ``down@idc-standby`` and
+    nothing stops; a record without roles (older runs) stops every cell it names."""
+    run = runs[KINDS_B.name]
+    mixed = _idc(run, "c0-m2 [leader]: SIGKILL 19 processes (patroni 1, postmaster 2 and its children); "
+                      "c1-m2 [sync_standby]: SIGKILL 7 processes (...); c2-m2 [replica]: SIGKILL 7 processes (...); "
+                      "app-c2-1: SIGKILL pid 5 with its group 5; etcd2 [leader]: SIGKILL pid 9 with its group 9")
+    assert (mixed.cls, mixed.effect, mixed.cells) == ("down@idc", "outage", (0, 2))
+    standbys = _idc(run, "c0-m2 [sync_standby]: SIGKILL 7 processes (...); c1-m2 [replica]: SIGKILL 7 "
+                         "processes (...); etcd2 [follower]: SIGKILL pid 9 with its group 9")
+    assert (standbys.cls, standbys.effect, standbys.cells) == ("down@idc-standby", "none", (0, 1))
+    assert not standbys.acts
+    old = _idc(run, "c0-m2: SIGKILL 7 processes (...); c1-m2: SIGKILL 7 processes (...)")
+    assert (old.cls, old.effect, old.cells) == ("down@idc", "outage", (0, 1))
+    unknown = _idc(run, "c1-m0 [unknown]: SIGKILL 7 processes (...)")  # Patroni did not answer: stopped
+    assert (unknown.cls, unknown.cells) == ("down@idc", (1,))

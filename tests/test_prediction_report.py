@@ -108,7 +108,7 @@ def test_every_registry_key_is_a_model_class_of_a_recorded_run():
     """A typo in the registry would never match: each key is a class some committed run has."""
     seen = set()
     for d in BASE.iterdir():
-        if d.name.startswith(("kinds-", "live-chaos-kinds-")):
+        if d.name.startswith(("kinds-", "live-chaos-kinds-", "probe-quorum-idc-")):
             run = load_live_run(d)
             seen |= {fault_effect(run, f).cls for f in run.faults}
     assert set(REASONS) <= seen, set(REASONS) - seen

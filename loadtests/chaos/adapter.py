@@ -14,6 +14,7 @@ Placement of the parts the cluster manager does not tag: app server ``i`` of a c
 from __future__ import annotations
 
 from loadtests.chaos.targets import DbMember, Proc
+from loadtests.cluster.etcd import etcd_is_leader
 
 __all__ = ["ClusterAdapter", "member_dsns"]
 
@@ -47,7 +48,10 @@ class ClusterAdapter:
         return Proc("relay", self.c.relay_pid, None, "relay")
 
     def etcd_members(self) -> list[Proc]:
-        return [Proc(e["name"], e["pid"], self._idcs[e["index"] % len(self._idcs)], "etcd")
+        # each member's role goes into a fault's record: losing etcd's leader costs an election,
+        # which Patroni must ride out (live.patroni.retry_timeout)
+        return [Proc(e["name"], e["pid"], self._idcs[e["index"] % len(self._idcs)], "etcd",
+                     role=_etcd_role(e) if e["pid"] else None)
                 for e in self.c.etcd_members]
 
     def restart(self, what, part: str = "all") -> None:
@@ -77,3 +81,9 @@ def member_dsns(cluster) -> list:
         dsn = re.sub(r"\btarget_session_attrs=\S+", "target_session_attrs=any", dsn)
         out.append(MemberDsn(str(m["cell"]), m["name"], dsn))
     return out
+
+
+def _etcd_role(member: dict) -> str | None:
+    """"leader" or "follower" for a cluster manager's etcd member entry (None: it did not answer)."""
+    lead = etcd_is_leader(int(member["client_url"].rsplit(":", 1)[1]))
+    return None if lead is None else "leader" if lead else "follower"

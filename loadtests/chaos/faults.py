@@ -121,8 +121,10 @@ def _signal_member(m: DbMember, sig: signal.Signals, notes: list[str]) -> list[i
     if not tree:
         raise FaultError(f"{m.name}: no running process")
     hit = _signal_all(tree, sig)
-    notes.append(f"{m.name}: {sig.name} {len(hit)} processes (patroni {m.patroni_pid}, postmaster "
-                 f"{m.postmaster_pid} and its children)")
+    # the role it had when hit goes into the record: an IDC loss costs a cell a failover only where
+    # it took the leader (sim.calibration.effects reads "c0-m2 [replica]: ...")
+    notes.append(f"{m.name} [{m.role or 'unknown'}]: {sig.name} {len(hit)} processes (patroni {m.patroni_pid}, "
+                 f"postmaster {m.postmaster_pid} and its children)")
     return hit
 
 
@@ -186,7 +188,7 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
 
     for p in res.procs:
         if kind in ("crash", "down"):
-            notes.append(f"{p.name}: SIGKILL {signal_target(p.pid, signal.SIGKILL)}")
+            notes.append(f"{p.name}{f' [{p.role}]' if p.role else ''}: SIGKILL {signal_target(p.pid, signal.SIGKILL)}")
             held.lifters.append(lambda p=p: cluster.restart(p, "all"))
         elif kind == "pause":
             notes.append(f"{p.name}: SIGSTOP {signal_target(p.pid, signal.SIGSTOP)}")

@@ -41,6 +41,7 @@ class Proc:
     idc: str | None = None
     kind: str = "proc"     # app | gateway | relay | etcd
     url: str | None = None  # HTTP base URL, for services with an admin hook
+    role: str | None = None  # etcd: leader | follower when resolved (None: not known or not asked)
 
 
 @dataclass

@@ -39,3 +39,16 @@ def etcd_healthy(client_port: int, timeout: float = 1.0) -> bool:
         return r.status_code == 200 and r.json().get("health") == "true"
     except (httpx.HTTPError, ValueError):
         return False
+
+
+def etcd_is_leader(client_port: int, timeout: float = 0.5) -> bool | None:
+    """Whether the member on ``client_port`` leads the etcd cluster now (None: it did not answer).
+
+    Read from etcd's v3 gRPC gateway (``/v3/maintenance/status``: this member's id and the
+    leader's), so a fault's record can say whether a crash also cost etcd an election."""
+    try:
+        r = httpx.post(f"http://127.0.0.1:{client_port}/v3/maintenance/status", json={}, timeout=timeout)
+        d = r.json()
+        return str(d["header"]["member_id"]) == str(d["leader"])
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None

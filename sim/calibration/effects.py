@@ -67,6 +67,11 @@ class FaultEffect:
         return self.effect in ("outage", "error", "hold", "slow") and not self.fixed
 
     @property
+    def acts(self) -> bool:
+        """Whether it changes the replayed requests at all: a calibrated figure or its own hold."""
+        return self.fitted or self.fixed
+
+    @property
     def held_base(self) -> bool:
         return self.cls in HELD_BASE
 
@@ -151,14 +156,23 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
             return FaultEffect(f"{kind}@etcd-{'quorum' if t.quorum else 'all'}", "outage", None, start, hold)
         return FaultEffect(f"{kind}@etcd", "none", None, start, hold)
     # an IDC: what was killed there is in the injector's record (``detail``: "app-c0-0: SIGKILL ...",
-    # "c1-m2: SIGKILL ..."); the cells named there are hit. Live, every cell that lost a member
-    # stalled ~10 s whether its app server or its primary died there or only a sync standby
-    # (synchronous_mode_strict: commits wait until Patroni names another synchronous standby).
+    # "c1-m2 [replica]: SIGKILL ..."). A cell stops where its app server or its leader died there;
+    # where only standbys died the primary serves on: Patroni names another synchronous standby
+    # within its loop (live probe at retry_timeout 9: 0 failed, writes stalled 0.65 s). Records
+    # made before the role was written ("c1-m2: SIGKILL") count every named cell as stopped.
     detail = str(fault.get("detail") or "")
-    cells = tuple(sorted({int(x) for x in _APP_RE.findall(detail) + _DB_RE.findall(detail)}))
-    return FaultEffect(f"{kind}@idc", "outage", cells or None, start, hold)
+    stopped = {int(c) for c in _APP_RE.findall(detail)}
+    named = set(stopped)
+    for c, role in _DB_RE.findall(detail):
+        named.add(int(c))
+        if role in ("", "leader", "unknown"):
+            stopped.add(int(c))
+    if named and not stopped:
+        return FaultEffect(f"{kind}@idc-standby", "none", tuple(sorted(named)), start, hold)
+    return FaultEffect(f"{kind}@idc", "outage", tuple(sorted(stopped)) or None, start, hold)
 
 
-# fault-record names of what an IDC fault killed (loadtests/cluster: app-c<cell>-<k>, c<cell>-m<k>)
+# fault-record names of what an IDC fault killed (loadtests/cluster: app-c<cell>-<k>, c<cell>-m<k>,
+# a member with the role it had: "c1-m2 [sync_standby]:")
 _APP_RE = re.compile(r"\bapp-c(\d+)-\d+:")
-_DB_RE = re.compile(r"(?<![-\w])c(\d+)-m\d+:")
+_DB_RE = re.compile(r"(?<![-\w])c(\d+)-m\d+(?: \[(\w+)\])?:")

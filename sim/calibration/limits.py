@@ -32,10 +32,16 @@ REASONS: dict[str, str] = {
         "nothing in every recorded run; without it, the stall of every cell was not the hold plus a constant "
         "(6 s loss 3.44 s, 8 s loss 7.68 s, 10 s loss 7.85 s) and what set it was not established."),
     "down@idc": (
-        "One class for every IDC loss whatever the IDC held: the model stalls each cell named in the "
-        "injector's record for one fitted length, while the live loss differs with what went down (kinds-a's "
-        "IDC held both app servers and a primary: 217-241 failed; kinds-b's only standbys and an etcd member: "
-        "every cell failed writes for ~10 s, 133-177 failed)."),
+        "An IDC loss stops the cells whose leader or app server died there (the injector records each "
+        "member's role since 20261203T11); the model stalls them for one length fitted on kinds-a, whose IDC "
+        "held both cells' leaders and app servers (214-217 failed). A cell that lost only standbys there is "
+        "class down@idc-standby. Records without roles count every named cell as stopped (kinds-b "
+        "20261203T074534Z: 133 measured, ~208 predicted)."),
+    "down@idc-standby": (
+        "Only standbys died in the IDC: the primary serves on, but with synchronous_node_count 2 its commits "
+        "wait until Patroni drops the dead standby from the synchronous set on its next loop (live probe: 2.2 s "
+        "after the kill when etcd's leader died with it, 34 failed over 3 cells at a 1 s deadline). The model "
+        "lets nothing fail: no calibration run has a standby loss to fit that wait on."),
     "crash@app": (
         "The app server's restart (the supervisor's restart_delay plus Python's start-up) grows with the "
         "machine's load (kinds-a: 0.53 s recovery, 19 failed; kinds-b recorded at load ~10: 1.91 s, 30 failed); "

@@ -113,7 +113,7 @@ def predict_run(run: Run | str, calibration: dict, tolerance: float = 0.25, seed
         rec = np.array([x["outage_seconds"] for x in figs], dtype=float)
         w_end = float(run.faults[k + 1]["start"]) if k + 1 < len(run.faults) else run.duration
         g = float(params.get(e.cls, 0.0)) if e.fitted else 0.0
-        win = e.window({e.cls: g}) if (e.fitted or e.fixed) and (e.effect != "slow" or g > 0) else None
+        win = e.window({e.cls: g}) if e.acts and (e.effect != "slow" or g > 0) else None
         m_failed = int(f.get("failed_requests") or 0)
         p_failed = float(failed.mean())
         rel = (p_failed - m_failed) / m_failed if m_failed > 0 else (0.0 if round(p_failed) == 0 else None)

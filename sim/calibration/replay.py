@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.calibration.effects import fault_effect, run_constants
-from sim.request.closed import ClosedFaults, ClosedLoopSpec, closed_rows, loop_rng
+from sim.request.closed import ERROR_SECONDS, IN_DB_SECONDS, ClosedFaults, ClosedLoopSpec, closed_rows, loop_rng
 from sim.results.reader import Run
 from sim.errors import HivesimError
 from sim.scenario.chaos_effects import ROUND_TRIPS
@@ -29,8 +29,6 @@ __all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "ReplayFaults", "REP
            "ReplayModel", "outages_of", "replay"]
 
 MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the processor-sharing scaling)
-IN_DB_SECONDS = 0.05  # s: a write this close after the outage began was inside its commit (unknown: 504)
-ERROR_SECONDS = 0.002  # s: the latency of a refused connection or an injected error answer
 
 # Seeds. ``predict_run``'s i-th replay of a run with scenario seed s uses
 # ``replay_seed(s, i) = REPLAY_SEED_STRIDE * (i + 1) + s`` (kept as it was when the committed
@@ -113,7 +111,7 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             if e.latency > 0 and e.hold > 0 and k > 0:
                 out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
-        if not e.fitted and not e.fixed:
+        if not e.acts:
             continue
         g = outage_seconds.get(e.cls, default)  # (a fixed effect's window ignores it: its hold)
         if e.fixed:

@@ -39,7 +39,13 @@ import numpy as np
 from sim.request.result import RequestResult
 from sim.request.spec import FAILED, OK
 
-__all__ = ["ClosedLoopSpec", "ClosedFaults", "closed_rows", "closed_results", "loop_rng"]
+__all__ = ["ClosedLoopSpec", "ClosedFaults", "closed_rows", "closed_results", "loop_rng", "IN_DB_SECONDS",
+           "ERROR_SECONDS"]
+
+# the live bank's figures, read by both users of the loop (request mode's defaults and the
+# calibration's replay of a live run):
+IN_DB_SECONDS = 0.05   # s: a write this close after an outage began was inside its commit (unknown: 504)
+ERROR_SECONDS = 0.002  # s: the latency of a refused connection or an injected error answer
 
 
 @dataclass

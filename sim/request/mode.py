@@ -23,7 +23,7 @@ import numpy as np
 from sim.engine import ReplicationResult
 from sim.errors import HivesimError
 from sim.metrics import aggregate
-from sim.request.closed import closed_results
+from sim.request.closed import ClosedLoopSpec, closed_results
 from sim.request.engine import simulate_window
 from sim.request.faults import credit_delay_events, unmodelled_chaos
 from sim.request.scenario import REQUEST_DEFAULTS, closed_spec, from_scenario
@@ -87,10 +87,9 @@ def settings() -> dict:
             "max_whole_horizon_seconds": MAX_WHOLE_HORIZON, "event_lanes": EVENT_LANES}
 
 
-def closed_settings(sc, specs) -> dict:
-    """The closed loop's settings (``workload.arrivals: closed``) for the first window, echoed in
+def closed_settings(loop: ClosedLoopSpec) -> dict:
+    """The closed loop's settings (``workload.arrivals: closed``) of the first window, echoed in
     summary.json ``request_mode.closed_loop`` (the rate per user is that window's)."""
-    loop = closed_spec(sc, specs)[0]
     return {"users": loop.users, "rate_per_user": loop.rate_per_user, "service_median_seconds": loop.service["read"][0],
             "service_sigma": loop.service["read"][1], "gateway_deadline": loop.deadline,
             "client_deadline": loop.op_deadline, "gateway_max_backoff": loop.gateway_poll,
@@ -123,6 +122,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
     counts = {"ok": 0, "failed": 0, "timeout": 0, "unknown": 0, "requests": 0, "attempts": 0}
     lat_ok, events = [], []
     base = 0
+    first_loop = None  # the first window's closed loop, echoed in the summary
     for t0, t1 in windows:
         specs = window_specs(sc, (t0, t1))
         expected = window_requests(specs, (t0, t1)) * R
@@ -133,6 +133,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
         w = int(math.ceil(t1 - t0))
         if closed:  # one loop over all cells (its users pick a cell per operation), split per cell
             loop, faults = closed_spec(sc, specs)
+            first_loop = first_loop or loop
             per_cell = closed_results(loop, faults, ss.spawn(1)[0], R, specs)
         else:  # lazily: each cell's child seed is spawned in the order it always was
             per_cell = (simulate_window(spec, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), R) for spec in specs)
@@ -180,7 +181,7 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
         "note": "availability over the simulated windows (around the faults), not a year; "
                 "cross-cell transfers count against their source cell only"}
     if closed:
-        summary["request_mode"]["closed_loop"] = closed_settings(sc, window_specs(sc, windows[0]))
+        summary["request_mode"]["closed_loop"] = closed_settings(first_loop)
     summary["estimator"] = {"method": "naive", "replications": R}
     summary["run"] = run_block(sc, replications=R, workers=1, wall_seconds=time.perf_counter() - t_wall)
     summary["scenario"] = sc.model_dump(mode="json")

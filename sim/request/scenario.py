@@ -26,7 +26,7 @@ import numpy as np
 
 from sim.errors import HivesimError
 from sim.profile import DayProfile
-from sim.request.closed import ClosedFaults, ClosedLoopSpec
+from sim.request.closed import ERROR_SECONDS, IN_DB_SECONDS, ClosedFaults, ClosedLoopSpec
 from sim.request.faults import fault_windows
 from sim.request.spec import RequestSpec, RetryPolicy, Tier
 from sim.scenario.live import Live
@@ -56,8 +56,8 @@ class RequestDefaults:
     retry_deadline_margin: float = 5.0  # the gateway's deadline is failover.total + this (s)
     retry_attempt_timeout: float = 5.0  # the gateway abandons (and retries) an attempt after this (s)
     # workload.arrivals: closed (sim.request.closed; the live bank's figures, sim.calibration.replay):
-    closed_in_db_seconds: float = 0.05  # a write this close after an outage began was inside its commit
-    closed_error_seconds: float = 0.002  # the latency of a refused request (an error window)
+    closed_in_db_seconds: float = IN_DB_SECONDS  # a write this close after an outage began was inside its commit
+    closed_error_seconds: float = ERROR_SECONDS  # the latency of a refused request (an error window)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
