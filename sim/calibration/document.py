@@ -14,6 +14,7 @@ import os
 import numpy as np
 import yaml
 
+from sim.calibration.effects import HELD_BASE
 from sim.errors import HivesimError, ResultsError
 from sim.files import CALIBRATION_MAX_BYTES, read_text
 from sim.results.writer import atomic_write_text
@@ -59,6 +60,9 @@ def load_calibration(path) -> dict:
     for k, v in cal["outage_seconds"].items():
         if not isinstance(v, (int, float)) or v < 0:
             raise HivesimError(f"{path}: calibration.outage_seconds.{k}: expected seconds >= 0, got {v!r}")
+        if k in HELD_BASE:  # a file written when the class was a whole length: its figure means another thing now
+            raise HivesimError(f"{path}: calibration.outage_seconds.{k}: expected under outage_extra_seconds "
+                               f"(the class is now the fault's hold plus an extra); re-run `hivesim calibrate`")
     for key in ("source", "throughput"):  # optional, read by predict
         if key in cal and not isinstance(cal[key], dict):
             raise HivesimError(f"{path}: calibration.{key}: expected a mapping, got {type(cal[key]).__name__}")
