@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import os
 
 import pytest
@@ -55,6 +56,8 @@ def test_live_smoke_verdict_with_recovery_per_fault(tmp_path):
     pause = s["faults"][1]
     assert pause["stall_seconds"] >= 10 or pause["failed_requests"] > 0, pause
     assert pause["end"] - pause["start"] == pytest.approx(25, abs=2)
+    # the record names the member and the role it had when hit (the IDC model reads roles)
+    assert re.match(r"c1-m\d \[leader\]: SIGSTOP \d+ processes", pause["detail"]), pause["detail"]
 
     d = out.run_dir
     for name in ("summary.json", "scenario.yaml", "events.csv", "timeseries.csv", "checker.json",

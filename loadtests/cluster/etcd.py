@@ -11,7 +11,7 @@ import shutil
 
 import httpx
 
-__all__ = ["etcd_binary", "etcd_argv", "etcd_healthy"]
+__all__ = ["etcd_binary", "etcd_argv", "etcd_healthy", "etcd_is_leader"]
 
 
 def etcd_binary() -> str | None:
