@@ -157,9 +157,10 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
         return FaultEffect(f"{kind}@etcd", "none", None, start, hold)
     # an IDC: what was killed there is in the injector's record (``detail``: "app-c0-0: SIGKILL ...",
     # "c1-m2 [replica]: SIGKILL ..."). A cell stops where its app server or its leader died there;
-    # where only standbys died the primary serves on: Patroni names another synchronous standby
-    # within its loop (live probe at retry_timeout 9: 0 failed, writes stalled 0.65 s). Records
-    # made before the role was written ("c1-m2: SIGKILL") count every named cell as stopped.
+    # where only standbys died the primary serves on, its commits waiting until Patroni drops the
+    # dead synchronous standby (live probes: 0.65-2.2 s, 0-48 failed requests at a 1 s deadline,
+    # longer when etcd's leader died too): class down@idc-standby, not modelled yet. Records made
+    # before the role was written ("c1-m2: SIGKILL") count every named cell as stopped.
     detail = str(fault.get("detail") or "")
     stopped = {int(c) for c in _APP_RE.findall(detail)}
     named = set(stopped)
