@@ -19,8 +19,9 @@ from rich.table import Table
 
 from sim.metrics.intervals import FEW_EVENTS
 from sim.results.lookup import MISSING, ci_key, lookup_optional
-from sim.results.schema import format_value, keys_for, label_of, pct
+from sim.results.schema import keys_for, label_of
 
+from sim.results.formatting import format_value, pct
 __all__ = ["print_summary", "wide_console"]
 
 

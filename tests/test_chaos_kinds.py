@@ -165,7 +165,7 @@ def test_the_credit_delay_is_a_summary_figure_of_both_engines_and_in_the_report(
     ``credit-delay`` rows: a relay crash held 30 s and a bus pause held 45 s, relay interval 0.25 s."""
     from sim.executors import LocalPool
     from sim.report import write_report
-    from sim.results.schema import format_value
+    from sim.results.formatting import format_value
     from sim.runner import run_to_dir, simulate_full, simulate_many
 
     chaos = CASES["relay-crash"][0] + "\n  - {at: 300s, target: bus, fault: pause, duration: 45s}"

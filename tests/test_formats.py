@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.results.schema import format_delta, format_duration, format_number, format_threshold, format_value
+from sim.results.formatting import format_delta, format_duration, format_number, format_threshold, format_value
 
 
 def test_rates_and_counts_never_scientific():

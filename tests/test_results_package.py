@@ -11,7 +11,8 @@ import pytest
 
 from sim.errors import ResultsError
 from sim.results.reader import load_live_run, load_run
-from sim.results.schema import (KEYS, VIEWS, format_value, higher_is_better, keys_for, label_of, run_block, spec_of,
+from sim.results.formatting import format_value
+from sim.results.schema import (KEYS, VIEWS, higher_is_better, keys_for, label_of, run_block, spec_of,
                                 summary_header)
 from sim.results.writer import StagedDir, atomic_dir, atomic_write_text
 
@@ -147,7 +148,7 @@ def test_run_block_reproduces_the_simulators_run_block():
 
 def test_cost_of_an_extra_nine_reads_as_a_figure_or_a_reason():
     """summary.json writes ``cost.per_extra_nine`` as an object; every reader shows a sentence."""
-    from sim.results.schema import format_value
+    from sim.results.formatting import format_value
     assert format_value("cost.per_extra_nine", {"per_year": -1.5e7, "significant": False}) == \
         "not significant (the designs' CIs overlap)"
     assert format_value("cost.per_extra_nine", {"per_year": 2.5e6, "significant": True}) == "2,500,000 per year"

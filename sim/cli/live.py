@@ -63,7 +63,7 @@ def run(args) -> int:
 def _print_result(out, s: dict, args) -> None:
     """The run's result on stdout: its directory (--quiet), its summary (--json), or a few lines
     with every figure in the registry's format."""
-    from sim.results.schema import format_duration, format_value
+    from sim.results.formatting import format_duration, format_value
     if args.json:
         from sim.cli.options import print_json
         print_json(s)

@@ -73,7 +73,7 @@ def _run(args) -> int:
         if i == 0:
             print("  " + "  ".join("-" * w for w in widths))
     a, t = pred["availability"]["request"], pred["throughput"]["requests_per_second"]
-    from sim.results.schema import format_value
+    from sim.results.formatting import format_value
     av = "availability.request.mean"
     print(f"  request availability: measured {format_value(av, a['measured'])}, "
           f"predicted {format_value(av, a['predicted'])}; "

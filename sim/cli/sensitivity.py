@@ -155,7 +155,7 @@ def tornado_table(body: dict, path):
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.results.schema import format_delta, format_value
+    from sim.results.formatting import format_delta, format_value
     base = body["base"]
     t = Table(title=f"sensitivity: base {format_value('downtime_minutes_per_year.mean', base.get('downtime_minutes_per_year.mean'))} "
                     f"min/yr, {format_value('availability.request.nines', base.get('availability.request.nines'))} nines",

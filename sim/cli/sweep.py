@@ -133,7 +133,7 @@ def sweep_table(rows: list[dict], path):
     from rich.markup import escape
     from rich.table import Table
 
-    from sim.results.schema import format_value
+    from sim.results.formatting import format_value
 
     def text(key, r):
         if key == "pareto":

@@ -24,7 +24,8 @@ from sim.errors import HivesimError
 from sim.readers.paired import Difference, Pairing, difference, pairing, table_of_run
 from sim.results.lookup import MISSING, ci_of, is_number, lookup_optional
 from sim.results.reader import Run, downtime_budget_minutes, load_run, run_label
-from sim.results.schema import format_delta, format_value, is_identifier, keys_for, label_of
+from sim.results.schema import is_identifier, keys_for, label_of
+from sim.results.formatting import format_delta, format_value
 from sim.results.writer import atomic_dir
 
 __all__ = ["METRICS", "Row", "compare_runs", "pairings", "significant", "cell", "to_json", "to_markdown", "to_html", "write_compare", "overlay_downtime",

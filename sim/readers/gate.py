@@ -35,8 +35,9 @@ from sim.readers.confidence import check_level, end_value, interval_at, is_end_k
 from sim.readers.paired import pairing, paired_difference, table_of_run
 from sim.results.lookup import MISSING, lookup, lookup_optional
 from sim.results.reader import Run, load_run, load_summary
-from sim.results.schema import format_delta, format_threshold, format_value, higher_is_better
+from sim.results.schema import higher_is_better
 
+from sim.results.formatting import format_delta, format_threshold, format_value
 __all__ = ["GateResult", "Regression", "parse_require", "parse_regression", "gate_key", "evaluate_gate",
            "evaluate_regression", "display", "scenario_gates", "check_run", "render_table", "to_junit", "to_markdown",
            "apply_scenario_gates"]

@@ -28,7 +28,8 @@ from sim.errors import HivesimError
 from sim.readers.sweep import Variant, parse_grid
 from sim.readers.sweep_table import vs_reference
 from sim.results.lookup import finite_number, lookup_optional
-from sim.results.schema import COST_KEY, NINES_KEY, compact, run_block, summary_header
+from sim.results.schema import COST_KEY, NINES_KEY, run_block, summary_header
+from sim.results.formatting import compact
 from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["AVAIL", "DOWN", "parse_vary", "sensitivity_variants", "tabulate", "CSV_COLUMNS", "csv_rows",

@@ -18,7 +18,8 @@ import io
 
 from sim.readers.paired import Difference, difference, table_from_summary
 from sim.results.lookup import MISSING, ci_of, finite_number, lookup_optional
-from sim.results.schema import COST_KEY, NINES_KEY, compact, keys_for, spec_of
+from sim.results.schema import COST_KEY, NINES_KEY, keys_for, spec_of
+from sim.results.formatting import compact
 from sim.units import parse_duration
 
 __all__ = ["TABLE_KEYS", "PAIRED_KEYS", "table_rows", "pareto", "tidy_rows", "csv_text", "vs_reference"]

@@ -23,8 +23,9 @@ from sim.errors import HivesimError
 from sim.readers.confidence import check_level, is_end_key
 from sim.readers.gate import evaluate_gate, gate_key, parse_require
 from sim.results.lookup import finite_number, lookup_optional
-from sim.results.schema import format_delta, format_threshold, format_value, higher_is_better, is_known_key
+from sim.results.schema import higher_is_better, is_known_key
 
+from sim.results.formatting import format_delta, format_threshold, format_value
 __all__ = ["Target", "parse_target", "check_minimize", "evaluate", "Choice", "choose"]
 
 

@@ -35,7 +35,8 @@ from pathlib import Path
 from sim.errors import HivesimError
 from sim.readers.sweep import Variant, build_scenarios, parse_grid, run_variants
 from sim.readers.target import Target, evaluate
-from sim.results.schema import compact, format_value, run_block, summary_header
+from sim.results.schema import run_block, summary_header
+from sim.results.formatting import compact, format_value
 from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["MAX_ITERATIONS", "Solve", "parse_solve", "numeric", "midpoint", "Bisection", "bisect", "write_whatif"]

@@ -21,8 +21,9 @@ from matplotlib.transforms import ScaledTranslation
 
 from sim.report.plots import nines_of  # also selects the Agg backend
 from sim.results.lookup import finite_number
-from sim.results.schema import COST_KEY, NINES_KEY, compact
+from sim.results.schema import COST_KEY, NINES_KEY
 
+from sim.results.formatting import compact
 __all__ = ["frontier_figure"]
 
 _DELTA = "vs_first.downtime_minutes_per_year.mean"

@@ -13,8 +13,9 @@ import math
 from sim.metrics.intervals import FEW_EVENTS
 from sim.report.figures import img_size
 from sim.results.reader import Run
-from sim.results.schema import format_threshold, format_value, keys_for, label_of, pct
+from sim.results.schema import keys_for, label_of
 
+from sim.results.formatting import format_threshold, format_value, pct
 __all__ = ["render", "num", "value_html", "gate_results", "CSS", "MAX_VIOLATIONS_SHOWN", "MAX_NESTED_ROWS"]
 
 CSS = """
@@ -48,7 +49,7 @@ MAX_VIOLATIONS_SHOWN = 50  # a report lists this many checker violations, then c
 
 
 def _fv(key: str, v) -> str:
-    """One figure as the registry formats it (``sim.results.schema.format_value``), escaped."""
+    """One figure as the registry formats it (``sim.results.formatting.format_value``), escaped."""
     return html.escape(format_value(key, v))
 
 

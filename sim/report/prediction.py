@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 
 from sim.report.figures import img_size, save_figure  # noqa: E402
 from sim.report.html import CSS, num  # noqa: E402
-from sim.results.schema import format_value  # noqa: E402
+from sim.results.formatting import format_value  # noqa: E402
 
 AVAILABILITY = "availability.request.mean"  # the registry key whose format the availabilities take
 

@@ -2,6 +2,7 @@
 
 * ``schema``: summary header, the ``run`` block builder, CSV columns, the key registry (label,
   unit, better direction, format of every summary key readers show or judge);
+* ``formatting``: how every figure reads (``format_value`` by the registry, deltas, thresholds);
 * ``writer``: the one atomic writer (simulator, live, prediction, sweep and compare directories);
 * ``reader``: the one reader of run directories, simulated and live (``Run``);
 * ``lookup``: dotted keys (``cells[3].nines``) and the interval convention (``ci_key``).
