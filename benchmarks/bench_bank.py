@@ -1,7 +1,7 @@
 """Benchmark: transfers/s through the bank service vs raw psycopg on the same cell, same run.
 
 Brings a live cluster up (scenarios/live-smoke.yaml by default), then runs, with the same number
-of concurrent clients and the same transaction code (``loadtests.bank.db.transfer_tx``):
+of concurrent clients and the same transaction code (``loadtests.bank.transfers.transfer_tx``):
 
 * **raw**: asyncio psycopg connections straight to cell 0's primary (no proxy, no HTTP), each
   committing same-cell transfers with synchronous replication to the standbys;
@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 import aiohttp  # noqa: E402
 import psycopg  # noqa: E402
 
-from loadtests.bank.db import transfer_tx  # noqa: E402
+from loadtests.bank.transfers import transfer_tx  # noqa: E402
 from loadtests.bank.routing import account_id, cell_of  # noqa: E402
 from loadtests.cluster import Cluster  # noqa: E402
 from loadtests.cluster.procs import read_postmaster_pid  # noqa: E402

@@ -25,7 +25,8 @@ from starlette.routing import Route
 
 from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, BankApp, Faults, KeysIn, Metrics,
                                 TransferIn, endpoint, error, read_json, serve)
-from loadtests.bank.db import Pool, Unavailable, UnknownOutcome, run_tx, transfer_tx
+from loadtests.bank.db import Pool, Unavailable, UnknownOutcome, run_tx
+from loadtests.bank.transfers import transfer_tx
 from loadtests.bank.openapi import openapi_response
 from loadtests.bank.routing import ACCOUNT_RE, KEY_RE, cell_of
 
