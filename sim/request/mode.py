@@ -133,7 +133,8 @@ def simulate_request_mode(sc, workers: int | None = None, progress: bool = False
         w = int(math.ceil(t1 - t0))
         if closed:  # one loop over all cells (its users pick a cell per operation), split per cell
             loop, faults = closed_spec(sc, specs)
-            first_loop = first_loop or loop
+            if first_loop is None:
+                first_loop = loop
             per_cell = closed_results(loop, faults, ss.spawn(1)[0], R, specs)
         else:  # lazily: each cell's child seed is spawned in the order it always was
             per_cell = (simulate_window(spec, np.random.Generator(np.random.PCG64(ss.spawn(1)[0])), R) for spec in specs)
