@@ -25,7 +25,7 @@ from sim.results.reader import Run
 from sim.errors import HivesimError
 from sim.scenario.chaos_effects import ROUND_TRIPS
 
-__all__ = ["MIN_SERVICE", "IN_DB_SECONDS", "ERROR_SECONDS", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
+__all__ = ["MIN_SERVICE", "ReplayFaults", "REPLAY_SEED_STRIDE", "OUTAGE_STREAM", "replay_seed", "outage_rng",
            "ReplayModel", "outages_of", "replay"]
 
 MIN_SERVICE = 0.005   # s: the bank's latency with nothing else to do (floor of the processor-sharing scaling)
