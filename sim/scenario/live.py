@@ -133,7 +133,10 @@ class Live(Strict):
         30.0, ge=0, le=3600, description="PostgreSQL cancels a bank statement running this long (statement_timeout; "
                                          "COMMIT is exempt: a cancelled synchronous-replication wait would report "
                                          "an unreplicated commit; 0 = never)")
-    restart_delay: Duration = Field(0.5, ge=0, le=60, description="supervisor's wait before restarting a dead gateway/app/relay")
+    restart_delay: Duration = Field(
+        0.1, ge=0, le=60, description="supervisor's wait before restarting a dead gateway/app/relay (systemd's "
+                                      "RestartSec default; doubled, up to 5 s, while a program dies within 10 s "
+                                      "of its start)")
     restart_app_servers: bool = Field(True, description="the supervisor also restarts dead app servers and the relay")
     relay_interval: Duration = Field(0.05, gt=0, le=10, description="relay's poll interval when idle")
     # the relay's own rounds are a few statements of milliseconds each, so a session of the relay
