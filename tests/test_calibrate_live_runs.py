@@ -148,7 +148,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, cli):
         load_calibration(bad)
     # a file from before down@idc was the hold plus an extra: refused, not misread as an extra
     stale = tmp_path / "stale.yaml"
-    text = (ROOT / "scenarios" / "calibration" / "kinds-a.calibration.yaml").read_text()
+    text = (ROOT / "scenarios" / "calibration" / "kinds-a-restart-0.5s.calibration.yaml").read_text()
     assert "    down@idc: 0.81\n" in text
     stale.write_text(text.replace("    down@idc: 0.81\n", "").replace("  outage_seconds:\n", "  outage_seconds:\n    down@idc: 15.86\n"))
     with pytest.raises(HivesimError, match=r"outage_seconds.down@idc: expected under outage_extra_seconds"):

@@ -23,7 +23,7 @@ from sim.results.reader import load_live_run
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT / "results" / "baselines"
 CALS = ROOT / "scenarios" / "calibration"
-MISSING = ("kinds-a.calibration.yaml", "kinds-b-20261203T074534Z-3e31")     # classes miss here
+MISSING = ("kinds-a-restart-0.5s.calibration.yaml", "kinds-b-20261203T074534Z-3e31")     # classes miss here
 WITHIN = ("live-calib-e.calibration.yaml", "live-calib-f-20261128T154139Z-16e2")  # none misses here
 
 
