@@ -115,23 +115,27 @@ class ServiceLedger(Ledger):
         i = c.index
         self.base_w[i], self.base_r[i] = w, r
         w_e, r_e, x_e, d_e = self.services.effective(i, w, r)
-        if (w_e == c.writes_failed and r_e == c.reads_failed and x_e == self.cell_x[i]
-                and d_e == self.cell_d[i]):
+        ow, o_r, ox, od = c.writes_failed, c.reads_failed, self.cell_x[i], self.cell_d[i]
+        if w_e == ow and r_e == o_r and x_e == ox and d_e == od:
             return
         self.advance(now)
         self.flush_cell(c)
         s = c.share
-        old = (c.writes_failed, c.reads_failed, self.cell_x[i], self.cell_d[i])
-        new = (w_e, r_e, x_e, d_e)
-        old_impaired, new_impaired = max(old) > 0.0, max(new) > 0.0
-        tables = (self.cause_writes, self.cause_reads, self.cause_source, self.cause_credit)
+        # written out field by field (no tuples, no zip): this runs at every maintenance edge;
+        # the fractions are never negative, so "any above 0" is "impaired"
+        old_impaired = ow > 0.0 or o_r > 0.0 or ox > 0.0 or od > 0.0
+        new_impaired = w_e > 0.0 or r_e > 0.0 or x_e > 0.0 or d_e > 0.0
+        cw, cr, cs, cd = self.cause_writes, self.cause_reads, self.cause_source, self.cause_credit
         if old_impaired:
-            for t, v in zip(tables, old):
-                t[c.cause] = t.get(c.cause, 0.0) - s * v
-        self.intra_failed += s * (w_e - old[0])
-        self.reads_failed += s * (r_e - old[1])
-        self.source_failed += s * (x_e - old[2])
-        self.writes_failed += s * (d_e - old[3])
+            k = c.cause
+            cw[k] = cw.get(k, 0.0) - s * ow
+            cr[k] = cr.get(k, 0.0) - s * o_r
+            cs[k] = cs.get(k, 0.0) - s * ox
+            cd[k] = cd.get(k, 0.0) - s * od
+        self.intra_failed += s * (w_e - ow)
+        self.reads_failed += s * (r_e - o_r)
+        self.source_failed += s * (x_e - ox)
+        self.writes_failed += s * (d_e - od)
         if new_impaired and not old_impaired:
             self.impaired_cells += 1
             c.cause = cause
@@ -139,15 +143,20 @@ class ServiceLedger(Ledger):
             c.episode_cause = cause
         elif old_impaired and not new_impaired:
             self.impaired_cells -= 1
-            self._episode(c, now, old)
+            self._episode(c, now, (ow, o_r, ox, od))
             c.episode_start = None
         if new_impaired:
-            for t, v in zip(tables, new):
-                t[c.cause] = t.get(c.cause, 0.0) + s * v
+            k = c.cause
+            cw[k] = cw.get(k, 0.0) + s * w_e
+            cr[k] = cr.get(k, 0.0) + s * r_e
+            cs[k] = cs.get(k, 0.0) + s * x_e
+            cd[k] = cd.get(k, 0.0) + s * d_e
         if self.impaired_cells == 0:  # exact zero, no float drift while all is well
             self.writes_failed = self.reads_failed = self.intra_failed = self.source_failed = 0.0
-            for t in tables:
-                t.clear()
+            cw.clear()
+            cr.clear()
+            cs.clear()
+            cd.clear()
         c.writes_failed, c.reads_failed = w_e, r_e
         self.cell_x[i], self.cell_d[i] = x_e, d_e
         if self.ts_step is not None:

@@ -226,14 +226,14 @@ class BulkNodes:
         looked at once after all of them.
         """
         count, group_of = self.bank.server_down, self.group_of
-        touched = {}
+        touched = {}  # the groups, in the order first touched (keyed by the group itself)
         step, edge = (1, 1) if down else (-1, 0)
         for s in servers:
             count[s] += step
             if count[s] == edge:
                 g = group_of[s]
                 g.held += step
-                touched[g.ci, g.k] = g
-        for g in touched.values():
+                touched[g] = None
+        for g in touched:
             if not (g.serving and not g.hi and g.crit - g.held >= 2):
                 self._update(g, cause)

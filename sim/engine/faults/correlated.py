@@ -13,15 +13,33 @@ __all__ = ["start"]
 
 
 def start(bank) -> None:
-    sc, plan, env = bank.sc, bank.plan, bank.env
+    for members, held, rate, dur, cause, target in _groups(bank):
+        bank.env.process(_group(bank, members, held, rate, dur, cause, target))
+
+
+# id(plan) -> (plan, failures, bulk servers, groups): a scenario's groups, their members and
+# samplers hold no randomness, so a worker's replications build them once (an IDC's or a power
+# domain's member list costs a pass over every server; the references tell a reused id apart)
+_GROUPS: dict[int, tuple] = {}
+
+
+def _groups(bank) -> list[tuple]:
+    """``(members, held, rate, duration sampler, cause, target)`` per group, in start order."""
+    sc, plan = bank.sc, bank.plan
+    bulk = bank.bulk.servers if bank.bulk is not None else None
+    cached = _GROUPS.get(id(plan))
+    if cached is not None and cached[0] is plan and cached[1] is sc.failures and cached[2] is bulk:
+        return cached[3]
+    if len(_GROUPS) >= 16:
+        _GROUPS.clear()
     comp = sc.failures.components
     corr = sc.failures.correlated
     beta = corr.common_cause_beta
+    out = []
     if beta > 0 and comp.server and "db" in comp.server_roles:
         fd = comp.server
-        for c in plan.cells:
-            env.process(_group(bank, c.db, beta / fd.mean_ttf, Sampler.ttr(fd), "common-cause",
-                               f"cell[{c.index}].db"))
+        out += [(c.db, beta / fd.mean_ttf, Sampler.ttr(fd), "common-cause", f"cell[{c.index}].db")
+                for c in plan.cells]
     groups = []
     if corr.rack:
         groups += [("rack", corr.rack, rack, f"rack[{i}]") for i, rack in enumerate(plan.racks)]
@@ -41,19 +59,20 @@ def start(bank) -> None:
             groups.append(("region", corr.region, members, f"region[{name}]"))
     for cause, ev, members, target in groups:
         if members:
-            dur = Sampler(ev.distribution, ev.duration, 1.0, ev.sigma)
-            env.process(_group(bank, members, ev.rate, dur, cause, target))
-
-
-def _group(bank, members, rate, dur: Sampler, cause, target):
-    env = bank.env
-    rng = bank.stream(f"{target}/{cause}")
+            out.append((members, ev.rate, Sampler(ev.distribution, ev.duration, 1.0, ev.sigma), cause, target))
     # bulk-drawn service nodes (``bulk_nodes``) are held all at once: each service they belong
     # to is looked at once per event, after all of them (holds only grow, then only shrink)
+    in_bulk = frozenset(bulk or ())
+    split = [([s for s in members if s not in in_bulk], [s for s in members if s in in_bulk], *rest)
+             for members, *rest in out]
+    _GROUPS[id(plan)] = (plan, sc.failures, bulk, split)
+    return split
+
+
+def _group(bank, members, held, rate, dur: Sampler, cause, target):
+    env = bank.env
+    rng = bank.stream(f"{target}/{cause}")
     bulk = bank.bulk
-    held = [s for s in members if bulk is not None and s in bulk.group_of]
-    if held:
-        members = [s for s in members if s not in bulk.group_of]
     while True:
         yield env.timeout(rng.expovariate(rate))
         start = env.now

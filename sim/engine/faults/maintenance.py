@@ -2,6 +2,11 @@
 
 Cell i's first window opens on day (i mod period-in-days) at ``at_hour``; a window stops writes
 (``impact: writes``, e.g. a planned switchover) or everything (``impact: all``).
+
+The windows draw nothing: after a process's start, each edge is a timeout whose callback
+applies the edge and schedules the next one. These are the events, times and order of
+the one generator per cell this replaced (the same ``env.timeout`` calls at the same
+instants); only the generator's resumption at each edge (~1,500 a year in webank-2023) is gone.
 """
 
 from __future__ import annotations
@@ -15,22 +20,43 @@ def start(bank) -> None:
     m = bank.sc.failures.maintenance
     if m:
         for c in bank.cells:
-            bank.env.process(_windows(bank, c, m))
+            bank.env.process(_Windows(bank, c, m).start())
 
 
-def _windows(bank, c, m):
-    env = bank.env
-    period_days = max(1, int(m.every // DAY))
-    first = (c.index % period_days) * DAY + m.at_hour * 3600.0
-    yield env.timeout(first)
-    while True:
+class _Windows:
+    """One cell's maintenance windows, from the first to the horizon."""
+
+    __slots__ = ("env", "cell", "update", "duration", "gap", "all", "first", "opened", "closed")
+
+    def __init__(self, bank, c, m):
+        self.env = bank.env
+        self.cell = c
+        self.update = bank.replica_sets.update
+        self.duration = m.duration
+        self.gap = max(m.every - m.duration, 0.0)
+        self.all = m.impact == "all"
+        self.opened, self.closed = self._open, self._close  # bound once, not at every edge
+        period_days = max(1, int(m.every // DAY))
+        self.first = (c.index % period_days) * DAY + m.at_hour * 3600.0
+
+    def start(self):
+        # a process for the start only: its Initialize event keeps the first timeout's place
+        # among the other families' at time 0 (ties at an instant run in scheduling order)
+        self.env.timeout(self.first).callbacks.append(self.opened)
+        yield self.env.event()  # never triggered: the windows go on as callbacks
+
+    def _open(self, _event):
+        c = self.cell
         c.maint += 1
-        if m.impact == "all":
+        if self.all:
             c.maint_all += 1
-        bank.replica_sets.update(c, "maintenance")
-        yield env.timeout(m.duration)
+        self.update(c, "maintenance")
+        self.env.timeout(self.duration).callbacks.append(self.closed)
+
+    def _close(self, _event):
+        c = self.cell
         c.maint -= 1
-        if m.impact == "all":
+        if self.all:
             c.maint_all -= 1
-        bank.replica_sets.update(c, "maintenance")
-        yield env.timeout(max(m.every - m.duration, 0.0))
+        self.update(c, "maintenance")
+        self.env.timeout(self.gap).callbacks.append(self.opened)
