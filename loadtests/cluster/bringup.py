@@ -148,6 +148,7 @@ class BringUp:
                     passwords={"superuser": st["passwords"]["superuser"], "replication": st["passwords"]["replication"],
                                "rest": st["passwords"]["rest"]},
                     ttl=live.patroni.ttl, loop_wait=live.patroni.loop_wait, retry_timeout=live.patroni.retry_timeout, failsafe=live.patroni.failsafe_mode,
+                    use_slots=live.patroni.use_slots,
                     sync_count=sync_count, max_lag=live.patroni.maximum_lag_on_failover,
                     bootstrap_command=f"/bin/sh {script}")
                 conf = mdir / "patroni.yml"

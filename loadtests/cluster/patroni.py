@@ -90,7 +90,7 @@ def bootstrap_script(member_dir: Path, template: Path) -> Path:
 def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port: int, rest_port: int,
                    etcd_ports: list[int], bin_dir: str, passwords: dict, ttl: int, loop_wait: int,
                    retry_timeout: int, sync_count: int, max_lag: int, bootstrap_command: str | None = None,
-                   failsafe: bool = False) -> dict:
+                   failsafe: bool = False, use_slots: bool = True) -> dict:
     sync = sync_count > 0
     cfg = {
         "scope": scope,
@@ -114,7 +114,7 @@ def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port
                 "synchronous_mode": sync, "synchronous_mode_strict": sync,
                 "synchronous_node_count": max(sync_count, 1),
                 "postgresql": {
-                    "use_pg_rewind": True, "use_slots": True,
+                    "use_pg_rewind": True, "use_slots": use_slots,
                     "parameters": {
                         "max_connections": 80, "shared_buffers": "32MB", "wal_level": "replica",
                         "hot_standby": "on", "max_wal_senders": 10, "max_replication_slots": 10,

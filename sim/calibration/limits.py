@@ -24,9 +24,14 @@ NOT_EXPLAINED = "not explained yet"
 # model class -> what the model leaves out (evidence: the committed runs in results/baselines/)
 REASONS: dict[str, str] = {
     "kill-patroni": (
-        "The failover after Patroni's leader key expires varies from kill to kill more than the rule's +-25 % "
-        "(the same kill failed 50 and 37 requests in two kinds-a runs; 36, 37, 60 and 59 in four kinds-b runs); "
-        "the pooled calibration carries the kinds-a spread only."),
+        "The write stall after the leader key expires is the new leader's wait for a synchronous standby "
+        "(strict synchronous mode blocks commits until Patroni names one, a whole HA loop after the standby "
+        "streams; with slots the standby streams only after the leader made its slot in a later loop), and "
+        "longer when the old primary, still running without its Patroni, streamed WAL to the other standby "
+        "that the new leader never had: that standby needs pg_rewind first (probes 20261203T141044Z and "
+        "141944Z: promotion to synchronous standby 2.9-3.0 s with slots, 2.1 s without, 7 s after a rewind). "
+        "The same kill failed 21-60 requests across eight kinds runs (stall 1.8-4.0 s); one kill's figure "
+        "cannot hold that spread."),
     "crash@etcd-quorum": (
         "With Patroni's failsafe mode (the live bank's default since 20261203T07) a quorum loss failed "
         "nothing in every recorded run; without it, the stall of every cell was not the hold plus a constant "
@@ -43,19 +48,20 @@ REASONS: dict[str, str] = {
         "after the kill when etcd's leader died with it, 34 failed over 3 cells at a 1 s deadline). The model "
         "lets nothing fail: no calibration run has a standby loss to fit that wait on."),
     "crash@app": (
-        "Whether a killed app server fails requests depends on its restart (the supervisor's restart_delay "
-        "plus Python's start-up) against the gateway's 1 s deadline: the same crash failed 19 and 0 requests "
-        "in two kinds-a runs and 30 (load ~10), 3, 2 and 0 in four kinds-b runs; the pooled model predicts "
-        "~10 (0-19) for every run, so a run at either end misses the +-5 rule."),
+        "Whether a killed app server fails requests depends on its restart (live.restart_delay plus Python's "
+        "start-up) against the gateway's 1 s deadline. At restart_delay 0.5 s the same crash failed 19 and 0 "
+        "in two kinds-a runs and 30, 3, 2, 0 in four kinds-b runs; at 0.1 s (the default since 20261203T13) "
+        "0 in kinds-a (back after 0.63 s) and 8 and 0 in two kinds-b runs (0.97 s and 0.83 s: kinds-b's 3 "
+        "cells keep the 2 cores busier)."),
     "pause@bus": (
         "A relay frozen inside its credit transaction holds the destination rows it locked until "
         "live.relay_idle_in_transaction_timeout (0.5 s) ends its session; runs recorded before that setting "
         "held them the whole pause (kinds-b 20261203T051640Z: 43 failed in 10 s). The model lets nothing fail."),
     "pause@gns": (
         "Requests in flight when the gateway froze fail when it thaws (their deadline ran out meanwhile); "
-        "how many were in flight varies from run to run more than the model's latency says: the same 3 s "
-        "pause failed 11 (load ~10), 2, 14 and 7 requests in four kinds-b runs (p50 14-17 ms in the last three), "
-        "1-2 in kinds-a; the model predicts ~3."),
+        "how many follows the run's latency, which the model takes from the calibration run: the same 3 s "
+        "pause failed 11, 2, 14, 7, 11 and 8 requests in six kinds-b runs whose p50 ran 16-72 ms from run to "
+        "run on the shared 2 cores; 1-2 in kinds-a (p50 ~8 ms); the model predicts 2-3."),
     "latency": (
         "The model adds the fault's latency times one fitted round-trip factor to each request and leaves "
         "the injected jitter out; the fitted factor can sit at the fit's bound (64 round trips on kinds-a), "

@@ -34,6 +34,8 @@ class LivePatroni(Strict):
     failsafe_mode: bool = Field(True, description="Patroni's DCS failsafe mode: with etcd's quorum lost, the primary "
                                 "stays primary while it reaches every member over the REST API (off: it demotes "
                                 "after retry_timeout)")
+    use_slots: bool = Field(True, description="a replication slot per member on the leader (off: standbys stream "
+                            "without one; wal_keep_size 128MB keeps the WAL a rejoining member needs)")
 
     @model_validator(mode="after")
     def _floors(self):
