@@ -121,3 +121,19 @@ def test_reads_served_by_standbys_do_not_wait_through_an_outage():
     rows = closed_rows(m, ClosedFaults({0: [(5.0, 25.0)]}), loop_rng(3))
     assert all(r[3] for r in rows)
     assert _rate(rows, 5.0, 25.0) == pytest.approx(m.users * m.rate_per_user, rel=0.02)
+
+
+def test_an_exact_outage_gets_no_loop_jitter_and_the_others_keep_their_draws():
+    """An app server's restart ends when the supervisor brought it back, not on a Patroni loop:
+    ``ClosedFaults.exact`` windows get no ``outage_jitter``; the other windows' ends are the ones
+    they get without any exact window (the draw is still taken), so nothing else moves."""
+    from sim.request.closed import _ClosedLoop
+    spec = ClosedLoopSpec(**_spec(outage_jitter=1.0), **LIVE)
+    windows = {0: [(5.0, 6.0), (10.0, 11.0)], 1: [(15.0, 16.0)]}
+    plain = _ClosedLoop(spec, ClosedFaults({c: list(w) for c, w in windows.items()}), loop_rng(3))
+    exact = _ClosedLoop(spec, ClosedFaults({c: list(w) for c, w in windows.items()}, exact={(0, 5.0, 6.0)}),
+                        loop_rng(3))
+    assert exact.out[0][0] == (5.0, 6.0)
+    assert plain.out[0][0][1] > 6.0  # jittered (U(0, 1) s): this seed's draw is not 0
+    assert exact.out[0][1] == plain.out[0][1] and exact.out[1] == plain.out[1]
+    assert plain.rng.random() == exact.rng.random()  # the stream is where it was

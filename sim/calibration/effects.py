@@ -59,6 +59,9 @@ class FaultEffect:
     latency: float = 0.0              # s: added per request (``slow``)
     credit_delay: float | None = None  # s: predicted delay of cross-cell credits (relay faults)
     fixed: bool = False               # its length is the hold itself: nothing to calibrate
+    # its end is not a Patroni HA loop's (an app server the supervisor restarts): the replay adds
+    # no loop_wait jitter to it
+    exact_end: bool = False
 
     @property
     def fitted(self) -> bool:
@@ -137,7 +140,7 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
                 return FaultEffect("latency@app", "slow", cells, start, hold, latency=_latency_of(run, fault))
             if kind == "bad-change":
                 return FaultEffect("bad-change@app", "error", cells, start, hold)
-            return FaultEffect(f"{kind}@app", "outage", cells, start, hold)
+            return FaultEffect(f"{kind}@app", "outage", cells, start, hold, exact_end=True)
         return FaultEffect(f"{kind}@cell", "outage", cells, start, hold)
     if form == "gns":
         # a frozen gateway holds requests exactly as long as it is frozen (the kernel queues them;

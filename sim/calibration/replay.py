@@ -129,6 +129,8 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
         if e.effect == "outage":
             for cell in (e.cells if e.cells is not None else range(consts["cells"])):
                 out.outages.setdefault(cell, []).append((float(w[0]), float(w[1])))
+                if e.exact_end:
+                    out.exact.add((cell, float(w[0]), float(w[1])))
         elif e.effect == "error":
             out.errors.append((e.cells, float(w[0]), float(w[1])))
         else:

@@ -84,6 +84,9 @@ class ClosedFaults:
     errors: list = field(default_factory=list)
     holds: list = field(default_factory=list)
     slows: list = field(default_factory=list)
+    # (cell, start, end) of the outages whose end no Patroni loop decides (an app server the
+    # supervisor restarts): ``outage_jitter`` is not added to them
+    exact: set = field(default_factory=set)
 
     def __getitem__(self, cell):  # read like the per-cell outage mapping it extends
         return self.outages[cell]
@@ -160,7 +163,11 @@ class _ClosedLoop:
         self.p = p / p.sum()
         self.blocked: dict[int, float] = {}  # user -> waiting on a dead cell until then (only while > now)
         if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
-            self.out = {c: [(a, b + rng.random() * m.outage_jitter) for a, b in w] for c, w in outages.items()}
+            # (drawn for an exact window too, unused, so that every other window keeps its draw)
+            self.out = {}
+            for c, w in outages.items():
+                ends = [(b, rng.random() * m.outage_jitter) for _, b in w]
+                self.out[c] = [(a, b if (c, a, b) in faults.exact else b + j) for (a, _), (b, j) in zip(w, ends)]
         self.now, self.user = 0.0, None
 
     def _svc(self, kind: str) -> float:
