@@ -130,6 +130,8 @@ def test_schedule_kills_pauses_and_lifts(cluster):
     assert eps[1].end - eps[1].start == pytest.approx(0.8, abs=0.3)
     # the record names the role each member had when hit (an IDC loss is modelled by it)
     assert eps[1].detail.startswith("c1-m0 [leader]: SIGSTOP")
+    assert eps[1].hit == [{"name": "c1-m0", "kind": "db", "cell": 1, "role": "leader"}]
+    assert {h["name"]: h["role"] for h in eps[2].hit} == {"etcd-0": "leader", "etcd-1": "follower"}
     assert "etcd-0 [leader]: SIGKILL" in eps[2].detail and "etcd-1 [follower]: SIGKILL" in eps[2].detail
     assert cluster.restarts == ["etcd-0:all", "etcd-1:all"]  # crash lifted after its duration
     assert eps[3].error and "has no gateway" in eps[3].error

@@ -131,3 +131,25 @@ def test_an_idc_loss_stops_the_cells_whose_leader_or_app_server_died_there(runs)
     assert (old.cls, old.effect, old.cells) == ("down@idc", "outage", (0, 1))
     unknown = _idc(run, "c1-m0 [unknown]: SIGKILL 7 processes (...)")  # Patroni did not answer: stopped
     assert (unknown.cls, unknown.cells) == ("down@idc", (1,))
+
+
+def test_an_idc_record_with_hit_data_is_read_from_it_not_from_the_text(runs):
+    """Records since 20261203T14 carry what was hit as data (``hit``: name, kind, cell, role); the
+    text is then for people only: a ``detail`` that says otherwise does not change the effect."""
+    run = runs[KINDS_B.name]
+
+    def idc(hit, detail="(text not read)"):
+        return fault_effect(run, {"kind": "down", "target": "idc[idc-c]", "start": 10.0, "end": 22.0,
+                                  "detail": detail, "hit": hit})
+    mixed = idc([{"name": "c0-m2", "kind": "db", "cell": 0, "role": "leader"},
+                 {"name": "c1-m2", "kind": "db", "cell": 1, "role": "sync_standby"},
+                 {"name": "c2-m2", "kind": "db", "cell": 2, "role": "replica"},
+                 {"name": "app-c2-1", "kind": "app", "cell": 2, "role": None},
+                 {"name": "etcd2", "kind": "etcd", "cell": None, "role": "leader"}],
+                detail="c1-m2 [leader]: SIGKILL")
+    assert (mixed.cls, mixed.effect, mixed.cells) == ("down@idc", "outage", (0, 2))
+    standbys = idc([{"name": "c0-m2", "kind": "db", "cell": 0, "role": "sync_standby"},
+                    {"name": "etcd2", "kind": "etcd", "cell": None, "role": "follower"}])
+    assert (standbys.cls, standbys.cells) == ("down@idc-standby", (0,))
+    unknown = idc([{"name": "c1-m0", "kind": "db", "cell": 1, "role": None}])  # Patroni did not answer
+    assert (unknown.cls, unknown.cells) == ("down@idc", (1,))

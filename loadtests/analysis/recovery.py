@@ -28,7 +28,7 @@ window and recovery rules are ``sim.calibration.windows``, shared with the repla
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,10 +48,11 @@ class FaultEpisode:
     end: float
     detail: str = ""           # what was actually hit (member names, PIDs)
     error: str | None = None   # the injector could not apply it
+    hit: list = field(default_factory=list)  # the same as data: [{name, kind, cell, role}]
 
     def to_dict(self) -> dict:
         return {"kind": self.kind, "target": self.target, "start": round(self.start, 3),
-                "end": round(self.end, 3), "detail": self.detail, "error": self.error}
+                "end": round(self.end, 3), "detail": self.detail, "hit": self.hit, "error": self.error}
 
 
 def analyse_faults(rows: list[RequestRow], t0: float, faults: list[FaultEpisode], run_end: float,

@@ -38,7 +38,8 @@ class ClusterAdapter:
     def app_servers(self, cell: int) -> list[Proc]:
         out = []
         for a in sorted((a for a in self.c.app_servers if a["cell"] == cell), key=lambda a: a["index"]):
-            out.append(Proc(a["name"], a["pid"], self._app_idcs[a["index"] % len(self._app_idcs)], "app", a["url"]))
+            out.append(Proc(a["name"], a["pid"], self._app_idcs[a["index"] % len(self._app_idcs)], "app", a["url"],
+                            cell=cell))
         return out
 
     def gateway(self) -> Proc | None:

@@ -66,6 +66,10 @@ class Held:
 
     detail: str
     lifters: list[Callable[[], None]] = field(default_factory=list)
+    # what was hit, as data for the fault's record: {"name", "kind" (db | app | gateway | relay |
+    # etcd), "cell" (db members and app servers), "role" (db: leader | sync_standby | replica;
+    # etcd: leader | follower; None: not known)}; ``detail`` says the same for people
+    hit: list[dict] = field(default_factory=list)
     lifted: bool = False
 
     def lift(self) -> list[str]:
@@ -112,6 +116,14 @@ def _member_tree(m: DbMember) -> list[int]:
             if p not in seen:
                 seen.append(p)
     return seen
+
+
+def _member_hit(m: DbMember) -> dict:
+    return {"name": m.name, "kind": "db", "cell": m.cell, "role": m.role}
+
+
+def _proc_hit(p: Proc) -> dict:
+    return {"name": p.name, "kind": p.kind, "cell": p.cell, "role": p.role}
 
 
 def _signal_member(m: DbMember, sig: signal.Signals, notes: list[str]) -> list[int]:
@@ -162,6 +174,7 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
     if wrong or (kind == "bad-change" and res.members) or not (res.members or res.procs):
         raise FaultError(f"fault {kind!r} does not apply to {', '.join(wrong) or 'these targets'}")
 
+    held.hit = [_member_hit(m) for m in res.members] + [_proc_hit(p) for p in res.procs]
     for m in res.members:
         if kind == "kill-postmaster":
             notes.append(f"{m.name}: SIGKILL postmaster {signal_target(m.postmaster_pid, signal.SIGKILL, group=False)}")

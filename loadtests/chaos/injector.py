@@ -74,7 +74,7 @@ class Injector:
             ep.error = f"{type(exc).__name__}: {exc}"
             self.log(f"chaos: t={ep.start:6.1f}s {e.fault} {e.target}: NOT applied: {exc}")
             return False
-        ep.detail = held.detail
+        ep.detail, ep.hit = held.detail, held.hit
         with self._lock:
             self._held[i] = held
         self.log(f"chaos: t={ep.start:6.1f}s {e.fault} {e.target}: {held.detail}")

@@ -42,6 +42,7 @@ class Proc:
     kind: str = "proc"     # app | gateway | relay | etcd
     url: str | None = None  # HTTP base URL, for services with an admin hook
     role: str | None = None  # etcd: leader | follower when resolved (None: not known or not asked)
+    cell: int | None = None  # app servers: the cell they serve
 
 
 @dataclass

@@ -158,19 +158,12 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
         if t.quorum or t.index is None:
             return FaultEffect(f"{kind}@etcd-{'quorum' if t.quorum else 'all'}", "outage", None, start, hold)
         return FaultEffect(f"{kind}@etcd", "none", None, start, hold)
-    # an IDC: what was killed there is in the injector's record (``detail``: "app-c0-0: SIGKILL ...",
-    # "c1-m2 [replica]: SIGKILL ..."). A cell stops where its app server or its leader died there;
-    # where only standbys died the primary serves on, its commits waiting until Patroni drops the
-    # dead synchronous standby (live probes: 0.65-2.2 s, 0-48 failed requests at a 1 s deadline,
-    # longer when etcd's leader died too): class down@idc-standby, not modelled yet. Records made
-    # before the role was written ("c1-m2: SIGKILL") count every named cell as stopped.
-    detail = str(fault.get("detail") or "")
-    stopped = {int(c) for c in _APP_RE.findall(detail)}
-    named = set(stopped)
-    for cell, role in _DB_RE.findall(detail):
-        named.add(int(cell))
-        if role in ("", "leader", "unknown"):
-            stopped.add(int(cell))
+    # an IDC: what was killed there is in the injector's record. A cell stops where its app server
+    # or its leader died there; where only standbys died the primary serves on, its commits waiting
+    # until Patroni drops the dead synchronous standby (live probes: 0.65-2.2 s, 0-48 failed
+    # requests at a 1 s deadline, longer when etcd's leader died too): class down@idc-standby, not
+    # modelled yet. A member whose role is not known counts as a leader.
+    named, stopped = _cells_hit(fault)
     if named and not stopped:
         return FaultEffect(f"{kind}@idc-standby", "none", tuple(sorted(named)), start, hold)
     # what stops there comes back when the IDC does: a leader lifted before the ttl restarts with
@@ -180,7 +173,31 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
     return FaultEffect(f"{kind}@idc", "outage", tuple(sorted(stopped)) or None, start, min(hold, c["ttl"]))
 
 
-# fault-record names of what an IDC fault killed (loadtests/cluster: app-c<cell>-<k>, c<cell>-m<k>,
-# a member with the role it had: "c1-m2 [sync_standby]:")
+def _cells_hit(fault: dict) -> tuple[set[int], set[int]]:
+    """(cells where something died, cells left without their leader or an app server) of an IDC
+    fault, from the record's ``hit`` list (``{"name", "kind", "cell", "role"}``, since 20261203T14)
+    or, in older records, from its ``detail`` text: "app-c0-0: SIGKILL ...", "c1-m2 [replica]:
+    SIGKILL ..." (roles since 20261203T11; before them every named cell counts as stopped)."""
+    named: set[int] = set()
+    stopped: set[int] = set()
+    if "hit" in fault:
+        for h in fault["hit"] or ():
+            if h.get("kind") in ("db", "app") and h.get("cell") is not None:
+                named.add(int(h["cell"]))
+                if h["kind"] == "app" or h.get("role") in (None, "leader"):
+                    stopped.add(int(h["cell"]))
+        return named, stopped
+    detail = str(fault.get("detail") or "")
+    stopped = {int(c) for c in _APP_RE.findall(detail)}
+    named = set(stopped)
+    for cell, role in _DB_RE.findall(detail):
+        named.add(int(cell))
+        if role in ("", "leader", "unknown"):
+            stopped.add(int(cell))
+    return named, stopped
+
+
+# fault-record names of what an IDC fault killed in records without ``hit`` (loadtests/cluster:
+# app-c<cell>-<k>, c<cell>-m<k>, a member with the role it had: "c1-m2 [sync_standby]:")
 _APP_RE = re.compile(r"\bapp-c(\d+)-\d+:")
 _DB_RE = re.compile(r"(?<![-\w])c(\d+)-m\d+(?: \[(\w+)\])?:")
