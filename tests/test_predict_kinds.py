@@ -52,11 +52,14 @@ RUN_C3 = "live-chaos-kinds-20261203T111737Z-7ee0"
 CAL2, RUN_A3 = "kinds-a.calibration.yaml", "kinds-a-20261203T134443Z-b09d"
 RUN_B3, RUN_C4 = "kinds-b-20261203T135041Z-f3f0", "live-chaos-kinds-20261203T135637Z-c7dc"
 RUN_B4 = "kinds-b-20261203T140326Z-48c2"
+# a live-chaos-kinds run whose fault records carry what was hit as data (``hit``)
+RUN_C5 = "live-chaos-kinds-20261203T144015Z-297a"
 # (calibration, the run it was made on, a different run predicted from it)
 PAIRS10 = [(CAL10, RUN_A10, RUN_B10), (CAL10, RUN_A10, RUN_C1)]
 PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1, RUN_B1), (CALP, RUN_A1, RUN_C2),
                    (CAL1, RUN_A1, RUN_B2), (CAL1, RUN_A1, RUN_C3), (CALP, RUN_A1, RUN_B2), (CALP, RUN_A1, RUN_C3),
-                   (CAL2, RUN_A3, RUN_B3), (CAL2, RUN_A3, RUN_C4), (CAL2, RUN_A3, RUN_B4)]
+                   (CAL2, RUN_A3, RUN_B3), (CAL2, RUN_A3, RUN_C4), (CAL2, RUN_A3, RUN_B4),
+                   (CAL2, RUN_A3, RUN_C5)]
 
 KNOWN_MISSES = {
     (CAL10, RUN_C1, "crash@etcd-quorum"):
