@@ -30,8 +30,8 @@ REASONS: dict[str, str] = {
         "longer when the old primary, still running without its Patroni, streamed WAL to the other standby "
         "that the new leader never had: that standby needs pg_rewind first (probes 20261203T141044Z and "
         "141944Z: promotion to synchronous standby 2.9-3.0 s with slots, 2.1 s without, 7 s after a rewind). "
-        "The same kill failed 21-60 requests across eight kinds runs (stall 1.8-4.0 s); one kill's figure "
-        "cannot hold that spread."),
+        "Eleven kills at a 1 s deadline with slots (kinds runs and probes) stalled writes 1.8-1.9 s seven times "
+        "(21-36 failed) and 2.4-4.0 s four times (37-59 failed); one kill's figure cannot hold that spread."),
     "crash@etcd-quorum": (
         "With Patroni's failsafe mode (the live bank's default since 20261203T07) a quorum loss failed "
         "nothing in every recorded run; without it, the stall of every cell was not the hold plus a constant "
@@ -45,8 +45,9 @@ REASONS: dict[str, str] = {
     "down@idc-standby": (
         "Only standbys died in the IDC: the primary serves on, but with synchronous_node_count 2 its commits "
         "wait until Patroni drops the dead standby from the synchronous set on its next loop (live probe: 2.2 s "
-        "after the kill when etcd's leader died with it, 34 failed over 3 cells at a 1 s deadline). The model "
-        "lets nothing fail: no calibration run has a standby loss to fit that wait on."),
+        "after the kill when etcd's leader died with it, 34 failed over 3 cells at a 1 s deadline; kinds-b "
+        "20261203T144415Z: 79 failed, stall 4.9 s, a synchronous standby of each of 3 cells and etcd's leader). The "
+        "model lets nothing fail: no calibration run has a standby loss to fit that wait on."),
     "crash@app": (
         "Whether a killed app server fails requests depends on its restart (live.restart_delay plus Python's "
         "start-up) against the gateway's 1 s deadline. At restart_delay 0.5 s the same crash failed 19 and 0 "
