@@ -11,9 +11,10 @@ dearest corner of the grid, so the pair averages the grid's spread) and the figu
 simulation once (``sim.batch``), and the cost variant of replicas 2 and of replicas 3 (same
 detection, same app nodes) is one scenario, so the grid runs 48 of the 64 simulations its
 summaries need, while the two corners share nothing (4 of 4). The estimate is subset wall x
-48 / 4 (``distinct_simulations`` / ``subset_simulations``, counted by ``sim.batch.count_simulations``
-on the built scenarios, not assumed); the output says so ("estimated from N variants, x D/S
-distinct simulations"). ``--quick`` runs the subset at 10 replications (not a verdict).
+48 / 4 (``distinct_simulations`` / ``subset_simulations``, counted by
+``sim.batch.count_simulations`` on the built scenarios, not assumed); the output says so
+("estimated from N variants, x D/S distinct simulations: R of the grid's T shared").
+``--quick`` runs the subset at 10 replications (not a verdict).
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def run(quick: bool = False, runs: int = 3, full: bool = False) -> dict:
     # average variant before sharing), so the grid's wall scales with the simulations it runs
     value = wall * distinct / subset
     basis = ("measured" if len(chosen) == len(every) else
-             f"estimated from {len(chosen)} variants, x {distinct}/{subset} distinct simulations "
-             f"({needed - distinct} of the grid's {needed} shared)")
+             f"estimated from {len(chosen)} variants, x {distinct}/{subset} distinct simulations: "
+             f"{needed - distinct} of the grid's {needed} shared")
     return figure(value, 300.0, "<=", unit=" s", basis=basis, variants_run=len(chosen),
                   variants=len(every), measured_wall_s=wall, cores=os.cpu_count(), simulations=needed,
                   distinct_simulations=distinct, subset_simulations=subset,
