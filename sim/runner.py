@@ -5,11 +5,12 @@ whatever the number of workers and wherever they run (each replication has its o
 generator and results are aggregated in replication order). Where the replications run is
 ``sim.executors``' business (local process pool or Dask cluster); ``simulate_many`` sends the
 chunks of several scenarios (a run and its cost variant, or a sweep's variants) there as one
-batch. ``run_to_dir`` adds the results contract's files. Sweeps (``sim.readers.sweep``) and
-benchmarks call these."""
+batch, each distinct simulation once (``sim.batch``). ``run_to_dir`` adds the results contract's
+files. Sweeps (``sim.readers.sweep``) and benchmarks call these."""
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 import traceback
@@ -153,8 +154,8 @@ def progress_display(progress):
 
 def _summarize(sc: Scenario, results: list[ReplicationResult], companions: dict, ex, ready: float) -> dict:
     """The summary of ``sc``; ``companions``: ``{role: (scenario, results, wall seconds)}`` of the
-    simulations it asked for (``_companions``); ``ready``: seconds from the batch's start until all
-    of them were done, to which the time spent here is added."""
+    simulations it asked for (``sim.batch.companions``); ``ready``: seconds from the batch's start
+    until all of them were done, to which the time spent here is added."""
     t0 = time.perf_counter()
     summary = summary_header("simulation")
     summary.update(aggregate(results))
@@ -180,66 +181,42 @@ def _summarize(sc: Scenario, results: list[ReplicationResult], companions: dict,
     return summary
 
 
-def _companions(sc: Scenario) -> list[tuple[str, Scenario]]:
-    """``(role, scenario)`` of the other simulations ``sc``'s summary needs, simulated in the same
-    batch (the role is also their progress line's label): the cost variant (``cost.compare_with``)
-    and, for ``estimator: importance``, the frequent causes (``sim.rare.scenario.frequent_scenario``)."""
-    out = []
-    if sc.cost is not None and sc.cost.compare_with is not None:
-        from sim.cost import variant_scenario
-        out.append(("cost variant", variant_scenario(sc)))
-    if sc.simulation.estimator == "importance" and sc.simulation.mode != "request":
-        from sim.rare.scenario import frequent_scenario
-        out.append(("frequent causes", frequent_scenario(sc)))  # the quorum-1 bank: frequent causes only
-    return out
-
-
-def _simulations(scenarios: list[Scenario], failed: dict) -> list[tuple[int, str, Scenario]]:
-    """``(scenario index, role, scenario)`` of every simulation the scenarios need: each one
-    (``simulating``, or ``whole`` in request mode) followed by its ``_companions``."""
-    sims = []
-    for i, sc in enumerate(scenarios):
-        if sc.simulation.mode == "request":
-            sims.append((i, "whole", sc))
-            continue
-        sims.append((i, "simulating", sc))
-        try:
-            sims.extend((i, role, other) for role, other in _companions(sc))
-        except Exception as exc:  # noqa: BLE001 - this scenario fails, not the batch (fail_fast decides)
-            failed[i] = exc
-    return sims
-
-
 def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = None,
                   keep_events: bool = True, fail_fast: bool = True) -> list:
     """Simulate every scenario on executor ``ex`` (``sim.executors``) as ONE batch of tasks.
 
     Each scenario's replications (and its cost variant's) are cut into chunks and every chunk
-    of every scenario is submitted at once, so the workers stay busy across scenarios. Returns,
+    of every scenario is submitted at once, so the workers stay busy across scenarios. A
+    simulation several summaries need (``sim.batch``: one cost variant for two sweep variants)
+    runs once and every one of them gets its results. Returns,
     per scenario in order, ``(summary, results)``, or (``fail_fast=False``, sweeps) the exception
-    one of its tasks raised. ``bar``: a rich Progress; one line per simulation, or one line
-    ``label`` counting every replication. Results are put back in replication order, so they
-    do not depend on the executor, its worker count or the chunking.
+    one of its tasks raised. ``bar``: a rich Progress; one line per simulation run, or one line
+    ``label`` counting every replication run (and saying how many simulations were shared).
+    Results are put back in replication order, so they do not depend on the executor, its
+    worker count or the chunking.
     """
+    from sim.batch import share, simulations
     from sim.executors import Task, chunk_size, chunks
     t0 = time.perf_counter()
     failed: dict[int, BaseException] = {}
-    sims = _simulations(scenarios, failed)
+    sims = simulations(scenarios, failed)
     if failed and fail_fast:
         raise next(iter(failed.values()))
-    weight = [1 if role == "whole" else s.simulation.replications for _, role, s in sims]
-    size = chunk_size(sum(w for w, (_, role, _) in zip(weight, sims) if role != "whole"), ex.workers)
+    first = share(sims)  # a repeat (first[k] != k) runs nothing: it takes simulation first[k]'s results
+    needers: dict[int, list[int]] = {}  # simulation that runs -> every simulation that takes its results
+    for j, f in enumerate(first):
+        needers.setdefault(f, []).append(j)
+    runs = list(needers)
+    weight = {k: 1 if sims[k][1] == "whole" else sims[k][2].simulation.replications for k in runs}
+    size = chunk_size(sum(w for k, w in weight.items() if sims[k][1] != "whole"), ex.workers)
     tasks, owner, left = [], [], [0] * len(sims)
-    for k, (_, role, s) in enumerate(sims):
+    for k in runs:
+        _, role, s = sims[k]
         for idx in [None] if role == "whole" else chunks(s.simulation.replications, size):
             tasks.append(Task(_whole, s) if idx is None else Task(_chunk, s, (idx, keep_events)))
             owner.append((k, 1 if idx is None else len(idx)))
             left[k] += 1
-    lines = []
-    if bar is not None and label is not None:
-        lines = [bar.add_task(label, total=sum(weight), what="sweep")] * len(sims)
-    elif bar is not None:
-        lines = [bar.add_task(s.name, total=w, what=role) for (_, role, s), w in zip(sims, weight)]
+    lines = _progress_lines(bar, label, sims, needers, weight)
     parts: list[list] = [[] for _ in sims]
     done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
     # closing: a failure (or Ctrl-C) here cancels the tasks not run yet, now rather than at exit
@@ -249,7 +226,8 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
             if exc is not None:
                 if fail_fast:
                     raise exc
-                failed.setdefault(sims[k][0], exc)
+                for j in needers[k]:  # every summary that needed it fails
+                    failed.setdefault(sims[j][0], exc)
             else:
                 parts[k].append(res)
             left[k] -= 1
@@ -257,6 +235,10 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
                 done_at[k] = time.perf_counter() - t0
             if lines:
                 bar.advance(lines[k], n)
+    for k, f in enumerate(first):
+        if f != k:  # the same replications; a request-mode summary is a dict its owner updates: a copy
+            parts[k] = copy.deepcopy(parts[f]) if sims[k][1] == "whole" else parts[f]
+            done_at[k] = done_at[f]
     out: list = [None] * len(scenarios)
     for k, (i, role, s) in enumerate(sims):
         if i in failed or role not in ("simulating", "whole"):
@@ -269,6 +251,24 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
             failed[i] = exc
     for i, exc in failed.items():
         out[i] = exc
+    return out
+
+
+def _progress_lines(bar, label: str | None, sims: list, needers: dict, weight: dict) -> dict:
+    """The progress line of each simulation that runs (``weight``: its replications): its own
+    line, or one line ``label`` for all, saying how many simulations were shared (``sim.batch``)."""
+    if bar is None:
+        return {}
+    if label is not None:
+        shared = len(sims) - len(weight)
+        line = bar.add_task(f"{label}, {len(sims)} simulations, {shared} shared", total=sum(weight.values()),
+                            what="sweep")
+        return dict.fromkeys(weight, line)
+    out = {}
+    for k, w in weight.items():
+        users = len(needers[k])
+        name = sims[k][2].name + (f" (shared by {users})" if users > 1 else "")
+        out[k] = bar.add_task(name, total=w, what=sims[k][1])
     return out
 
 
