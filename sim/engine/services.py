@@ -12,9 +12,9 @@ types x path length, a constant of the scenario, and only when a service's state
 
 from __future__ import annotations
 
-import weakref
 from types import SimpleNamespace
 
+from sim.engine.plan_cache import PlanCache
 from sim.engine.replica_set import ReplicaSets
 from sim.scenario.services import transaction_types
 
@@ -110,20 +110,14 @@ class _Cell:
             self.down[kind] = sum(q for q, path in types if not all(ok[k] for k in path))
 
 
-# id(plan) -> (plan ref, workload, each cell's transaction types): scenario constants, resolved
-# once per plan rather than once per replication (~half of a replication's set-up)
-_TYPES: dict[int, tuple] = {}
+# each cell's transaction types: scenario constants, resolved once per plan rather than once per
+# replication (~half of a replication's set-up)
+_TYPES = PlanCache()
 
 
 def _cell_types(sc, plan) -> dict[int, list]:
-    cached = _TYPES.get(id(plan))
-    if cached is not None and cached[0]() is plan and cached[1] is sc.workload:
-        return cached[2]
-    if len(_TYPES) >= 16:
-        _TYPES.clear()
-    types = {cp.index: transaction_types(sc.workload, cp.spec.services) for cp in plan.cells if cp.services}
-    _TYPES[id(plan)] = (weakref.ref(plan), sc.workload, types)
-    return types
+    return _TYPES.get(plan, (sc.workload,), lambda: {cp.index: transaction_types(sc.workload, cp.spec.services)
+                                                     for cp in plan.cells if cp.services})
 
 
 class ServiceStates:

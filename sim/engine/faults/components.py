@@ -18,7 +18,6 @@ keyed ``random.Random`` stream, event by event.
 
 from __future__ import annotations
 
-import weakref
 from functools import partial
 
 import numpy as np
@@ -27,6 +26,7 @@ from simpy.events import NORMAL, Event
 
 from sim.distributions import Sampler
 from sim.engine.faults import bulk_nodes
+from sim.engine.plan_cache import PlanCache
 from sim.engine.services import TIER
 from sim.engine.timelines import alternating, key_ids
 from sim.model.plan import override_layers
@@ -66,17 +66,17 @@ def start(bank) -> None:
         bank.adopt_bulk(bulk_nodes.BulkNodes(bank, prep))
 
 
-# id(plan) -> (plan ref, failures, topology, entries): each server's failure families depend
-# only on the scenario, so the replications of a worker resolve their servers' overrides once
-# (a plan is unhashable; the weak reference tells a live plan from a reused id)
-_ENTRIES: dict[int, tuple] = {}
+# each server's failure families depend only on the scenario, so the replications of a worker
+# resolve their servers' overrides once
+_ENTRIES = PlanCache()
 
 
 def _entries(sc, plan) -> list[tuple]:
     """``(server, tier, cause, ttf sampler, ttr sampler)`` per failure family of each server."""
-    cached = _ENTRIES.get(id(plan))
-    if cached is not None and cached[0]() is plan and cached[1] is sc.failures and cached[2] is sc.topology:
-        return cached[3]
+    return _ENTRIES.get(plan, (sc.failures, sc.topology), lambda: _build_entries(sc, plan))
+
+
+def _build_entries(sc, plan) -> list[tuple]:
     comp = sc.failures.components
     beta = sc.failures.correlated.common_cause_beta
     out = []
@@ -113,9 +113,6 @@ def _entries(sc, plan) -> list[tuple]:
                 pair = samplers[key] = (ttf, Sampler.ttr(fd, repair_mean), fd)
             name = f"{srv.role}-{cause}" if cause == "server" else cause
             out.append((srv, tier, name, pair[0], pair[1]))
-    if len(_ENTRIES) >= 16:
-        _ENTRIES.clear()
-    _ENTRIES[id(plan)] = (weakref.ref(plan), sc.failures, sc.topology, out)
     return out
 
 

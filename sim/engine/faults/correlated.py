@@ -8,6 +8,7 @@ Each group draws its own event times and durations from the stream keyed by its 
 from __future__ import annotations
 
 from sim.distributions import Sampler
+from sim.engine.plan_cache import PlanCache
 
 __all__ = ["start"]
 
@@ -17,21 +18,19 @@ def start(bank) -> None:
         bank.env.process(_group(bank, members, held, rate, dur, cause, target))
 
 
-# id(plan) -> (plan, failures, bulk servers, groups): a scenario's groups, their members and
-# samplers hold no randomness, so a worker's replications build them once (an IDC's or a power
-# domain's member list costs a pass over every server; the references tell a reused id apart)
-_GROUPS: dict[int, tuple] = {}
+# a scenario's groups, their members and samplers hold no randomness, so a worker's replications
+# build them once (an IDC's or a power domain's member list costs a pass over every server)
+_GROUPS = PlanCache()
 
 
 def _groups(bank) -> list[tuple]:
     """``(members, held, rate, duration sampler, cause, target)`` per group, in start order."""
     sc, plan = bank.sc, bank.plan
     bulk = bank.bulk.servers if bank.bulk is not None else None
-    cached = _GROUPS.get(id(plan))
-    if cached is not None and cached[0] is plan and cached[1] is sc.failures and cached[2] is bulk:
-        return cached[3]
-    if len(_GROUPS) >= 16:
-        _GROUPS.clear()
+    return _GROUPS.get(plan, (sc.failures, bulk), lambda: _build_groups(sc, plan, bulk))
+
+
+def _build_groups(sc, plan, bulk) -> list[tuple]:
     comp = sc.failures.components
     corr = sc.failures.correlated
     beta = corr.common_cause_beta
@@ -65,7 +64,6 @@ def _groups(bank) -> list[tuple]:
     in_bulk = frozenset(bulk or ())
     split = [([s for s in members if s not in in_bulk], [s for s in members if s in in_bulk], *rest)
              for members, *rest in out]
-    _GROUPS[id(plan)] = (plan, sc.failures, bulk, split)
     return split
 
 
