@@ -163,11 +163,12 @@ class _ClosedLoop:
         self.p = p / p.sum()
         self.blocked: dict[int, float] = {}  # user -> waiting on a dead cell until then (only while > now)
         if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
-            # (drawn for an exact window too, unused, so that every other window keeps its draw)
             self.out = {}
             for c, w in outages.items():
-                ends = [(b, rng.random() * m.outage_jitter) for _, b in w]
-                self.out[c] = [(a, b if (c, a, b) in faults.exact else b + j) for (a, _), (b, j) in zip(w, ends)]
+                self.out[c] = []
+                for a, b in w:
+                    j = rng.random() * m.outage_jitter  # drawn for an exact window too: the others keep theirs
+                    self.out[c].append((a, b if (c, a, b) in faults.exact else b + j))
         self.now, self.user = 0.0, None
 
     def _svc(self, kind: str) -> float:
