@@ -83,3 +83,34 @@ def test_per_second_buckets_interpolate_the_cumulative_samples():
     out = per_second_cpu(samples, t0, 7)
     assert np.nanmin(out["bank_cpu_s"]) >= 0
     assert all(math.isnan(v) for v in per_second_cpu(samples[:1], t0, 3)["bank_cpu_s"])
+
+
+def test_process_cpu_keeps_an_exited_childs_cpu():
+    """A child that burns CPU and exits (a backend whose connection closed) stays in its parent's
+    reading once reaped: the reading never goes down (a benchmark once read a negative delta)."""
+    parent = subprocess.Popen([sys.executable, "-c",
+                               "import subprocess, sys, time\n"
+                               "c = subprocess.Popen([sys.executable, '-c', "
+                               "'import time\\nend=time.process_time()+0.4\\nwhile time.process_time()<end: pass\\n"
+                               "time.sleep(1.5)'])\n"
+                               "c.wait()\ntime.sleep(30)"])
+    try:
+        deadline = time.time() + 20
+        while time.time() < deadline and process_cpu_seconds([parent.pid]) < 0.45:
+            time.sleep(0.05)
+        alive = process_cpu_seconds([parent.pid])  # the child burnt its 0.4 s and sleeps, alive
+        time.sleep(3)  # the child has exited and been reaped
+        kids = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == parent.pid]
+        assert kids == []
+        assert alive >= 0.45 and process_cpu_seconds([parent.pid]) >= alive
+    finally:
+        parent.kill()
+        parent.wait()
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None

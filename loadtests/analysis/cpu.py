@@ -6,8 +6,11 @@ utilisation law), which latency alone cannot give on a machine the load generato
 * **bank CPU**: user + system time of every process of the cluster (``Cluster.all_pids()``:
   etcd, Patroni, postmasters, fault proxies, app servers, gateway, relay, supervisor) and of
   their descendants (PostgreSQL backends, walsenders). The roots are asked again at each sample,
-  so a postmaster restarted after a fault is followed. CPU of a process that exits between two
-  samples is lost; the bank's backends are pooled (long-lived), so that is small.
+  so a postmaster restarted after a fault is followed. A process's reaped children count too
+  (``cutime``/``cstime``): a backend that exits moves its CPU into its postmaster's reading
+  instead of out of the sum, so the reading never goes down while the roots live (a benchmark's
+  closed connections ending between two readings once read as a negative delta, clamped to 0).
+  CPU of a root that exits is lost (its parent is not ours).
 * **machine CPU**: the busy fraction of all cores (``/proc/stat``), which includes Locust and
   anything else running on the machine.
 
@@ -48,7 +51,8 @@ def _children_map() -> dict[int, list[int]]:
 
 
 def process_cpu_seconds(roots: list[int]) -> float:
-    """User + system CPU seconds of ``roots`` and all their descendants (alive ones)."""
+    """User + system CPU seconds of ``roots`` and all their descendants: alive ones, and exited
+    ones their parent has reaped (the parent's ``cutime`` + ``cstime``)."""
     kids = _children_map()
     seen: set[int] = set()
     todo = [p for p in roots if p]
@@ -61,7 +65,8 @@ def process_cpu_seconds(roots: list[int]) -> float:
         st = _stat_fields(pid)
         if st is None:
             continue
-        total += int(st[11]) + int(st[12])  # utime, stime (fields 14, 15 of stat)
+        # utime, stime, cutime, cstime (fields 14-17 of stat): the last two are reaped children's
+        total += int(st[11]) + int(st[12]) + int(st[13]) + int(st[14])
         todo.extend(kids.get(pid, ()))
     return total / _TICK
 
