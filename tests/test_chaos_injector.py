@@ -30,10 +30,12 @@ def _state(pid: int) -> str:
 class FakeCluster:
     cells = 2
     admin_token = "t"
+    fence_margin = None  # no watchdog unless a test arms one
 
     def __init__(self):
         self.procs: list[subprocess.Popen] = []
         self.restarts: list[str] = []
+        self.keys: dict[int, tuple[str, float]] = {}  # cell -> (leader, expiry): the leader keys
         self.members = {c: [DbMember(c, k, f"c{c}-m{k}", f"idc-{'abc'[k]}", "leader" if k == 0 else
                                      ("sync_standby" if k == 1 else "replica"), self._spawn(), self._spawn())
                             for k in range(3)] for c in range(2)}
@@ -70,6 +72,9 @@ class FakeCluster:
 
     def restart(self, what, part="all"):
         self.restarts.append(f"{what.name}:{part}")
+
+    def leader_key(self, cell):
+        return self.keys.get(cell)
 
     def close(self):
         for p in self.procs:
@@ -194,3 +199,35 @@ def test_schedule_checked_against_the_live_cluster():
                                     "live.app_servers_per_cell=1", "topology.cells.template.app.nodes=2"])
     with pytest.raises(ScenarioError, match=re.escape("node[1] does not exist: the live cluster has 1")):
         check_schedule(sc)
+
+
+def test_watchdog_fences_a_leader_whose_patroni_died(cluster):
+    """kill-patroni with an emulated watchdog: the leader's PostgreSQL (postmaster and a backend in
+    its own session) is SIGKILLed safety_margin before the leader key expires, not at the kill; a
+    fault lifted before then cancels the reset; a standby's Patroni arms no watchdog."""
+    cluster.fence_margin = 0.5
+    lead, standby, early = cluster.members[0][0], cluster.members[0][1], cluster.members[1][0]
+    lead.postmaster_pid, backend = cluster.add_child(0)  # a "postmaster" with a "backend" in its own session
+    now = time.time()
+    cluster.keys = {0: ("c0-m0", now + 1.2), 1: ("c1-m0", now + 2.2)}
+    inj = Injector(cluster, [
+        ChaosEntry(at=0.0, target="cell[0].db.primary", fault="kill-patroni", duration=5),
+        ChaosEntry(at=0.0, target="cell[0].db.sync_standby", fault="kill-patroni", duration=5),
+        ChaosEntry(at=0.0, target="cell[1].db.primary", fault="kill-patroni", duration=0.3)],  # lifted at 0.3 s
+        log=lambda s: None)
+    inj.start()
+    time.sleep(0.4)
+    _reap(cluster, lead.patroni_pid)
+    assert _state(lead.patroni_pid) == "gone"
+    assert _state(lead.postmaster_pid) in ("S", "R") and _state(backend) in ("S", "R")  # serving on
+    time.sleep(1.0)  # past the fence (0.7 s), before the key's expiry (1.2 s)
+    _reap(cluster, lead.postmaster_pid)
+    assert _state(lead.postmaster_pid) == "gone" and _state(backend) in ("gone", "Z")
+    time.sleep(1.0)  # cell 1's fence was due at 1.7 s: cancelled by the lift at 0.3 s
+    assert _state(early.postmaster_pid) in ("S", "R") and _state(standby.postmaster_pid) in ("S", "R")
+    eps = inj.finish()
+    assert "watchdog resets its PostgreSQL in 0.7" in eps[0].detail or "in 0.6" in eps[0].detail
+    assert "watchdog" not in eps[1].detail  # the key names another member: no fence
+    assert "c1-m0:patroni" in cluster.restarts
+    if _state(backend) not in ("gone", "Z"):
+        os.kill(backend, 9)

@@ -92,6 +92,29 @@ def test_fluid_and_request_mode_agree_with_the_hand_figure(name):
     assert unmodelled_chaos(sc) == []
 
 
+FENCE = "live: {patroni: {watchdog: emulated, safety_margin: 5}}\n"
+# kill-patroni with a fencing watchdog: PostgreSQL reset 5 s before the ttl (20 s): writes stop at
+# 115 s, election + promotion from the key's expiry at 120 s; held past the fence only: the same
+FENCED = {
+    "kill-patroni-long": [(115.0, 130.0)],
+    "kill-patroni-until-end": [(115.0, 130.0)],
+    "kill-patroni-past-the-fence": [(115.0, 130.0)],
+    "kill-patroni-short": [],  # 15 s: back exactly at the fence, which it cancels
+    "kill-patroni-standby": [],  # a standby's Patroni arms no watchdog
+}
+
+
+@pytest.mark.parametrize("name", FENCED)
+def test_a_fencing_watchdog_stops_writes_safety_margin_before_the_ttl_in_both_engines(name):
+    chaos = CASES[name][0] if name in CASES else (
+        "  - {at: 100s, target: 'cell[0].db.primary', fault: kill-patroni, duration: 17s}")
+    sc = load_scenario_text(BASE.format(chaos=chaos) + FENCE)
+    _, fluid = _fluid(sc)
+    request = _union((w.start, w.end) for w in fault_windows(sc, 0, 0.0, 600.0))
+    assert fluid == FENCED[name], ("fluid", fluid)
+    assert request == FENCED[name], ("request", request)
+
+
 def test_pause_short_stalls_and_long_pause_refuses_after_detection_in_request_mode():
     sc = load_scenario_text(BASE.format(chaos=CASES["pause-long"][0]))
     assert [(w.start, w.end, w.kind) for w in fault_windows(sc, 0, 0.0, 600.0)] == [

@@ -14,7 +14,8 @@ Placement of the parts the cluster manager does not tag: app server ``i`` of a c
 from __future__ import annotations
 
 from loadtests.chaos.targets import DbMember, Proc
-from loadtests.cluster.etcd import etcd_is_leader
+from loadtests.cluster.etcd import etcd_is_leader, leader_key
+from sim.scenario.chaos_effects import fence_margin
 
 __all__ = ["ClusterAdapter", "member_dsns"]
 
@@ -28,6 +29,8 @@ class ClusterAdapter:
         app = scenario.topology.cells.template.app
         self._app_idcs = app.placement or idcs
         self._idcs = idcs
+        live = scenario.live
+        self.fence_margin = fence_margin(live, float(live.patroni.ttl)) if live is not None else None
 
     def db_members(self, cell: int) -> list[DbMember]:
         return [DbMember(cell=m["cell"], index=m["index"], name=m["name"], idc=m["idc"], role=m["role"],
@@ -54,6 +57,12 @@ class ClusterAdapter:
         return [Proc(e["name"], e["pid"], self._idcs[e["index"] % len(self._idcs)], "etcd",
                      role=_etcd_role(e) if e["pid"] else None)
                 for e in self.c.etcd_members]
+
+    def leader_key(self, cell: int) -> tuple[str, float] | None:
+        """Patroni's leader key of ``cell`` in etcd: (leader's name, expiry as unix time)."""
+        st = self.c.state
+        ports = [e["client_port"] for e in st.get("etcd", [])]
+        return leader_key(ports, f"/hivesim/hivesim-{st['run_id']}-cell{cell}/leader")
 
     def restart(self, what, part: str = "all") -> None:
         """Bring back what a fault killed. Patroni restarts its own PostgreSQL (as a replica, after

@@ -7,7 +7,7 @@ refused a kind that does not apply to its target. This module carries each kind 
 | kind            | database member                          | process (app, gateway, relay, etcd) |
 |-----------------|------------------------------------------|-------------------------------------|
 | kill-postmaster | SIGKILL its postmaster (Patroni fails over) | -                                |
-| kill-patroni    | SIGKILL its Patroni (the leader key expires after ttl) | -                     |
+| kill-patroni    | SIGKILL its Patroni (the leader key expires after ttl; an emulated watchdog resets a leader's PostgreSQL safety_margin before, ``loadtests.chaos.fence``) | - |
 | crash / down    | SIGKILL Patroni and PostgreSQL (a host crash); restarted when lifted | SIGKILL (gateway, app and relay are restarted by the cluster's supervisor; etcd when lifted) |
 | pause           | SIGSTOP Patroni and PostgreSQL, SIGCONT when lifted | SIGSTOP / SIGCONT           |
 | latency         | delay + jitter on the app -> member path (TCP fault proxy) | app: delay per request (admin hook) |
@@ -31,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from loadtests.chaos.fence import Fence
 from loadtests.chaos.targets import ClusterView, DbMember, Proc, Resolved
 
 __all__ = ["Held", "apply_fault", "FaultError", "signal_target", "process_tree"]
@@ -179,7 +180,13 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
         if kind == "kill-postmaster":
             notes.append(f"{m.name}: SIGKILL postmaster {signal_target(m.postmaster_pid, signal.SIGKILL, group=False)}")
         elif kind == "kill-patroni":
+            key = cluster.leader_key(m.cell) if cluster.fence_margin is not None else None
             notes.append(f"{m.name}: SIGKILL patroni {signal_target(m.patroni_pid, signal.SIGKILL, group=False)}")
+            if key is not None and key[0] == m.name:  # only a leader's Patroni arms the watchdog
+                fence = Fence(m.name, m.postmaster_pid, key[1] - cluster.fence_margin, process_tree).start()
+                notes.append(f"{m.name}: watchdog resets its PostgreSQL in {fence.at - time.time():.2f} s "
+                             f"(leader key expires in {key[1] - time.time():.2f} s)")
+                held.lifters.append(fence.cancel)  # Patroni back first: the watchdog is pinged again
             held.lifters.append(lambda m=m: cluster.restart(m, "patroni"))
         elif kind in ("crash", "down"):
             _signal_member(m, signal.SIGKILL, notes)

@@ -52,3 +52,28 @@ def etcd_is_leader(client_port: int, timeout: float = 0.5) -> bool | None:
         return str(d["header"]["member_id"]) == str(d["leader"])
     except (httpx.HTTPError, ValueError, KeyError):
         return None
+
+
+def leader_key(client_ports: list[int], key: str, timeout: float = 0.5) -> tuple[str, float] | None:
+    """``(value, expiry as unix time)`` of the v2 key ``key`` (Patroni's leader key:
+    ``/hivesim/<scope>/leader``), from the first member that answers; None: no such key or no answer.
+
+    A fencing watchdog armed by the leader fires ``safety_margin`` before this expiry
+    (``loadtests.chaos.fence``)."""
+    import datetime as dt
+    import re
+    for port in client_ports:
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/v2/keys{key}", timeout=timeout)
+            if r.status_code == 404:
+                return None
+            node = r.json()["node"]
+            # RFC 3339 with nanoseconds ("...:01.123456789Z"): keep microseconds for datetime
+            m = re.fullmatch(r"(.+T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", node["expiration"])
+            if not m:
+                return None
+            stamp = m.group(1) + "." + (m.group(2) or "0").ljust(6, "0")[:6] + m.group(3).replace("Z", "+00:00")
+            return str(node["value"]), dt.datetime.fromisoformat(stamp).timestamp()
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            continue
+    return None

@@ -28,7 +28,8 @@ rides it out, requests stall); a fault elsewhere is ``KIND@FORM`` (``crash@gns``
 A class's length is either fitted whole (``outage_seconds``: a failover's length does not depend
 on the hold) or the fault's own hold plus a fitted extra (``outage_extra_seconds``: what stops
 ends when the fault is lifted). kill-patroni's outage starts ``ttl`` after the kill (the leader
-key expires first; PostgreSQL serves on meanwhile).
+key expires first; PostgreSQL serves on meanwhile), or ``ttl - safety_margin`` after it when the
+run's Patroni had a fencing watchdog (``live.patroni.watchdog``): its length counts from then.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import re
 from dataclasses import dataclass
 
 from sim.scenario.chaos import parse_target
+from sim.scenario.chaos_effects import fence_margin
 
 __all__ = ["FaultEffect", "fault_effect", "HELD_BASE", "run_constants"]
 
@@ -95,6 +97,7 @@ def run_constants(run) -> dict:
     """The live constants the recorded run echoes, which the effects use."""
     live = run.scenario.live
     return {"ttl": float(live.patroni.ttl), "loop_wait": float(live.patroni.loop_wait),
+            "fence": fence_margin(live, float(live.patroni.ttl)),
             "restart_delay": float(live.restart_delay), "relay_interval": float(live.relay_interval),
             "cells": int(run.scenario.topology.cells.count)}
 
@@ -128,10 +131,12 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
                 cls = "pause" if hold >= c["ttl"] or hold == 0 else "pause-short"
                 return FaultEffect(cls, "outage", cells, start, hold)
             if kind == "kill-patroni":
-                # PostgreSQL serves on until the leader key expires; lifted before that: no failover
-                if 0 < hold < c["ttl"]:
+                # PostgreSQL serves on until the leader key expires, or until the watchdog's fence
+                # safety_margin before it; lifted before that: no failover
+                stop = c["ttl"] - (c.get("fence") or 0.0)
+                if 0 < hold < stop:
                     return FaultEffect(kind, "none", cells, start, hold)
-                return FaultEffect(kind, "outage", cells, start, hold, delay=c["ttl"])
+                return FaultEffect(kind, "outage", cells, start, hold, delay=stop)
             return FaultEffect(kind, "outage", cells, start, hold)
         if form == "db":  # a standby: the primary serves on (a sync standby's loss may stall commits)
             return FaultEffect(f"{kind}@db-standby", "outage", cells, start, hold)

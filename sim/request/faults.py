@@ -11,14 +11,16 @@ the agreement tests against the fluid engine. The rule follows the fluid engine'
   pause began (detection already elapsed while paused);
 * ``kill-patroni`` of the primary: PostgreSQL serves on for ``failover.detection`` (the ttl);
   held past it, writes are refused from then until ``failover.total`` after the kill; held
-  below it, nothing (``sim.scenario.chaos_effects``);
+  below it, nothing; with a fencing watchdog the refusal starts ``safety_margin`` s before the
+  ttl (``sim.scenario.chaos_effects``);
 * etcd quorum loss (``etcd`` / ``etcd[quorum]`` crash, down or pause): a refusal window whose
   failover began, or was due to end, while the quorum was lost ends election + promotion after
   the quorum returns; one etcd member, and the relay (credits delayed, not lost): no window;
 * ``latency`` on the cell's primary (or database): writes served in the window are answered
   ``latency`` x round trips later (a ``slow`` window, beside the others, not merged with them);
 * a calibration's ``outage_seconds[kind]`` (measured on a live run, ``hivesim calibrate``)
-  replaces ``failover.total`` for that kind (kill-patroni: the length after the ttl),
+  replaces ``failover.total`` for that kind (kill-patroni: the length from when writes stop,
+  the ttl or the watchdog's fence),
   ``pause_detection_seconds`` the detection.
 
 App and gateway faults, and latency elsewhere, are not modelled at request level yet: ``unmodelled_chaos``
@@ -31,8 +33,8 @@ import math
 
 from sim.request.spec import FaultWindow
 from sim.scenario.chaos import hold_seconds
-from sim.scenario.chaos_effects import (after_quorum, credit_delay_seconds, delayed_failover, latency_delay,
-                                        quorum_loss, quorum_loss_spans)
+from sim.scenario.chaos_effects import (after_quorum, credit_delay_seconds, delayed_failover, fence_margin,
+                                        latency_delay, quorum_loss, quorum_loss_spans)
 
 __all__ = ["REJECT_FAULTS", "outage_for", "fault_windows", "unmodelled_chaos", "credit_delay_events"]
 
@@ -45,9 +47,10 @@ def _hits_primary(scope, cell: int | None = None) -> bool:
             and (cell is None or scope.cells is None or cell in scope.cells))
 
 
-def outage_for(kind: str, duration: float, failover, calibration: dict | None = None) -> list[tuple[float, float, str]]:
+def outage_for(kind: str, duration: float, failover, calibration: dict | None = None,
+               fence: float | None = None) -> list[tuple[float, float, str]]:
     """Fault windows (start offset, end offset, 'reject'|'stall') of one chaos entry on a primary
-    (the module docstring's rule)."""
+    (the module docstring's rule; ``fence``: the watchdog's margin, ``chaos_effects.fence_margin``)."""
     cal = (calibration or {}).get("outage_seconds", {})
     total = float(cal.get(kind, failover.total))
     if kind == "pause":
@@ -62,10 +65,12 @@ def outage_for(kind: str, duration: float, failover, calibration: dict | None = 
         return out
     if kind == "kill-patroni":
         det = float(failover.mean("detection"))
-        if not delayed_failover(kind, duration, det):
+        fence = fence if fence is None else min(fence, det)
+        if not delayed_failover(kind, duration, det, fence):
             return []  # Patroni back before its leader key expired
-        length = float(cal.get(kind, failover.total - det))
-        return [(det, det + length, "reject")] if length > 0 else []
+        stop = det - (fence or 0.0)  # writes stop at the fence, or when the key expires
+        length = float(cal.get(kind, failover.total - stop))
+        return [(stop, stop + length, "reject")] if length > 0 else []
     if kind in REJECT_FAULTS:
         return [(0.0, total, "reject")] if total > 0 else []
     return []
@@ -92,7 +97,7 @@ def fault_windows(sc, cell: int, t0: float, t1: float, calibration: dict | None 
         if not (hits_cell or hits_idc):
             continue
         kind = "down" if hits_idc else c.fault
-        for a, b, what in outage_for(kind, c.duration, db.failover, calibration):
+        for a, b, what in outage_for(kind, c.duration, db.failover, calibration, fence_margin(sc.live)):
             a, b = c.at + a, c.at + b
             if what == "reject" and lost:  # a refusal is a failover: it needs etcd's quorum
                 begun_lost = after_quorum(a, lost, catch_up)

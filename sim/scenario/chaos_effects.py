@@ -12,6 +12,10 @@ means one thing to both:
   cell's ``db.failover.detection``: the time to notice a lost leader, which for Patroni is the
   leader key's lifetime); held past it, the primary is replaced (election + promotion); held
   below it, Patroni is back before its key expires and nothing is seen.
+  With a fencing watchdog (``live.patroni.watchdog``: ``emulated``) the primary's PostgreSQL is
+  reset ``safety_margin`` s before the key expires (``fence_margin``): writes stop then, the
+  failover follows at the ttl as before. Held past the fence but lifted before the ttl is taken as
+  the same failover (the restarted Patroni finds its PostgreSQL gone; not measured live).
 * **pause of a primary**: writes stall for the pause; held past the detection it is replaced
   (election + promotion; the pause was the detection), as kill-patroni but stalled meanwhile.
 * **relay / bus crash or pause**: cross-cell credits wait in the outbox and are delivered when
@@ -32,7 +36,7 @@ from __future__ import annotations
 import math
 
 __all__ = ["QUORUM_KINDS", "CREDIT_DELAY", "ROUND_TRIPS", "quorum_loss", "quorum_loss_spans", "merge_spans", "after_quorum",
-           "delayed_failover", "credit_delay_seconds", "latency_delay"]
+           "delayed_failover", "fence_margin", "credit_delay_seconds", "latency_delay"]
 
 QUORUM_KINDS = ("crash", "down", "pause")  # etcd faults that stop a member
 CREDIT_DELAY = "credit-delay"  # the events.csv effect of a relay/bus fault's rows (summary.json chaos.*)
@@ -75,14 +79,28 @@ def after_quorum(t: float, spans, catch_up: float) -> float:
     return t
 
 
-def delayed_failover(kind: str, hold: float, detection: float) -> bool | None:
+def delayed_failover(kind: str, hold: float, detection: float, fence: float | None = None) -> bool | None:
     """For a fault on a primary that does not kill PostgreSQL at once (``pause``,
     ``kill-patroni``): True when held past the detection (ttl) so the primary is replaced after
-    it, False when ridden out; None for the other kinds. ``hold`` 0 or inf = until the run ends."""
+    it, False when ridden out; None for the other kinds. ``hold`` 0 or inf = until the run ends.
+    A kill-patroni held past a watchdog's ``fence`` (``fence_margin``) before the ttl counts too."""
     if kind not in ("pause", "kill-patroni"):
         return None
     held = hold if hold > 0 else math.inf
+    if kind == "kill-patroni" and fence:
+        return held > detection - fence
     return held > detection
+
+
+def fence_margin(live, detection: float | None = None) -> float | None:
+    """Seconds before the leader key's expiry that a fencing watchdog resets a primary whose
+    Patroni died (``live.patroni.safety_margin`` when ``watchdog`` is ``emulated``; None: no
+    fence, PostgreSQL serves on until the key expires). ``detection`` (the ttl) caps it."""
+    patroni = getattr(live, "patroni", None)
+    if patroni is None or getattr(patroni, "watchdog", "off") == "off":
+        return None
+    margin = float(patroni.safety_margin)
+    return min(margin, detection) if detection is not None else margin
 
 
 def credit_delay_seconds(hold: float, live) -> float:

@@ -36,12 +36,26 @@ class LivePatroni(Strict):
                                 "after retry_timeout)")
     use_slots: bool = Field(True, description="a replication slot per member on the leader (off: standbys stream "
                             "without one; wal_keep_size 128MB keeps the WAL a rejoining member needs)")
+    # Patroni's watchdog: armed, a primary whose Patroni dies is reset safety_margin s before its
+    # leader key expires, so no PostgreSQL serves on without its Patroni. Without one (this VM has no
+    # /dev/watchdog) such a "zombie" primary streamed WAL the promoted standby never got: the other
+    # standby needed pg_rewind, and a kill-patroni's write stall took 1.8-1.9 s or 2.4-4.0 s by luck
+    # (docs/calibration.md). "emulated": the fault injector does what the watchdog would (SIGKILL the
+    # member's PostgreSQL at the key's expiry - safety_margin); both engines read it
+    # (sim.scenario.chaos_effects.fence_margin). Off by default: a recorded run's meaning is kept.
+    watchdog: Literal["off", "emulated"] = Field("off", description="fencing watchdog of a primary whose Patroni "
+                                                 "died: off, or emulated by the fault injector (no /dev/watchdog here)")
+    safety_margin: int = Field(5, strict=True, ge=1, le=600, description="seconds between the watchdog's reset and the "
+                               "leader key's expiry (Patroni's watchdog.safety_margin; its default 5)")
 
     @model_validator(mode="after")
     def _floors(self):
         if self.loop_wait + 2 * self.retry_timeout > self.ttl:
             raise ValueError(f"loop_wait + 2 x retry_timeout ({self.loop_wait + 2 * self.retry_timeout}) "
                              f"must be <= ttl ({self.ttl})")
+        if self.watchdog != "off" and self.ttl - self.safety_margin <= self.loop_wait:
+            raise ValueError(f"the watchdog's timeout, ttl - safety_margin ({self.ttl - self.safety_margin}), must "
+                             f"exceed loop_wait ({self.loop_wait}): Patroni pings it once a loop")
         return self
 
 

@@ -8,7 +8,9 @@ validation (``entry.scope``) and resolved to servers by scope (``sim.model.resol
 * A paused primary stalls writes; past the failover detection time it is replaced (election +
   promotion only: the pause was the detection).
 * kill-patroni on a primary: PostgreSQL serves on for the detection time (the ttl); held past
-  it, the primary is replaced (election + promotion); a standby's Patroni costs nothing.
+  it, the primary is replaced (election + promotion); a standby's Patroni costs nothing. With a
+  fencing watchdog (``live.patroni.watchdog``) PostgreSQL is reset ``safety_margin`` s before the
+  ttl: the cell is stalled from then until the failover (as a pause: the stall is the detection).
 * etcd quorum loss (every member or ``etcd[quorum]``): no failover completes while it lasts
   (``ReplicaSets.consensus_lost``); one member: nothing.
 * The relay (bus) crashed or paused: credits are delayed, not lost: no outage; the episode
@@ -22,7 +24,7 @@ from __future__ import annotations
 from sim.engine.faults.changes import bad_change
 from sim.model import resolve_servers
 from sim.scenario.chaos import hold_seconds
-from sim.scenario.chaos_effects import credit_delay_seconds, delayed_failover, quorum_loss
+from sim.scenario.chaos_effects import credit_delay_seconds, delayed_failover, fence_margin, quorum_loss
 
 __all__ = ["start"]
 
@@ -90,13 +92,21 @@ def _chaos(bank, entry):
 def _patroni_primary(bank, c, s, hold, cause):
     """Patroni killed on the primary ``s``: its leader key expires after the detection (ttl)."""
     det = c.spec.db.failover.mean("detection")
-    if not delayed_failover("kill-patroni", hold, det):
-        return  # restarted before the key expired: nobody noticed
-    yield bank.env.timeout(det)
+    fence = fence_margin(bank.sc.live, det)
+    if not delayed_failover("kill-patroni", hold, det, fence):
+        return  # restarted before the key expired (or the watchdog fired): nobody noticed
+    if fence:  # the watchdog resets the host: no writes from then until the failover
+        yield bank.env.timeout(det - fence)
+        c.stall += 1
+        bank.replica_sets.update(c, cause)
+        yield bank.env.timeout(fence)
+        c.stall -= 1
+    else:
+        yield bank.env.timeout(det)
     c.detected = True  # the key expired: elect and promote now
     bank.server_fail(s, cause)
     bank.replica_sets.update(c, cause)
-    yield bank.env.timeout(hold - det)
+    yield bank.env.timeout(max(0.0, hold - det))  # held past the fence only: lifted at the expiry
     bank.server_repair(s, cause)
 
 
