@@ -73,6 +73,19 @@ def test_kill_patroni_waits_for_the_leader_key(runs):
     assert a == pytest.approx(float(f["start"]) + 20.0) and b - a == pytest.approx(3.0)
 
 
+def test_kill_patroni_with_a_watchdog_stops_writes_at_the_fence():
+    """A run whose Patroni had a fencing watchdog (live.patroni.watchdog): its PostgreSQL was reset
+    safety_margin before the leader key expired, so the modelled outage starts there; the record
+    says when the injector scheduled the reset (measured from the key's expiry in etcd)."""
+    run = load_live_run(BASE / "kinds-a-20261203T180437Z-62ce")
+    patroni = run.scenario.live.patroni
+    assert patroni.watchdog == "emulated" and run_constants(run)["fence"] == patroni.safety_margin
+    f = next(f for f in run.faults if f["kind"] == "kill-patroni")
+    e = fault_effect(run, f)
+    assert e.effect == "outage" and e.delay == patroni.ttl - patroni.safety_margin
+    assert "watchdog resets its PostgreSQL in" in f["detail"]
+
+
 def test_relay_faults_delay_credits_and_fail_nothing(runs):
     run = runs[KINDS_B.name]
     live = run.scenario.live

@@ -28,7 +28,9 @@ the load, before the checker runs). The one *instantaneous* kind takes no durati
 | kill-postmaster | db members     | PostgreSQL dies; Patroni restarts it at once (a primary is      | none     |
 |                 |                | replaced first: one full failover)                              |          |
 | kill-patroni    | db members     | Patroni dies, PostgreSQL runs on; a primary is replaced once the| held     |
-|                 |                | leader key expires; Patroni restarted when lifted               |          |
+|                 |                | leader key expires; Patroni restarted when lifted. With a       |          |
+|                 |                | watchdog (live.patroni.watchdog) a primary's PostgreSQL is reset|          |
+|                 |                | ``safety_margin`` s before the key expires                      |          |
 | pause           | any            | frozen (SIGSTOP); a paused primary stalls writes and, held past | held     |
 |                 |                | ``failover.detection``, is replaced                             |          |
 | latency         | db / app       | nothing stops: ``latency`` +- ``jitter`` added on the path      | held     |
