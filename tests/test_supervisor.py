@@ -214,3 +214,39 @@ def test_a_spare_exits_by_itself_when_its_supervisor_is_killed(tmp_path):
         except ProcessLookupError:
             pass
         _wait(lambda: not _alive(pf["pid"]), 5, "the program to be gone")
+
+
+def test_cluster_teardown_stops_programs_and_spares_by_pid(tmp_path):
+    # the live cluster's down() without a database: a recorded supervisor whose programs are the
+    # slow stand-in under the bank's names; all_pids() lists the spares, down() leaves none alive.
+    # Their "imports" last 30 s: a spare does not read stdin yet, so its supervisor's death alone
+    # would not end it: down() signals it by PID at once
+    from loadtests.cluster.manager import Cluster
+    names = ["app-c0-0", "relay", "gateway"]
+    ports = {n: _free_port() for n in names}
+    spec = {"pid_dir": str(tmp_path / "pids"), "restart_delay": 0.1, "spare_after": 0.3,
+            "programs": [{"name": n, "argv": [sys.executable, SLOW, str(ports[n]), "30"], "spare": True,
+                          "log": str(tmp_path / f"{n}.log")} for n in names]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    with open(tmp_path / "supervisor.log", "ab") as log:
+        sup = subprocess.Popen([sys.executable, "-m", "loadtests.cluster.supervisor", str(tmp_path / "spec.json")],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    state = {"run_dir": str(tmp_path), "pid_dir": spec["pid_dir"], "supervisor": {"pid": sup.pid},
+             "apps": [{"name": "app-c0-0", "cell": 0, "index": 0, "port": ports["app-c0-0"]}],
+             "relay": {"port": ports["relay"]}, "gateway": {"port": ports["gateway"]}}
+    c = Cluster(state=state)
+    try:
+        _wait(lambda: all(_pidfile(tmp_path, n)["pid"] and _pidfile(tmp_path, n)["spare"] for n in names), 20,
+              "programs and spares")
+        pids = c.all_pids()
+        spares = [_pidfile(tmp_path, n)["spare"] for n in names]
+        assert set(spares) <= set(pids) and len(pids) == 7  # the supervisor, 3 programs, 3 spares
+        took = c.down(timeout=10)["seconds"]
+        sup.wait(timeout=10)
+        assert took < 5, took  # signalled at once, not left to down()'s 10 s leftover sweep
+        assert [p for p in pids if _alive(p)] == []
+    finally:
+        for p in [sup.pid] + [x for n in names for x in (_pidfile(tmp_path, n)["pid"], _pidfile(tmp_path, n)["spare"])]:
+            if _alive(p):
+                os.killpg(p, signal.SIGKILL)  # each in its own session, started by this test
+        sup.wait(timeout=10)
