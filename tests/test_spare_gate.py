@@ -50,6 +50,7 @@ def test_a_spare_waits_for_go_before_it_creates_the_app(served, monkeypatch):
     monkeypatch.setenv("HIVESIM_SPARE", "1")
     assert run("go\n") == 0
     assert calls == [("create", {"port": 12345}), ("run", "the app", 12345)]
+    assert "HIVESIM_SPARE" not in os.environ  # the live process now
 
 
 def test_a_spare_whose_stdin_closes_exits_0_without_creating_the_app(served, monkeypatch):

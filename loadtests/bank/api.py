@@ -312,6 +312,7 @@ def serve(create_app, module: str) -> int:
         _preload_uvicorn()
         if sys.stdin.readline().strip() != "go":
             return 0
+        os.environ.pop(SPARE_ENV)  # the live process now: nothing it starts is a spare
     uvicorn_run(create_app(cfg), cfg["port"])
     return 0
 
