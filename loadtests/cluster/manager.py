@@ -203,8 +203,9 @@ class Cluster(BringUp, Teardown, FaultHelpers):
         pids += [procs.read_postmaster_pid(Path(m["member_dir"]) / "data") for m in self.state.get("members", [])]
         pids.append(self.state.get("supervisor", {}).get("pid"))
         for name in self._supervised_names():
-            pids.append(self._pidfile(name)["pid"])
-        return [p for p in pids if p]
+            pf = self._pidfile(name)
+            pids += [pf["pid"], pf.get("spare")]  # the warm spare (loadtests.cluster.supervisor) too
+        return list(dict.fromkeys(p for p in pids if p))
 
     def _supervised_names(self) -> list[str]:
         if "apps" not in self.state:

@@ -9,10 +9,28 @@ twice as long each time, up to ``MAX_DELAY`` (a crash loop must not spin). It wr
 program's current PID to ``<pid_dir>/<name>.pid`` (atomically), so whoever wants to signal the
 gateway reads the file and signals exactly that PID. Each program runs in its own session.
 
-On SIGTERM it stops every program (SIGTERM, then SIGKILL after 3 s) and exits.
+Warm spares (program key ``"spare": true``; the live cluster sets it for app servers, relay and
+gateway). A restarted Python service spends ~0.35-0.9 s importing (starlette, pydantic, psycopg,
+uvicorn) before it listens, more on a loaded machine; the gateway retries an app server only
+inside its 1 s deadline, so an app server's crash failed 0 or 8-30 requests from run to run, and
+a gateway crash ~65 requests per run. So, as real supervisors do, a spare is started beside the
+live process once that has run ``spare_after`` seconds (1 s: its imports then do not compete with
+the live one's start-up or recovery): same argv, env, cwd and log, plus ``HIVESIM_SPARE=1`` and
+a pipe on stdin; it does its imports and reads its config, then waits for one line
+(``loadtests.bank.api.serve``; it exits quietly if stdin closes first, e.g. when this supervisor
+dies). When the live process dies, the wait and the backoff are as above; then the spare, if
+alive, is sent ``go`` and becomes the program's process (same PID file, ``restarts`` and log
+lines as a cold start; a spare still importing serves when done, still sooner than a cold start);
+otherwise a fresh process is started. Each live process gets one spare (none if it dies within
+``spare_after``: a program failing at once spawns no spares), and a spare that dies on its own is
+not replaced until the program's next start (no spin). The PID file records the spare's PID as
+``"spare"`` so teardown can stop it by PID.
+
+On SIGTERM it stops every program and spare (SIGTERM, then SIGKILL after 3 s) and exits.
 
 Run: ``python -m loadtests.cluster.supervisor spec.json`` where the spec is
-``{"pid_dir": ..., "restart_delay": 0.1, "programs": [{"name", "argv", "env", "log", "restart", "cwd"}]}``.
+``{"pid_dir": ..., "restart_delay": 0.1, "spare_after": 1.0,
+"programs": [{"name", "argv", "env", "log", "restart", "cwd", "spare"}]}``.
 """
 
 from __future__ import annotations
@@ -25,48 +43,103 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "write_pid"]
+__all__ = ["main", "write_pid", "SPARE_ENV"]
 
 # a program that ran this long before dying is restarted after the base delay again
 STABLE_SECONDS = 10.0
 # the longest wait of a crash loop (systemd's RestartMaxDelaySec plays this part)
 MAX_DELAY = 5.0
+# how long a live process runs before its warm spare is started (spec key "spare_after")
+SPARE_AFTER = 1.0
+# set in a spare's environment; loadtests.bank.api.serve waits for the go line when it is set
+SPARE_ENV = "HIVESIM_SPARE"
 
 
-def write_pid(pid_dir: Path, name: str, pid: int | None, restarts: int) -> None:
+def write_pid(pid_dir: Path, name: str, pid: int | None, restarts: int, spare: int | None = None) -> None:
     tmp = pid_dir / f".{name}.tmp"
-    tmp.write_text(json.dumps({"pid": pid, "restarts": restarts, "t": time.time()}))
+    tmp.write_text(json.dumps({"pid": pid, "restarts": restarts, "t": time.time(), "spare": spare}))
     os.replace(tmp, pid_dir / f"{name}.pid")
 
 
+def _log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def _signal_group(proc: subprocess.Popen | None, sig: int) -> None:
+    if proc and proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 class Program:
-    def __init__(self, spec: dict, pid_dir: Path):
+    def __init__(self, spec: dict, pid_dir: Path, spare_after: float = SPARE_AFTER):
         self.spec = spec
         self.name = spec["name"]
         self.pid_dir = pid_dir
         self.proc: subprocess.Popen | None = None
+        self.spare: subprocess.Popen | None = None
+        self.spare_after = spare_after
+        self.wants_spare = bool(spec.get("spare")) and spec.get("restart", True)
         self.restarts = -1
         self.died_at: float | None = None
         self.started_at = 0.0
+        self.spared = False  # a spare was started during this live process's life
         self.delay: float | None = None  # this restart's wait (None: the base delay)
 
-    def start(self) -> None:
-        env = {**os.environ, **self.spec.get("env", {})}
+    def _popen(self, spare: bool) -> subprocess.Popen:
+        env = {**os.environ, **self.spec.get("env", {}), **({SPARE_ENV: "1"} if spare else {})}
         with open(self.spec["log"], "ab") as out:
-            self.proc = subprocess.Popen(self.spec["argv"], stdin=subprocess.DEVNULL, stdout=out,
-                                         stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                                         cwd=self.spec.get("cwd"))
+            return subprocess.Popen(self.spec["argv"], stdin=subprocess.PIPE if spare else subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                                    cwd=self.spec.get("cwd"))
+
+    def record(self) -> None:
+        live = self.proc.pid if self.proc and self.died_at is None else None
+        write_pid(self.pid_dir, self.name, live, self.restarts, self.spare.pid if self.spare else None)
+
+    def _take_spare(self) -> subprocess.Popen | None:
+        """The warm spare, told to go; None if there is none or it is dead."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        try:
+            spare.stdin.write(b"go\n")
+            spare.stdin.close()  # flushes; the spare never reads stdin again
+            return spare
+        except OSError:  # it died since the last look: reap it, start cold
+            _signal_group(spare, signal.SIGKILL)
+            spare.wait(timeout=5)
+            return None
+
+    def start(self) -> None:
+        self.proc = self._take_spare() or self._popen(spare=False)
         self.restarts += 1
         self.died_at = None
         self.started_at = time.monotonic()
-        write_pid(self.pid_dir, self.name, self.proc.pid, self.restarts)
+        self.spared = False
+        self.record()
+
+    def tend_spare(self, now: float) -> None:
+        """Notice a spare that died; start one beside a live process that has run ``spare_after``."""
+        if self.spare is not None and self.spare.poll() is not None:
+            _log(f"{self.name} spare (pid {self.spare.pid}) exited with {self.spare.returncode}")
+            self.spare = None
+            self.record()
+        if self.wants_spare and not self.spared and now - self.started_at >= self.spare_after:
+            self.spared = True
+            if self.spare is None:
+                self.spare = self._popen(spare=True)
+                _log(f"{self.name} warm spare started as pid {self.spare.pid}")
+                self.record()
 
     def stop(self, sig: int) -> None:
-        if self.proc and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
+        _signal_group(self.proc, sig)
+        _signal_group(self.spare, sig)
+
+    def running(self) -> bool:
+        return any(p is not None and p.poll() is None for p in (self.proc, self.spare))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     pid_dir = Path(spec["pid_dir"])
     pid_dir.mkdir(parents=True, exist_ok=True)
     delay = float(spec.get("restart_delay", 0.1))
-    programs = [Program(p, pid_dir) for p in spec["programs"]]
+    programs = [Program(p, pid_dir, float(spec.get("spare_after", SPARE_AFTER))) for p in spec["programs"]]
     stopping = False
 
     def on_term(signum, frame):
@@ -90,27 +163,29 @@ def main(argv: list[str] | None = None) -> int:
         now = time.monotonic()
         for p in programs:
             if p.proc.poll() is None:
+                p.tend_spare(now)
                 continue
             if p.died_at is None:
                 p.died_at = now
-                print(f"{time.strftime('%H:%M:%S')} {p.name} (pid {p.proc.pid}) exited with {p.proc.returncode}",
-                      flush=True)
-                write_pid(pid_dir, p.name, None, p.restarts)
+                _log(f"{p.name} (pid {p.proc.pid}) exited with {p.proc.returncode}")
+                p.record()
                 quick = now - p.started_at < STABLE_SECONDS and p.delay is not None
                 p.delay = min(max(p.delay * 2, delay, 0.1), MAX_DELAY) if quick else delay
             if p.spec.get("restart", True) and now - p.died_at >= p.delay:
                 p.start()
-                print(f"{time.strftime('%H:%M:%S')} {p.name} restarted as pid {p.proc.pid}", flush=True)
+                _log(f"{p.name} restarted as pid {p.proc.pid}")
         time.sleep(0.05)
     for p in programs:
         p.stop(signal.SIGTERM)
     end = time.monotonic() + 3.0
-    while time.monotonic() < end and any(p.proc.poll() is None for p in programs):
+    while time.monotonic() < end and any(p.running() for p in programs):
         time.sleep(0.05)
     for p in programs:
         p.stop(signal.SIGKILL)
-        if p.proc:
-            p.proc.wait()
+        for proc in (p.proc, p.spare):
+            if proc:
+                proc.wait()
+        p.spare = None
         write_pid(pid_dir, p.name, None, p.restarts)
     return 0
 

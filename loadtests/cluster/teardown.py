@@ -38,8 +38,10 @@ class Teardown:
         sup = st.get("supervisor", {}).get("pid")
         procs.kill_group(sup)
         procs.wait_dead([sup], 5.0)
-        for name in self._supervised_names():
-            procs.kill_group(self._pidfile(name)["pid"])
+        for name in self._supervised_names():  # each program and its warm spare (own sessions)
+            pf = self._pidfile(name)
+            procs.kill_group(pf["pid"])
+            procs.kill_group(pf.get("spare"))
         # 2. proxies and Patroni (SIGKILL: the data is disposable), then each postmaster (and the
         #    process group Patroni's start helper made for it), then its children
         for m in st.get("members", []):
