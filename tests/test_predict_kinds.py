@@ -59,12 +59,18 @@ RUN_B5 = "kinds-b-20261203T144415Z-803d"  # kinds-b with hit records: idc-c held
 # the machine ~86-94 % busy (20 users at up to 300 req/s saturate the bank; helpers at nice 19)
 CAL3, RUN_A4 = "kinds-a-fence.calibration.yaml", "kinds-a-20261203T180437Z-62ce"
 RUN_B6 = "kinds-b-20261203T181309Z-884d"
+# the live bank as it runs now: the fence as above, app servers, gateway and relay restarted into a
+# warm spare (~0.15 s instead of a ~1 s cold start), and the kinds designs at 100 req/s (the machine
+# ~40 % busy instead of 86-94 %); kinds-a, kinds-b, live-chaos-kinds recorded back to back
+CAL4, RUN_A5 = "kinds-a.calibration.yaml", "kinds-a-20261203T182610Z-7a73"
+RUN_B7, RUN_C6 = "kinds-b-20261203T183315Z-7d58", "live-chaos-kinds-20261203T184021Z-d3d7"
 # (calibration, the run it was made on, a different run predicted from it)
 PAIRS10 = [(CAL10, RUN_A10, RUN_B10), (CAL10, RUN_A10, RUN_C1)]
 PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1, RUN_B1), (CALP, RUN_A1, RUN_C2),
                    (CAL1, RUN_A1, RUN_B2), (CAL1, RUN_A1, RUN_C3), (CALP, RUN_A1, RUN_B2), (CALP, RUN_A1, RUN_C3),
                    (CAL2, RUN_A3, RUN_B3), (CAL2, RUN_A3, RUN_C4), (CAL2, RUN_A3, RUN_B4),
-                   (CAL2, RUN_A3, RUN_C5), (CAL2, RUN_A3, RUN_B5), (CAL3, RUN_A4, RUN_B6)]
+                   (CAL2, RUN_A3, RUN_C5), (CAL2, RUN_A3, RUN_B5), (CAL3, RUN_A4, RUN_B6),
+                   (CAL4, RUN_A5, RUN_B7), (CAL4, RUN_A5, RUN_C6)]
 
 KNOWN_MISSES = {
     (CAL3, RUN_B6, "kill-patroni"):
