@@ -18,6 +18,7 @@ from sim.engine import faults
 from sim.engine.capacity_overlay import CapacityOverlay
 from sim.engine.episodes import DETAIL_REPLICATIONS, EpisodeLog
 from sim.engine.ledger import Ledger
+from sim.engine.loop import run_until
 from sim.engine.replica_set import ReplicaSets
 from sim.engine.result import ReplicationResult
 from sim.engine.service_ledger import ServiceLedger
@@ -141,7 +142,7 @@ class Replication:
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:
         faults.start_all(self)
-        self.env.run(until=self.horizon)
+        run_until(self.env, self.horizon)
         led = self.ledger
         led.advance(self.horizon)
         if self.capacity is not None:
