@@ -19,6 +19,7 @@ keyed ``random.Random`` stream, event by event.
 from __future__ import annotations
 
 from functools import partial
+from heapq import heappush
 
 import numpy as np
 import simpy
@@ -211,37 +212,46 @@ class _Component(Event):
     ``Process._resume`` per failure and repair; here the component is its own event, its step
     one method call. Its first failure is drawn at creation (its stream is its own, so when
     it draws changes no value) and scheduled right away, without the process's start event;
-    then each delay after the failure or repair it follows, through ``env.schedule``
-    (``Timeout``'s call).
+    then each delay after the failure or repair it follows, pushed on the queue as
+    ``env.schedule`` pushes it. A step due at or after the horizon would never be processed
+    (the run stops first: ``sim.engine.loop``), so it is not pushed, but its event id is taken
+    all the same: every later event keeps its id, its order and ``sim_events`` its count.
     """
 
     def __init__(self, bank, s: int, ttf: Sampler, ttr: Sampler, cause: str):
         # Event.__init__ is not called: this event is never triggered, only scheduled
-        self.env = bank.env
+        self.env = env = bank.env
+        self.queue, self.eid, self.horizon = env._queue, env._eid, bank.horizon
         self.s, self.cause = s, cause
         self._ok, self._value = True, None
         self.scope = bank.plan.servers[s].scope
         rng = bank.stream(f"{self.scope}/{cause}")
         self.draw_ttf, self.draw_ttr = drawer(ttf, rng), drawer(ttr, rng)
         self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
-        self._fire = [self._failed]
+        # the two callback lists it alternates (step() only iterates them: built once)
+        self._on_fail, self._on_repair = [self._failed], [self._repaired]
+        self._fire = self._on_fail
         self._next(ttf.draw_residual(rng))
 
     def _next(self, delay: float):
-        self.callbacks = self._fire  # step() took the list; the next step fires it again
-        self.env.schedule(self, NORMAL, delay)
+        t = self.env._now + delay
+        if t < self.horizon:
+            self.callbacks = self._fire  # step() took the list; the next step fires it again
+            heappush(self.queue, (t, NORMAL, next(self.eid), self))
+        else:
+            next(self.eid)
 
     def _failed(self, _):
         self.start = self.env.now
         self.fail(self.s, self.cause)
-        self._fire = [self._repaired]
+        self._fire = self._on_repair
         self._next(self.draw_ttr())
 
     def _repaired(self, _):
         self.repair(self.s, self.cause)
         if self.episodes.detail:
             self.episodes.record(self.start, self.env.now, self.scope, self.cause, "none", 0.0, False)
-        self._fire = [self._failed]
+        self._fire = self._on_fail
         self._next(self.draw_ttf())
 
 
