@@ -31,14 +31,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.capacity.hours import add_reduce as _add, excess as _excess, hour_exposure as _hour_exposure
 from sim.capacity.latency import EDGES_S, NBINS, IntervalEffect, percentiles_from_hist
 from sim.model import BankPlan, build_bank
-from sim.profile import DAY, HOUR, DayProfile
+from sim.profile import DAY, DayProfile
 from sim.queueing import Station, tandem_tail, usl_capacity
 from sim.scenario.capacity import CapacitySpec
 from sim.scenario.model import GrayFailures, Scenario
 
-__all__ = ["CapacityModel", "excess_many", "table_for"]
+__all__ = ["CapacityModel", "table_for"]
 
 
 @dataclass(frozen=True)
@@ -59,48 +60,11 @@ def _tier_from_demand(d: float, node) -> _Tier:
     return _Tier(usl_capacity(node.cores, node.usl_sigma, node.usl_kappa) / d, node.cores)
 
 
-_HOUR_STARTS = np.arange(24) * HOUR
-_add = np.add.reduce
-
-
-def _hour_exposure(t: float) -> np.ndarray:
-    """Seconds spent in each hour-of-day (0-23) during [0, t)."""
-    days, rem = divmod(max(t, 0.0), DAY)
-    # np.clip's values, without its dispatch (called at every capacity change of a replication)
-    x = rem - _HOUR_STARTS
-    np.maximum(x, 0.0, out=x)
-    np.minimum(x, HOUR, out=x)
-    return days * HOUR + x
-
-
-def _excess(w: np.ndarray, a: tuple, b: tuple) -> IntervalEffect:
-    """``_effect`` with table ``a`` minus with table ``b`` for the requests ``w``, field by field
-    (the same operations in the same order, without the two IntervalEffects)."""
-    served_a = w * (1.0 - a[0])
-    served_b = w * (1.0 - b[0])
-    return IntervalEffect(0.0, float(_add(w * a[0])) - float(_add(w * b[0])),
-                          float(_add(served_a * a[1])) - float(_add(served_b * b[1])),
-                          served_a @ a[2] - served_b @ b[2])
-
-
 def table_for(cm: "CapacityModel", cell: int, capacity_tps: float) -> tuple:
     """The hourly table (shed, slow, histogram) ``cm.interval_effect`` uses at this capacity now."""
     key = (cell, *cm._state_for(cell, capacity_tps))  # _table's own key hashes a dataclass: slower
     tab = cm._table_memo.get(key)
     return tab if tab is not None else cm._table_memo.setdefault(key, cm._table(*key))
-
-
-def excess_many(cm, cell: int, table: tuple, nominal_table: tuple, t0s, t1s) -> IntervalEffect:
-    """``cm.excess_effect`` summed over the intervals [t0s[i], t1s[i]) given their two tables.
-
-    The effect is linear in the requests offered per hour, so the intervals' hour exposures are
-    summed first and the tables applied once (vectorised: one call for many periods).
-    """
-    def exposure(t):
-        days, rem = np.divmod(np.maximum(np.asarray(t, dtype=float), 0.0), DAY)
-        return days[:, None] * HOUR + np.clip(rem[:, None] - _HOUR_STARTS, 0.0, HOUR)
-    secs = _add(exposure(t1s) - exposure(t0s), axis=0)
-    return _excess(cm.offered_by_hour(cell, 0.0, DAY) / HOUR * secs, table, nominal_table)
 
 
 class CapacityModel:
@@ -120,10 +84,9 @@ class CapacityModel:
         gray = scenario.failures.gray
         self.gray_factor = gray.capacity_factor if gray is not None else GrayFailures.model_fields["capacity_factor"].default
         self._tiers = [self._cell_tiers(c.spec) for c in self.plan.cells]
-        self._state_by_cap: dict[tuple[int, float], tuple[float, float]] = {}
-        # cached: a cell's capacity depends only on (cell, app_up, app_gray, db_factor), and the
-        # fluid engine asks for it at nearly every event (value: the _state_by_cap key, the tier
-        # state and the capacity)
+        # (cell, capacity rounded) -> tier state last asked for (the engine memoises and records)
+        self.state_by_cap: dict[tuple[int, float], tuple[float, float]] = {}
+        # (cell, app_up, app_gray, db_factor) -> capacity_entry (asked at nearly every event)
         self._cap_memo: dict[tuple, tuple[tuple[int, float], tuple[float, float], float]] = {}
         self._tables: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         self._nominal: dict[tuple[float, float], IntervalEffect] = {}
@@ -159,16 +122,19 @@ class CapacityModel:
 
         Minimum over the tiers; below ``app.min_nodes`` live nodes the app tier serves nothing.
         """
+        key, state, cap = self.capacity_entry(cell, app_up, app_gray, db_factor)
+        self.state_by_cap[key] = state  # interval_effect gets the number: the last state asked wins
+        return cap
+
+    def capacity_entry(self, cell: int, app_up: int, app_gray: int = 0, db_factor: float = 1.0) -> tuple:
+        """``((cell, capacity rounded), tier state, capacity)``, the state not recorded."""
         memo = self._cap_memo.get((cell, app_up, app_gray, db_factor))
         if memo is None:
             n_eff = self._n_eff(cell, app_up, app_gray)
             cap = self._capacity(cell, n_eff, db_factor)
             memo = self._cap_memo[(cell, app_up, app_gray, db_factor)] = (
                 (cell, round(cap, 6)), (n_eff, db_factor), cap)
-        # interval_effect gets only the number: remember which tier state produced it (on every
-        # call, cached or not: the last state asked for a capacity is the one its effect uses)
-        self._state_by_cap[memo[0]] = memo[1]
-        return memo[2]
+        return memo
 
     def nominal_capacity_tps(self, cell: int) -> float:
         """Capacity with every app node healthy and the primary on its usual hardware."""
@@ -250,7 +216,7 @@ class CapacityModel:
         return tab
 
     def _state_for(self, cell: int, capacity_tps: float) -> tuple[float, float]:
-        st = self._state_by_cap.get((cell, round(capacity_tps, 6)))
+        st = self.state_by_cap.get((cell, round(capacity_tps, 6)))
         if st is not None:
             return st
         # not produced by cell_capacity_tps: treat it as fewer app nodes, database as usual

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import weakref
 
-from sim.capacity.model import excess_many, table_for
+from sim.capacity.hours import excess_many
+from sim.capacity.model import table_for
 from sim.profile import DAY
 
 __all__ = ["CapacityOverlay"]
@@ -46,6 +47,11 @@ def _nominal_slow_timeseries(cm, plan, led, nominal_cap, mean_tps) -> tuple[floa
     return memo[key]
 
 
+# capacity model -> {(cell, (app_up, primary)): CapacityOverlay._entry}: without gray nodes the
+# answer depends on the pair alone, and the same for every replication of the scenario
+_ANSWERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 class CapacityOverlay:
     """Slow requests, shed requests and latency of one replication under the capacity model."""
 
@@ -61,7 +67,13 @@ class CapacityOverlay:
         # shed nothing, accounted at the close; table -> (table, sheds anything)
         self._deferred: dict[tuple, tuple] = {}
         self._shed_memo: dict[int, tuple] = {}
+        # (cell, its tier state, the nominal one) -> its spans in _deferred, or False (sheds)
+        self._spans: dict[tuple, tuple | bool] = {}
+        # (cell, (app_up, primary)) -> _entry, without gray nodes (a function of the pair)
+        self._answers = _ANSWERS.setdefault(cm, {})
+        self.state_by_cap = cm.state_by_cap
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
+        self._nominal_key = [(c.index, round(cap, 6)) for c, cap in zip(plan.cells, self.nominal_cap)]
         # a capacity this close to nominal counts as nominal (precomputed: compared at every event)
         self._nominal_floor = [cap * (1 - 1e-12) for cap in self.nominal_cap]
         led = ledger
@@ -82,7 +94,8 @@ class CapacityOverlay:
                     led.ts_failed[k] += shed * off / tot
             led.cause_failed["capacity"] = shed
 
-    def _value(self, c):
+    def _entry(self, c) -> tuple:
+        """The model's ``capacity_entry`` for the cell now, its capacity None when nominal."""
         cm = self.cm
         gray = self.gray
         dbf = cm.db_factor_for(c.index, c.primary)
@@ -93,31 +106,39 @@ class CapacityOverlay:
                 dbf *= cm.gray_factor
         else:
             app_gray = 0
-        cap = cm.cell_capacity_tps(c.index, c.app_up - app_gray, app_gray, dbf)
-        return None if cap >= self._nominal_floor[c.index] else cap
+        key, state, cap = cm.capacity_entry(c.index, c.app_up - app_gray, app_gray, dbf)
+        return key, state, None if cap >= self._nominal_floor[c.index] else cap
 
     def refresh(self, c):
         """After a change in cell ``c``: open or close its below-nominal period."""
         if c.writes_failed > 0.0 or c.reads_failed > 0.0:
-            new = None  # a failing cell is left to the outage accounting
-        elif self.gray:
-            new = self._value(c)
-            c.cap_asked = None
+            new = key = None  # a failing cell is left to the outage accounting
         else:
-            # without gray nodes the capacity depends only on (app_up, primary): when they are
-            # what this cell last asked the model for, so is the answer (and the model's record
-            # of which state gave that capacity is already this one), so it is not asked again
-            asked = (c.app_up, c.primary)
-            if asked == c.cap_asked:
-                new = c.cap_answer
+            if self.gray:
+                entry = self._entry(c)
+                self.state_by_cap[entry[0]] = entry[1]  # as cell_capacity_tps records it
+                c.cap_asked = None
             else:
-                new = c.cap_answer = self._value(c)
-                c.cap_asked = asked
+                # without gray nodes the capacity depends only on (app_up, primary): when they are
+                # what this cell last asked the model for, so is the answer (and the model's record
+                # of which state gave that capacity is already this one), so it is not asked again;
+                # other answers are memoised per model and pair (a look-up, not three calls)
+                asked = (c.app_up, c.primary)
+                if asked == c.cap_asked:
+                    entry = c.cap_answer
+                else:
+                    entry = self._answers.get((c.index, asked))
+                    if entry is None:
+                        entry = self._answers[(c.index, asked)] = self._entry(c)
+                    self.state_by_cap[entry[0]] = entry[1]
+                    c.cap_answer, c.cap_asked = entry, asked
+            key, new = entry[0], entry[2]
         if new == c.cap:
             return
         if c.cap is not None:
             self.close_period(c)
         c.cap = new
+        c.cap_key = key  # the model's (cell, capacity rounded): which state its tables follow
         c.cap_since = self.env.now if new is not None else None
 
     def close_period(self, c):
@@ -128,20 +149,21 @@ class CapacityOverlay:
         if now <= a:
             return
         cm = self.cm
+        i = c.index
         if led.ts_step is None:
             # a period that sheds nothing changes only the horizon's totals (slow requests and
-            # the histogram, linear in the requests offered per hour): kept, summed at the close
-            i = c.index
-            tab, nom = table_for(cm, i, c.cap), table_for(cm, i, self.nominal_cap[i])
-            key = (i, id(tab), id(nom))
-            spans = self._deferred.get(key)
-            if spans is None and not (self._sheds(tab) or self._sheds(nom)):
-                spans = self._deferred[key] = (tab, nom, [], [])
-            if spans is not None:
+            # the histogram, linear in the requests offered per hour): kept, summed at the close.
+            # Its tables follow the tier states now recorded for its capacity and the nominal one
+            sbc = self.state_by_cap
+            states = (i, sbc[c.cap_key], sbc[self._nominal_key[i]])
+            spans = self._spans.get(states)
+            if spans is None:
+                spans = self._spans[states] = self._deferred_for(i, c.cap)
+            if spans:
                 spans[2].append(a)
                 spans[3].append(now)
                 return
-        eff = cm.excess_effect(c.index, c.cap, self.nominal_cap[c.index], a, now)
+        eff = cm.excess_effect(i, c.cap, self.nominal_cap[i], a, now)
         self.slow_req += eff.slow / self.mean_tps
         self.lat_hist += eff.latency_hist
         if led.ts_step is not None and eff.slow != 0.0:
@@ -151,6 +173,17 @@ class CapacityOverlay:
         if shed > 0:
             c.acc += shed / c.share
             led.add_failed(shed, a, now, "capacity")
+
+    def _deferred_for(self, i: int, cap: float):
+        """The spans kept for cell ``i`` at ``cap`` (tables as ``excess_effect`` finds them now),
+        False when either table sheds (its periods are accounted one by one)."""
+        cm = self.cm
+        tab, nom = table_for(cm, i, cap), table_for(cm, i, self.nominal_cap[i])
+        key = (i, id(tab), id(nom))
+        spans = self._deferred.get(key)
+        if spans is None and not (self._sheds(tab) or self._sheds(nom)):
+            spans = self._deferred[key] = (tab, nom, [], [])
+        return spans if spans is not None else False
 
     def _sheds(self, table) -> bool:
         key = id(table)
@@ -162,8 +195,9 @@ class CapacityOverlay:
         for c in cells:
             if c.cap is not None:
                 self.close_period(c)
-        for (i, _, _), (tab, nom, t0s, t1s) in sorted(self._deferred.items(), key=lambda kv: kv[0][0]):
-            eff = excess_many(self.cm, i, tab, nom, t0s, t1s)
+        batches = [(i, tab, nom, t0s, t1s) for (i, _, _), (tab, nom, t0s, t1s)
+                   in sorted(self._deferred.items(), key=lambda kv: kv[0][0])]
+        for eff in excess_many(self.cm, batches):
             self.slow_req += eff.slow / self.mean_tps
             self.lat_hist += eff.latency_hist
         self._deferred.clear()

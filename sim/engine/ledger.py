@@ -92,11 +92,19 @@ class Ledger:
             self.ts_cells = [0] * nb
 
     # ------------------------------------------------------------------ spreading over buckets
-    def spread(self, arr, step, a, b, amount_per_weight):
-        """Add amount_per_weight x profile integral over [a, b) into buckets of width step."""
+    def spread(self, arr, step, a, b, amount_per_weight, whole=None):
+        """Add amount_per_weight x profile integral over [a, b) into buckets of width step.
+
+        ``whole``: that integral over [a, b), when the caller has it: an interval within one
+        bucket (most) then adds amount_per_weight x whole, which is what integrating it again
+        gives (the same function of the same bounds), without integrating it again.
+        """
         base = self.warm
         k = int((a - base) // step)
         n = len(arr)
+        if whole is not None and a < b and k < n and b <= base + (k + 1) * step:
+            arr[k] += amount_per_weight * whole
+            return
         prof = self.profile
         while a < b and k < n:
             end = min(b, base + (k + 1) * step)
@@ -108,9 +116,9 @@ class Ledger:
         """Requests failed outside the outage accounting (capacity shedding over [a, b))."""
         R = self.profile.integral(a, b)
         self.failed_req += amount
-        self.spread(self.day_failed, DAY, a, b, amount / R)
+        self.spread(self.day_failed, DAY, a, b, amount / R, R)
         if self.ts_step is not None:
-            self.spread(self.ts_failed, self.ts_step, a, b, amount / R)
+            self.spread(self.ts_failed, self.ts_step, a, b, amount / R, R)
         self.cause_failed[cause] = self.cause_failed.get(cause, 0.0) + amount
 
     # ------------------------------------------------------------------ the interval just ended
@@ -135,9 +143,9 @@ class Ledger:
         if F > 0.0:
             self.failed_req += F * R
             self.failed_time += F * (now - a)
-            self.spread(self.day_failed, DAY, a, now, F)
+            self.spread(self.day_failed, DAY, a, now, F, R)
             if self.ts_step is not None:
-                self.spread(self.ts_failed, self.ts_step, a, now, F)
+                self.spread(self.ts_failed, self.ts_step, a, now, F, R)
             self._allocate(F * R)
 
     def _allocate(self, failed):

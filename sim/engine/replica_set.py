@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import random
 
+from simpy.events import URGENT, Event
+
 __all__ = ["ReplicaSets"]
 
 
@@ -115,7 +117,7 @@ class ReplicaSets:
             self._promote(c)
             return
         c.failing_over = True
-        self.env.process(self._failover(c, d, cause))
+        self._failover(c, d, cause)
 
     def _cell_rng(self, c) -> random.Random:
         rng = self._cell_streams.get(c.index)
@@ -131,7 +133,26 @@ class ReplicaSets:
         c.primary = None
 
     def _failover(self, c, d: float, cause: str):
-        yield self.env.timeout(d)
+        """Cell ``c``'s failover ends after ``d`` seconds, as a SimPy process of one timeout.
+
+        Written as callbacks (no generator to resume) that schedule what the process would:
+        its start event (``URGENT``, now), then the timeout when that runs, then, after the
+        end's work, the process's own end event, which nothing waits for: only its event id is
+        taken. The same events at the same instants in the same order, ``sim_events`` the same.
+        """
+        start = Event(self.env)
+        start._ok, start._value = True, None
+        start.callbacks = [lambda _e: self._failover_wait(c, d, cause)]
+        self.env.schedule(start, URGENT)
+
+    def _failover_wait(self, c, d: float, cause: str):
+        self.env.timeout(d).callbacks.append(lambda _e: self._failover_end(c, cause))
+
+    def _failover_end(self, c, cause: str):
+        self._failover_done(c, cause)
+        next(self.env._eid)  # the process's end event
+
+    def _failover_done(self, c, cause: str):
         if self.consensus_lost:  # due while etcd has no quorum: the election waits for it
             self._awaiting_quorum.append(c)
             return
@@ -146,7 +167,7 @@ class ReplicaSets:
         """etcd has its quorum back: each waiting cell elects and promotes now."""
         waiting, self._awaiting_quorum = self._awaiting_quorum, []
         for c in waiting:
-            self.env.process(self._failover(c, self._election_promotion(c), cause))
+            self._failover(c, self._election_promotion(c), cause)
 
     def _election_promotion(self, c) -> float:
         """Election + promotion of cell ``c``'s failover (drawn from its stream when distributed)."""

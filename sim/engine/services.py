@@ -104,10 +104,19 @@ class _Cell:
         return False
 
     def refresh(self):
+        # what each service serves depends only on reads or writes: computed once for each
+        # (intra- and cross-cell transfers share it), a path checked by map (no generator frame)
+        by_writes: dict[bool, list[bool]] = {}
         for kind, types in self.kinds.items():
             writes = _WRITES[kind]
-            ok = [self.serves(k, writes) for k in range(len(self.names))]
-            self.down[kind] = sum(q for q, path in types if not all(ok[k] for k in path))
+            ok = by_writes.get(writes)
+            if ok is None:
+                # ``serves`` with its first test inline (most services serve): the fallback
+                # chain is walked only for one that does not
+                ok = by_writes[writes] = [
+                    (u >= n and (o is None or (o.w if writes else o.r) == 0.0)) or self.serves(k, writes)
+                    for k, (u, n, o) in enumerate(zip(self.up, self.needs, self.own))]
+            self.down[kind] = sum([q for q, path in types if not all(map(ok.__getitem__, path))])
 
 
 # each cell's transaction types: scenario constants, resolved once per plan rather than once per

@@ -16,8 +16,8 @@ class CellState:
                  "reads_in_failover", "primary", "failing_over",
                  "detected", "n_up", "app_up", "stall", "maint", "maint_all", "bad",
                  "bad_impacts", "async_since", "writes_failed", "reads_failed", "cause", "acc",
-                 "snap", "episode_start", "episode_cause", "cap", "cap_since", "cap_asked",
-                 "cap_answer")
+                 "snap", "episode_start", "episode_cause", "cap", "cap_key", "cap_since",
+                 "cap_asked", "cap_answer")
 
     def __init__(self, plan_cell):
         self.index = plan_cell.index
@@ -55,9 +55,10 @@ class CellState:
         self.episode_cause = ""
         # capacity model: capacity (tx/s) while below nominal and otherwise up; None = nominal
         self.cap = None
+        self.cap_key = None     # the capacity model's (cell, cap rounded) for ``cap``
         self.cap_since = None
         self.cap_asked = None   # (app_up, primary) the capacity model was last asked about
-        self.cap_answer = None  # ... and what it answered (as ``cap``)
+        self.cap_answer = None  # ... and what it answered (CapacityOverlay._entry)
 
     @property
     def impaired(self) -> bool:

@@ -15,6 +15,13 @@ import random
 
 import numpy as np
 
+# ``random.Random(x)`` runs Python's ``Random.__init__`` and ``Random.seed`` around the C seeding
+# (type checks for str/bytes seeds, then ``super().seed``); a stream's seed is always an int, so
+# these go straight to the C seeding: the same generator state (MT19937 by init_by_array of the
+# int's 32-bit words), ~1.5 us less per stream, of ~6 (a replication creates ~1,700)
+_new = random.Random.__new__
+_seed = random.Random.__mro__[1].seed   # _random.Random.seed
+
 __all__ = ["replication_rng", "Streams"]
 
 
@@ -42,4 +49,7 @@ class Streams:
         """The random stream of one component or process, keyed by its scope."""
         h = self._prefix.copy()
         h.update(key.encode())
-        return random.Random(int.from_bytes(h.digest(), "little"))
+        rng = _new(random.Random)
+        _seed(rng, int.from_bytes(h.digest(), "little"))
+        rng.gauss_next = None  # as Random.seed leaves it
+        return rng

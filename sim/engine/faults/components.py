@@ -19,6 +19,8 @@ keyed ``random.Random`` stream, event by event.
 from __future__ import annotations
 
 from functools import partial
+from math import log as _log
+from heapq import heappush
 
 import numpy as np
 import simpy
@@ -47,19 +49,19 @@ def start(bank) -> None:
     prep = bulk_nodes.prepare(sc, plan, entries) if bank.services is not None else None
     bulk = prep.bulk if prep is not None else ()
     timed = []
-    for pos, (srv, tier, name, ttf, ttr) in enumerate(entries):
-        if srv.index in bulk:
+    for pos, spec in _steps(sc, plan, entries, bulk):
+        if spec is not None:  # no queue for a crew, no process needed
+            _Component(bank, spec)
             continue
+        srv, tier, name, ttf, ttr = entries[pos]
         crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
         tier_crew = _tier_crews(bank, srv, tier, crews_for)
         if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
             crews = (crews, tier_crew) if crews is not None else tier_crew
         if crews is not None:
             env.process(_component(bank, srv.index, ttf, ttr, name, crews))
-        elif srv.role == "svc" and bulk_nodes.exponential(ttf) and bulk_nodes.exponential(ttr):
-            timed.append(pos)  # a service node drawn as the bulk ones are, its service not
-        else:  # no queue for a crew, no process needed
-            _Component(bank, srv.index, ttf, ttr, name)
+        else:  # a service node drawn as the bulk ones are, its service not
+            timed.append(pos)
     if timed:
         _start_timed(bank, entries, timed)
     if bulk:
@@ -69,6 +71,36 @@ def start(bank) -> None:
 # each server's failure families depend only on the scenario, so the replications of a worker
 # resolve their servers' overrides once
 _ENTRIES = PlanCache()
+_STEPS = PlanCache()
+
+
+def _steps(sc, plan, entries, bulk) -> list[tuple]:
+    """``(position in entries, _Component spec or None)`` of each entry not drawn in bulk, in order.
+
+    Whether an entry needs a crew or is a timed service node depends only on the scenario, so
+    the replications of a worker sort the entries once, and build each crew-free component's
+    constants (its stream key, exponential rates) once; None: crews or timed, sorted at start.
+    """
+    return _STEPS.get(plan, (sc.failures, sc.topology, entries, bulk), lambda: _build_steps(sc, plan, entries, bulk))
+
+
+def _build_steps(sc, plan, entries, bulk) -> list[tuple]:
+    crew_cells = {c.index for c in plan.cells if c.spec.db.repair_crews != "unlimited"}
+    spec = sc.failures.crews
+    out = []
+    for pos, (srv, tier, name, ttf, ttr) in enumerate(entries):
+        if srv.index in bulk:
+            continue
+        crews = ((srv.role == "db" and srv.cell in crew_cells)
+                 or (srv.role == "svcdb" and plan.db_spec_of(srv.index).repair_crews != "unlimited")
+                 or (spec is not None and getattr(spec, tier, "unlimited") != "unlimited"))
+        timed = srv.role == "svc" and bulk_nodes.exponential(ttf) and bulk_nodes.exponential(ttr)
+        if crews or timed:
+            out.append((pos, None))
+        else:
+            rate = [1.0 / f.mean if bulk_nodes.exponential(f) else None for f in (ttf, ttr)]
+            out.append((pos, (srv.index, srv.scope, name, f"{srv.scope}/{name}", ttf, ttr, *rate)))
+    return out
 
 
 def _entries(sc, plan) -> list[tuple]:
@@ -211,38 +243,55 @@ class _Component(Event):
     ``Process._resume`` per failure and repair; here the component is its own event, its step
     one method call. Its first failure is drawn at creation (its stream is its own, so when
     it draws changes no value) and scheduled right away, without the process's start event;
-    then each delay after the failure or repair it follows, through ``env.schedule``
-    (``Timeout``'s call).
+    then each delay after the failure or repair it follows, pushed on the queue as
+    ``env.schedule`` pushes it. A step due at or after the horizon would never be processed
+    (the run stops first: ``sim.engine.loop``), so it is not pushed, but its event id is taken
+    all the same: every later event keeps its id, its order and ``sim_events`` its count.
     """
 
-    def __init__(self, bank, s: int, ttf: Sampler, ttr: Sampler, cause: str):
+    def __init__(self, bank, spec: tuple):
+        """``spec``: ``(server, scope, cause, stream key, ttf, ttr, ttf rate, ttr rate)``, the
+        rates those of exponential laws (drawn inline: random.Random.expovariate's formula, the
+        same float operations on the same draw, one Python call per step fewer), else None."""
         # Event.__init__ is not called: this event is never triggered, only scheduled
-        self.env = bank.env
-        self.s, self.cause = s, cause
+        self.env = env = bank.env
+        self.queue, self.eid, self.horizon = env._queue, env._eid, bank.horizon
+        s, self.scope, self.cause, key, ttf, ttr, self.ttf_rate, self.ttr_rate = spec
+        self.s = s
         self._ok, self._value = True, None
-        self.scope = bank.plan.servers[s].scope
-        rng = bank.stream(f"{self.scope}/{cause}")
-        self.draw_ttf, self.draw_ttr = drawer(ttf, rng), drawer(ttr, rng)
-        self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
-        self._fire = [self._failed]
+        rng = bank.stream(key)
+        self.rand = rng.random
+        self.draw_ttf = drawer(ttf, rng) if self.ttf_rate is None else None
+        self.draw_ttr = drawer(ttr, rng) if self.ttr_rate is None else None
+        self.fail, self.repair = bank.handlers(s)
+        self.episodes = bank.episodes
+        # the two callback lists it alternates (step() only iterates them: built once)
+        self._on_fail, self._on_repair = [self._failed], [self._repaired]
+        self._fire = self._on_fail
         self._next(ttf.draw_residual(rng))
 
     def _next(self, delay: float):
-        self.callbacks = self._fire  # step() took the list; the next step fires it again
-        self.env.schedule(self, NORMAL, delay)
+        t = self.env._now + delay
+        if t < self.horizon:
+            self.callbacks = self._fire  # step() took the list; the next step fires it again
+            heappush(self.queue, (t, NORMAL, next(self.eid), self))
+        else:
+            next(self.eid)
 
     def _failed(self, _):
-        self.start = self.env.now
+        self.start = self.env._now
         self.fail(self.s, self.cause)
-        self._fire = [self._repaired]
-        self._next(self.draw_ttr())
+        self._fire = self._on_repair
+        rate = self.ttr_rate
+        self._next(-_log(1.0 - self.rand()) / rate if rate is not None else self.draw_ttr())
 
     def _repaired(self, _):
         self.repair(self.s, self.cause)
         if self.episodes.detail:
-            self.episodes.record(self.start, self.env.now, self.scope, self.cause, "none", 0.0, False)
-        self._fire = [self._failed]
-        self._next(self.draw_ttf())
+            self.episodes.record(self.start, self.env._now, self.scope, self.cause, "none", 0.0, False)
+        self._fire = self._on_fail
+        rate = self.ttf_rate
+        self._next(-_log(1.0 - self.rand()) / rate if rate is not None else self.draw_ttf())
 
 
 def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):

@@ -7,9 +7,13 @@ The windows draw nothing: after a process's start, each edge is a timeout whose 
 applies the edge and schedules the next one. These are the events, times and order of
 the one generator per cell this replaced (the same ``env.timeout`` calls at the same
 instants); only the generator's resumption at each edge (~1,500 a year in webank-2023) is gone.
+The timeout is one event per cell, scheduled again at each edge as ``env.timeout`` schedules a
+new one (no ``Timeout`` built per edge).
 """
 
 from __future__ import annotations
+
+from simpy.events import NORMAL, Event
 
 from sim.profile import DAY
 
@@ -26,7 +30,7 @@ def start(bank) -> None:
 class _Windows:
     """One cell's maintenance windows, from the first to the horizon."""
 
-    __slots__ = ("env", "cell", "update", "duration", "gap", "all", "first", "opened", "closed")
+    __slots__ = ("env", "cell", "update", "duration", "gap", "all", "first", "opened", "closed", "edge")
 
     def __init__(self, bank, c, m):
         self.env = bank.env
@@ -35,14 +39,16 @@ class _Windows:
         self.duration = m.duration
         self.gap = max(m.every - m.duration, 0.0)
         self.all = m.impact == "all"
-        self.opened, self.closed = self._open, self._close  # bound once, not at every edge
+        self.opened, self.closed = [self._open], [self._close]  # built once, not at every edge
+        self.edge = Event(self.env)  # the timeout of the next edge, rescheduled at each edge
+        self.edge._ok, self.edge._value = True, None
         period_days = max(1, int(m.every // DAY))
         self.first = (c.index % period_days) * DAY + m.at_hour * 3600.0
 
     def start(self):
         # a process for the start only: its Initialize event keeps the first timeout's place
         # among the other families' at time 0 (ties at an instant run in scheduling order)
-        self.env.timeout(self.first).callbacks.append(self.opened)
+        self._at(self.first, self.opened)
         yield self.env.event()  # never triggered: the windows go on as callbacks
 
     def _open(self, _event):
@@ -51,7 +57,7 @@ class _Windows:
         if self.all:
             c.maint_all += 1
         self.update(c, "maintenance")
-        self.env.timeout(self.duration).callbacks.append(self.closed)
+        self._at(self.duration, self.closed)
 
     def _close(self, _event):
         c = self.cell
@@ -59,4 +65,10 @@ class _Windows:
         if self.all:
             c.maint_all -= 1
         self.update(c, "maintenance")
-        self.env.timeout(self.gap).callbacks.append(self.opened)
+        self._at(self.gap, self.opened)
+
+    def _at(self, delay: float, callbacks: list):
+        """``env.timeout(delay).callbacks.append(...)``: the same push, on the cell's one event
+        (SimPy took its last callback list before calling it; ``step`` only iterates them)."""
+        self.edge.callbacks = callbacks
+        self.env.schedule(self.edge, NORMAL, delay)
