@@ -81,7 +81,7 @@ KNOWN_MISSES = {
         "then the standby promotes on its next HA loop (U(0, 1 s)) and commits wait for Patroni to name a "
         "synchronous standby (1.8-3 s): the live spread is about +-20 % around its centre, and one sample "
         "from the top of it puts a low draw outside +-25 %",
-    (CAL4, RUN_B8, "down@idc-standby"):
+    (CAL4, RUN_B8, "standby-loss"):
         "40 measured, 0 predicted; recovery 3.3 s vs 0: idc-c held only synchronous standbys (one per cell): "
         "commits waited until Patroni dropped them from the synchronous set; not modelled (no kinds-a run has "
         "a standby-only IDC loss to fit, and the mixed losses are not separated per cell)",
@@ -185,7 +185,7 @@ KNOWN_MISSES = {
         "22 measured, 58.9 predicted (+168 %; p05-p95 53-63); recovery 2.3 s vs 3.6 s: the third kinds-b kill in a "
         "row with a 1.8-1.9 s stall (23, 21, 22 failed), as all three kills of probe-kill-patroni; kinds-a's one "
         "kill (3.75 s) was of the slower kind (2.4-4.0 s in 4 of the 11 kills at a 1 s deadline with slots)",
-    (CAL2, RUN_B5, "down@idc-standby"):
+    (CAL2, RUN_B5, "standby-loss"):
         "79 measured, 0 predicted; recovery 5.9 s vs 0: idc-c held only synchronous standbys (one per cell) and "
         "etcd's leader; every cell's commits waited until Patroni dropped its dead standby, after etcd's "
         "election (stall 4.9 s). Not modelled: no kinds-a run has a standby-only IDC loss to fit it on",

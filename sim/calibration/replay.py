@@ -92,7 +92,7 @@ ReplayFaults = ClosedFaults
 
 def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
                samples: dict | None = None, rng: np.random.Generator | None = None,
-               override: dict[int, float] | None = None) -> ReplayFaults:
+               override: dict[int, float] | None = None, skip=frozenset()) -> ReplayFaults:
     """The replay's faults from each recorded fault's effect (``sim.calibration.effects``) and
     its class's figure in ``outage_seconds`` (class -> seconds: the calibration's
     ``outage_seconds`` and ``outage_extra_seconds`` together). With ``samples`` (class -> figures
@@ -111,7 +111,7 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             if e.latency > 0 and e.hold > 0 and k > 0:
                 out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
-        if not e.acts:
+        if not e.acts or e.cls in skip:  # skip: classes without a figure (predict flags them)
             continue
         g = outage_seconds.get(e.cls, default)  # (a fixed effect's window ignores it: its hold)
         if e.fixed:
