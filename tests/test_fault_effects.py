@@ -129,9 +129,9 @@ def _idc(run, detail: str):
 
 def test_an_idc_loss_stops_the_cells_whose_leader_or_app_server_died_there(runs):
     """The injector records each member's role (``c1-m2 [sync_standby]:``): a cell stops where its
-    leader or app server died; where only standbys died, the class is ``standby-loss`` (the cells'
-    commits wait for Patroni to drop the dead synchronous standby, as for a standby's crash); a
-    record without roles (older runs) stops every cell it names."""
+    leader or app server died; where only standbys died, the class is ``down@idc-standby`` (the
+    cells' commits wait for Patroni to drop the dead synchronous standby; fitted whole, apart from a
+    standby's crash, ``standby-loss``); a record without roles (older runs) stops every cell it names."""
     run = runs[KINDS_B.name]
     mixed = _idc(run, "c0-m2 [leader]: SIGKILL 19 processes (patroni 1, postmaster 2 and its children); "
                       "c1-m2 [sync_standby]: SIGKILL 7 processes (...); c2-m2 [replica]: SIGKILL 7 processes (...); "
@@ -139,10 +139,10 @@ def test_an_idc_loss_stops_the_cells_whose_leader_or_app_server_died_there(runs)
     assert (mixed.cls, mixed.effect, mixed.cells) == ("down@idc", "outage", (0, 2))
     standbys = _idc(run, "c0-m2 [sync_standby]: SIGKILL 7 processes (...); c1-m2 [replica]: SIGKILL 7 "
                          "processes (...); etcd2 [follower]: SIGKILL pid 9 with its group 9")
-    assert (standbys.cls, standbys.effect, standbys.cells) == ("standby-loss", "outage", (0, 1))
+    assert (standbys.cls, standbys.effect, standbys.cells) == ("down@idc-standby", "outage", (0, 1))
     assert standbys.fitted and not standbys.held_base  # the stall is fitted whole: not the hold
     crashed = fault_effect(run, {"kind": "crash", "target": "cell[*].db.sync_standby", "start": 5.0, "end": 15.0})
-    assert (crashed.cls, crashed.cells) == ("standby-loss", (0, 1, 2))  # the same physics, one figure
+    assert (crashed.cls, crashed.cells) == ("standby-loss", (0, 1, 2))
     old = _idc(run, "c0-m2: SIGKILL 7 processes (...); c1-m2: SIGKILL 7 processes (...)")
     assert (old.cls, old.effect, old.cells) == ("down@idc", "outage", (0, 1))
     unknown = _idc(run, "c1-m0 [unknown]: SIGKILL 7 processes (...)")  # Patroni did not answer: stopped
@@ -166,6 +166,6 @@ def test_an_idc_record_with_hit_data_is_read_from_it_not_from_the_text(runs):
     assert (mixed.cls, mixed.effect, mixed.cells) == ("down@idc", "outage", (0, 2))
     standbys = idc([{"name": "c0-m2", "kind": "db", "cell": 0, "role": "sync_standby"},
                     {"name": "etcd2", "kind": "etcd", "cell": None, "role": "follower"}])
-    assert (standbys.cls, standbys.cells) == ("standby-loss", (0,))
+    assert (standbys.cls, standbys.cells) == ("down@idc-standby", (0,))
     unknown = idc([{"name": "c1-m0", "kind": "db", "cell": 1, "role": None}])  # Patroni did not answer
     assert (unknown.cls, unknown.cells) == ("down@idc", (1,))

@@ -25,8 +25,8 @@ Model classes (the calibration's keys): a fault on a cell's database keeps its k
 pause beyond the ttl, which fails over), except ``pause-short`` (held below the ttl: Patroni
 rides it out, requests stall); a fault elsewhere is ``KIND@FORM`` (``crash@gns``, ``pause@bus``,
 ``bad-change@app``, ``down@idc``, ``crash@etcd`` for one member, ``crash@etcd-quorum``), except
-``standby-loss``: a standby crashed or killed, or an IDC lost with only standbys of the cells it
-held (commits wait until Patroni drops the dead synchronous standby). A class's length is either fitted whole (``outage_seconds``: a failover's length does not depend
+``standby-loss``: a standby crashed or killed (commits wait until Patroni drops the dead
+synchronous standby); an IDC lost with only standbys is ``down@idc-standby``. A class's length is either fitted whole (``outage_seconds``: a failover's length does not depend
 on the hold) or the fault's own hold plus a fitted extra (``outage_extra_seconds``: what stops
 ends when the fault is lifted). kill-patroni's outage starts ``ttl`` after the kill (the leader
 key expires first; PostgreSQL serves on meanwhile), or ``ttl - safety_margin`` after it when the
@@ -176,12 +176,15 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
         return FaultEffect(f"{kind}@etcd", "none", None, start, hold)
     # an IDC: what was killed there is in the injector's record. A cell stops where its app server
     # or its leader died there; where only standbys died the primary serves on, its commits waiting
-    # until Patroni drops the dead synchronous standby: STANDBY_LOSS, as a standby's crash. (An IDC
-    # that took a leader in one cell and standbys in others is down@idc of the first: the others'
-    # stall is not modelled per cell.) A member whose role is not known counts as a leader.
+    # until Patroni drops the dead synchronous standby: down@idc-standby, fitted whole, a class of
+    # its own: the IDC's etcd member dies with the standbys, and live the stall was far longer than a
+    # standby's crash alone (kinds-b 20261203T184417Z: 3.3 s, 40 failed; kinds-a 20261203T190204Z,
+    # every cell's sync standby crashed: 0.17 s, 0 failed). (An IDC that took a leader in one cell
+    # and standbys in others is down@idc of the first: the others' stall is not modelled per cell.)
+    # A member whose role is not known counts as a leader.
     named, stopped = _cells_hit(fault)
     if named and not stopped:
-        return FaultEffect(STANDBY_LOSS, "outage", tuple(sorted(named)), start, hold)
+        return FaultEffect(f"{kind}@idc-standby", "outage", tuple(sorted(named)), start, hold)
     # what stops there comes back when the IDC does: a leader lifted before the ttl restarts with
     # its leader key still valid (live: recovery 16.4 and 15.9 s after 15 s holds in kinds-a, 10.9
     # and 11.9 s after 12 s in kinds-b), so the outage is the hold plus a fitted extra; held past
