@@ -90,7 +90,8 @@ def predict_run(run: Run | str, calibration: dict, tolerance: float = 0.25, seed
     samples = calibration.get("outage_samples") or None
     # a class the calibration run never showed (e.g. a standby loss, fitted since 20261203T19) has no
     # figure: it is left out of the replay and flagged ``calibrated: false``, not given a guess
-    uncalibrated = {e.cls for e in effects if e.acts and e.fitted and e.cls not in params}
+    # (a latency class without a fitted factor takes the floor, ROUND_TRIPS: a model, not a gap)
+    uncalibrated = {e.cls for e in effects if e.acts and e.fitted and e.effect != "slow" and e.cls not in params}
     seeds = list(seeds)
     n = int(math.ceil(run.duration))
     per_fault = [[] for _ in run.faults]
