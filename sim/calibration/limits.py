@@ -175,6 +175,10 @@ def miss_lines(pred: dict) -> list[str]:
         lines.append(f"  {m['class']} ({' and '.join(m['off'])} off): failed {f['measured']} measured, "
                      f"{f['predicted']:.1f} predicted ({lo:.0f}-{hi:.0f}{rel}); recovery {r['measured']:.1f} s "
                      f"measured, {r['predicted']:.1f} s predicted: {m['reason']}")
+    blind = sorted(c for c, k in (pred.get("kinds") or {}).items() if k.get("calibrated") is False)
+    if blind:  # left out of the replay: 0 predicted is not a prediction
+        lines.append(f"not calibrated (the calibration run had no fault of the class; nothing predicted for it): "
+                     f"{', '.join(blind)}")
     names = ", ".join(s["name"] for s in pred.get("simplifications") or [])
     if names:
         lines.append(f"standing simplifications (every prediction; text in prediction.json, report.html): {names}")
