@@ -183,7 +183,8 @@ def apply_fault(kind: str, res: Resolved, cluster: ClusterView, *, latency: floa
             key = cluster.leader_key(m.cell) if cluster.fence_margin is not None else None
             notes.append(f"{m.name}: SIGKILL patroni {signal_target(m.patroni_pid, signal.SIGKILL, group=False)}")
             if key is not None and key[0] == m.name:  # only a leader's Patroni arms the watchdog
-                fence = Fence(m.name, m.postmaster_pid, key[1] - cluster.fence_margin, process_tree).start()
+                fence = Fence(key[1] - cluster.fence_margin,  # the host's reset: its PostgreSQL tree
+                              lambda pm=m.postmaster_pid: _signal_all(process_tree(pm), signal.SIGKILL)).start()
                 notes.append(f"{m.name}: watchdog resets its PostgreSQL in {fence.at - time.time():.2f} s "
                              f"(leader key expires in {key[1] - time.time():.2f} s)")
                 held.lifters.append(fence.cancel)  # Patroni back first: the watchdog is pinged again

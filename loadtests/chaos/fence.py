@@ -15,22 +15,20 @@ other standby needed pg_rewind, and the write stall took 1.8-1.9 s or 2.4-4.0 s 
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
+from typing import Callable
 
 __all__ = ["Fence"]
 
 
 class Fence:
-    """A reset of one member's PostgreSQL at ``at`` (unix time), cancellable until it fires."""
+    """``reset()`` (the injector's SIGKILL of a member's PostgreSQL tree) at ``at`` (unix time),
+    cancellable until it fires."""
 
-    def __init__(self, member: str, postmaster_pid: int | None, at: float, tree):
-        self.member, self.pid, self.at = member, postmaster_pid, at
-        self._tree = tree  # process_tree: the postmaster and its descendants, parents first
-        self.fired_at: float | None = None
-        self._timer = threading.Timer(max(0.0, at - time.time()), self._fire)
+    def __init__(self, at: float, reset: Callable[[], object]):
+        self.at = at
+        self._timer = threading.Timer(max(0.0, at - time.time()), reset)
         self._timer.daemon = True
 
     def start(self) -> "Fence":
@@ -39,11 +37,3 @@ class Fence:
 
     def cancel(self) -> None:
         self._timer.cancel()
-
-    def _fire(self) -> None:
-        self.fired_at = time.time()
-        for p in self._tree(self.pid):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
