@@ -123,6 +123,8 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
         if g is None:
             raise HivesimError(f"calibration: no outage time for fault kind {e.cls!r} "
                                f"(calibrated kinds: {', '.join(sorted(outage_seconds)) or 'none'})")
+        if e.resets:  # the in-flight requests fail at its start, whatever the window's length
+            out.resets.append((e.cells, e.start + e.delay))
         w = e.window({e.cls: g})
         if w is None:
             continue

@@ -78,12 +78,15 @@ class ClosedLoopSpec:
 @dataclass
 class ClosedFaults:
     """The loop's faults: per cell its outages (start, end); error windows (cells or None,
-    start, end); gateway holds (start, end); slow windows (cells or None, start, end, added s)."""
+    start, end); gateway holds (start, end); slow windows (cells or None, start, end, added s);
+    resets (cells or None, when): a process on the requests' path died then, and every request
+    in flight through it failed with it."""
 
     outages: dict[int, list[tuple[float, float]]]
     errors: list = field(default_factory=list)
     holds: list = field(default_factory=list)
     slows: list = field(default_factory=list)
+    resets: list = field(default_factory=list)
     # (cell, start, end) of the outages whose end no Patroni loop decides (an app server the
     # supervisor restarts): ``outage_jitter`` is not added to them
     exact: set = field(default_factory=set)
@@ -157,6 +160,7 @@ class _ClosedLoop:
         outages = faults.outages
         self.m, self.out, self.rng = m, outages, rng
         self.errors, self.holds, self.slows = faults.errors, faults.holds, faults.slows
+        self.resets = faults.resets
         self.known: set[int] = set()  # accounts the gateway has seen to exist (cross-cell check)
         self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
         p = np.asarray(m.mix, dtype=float)
@@ -194,10 +198,19 @@ class _ClosedLoop:
         slowed = False
         for cells, a, b, extra in self.slows:
             if a <= t < b and (cells is None or cell in cells):
-                svc += extra
+                if t + svc + extra > b:
+                    # lifted while it runs: the round trips after b go at the normal pace (the
+                    # fraction of its work done by b is the slowed time it had)
+                    done = (b - t) / (svc + extra)
+                    svc = (b - t) + (1.0 - done) * svc
+                else:
+                    svc += extra
                 slowed = True
         if slowed and svc > budget:  # the app stops at the gateway's deadline (x-hivesim-deadline)
             return t + budget, False, 504 if write else 503, 0.0
+        for cells, a in self.resets:  # in flight when the process died: its connection reset
+            if t < a < t + svc and (cells is None or cell in cells):
+                return a, False, 504 if write else 503, 0.0
         for a, b in self.holds:  # in flight when the gateway froze: its deadline timer ran out
             if t < a < t + svc and b > t + budget:  # meanwhile, and fires first when it thaws
                 return b, False, 504 if write else 503, 0.0
