@@ -141,6 +141,10 @@ def test_an_idc_loss_stops_the_cells_whose_leader_or_app_server_died_there(runs)
                          "processes (...); etcd2 [follower]: SIGKILL pid 9 with its group 9")
     assert (standbys.cls, standbys.effect, standbys.cells) == ("down@idc-standby", "outage", (0, 1))
     assert standbys.fitted and not standbys.held_base  # the stall is fitted whole: not the hold
+    # etcd's leader died there too: a class of its own (kinds-a 20261203T233943Z: 4.6 s, 73 failed;
+    # with a follower, 20261203T233041Z: 0.19 s, 0 failed)
+    with_leader = _idc(run, "c0-m2 [sync_standby]: SIGKILL 7 processes (...); etcd2 [leader]: SIGKILL pid 9 with its group 9")
+    assert (with_leader.cls, with_leader.cells) == ("down@idc-standby+etcd-leader", (0,))
     crashed = fault_effect(run, {"kind": "crash", "target": "cell[*].db.sync_standby", "start": 5.0, "end": 15.0})
     assert (crashed.cls, crashed.cells) == ("standby-loss", (0, 1, 2))
     old = _idc(run, "c0-m2: SIGKILL 7 processes (...); c1-m2: SIGKILL 7 processes (...)")
@@ -167,5 +171,9 @@ def test_an_idc_record_with_hit_data_is_read_from_it_not_from_the_text(runs):
     standbys = idc([{"name": "c0-m2", "kind": "db", "cell": 0, "role": "sync_standby"},
                     {"name": "etcd2", "kind": "etcd", "cell": None, "role": "follower"}])
     assert (standbys.cls, standbys.cells) == ("down@idc-standby", (0,))
+    with_leader = idc([{"name": "c0-m2", "kind": "db", "cell": 0, "role": "sync_standby"},
+                       {"name": "etcd2", "kind": "etcd", "cell": None, "role": "leader"}],
+                      detail="etcd2 [follower]: SIGKILL")
+    assert with_leader.cls == "down@idc-standby+etcd-leader"
     unknown = idc([{"name": "c1-m0", "kind": "db", "cell": 1, "role": None}])  # Patroni did not answer
     assert (unknown.cls, unknown.cells) == ("down@idc", (1,))

@@ -26,7 +26,9 @@ pause beyond the ttl, which fails over), except ``pause-short`` (held below the 
 rides it out, requests stall); a fault elsewhere is ``KIND@FORM`` (``crash@gns``, ``pause@bus``,
 ``bad-change@app``, ``down@idc``, ``crash@etcd`` for one member, ``crash@etcd-quorum``), except
 ``standby-loss``: a standby crashed or killed (commits wait until Patroni drops the dead
-synchronous standby); an IDC lost with only standbys is ``down@idc-standby``. A class's length is either fitted whole (``outage_seconds``: a failover's length does not depend
+synchronous standby); an IDC lost with only standbys is ``down@idc-standby``, or
+``down@idc-standby+etcd-leader`` when etcd's leader died there too. A class's length is either
+fitted whole (``outage_seconds``: a failover's length does not depend
 on the hold) or the fault's own hold plus a fitted extra (``outage_extra_seconds``: what stops
 ends when the fault is lifted). kill-patroni's outage starts ``ttl`` after the kill (the leader
 key expires first; PostgreSQL serves on meanwhile), or ``ttl - safety_margin`` after it when the
@@ -73,6 +75,9 @@ class FaultEffect:
     # its end is not a Patroni HA loop's (an app server the supervisor restarts): the replay adds
     # no loop_wait jitter to it
     exact_end: bool = False
+    # the process died at the start (a crashed gateway): the requests in flight through it fail
+    # then, whatever the fitted length of what follows (connections refused until its restart)
+    resets: bool = False
 
     @property
     def fitted(self) -> bool:
@@ -164,7 +169,7 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
         # a fitted length would only absorb how many were in flight (kinds-a: 2 failed, kinds-b: 13)
         if kind == "pause":
             return FaultEffect(f"{kind}@gns", "hold", None, start, hold, fixed=True)
-        return FaultEffect(f"{kind}@gns", "error", None, start, hold)
+        return FaultEffect(f"{kind}@gns", "error", None, start, hold, resets=kind != "bad-change")
     if form == "bus":
         # the relay: credits wait in the outbox; a crashed relay is restarted by the supervisor
         stopped = hold if kind == "pause" else min(hold, c["restart_delay"]) if hold else c["restart_delay"]
@@ -177,14 +182,18 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
     # an IDC: what was killed there is in the injector's record. A cell stops where its app server
     # or its leader died there; where only standbys died the primary serves on, its commits waiting
     # until Patroni drops the dead synchronous standby: down@idc-standby, fitted whole, a class of
-    # its own: the IDC's etcd member dies with the standbys, and live the stall was far longer than a
-    # standby's crash alone (kinds-b 20261203T184417Z: 3.3 s, 40 failed; kinds-a 20261203T190204Z,
-    # every cell's sync standby crashed: 0.17 s, 0 failed). (An IDC that took a leader in one cell
-    # and standbys in others is down@idc of the first: the others' stall is not modelled per cell.)
-    # A member whose role is not known counts as a leader.
+    # its own (the IDC's etcd member dies with the standbys), split by whether that member was
+    # etcd's leader (below). (An IDC that took a leader in one cell and standbys in others is
+    # down@idc of the first: the others' stall is not modelled per cell.) A member whose role is not
+    # known counts as a leader.
     named, stopped = _cells_hit(fault)
     if named and not stopped:
-        return FaultEffect(f"{kind}@idc-standby", "outage", tuple(sorted(named)), start, hold)
+        # with etcd's leader gone too, the primary's Patroni cannot write the new synchronous set
+        # until etcd has elected another leader and its client has found it: kinds-a
+        # 20261203T233943Z (etcd2 the leader) stalled 4.6 s, 73 failed; 20261203T233041Z (a
+        # follower) 0.19 s, 0 failed; kinds-b 20261203T144415Z (leader) 4.9 s, 79 failed
+        cls = f"{kind}@idc-standby" + ("+etcd-leader" if _etcd_leader_hit(fault) else "")
+        return FaultEffect(cls, "outage", tuple(sorted(named)), start, hold)
     # what stops there comes back when the IDC does: a leader lifted before the ttl restarts with
     # its leader key still valid (live: recovery 16.4 and 15.9 s after 15 s holds in kinds-a, 10.9
     # and 11.9 s after 12 s in kinds-b), so the outage is the hold plus a fitted extra; held past
@@ -216,7 +225,16 @@ def _cells_hit(fault: dict) -> tuple[set[int], set[int]]:
     return named, stopped
 
 
+def _etcd_leader_hit(fault: dict) -> bool:
+    """Whether the fault killed etcd's leader (the record's ``hit`` list; older records: its
+    ``detail`` text, "etcd2 [leader]: SIGKILL ...")."""
+    if "hit" in fault:
+        return any(h.get("kind") == "etcd" and h.get("role") == "leader" for h in fault["hit"] or ())
+    return bool(_ETCD_LEADER_RE.search(str(fault.get("detail") or "")))
+
+
 # fault-record names of what an IDC fault killed in records without ``hit`` (loadtests/cluster:
 # app-c<cell>-<k>, c<cell>-m<k>, a member with the role it had: "c1-m2 [sync_standby]:")
 _APP_RE = re.compile(r"\bapp-c(\d+)-\d+:")
 _DB_RE = re.compile(r"(?<![-\w])c(\d+)-m\d+(?: \[(\w+)\])?:")
+_ETCD_LEADER_RE = re.compile(r"\betcd\d+ \[leader\]:")
