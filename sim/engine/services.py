@@ -160,7 +160,10 @@ class ServiceStates:
         if cell is None:
             return w, r, w, w
         d = cell.down
-        return (_both(w, d["intra_cell"]), _both(r, d["reads"]), _both(w, d["cross_cell"]), w)
+        intra, reads, cross = d["intra_cell"], d["reads"], d["cross_cell"]
+        if intra == 0.0 and reads == 0.0 and cross == 0.0:  # every path up (most of the time):
+            return w, r, w, w                                  # _both(x, 0.0) is x
+        return _both(w, intra), _both(r, reads), _both(w, cross), w
 
     def changed(self, ci: int, cause: str):
         """A service of cell ``ci`` may have changed what it serves: refresh its paths."""
@@ -169,7 +172,7 @@ class ServiceStates:
         cell.refresh()
         if cell.down != before:
             led = self.bank.ledger
-            led.set_cell(self.bank.cells[ci], led.base_w[ci], led.base_r[ci], cause, self.bank.env.now)
+            led.set_cell(self.bank.cells[ci], led.base_w[ci], led.base_r[ci], cause, self.bank.env._now)
 
     def set_cell(self, own: _OwnDb, w: float, r: float, cause: str, now: float):
         """``ReplicaSets`` reports a service's own set: it fails w of writes, r of reads."""
