@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engine.services import _Cell
+from sim.engine.services import _Cell, _shape
 from sim.scenario.services import TxType
 
 
@@ -37,7 +37,7 @@ def build(nodes, needs, fallback, up, types):
     services = [SimpleNamespace(name=f"s{k}", nodes=list(range(m)), db=[],
                                 spec=SimpleNamespace(needs=needs[k], fallback=None if fallback[k] is None else f"s{fallback[k]}"))
                 for k, m in enumerate(nodes)]
-    cell = _Cell(SimpleNamespace(services=services), types)
+    cell = _Cell(_shape(SimpleNamespace(services=services), types))
     cell.up = list(up)
     cell.refresh()
     return cell

@@ -8,6 +8,8 @@ at one capacity are summed first and their tables applied once (``excess_many``)
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from sim.capacity.latency import IntervalEffect
@@ -17,6 +19,10 @@ __all__ = ["hour_exposure", "excess", "excess_many", "add_reduce"]
 
 _HOUR_STARTS = np.arange(24) * HOUR
 add_reduce = _add = np.add.reduce  # what ndarray.sum calls, without its Python wrapper
+
+# capacity model -> {cell: requests offered per second of each hour of the day}: the same for
+# every replication (a model's figures never change), asked by ``excess_many`` for every cell
+_PER_DAY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
 def hour_exposure(t: float) -> np.ndarray:
@@ -56,7 +62,7 @@ def excess_many(cm, batches) -> list[IntervalEffect]:
     if not batches:
         return []
     secs = exposure([t for b in batches for t in b[4]]) - exposure([t for b in batches for t in b[3]])
-    per_day: dict[int, np.ndarray] = {}
+    per_day = _PER_DAY.setdefault(cm, {})
     out, a = [], 0
     for cell, table, nominal_table, t0s, _ in batches:
         b = a + len(t0s)

@@ -139,13 +139,15 @@ class CapacityOverlay:
             self.close_period(c)
         c.cap = new
         c.cap_key = key  # the model's (cell, capacity rounded): which state its tables follow
-        c.cap_since = self.env.now if new is not None else None
+        c.cap_since = self.env._now if new is not None else None  # ``now``, without the property's call
 
     def close_period(self, c):
         """Account the cell's below-nominal period up to now."""
         led = self.ledger
-        now = self.env.now
-        a = max(c.cap_since, led.warm)
+        now = self.env._now
+        a = c.cap_since
+        if led.warm > a:  # max(cap_since, warm), without the call (~3,000 periods a year)
+            a = led.warm
         if now <= a:
             return
         cm = self.cm

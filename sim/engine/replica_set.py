@@ -42,6 +42,7 @@ class ReplicaSets:
         self._cell_streams: dict[int, random.Random] = {}
         self.consensus_lost = 0     # etcd quorum losses in force (chaos); > 0: no failover completes
         self._awaiting_quorum: list = []  # cells whose failover waits for etcd's quorum
+        self._constants: dict[int, tuple] = {}  # see _fixed_times
 
     def update(self, c, cause: str):
         """Recompute the cell's failing fractions from its state and hand them to the ledger."""
@@ -72,10 +73,11 @@ class ReplicaSets:
             r = 1.0 - (1.0 - r) * keep
         # most events change no fraction; with services the ledger holds the cell's fractions
         # combined with its services' (ServiceLedger), so it must see every base value
+        # (``env._now``: what SimPy's ``now`` property returns, without the property's call)
         if self.always_set:
-            self.ledger.update_cell(c, w, r, cause, self.env.now)
+            self.ledger.update_cell(c, w, r, cause, self.env._now)
         elif w != c.writes_failed or r != c.reads_failed:
-            self.ledger.set_cell(c, w, r, cause, self.env.now)
+            self.ledger.set_cell(c, w, r, cause, self.env._now)
         if self.capacity is not None:
             self.capacity.refresh(c)
 
@@ -102,10 +104,11 @@ class ReplicaSets:
 
     def _start_failover(self, c, full: bool, cause: str):
         fo = c.spec.db.failover
+        _, fixed, total, _ = self._fixed_times(fo)
         if fo.coverage < 1.0 and self._cell_rng(c).random() >= fo.coverage:
-            d = fo.manual if fo.fixed else fo.draw(self._cell_rng(c), "manual")
+            d = fo.manual if fixed else fo.draw(self._cell_rng(c), "manual")
         elif full and not c.detected:
-            d = fo.total if fo.fixed else fo.draw(self._cell_rng(c), "detection", "election", "promotion")
+            d = total if fixed else fo.draw(self._cell_rng(c), "detection", "election", "promotion")
         else:  # the loss was already noticed (a replica came back, or a stall ran out)
             d = self._election_promotion(c)
         c.detected = False
@@ -118,6 +121,19 @@ class ReplicaSets:
             return
         c.failing_over = True
         self._failover(c, d, cause)
+
+    def _fixed_times(self, fo) -> tuple:
+        """``(fo, its times all fixed, detection + election + promotion, election + promotion)``
+        of a ``Failover`` spec, the sums None unless fixed: ~2 us of pydantic properties at each
+        failover (~500 a webank year), computed once per spec and replication instead (a test
+        may edit a spec between replications, so not kept longer; the spec is kept: its id
+        stays its own)."""
+        k = self._constants.get(id(fo))
+        if k is None:
+            fixed = fo.fixed
+            k = self._constants[id(fo)] = (fo, fixed, fo.total if fixed else None,
+                                           fo.election + fo.promotion if fixed else None)
+        return k
 
     def _cell_rng(self, c) -> random.Random:
         rng = self._cell_streams.get(c.index)
@@ -172,7 +188,8 @@ class ReplicaSets:
     def _election_promotion(self, c) -> float:
         """Election + promotion of cell ``c``'s failover (drawn from its stream when distributed)."""
         fo = c.spec.db.failover
-        return fo.election + fo.promotion if fo.fixed else fo.draw(self._cell_rng(c), "election", "promotion")
+        _, fixed, _, election_promotion = self._fixed_times(fo)
+        return election_promotion if fixed else fo.draw(self._cell_rng(c), "election", "promotion")
 
     def close(self, horizon: float):
         """At the horizon: RPO exposure still open."""

@@ -18,6 +18,7 @@ from sim.engine import faults
 from sim.engine.capacity_overlay import CapacityOverlay
 from sim.engine.episodes import DETAIL_REPLICATIONS, EpisodeLog
 from sim.engine.ledger import Ledger
+from sim.engine.plan_cache import PlanCache
 from sim.engine.loop import run_until
 from sim.engine.replica_set import ReplicaSets
 from sim.engine.result import ReplicationResult
@@ -36,6 +37,12 @@ __all__ = ["Replication", "run_replication"]
 # role is treated as a bus node
 _DB, _APP, _GNS, _BUS, _SVC, _BULK = range(6)
 _ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS, "svc": _SVC, "svcdb": _SVC}
+
+# scenario constants a worker's replications share (the day profile's weights take ~100 numpy
+# bisection steps; the roles a pass over every server): built once per plan. Neither is changed
+# by a replication (``adopt_bulk`` changes its own copy of the roles)
+_PROFILES = PlanCache()
+_ROLE_OF = PlanCache()
 
 
 class Replication:
@@ -56,17 +63,19 @@ class Replication:
         self.episodes = EpisodeLog(index, sim.warmup,
                                    index < DETAIL_REPLICATIONS if detail is None else detail)
         ts_step = sim.timeseries_step if want_ts else None
+        spec = sc.workload.profile
+        profile = _PROFILES.get(self.plan, (spec,), lambda: DayProfile.from_spec(spec))
         if self.plan.has_services:  # services inside cells: sim.engine.services
-            self.ledger = ServiceLedger(DayProfile.from_spec(sc.workload.profile), service_kinds(sc),
-                                        sim.warmup, sim.horizon, ts_step, self.episodes, len(self.plan.cells))
+            self.ledger = ServiceLedger(profile, service_kinds(sc), sim.warmup, sim.horizon, ts_step,
+                                        self.episodes, len(self.plan.cells))
         else:
-            self.ledger = Ledger(DayProfile.from_spec(sc.workload.profile), sc.workload.mix, sim.warmup,
-                                 sim.horizon, ts_step, self.episodes)
+            self.ledger = Ledger(profile, sc.workload.mix, sim.warmup, sim.horizon, ts_step, self.episodes)
         self.server_down = [0] * len(self.plan.servers)  # holders of each server's failure
         self.gray: set[int] = set()                      # servers in a gray failure
         self.cells = [CellState(c) for c in self.plan.cells]
         # per server, what its first failure or last repair changes: looked up once, not per event
-        self._role = [_ROLES.get(srv.role, _BUS) for srv in self.plan.servers]
+        roles = _ROLE_OF.get(self.plan, (), lambda: [_ROLES.get(srv.role, _BUS) for srv in self.plan.servers])
+        self._role = list(roles)
         self._cell = [self.cells[srv.cell] if srv.cell is not None else None for srv in self.plan.servers]
         self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
                                         self.server_down, sim.warmup)
@@ -168,6 +177,11 @@ class Replication:
     def run(self) -> ReplicationResult:
         faults.start_all(self)
         run_until(self.env, self.horizon)
+        # what is left on the queue is past the horizon and never runs; dropped now, the
+        # components, processes and timeouts on it die by reference counting (each refers to
+        # the bank, which refers to the queue: a cycle the collector would otherwise walk after
+        # the replication, ~20,000 objects, ~10 % of a webank year's CPU)
+        self.env._queue.clear()
         led = self.ledger
         led.advance(self.horizon)
         if self.capacity is not None:
@@ -239,7 +253,9 @@ def run_replication(sc: Scenario, index: int, plan: BankPlan | None = None,
     # RSS is the same with it off), but each full collection walks every live object and they
     # come once per fixed share of new objects: both grow with the bank, so the collector made
     # a year at 1,000 cells cost ~2.5x one at 500 (over 40 % of the CPU time). Paused for the
-    # replication, doubling the bank costs ~2.0x (benchmarks P4, docs/performance.md).
+    # replication, doubling the bank costs ~2.0x (benchmarks P4, docs/performance.md). What the
+    # replication leaves in cycles is collected after it, in the next young collection: little,
+    # since ``run`` drops the queue (benchmarks/year_cpu.py times that collection too).
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -76,23 +76,30 @@ class _OwnDbSets(ReplicaSets):
         return rng
 
 
+def _shape(cp, types) -> tuple:
+    """A cell's services as the scenario fixes them: ``(names, needs, nodes, fallbacks, kinds)``
+    (read-only: ``_Cell``s of every replication share them)."""
+    names = [sp.name for sp in cp.services]
+    pos = {n: k for k, n in enumerate(names)}
+    needs = [sp.spec.needs for sp in cp.services]
+    nodes = [list(sp.nodes) for sp in cp.services]   # server indices of each service's nodes
+    fallback = [pos.get(sp.spec.fallback) for sp in cp.services]
+    # per kind: [(q_t, service positions on t's path)] with q_t the share within the kind
+    kinds: dict[str, list[tuple[float, tuple[int, ...]]]] = {}
+    total = kind_shares(types)
+    for t in types:
+        q = t.share / getattr(total, t.like) if getattr(total, t.like) > 0 else 0.0
+        kinds.setdefault(t.like, []).append((q, tuple(pos[n] for n, _ in t.path)))
+    return names, needs, nodes, fallback, kinds
+
+
 class _Cell:
     """One cell's services: nodes up, own sets, fallbacks and the paths of its types."""
 
-    def __init__(self, cp, types):
-        self.names = [sp.name for sp in cp.services]
-        pos = {n: k for k, n in enumerate(self.names)}
-        self.needs = [sp.spec.needs for sp in cp.services]
-        self.up = [len(sp.nodes) for sp in cp.services]
-        self.nodes = [list(sp.nodes) for sp in cp.services]   # server indices of each service's nodes
-        self.fallback = [pos.get(sp.spec.fallback) for sp in cp.services]
+    def __init__(self, shape: tuple):
+        self.names, self.needs, self.nodes, self.fallback, self.kinds = shape
+        self.up = [len(n) for n in self.nodes]
         self.own: list[_OwnDb | None] = [None] * len(self.names)
-        # per kind: [(q_t, service positions on t's path)] with q_t the share within the kind
-        self.kinds: dict[str, list[tuple[float, tuple[int, ...]]]] = {}
-        total = kind_shares(types)
-        for t in types:
-            q = t.share / getattr(total, t.like) if getattr(total, t.like) > 0 else 0.0
-            self.kinds.setdefault(t.like, []).append((q, tuple(pos[n] for n, _ in t.path)))
         self.down = {"reads": 0.0, "intra_cell": 0.0, "cross_cell": 0.0}
 
     def serves(self, k: int, writes: bool) -> bool:
@@ -119,14 +126,26 @@ class _Cell:
             self.down[kind] = sum([q for q, path in types if not all(map(ok.__getitem__, path))])
 
 
-# each cell's transaction types: scenario constants, resolved once per plan rather than once per
-# replication (~half of a replication's set-up)
-_TYPES = PlanCache()
+# each cell's services (``_shape``, from its transaction types) and each service server's slot:
+# scenario constants, built once per plan rather than once per replication (the types were ~half
+# of a replication's set-up, the rest ~1 ms a webank year)
+_SHAPES = PlanCache()
 
 
-def _cell_types(sc, plan) -> dict[int, list]:
-    return _TYPES.get(plan, (sc.workload,), lambda: {cp.index: transaction_types(sc.workload, cp.spec.services)
-                                                     for cp in plan.cells if cp.services})
+def _shapes(sc, plan) -> tuple[dict[int, tuple], dict[int, tuple[int, int, bool]]]:
+    return _SHAPES.get(plan, (sc.workload,), lambda: _build_shapes(sc, plan))
+
+
+def _build_shapes(sc, plan):
+    shapes, slot = {}, {}
+    for cp in plan.cells:
+        if not cp.services:
+            continue
+        shapes[cp.index] = _shape(cp, transaction_types(sc.workload, cp.spec.services))
+        for k, sp in enumerate(cp.services):
+            for s in sp.nodes + sp.db:
+                slot[s] = (cp.index, k, plan.servers[s].role == "svc")
+    return shapes, slot
 
 
 class ServiceStates:
@@ -138,17 +157,14 @@ class ServiceStates:
         bank.ledger.services = self
         plan = bank.plan
         self.cells: dict[int, _Cell] = {}
-        # server -> (cell, service position, a node rather than a replica of its own set)
-        self.slot: dict[int, tuple[int, int, bool]] = {}
+        # server -> (cell, service position, a node rather than a replica of its own set): shared
+        shapes, self.slot = _shapes(bank.sc, plan)
         own = []
-        types = _cell_types(bank.sc, plan)
         for cp in plan.cells:
             if not cp.services:
                 continue
-            cell = self.cells[cp.index] = _Cell(cp, types[cp.index])
+            cell = self.cells[cp.index] = _Cell(shapes[cp.index])
             for k, sp in enumerate(cp.services):
-                for s in sp.nodes + sp.db:
-                    self.slot[s] = (cp.index, k, plan.servers[s].role == "svc")
                 if sp.db:
                     cell.own[k] = _OwnDb(cp.index, k, sp)
                     own.append(cell.own[k])
@@ -160,7 +176,10 @@ class ServiceStates:
         if cell is None:
             return w, r, w, w
         d = cell.down
-        return (_both(w, d["intra_cell"]), _both(r, d["reads"]), _both(w, d["cross_cell"]), w)
+        intra, reads, cross = d["intra_cell"], d["reads"], d["cross_cell"]
+        if intra == 0.0 and reads == 0.0 and cross == 0.0:  # every path up (most of the time):
+            return w, r, w, w                                  # _both(x, 0.0) is x
+        return _both(w, intra), _both(r, reads), _both(w, cross), w
 
     def changed(self, ci: int, cause: str):
         """A service of cell ``ci`` may have changed what it serves: refresh its paths."""
@@ -169,7 +188,7 @@ class ServiceStates:
         cell.refresh()
         if cell.down != before:
             led = self.bank.ledger
-            led.set_cell(self.bank.cells[ci], led.base_w[ci], led.base_r[ci], cause, self.bank.env.now)
+            led.set_cell(self.bank.cells[ci], led.base_w[ci], led.base_r[ci], cause, self.bank.env._now)
 
     def set_cell(self, own: _OwnDb, w: float, r: float, cause: str, now: float):
         """``ReplicaSets`` reports a service's own set: it fails w of writes, r of reads."""

@@ -264,34 +264,47 @@ class _Component(Event):
         self.draw_ttf = drawer(ttf, rng) if self.ttf_rate is None else None
         self.draw_ttr = drawer(ttr, rng) if self.ttr_rate is None else None
         self.fail, self.repair = bank.handlers(s)
-        self.episodes = bank.episodes
-        # the two callback lists it alternates (step() only iterates them: built once)
-        self._on_fail, self._on_repair = [self._failed], [self._repaired]
-        self._fire = self._on_fail
-        self._next(ttf.draw_residual(rng))
-
-    def _next(self, delay: float):
-        t = self.env._now + delay
+        # whether raw episodes are kept is fixed for the replication: read once, not per repair
+        self.episodes = bank.episodes if bank.episodes.detail else None
+        t = env._now + ttf.draw_residual(rng)
         if t < self.horizon:
-            self.callbacks = self._fire  # step() took the list; the next step fires it again
+            self.callbacks = self._on_fail
             heappush(self.queue, (t, NORMAL, next(self.eid), self))
         else:
             next(self.eid)
 
-    def _failed(self, _):
-        self.start = self.env._now
+    # each step pushes the next one itself, as ``env.schedule`` would (written out in both: a
+    # step is the commonest event of a year, and a call per step to share five lines cost more)
+    def _failed(self):
+        self.start = now = self.env._now
         self.fail(self.s, self.cause)
-        self._fire = self._on_repair
         rate = self.ttr_rate
-        self._next(-_log(1.0 - self.rand()) / rate if rate is not None else self.draw_ttr())
+        t = now + (-_log(1.0 - self.rand()) / rate if rate is not None else self.draw_ttr())
+        if t < self.horizon:
+            self.callbacks = self._on_repair  # step() took the list; the next step fires it
+            heappush(self.queue, (t, NORMAL, next(self.eid), self))
+        else:
+            next(self.eid)
 
-    def _repaired(self, _):
+    def _repaired(self):
+        now = self.env._now
         self.repair(self.s, self.cause)
-        if self.episodes.detail:
-            self.episodes.record(self.start, self.env._now, self.scope, self.cause, "none", 0.0, False)
-        self._fire = self._on_fail
+        if self.episodes is not None:
+            self.episodes.record(self.start, now, self.scope, self.cause, "none", 0.0, False)
         rate = self.ttf_rate
-        self._next(-_log(1.0 - self.rand()) / rate if rate is not None else self.draw_ttf())
+        t = now + (-_log(1.0 - self.rand()) / rate if rate is not None else self.draw_ttf())
+        if t < self.horizon:
+            self.callbacks = self._on_fail
+            heappush(self.queue, (t, NORMAL, next(self.eid), self))
+        else:
+            next(self.eid)
+
+    # The two callback lists a component alternates, shared by all of them: step() only
+    # iterates an event's list and calls ``callback(event)``, the event being the component, so
+    # the plain functions serve as its methods. No list nor bound method per component, hence
+    # no cycle (component -> list -> bound method -> component) to leave to the cycle collector.
+    _on_fail = [_failed]
+    _on_repair = [_repaired]
 
 
 def _component(bank, s, ttf: Sampler, ttr: Sampler, cause, crews=None):
