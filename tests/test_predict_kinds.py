@@ -78,6 +78,7 @@ POOLED[CAL6] = (RUN_A8, RUN_A7, RUN_A6)
 RUN_B11, RUN_C8 = "kinds-b-20261203T234742Z-b3eb", "live-chaos-kinds-20261203T235353Z-990d"
 RUN_B12, RUN_C9 = "kinds-b-20261204T000109Z-133f", "live-chaos-kinds-20261204T000833Z-2692"  # and again
 RUN_B13 = "kinds-b-20261204T001518Z-af65"  # and kinds-b a third time
+RUN_B14 = "kinds-b-20261204T010944Z-01e8"  # and a fourth: idc-c held only standbys and etcd's leader
 # (calibration, the run it was made on, a different run predicted from it)
 PAIRS10 = [(CAL10, RUN_A10, RUN_B10), (CAL10, RUN_A10, RUN_C1)]
 PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1, RUN_B1), (CALP, RUN_A1, RUN_C2),
@@ -90,6 +91,7 @@ PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1
                    (CAL5, RUN_A6, RUN_B9), (CAL5, RUN_A6, RUN_C7),
                    (CAL6, RUN_A8, RUN_B11), (CAL6, RUN_A8, RUN_C8), (CAL6, RUN_A8, RUN_B9), (CAL6, RUN_A8, RUN_C7),
                    (CAL6, RUN_A8, RUN_B12), (CAL6, RUN_A8, RUN_C9), (CAL6, RUN_A8, RUN_B13),
+                   (CAL6, RUN_A8, RUN_B14),
                    (CAL6, RUN_A8, RUN_B7), (CAL6, RUN_A8, RUN_B8), (CAL6, RUN_A8, RUN_C6)]
 
 # fitted before the in-flight reset of a crashed gateway (sim/request/closed.py ``resets``): their
