@@ -1,7 +1,7 @@
 """Issue 18: every live fault kind predicted from a calibration of a *different* run.
 
 The calibration (scenarios/calibration/kinds-a.calibration.yaml) was made by `hivesim calibrate`
-on the committed kinds-a run (earlier ones, of the bank as it ran then, are kept beside it); the predicted runs are a kinds-b run (3 cells, cross-cell-heavy,
+on three committed kinds-a runs, pooled (earlier ones, of the bank as it ran then, are kept beside it); the predicted runs are a kinds-b run (3 cells, cross-cell-heavy,
 other seed, targets, order and times) and a live-chaos-kinds run, all real `hivesim live` runs
 recorded one after another on this shared 2-core machine (load averages 2.7-10, see
 docs/calibration.md), twice: at live-smoke's 10 s gateway deadline and at 1 s (kinds-a.yaml and
