@@ -75,14 +75,19 @@ def per_second(rows, duration: float) -> dict:
 
 def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0) -> list[dict]:
     """Per fault, with the live benchmark's definitions (sim.calibration.windows, as loadtests/analysis/recovery.py): the
-    requests that touch the fault's cell and complete in its window (start to the next fault);
+    requests the fault's cell serves (their source cell) that complete in its window (start to the next fault);
     their failed count, recovery (outage) seconds, and the window's peak per-second p99."""
     t = np.array([r[0] for r in rows], dtype=float)
     lat = np.array([r[1] for r in rows], dtype=float)
     bad = ~np.array([r[3] for r in rows], dtype=bool)
     ps = per_second(rows, duration)
     starts = [float(f["start"]) for f in faults]
-    touches: dict[int, np.ndarray] = {}  # cell -> which rows touch it (one pass per cell, not per fault)
+    # cell -> which rows that cell serves (one pass per cell, not per fault): a request is in a
+    # cell's scope when the cell is its *source* (a read's account, a transfer's debit side), as
+    # the live analysis reads it (loadtests.analysis.records.RequestRow.touches); a cross-cell
+    # transfer *into* the cell is served by its source cell, even when it failed at the gateway's
+    # check of the destination (a bad change there answers it 500)
+    serves: dict[int, np.ndarray] = {}
     out = []
     for n, f in enumerate(faults):
         a = float(f["start"])
@@ -90,9 +95,9 @@ def fault_figures(rows, faults: list[dict], duration: float, steady: float = 3.0
         sel = completed_in(t, lat, a, w_end)
         cell = fault_cell(f["target"])
         if cell is not None:
-            if cell not in touches:
-                touches[cell] = np.array([cell in r[4] for r in rows], dtype=bool)
-            sel &= touches[cell]
+            if cell not in serves:
+                serves[cell] = np.array([r[4][0] == cell for r in rows], dtype=bool)
+            sel &= serves[cell]
         rec, _, _ = recovery_in_window(t[sel], bad[sel], a, w_end, steady)
         good = sel & ~bad
         done = np.sort(t[good] + lat[good])

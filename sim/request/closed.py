@@ -29,6 +29,7 @@ pinned by tests/test_closed_loop.py: calibration and prediction figures depend o
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -161,7 +162,14 @@ class _ClosedLoop:
         self.m, self.out, self.rng = m, outages, rng
         self.errors, self.holds, self.slows = faults.errors, faults.holds, faults.slows
         self.resets = faults.resets
-        self.known: set[int] = set()  # accounts the gateway has seen to exist (cross-cell check)
+        # The gateway's cache of accounts seen to exist (its cross-cell destination check). The
+        # live bank's accounts are created through the gateway at bring-up, so it knows every one
+        # of them until the gateway process is restarted (a crash: its warm spare starts with an
+        # empty cache, loadtests/bank/gateway.py ``Router.known``); after that it learns them one
+        # check at a time. ``learned``: account -> when it was last learned; an account never
+        # checked is known until the first restart.
+        self.gateway_restarts = sorted(a for cells, a in faults.resets if cells is None)
+        self.learned: dict[int, float] = {}
         self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
         p = np.asarray(m.mix, dtype=float)
         self.p = p / p.sum()
@@ -233,6 +241,13 @@ class _ClosedLoop:
                 return m + budget + svc - pre, False, status, 0.0
         return t + svc, True, 200, budget
 
+    def _known(self, account: int, t: float) -> bool:
+        """Whether the gateway serving at ``t`` knows ``account`` exists (no check needed)."""
+        i = bisect.bisect_right(self.gateway_restarts, t)
+        if i == 0:  # the gateway started at bring-up has not been restarted: it created every account
+            return True
+        return self.learned.get(account, -math.inf) >= self.gateway_restarts[i - 1]
+
     def _block(self, until: float) -> None:
         if self.user is not None and until > self.blocked.get(self.user, 0.0):
             self.blocked[self.user] = until
@@ -250,12 +265,12 @@ class _ClosedLoop:
         backoff = m.client_backoff
         while True:
             at, ok, status, left = t, True, 200, m.deadline
-            if cross and dst_acct not in self.known:  # the gateway checks the destination first
+            if cross and not self._known(dst_acct, t):  # the gateway checks the destination first
                 # its time is inside the measured latency of a cross-cell transfer already: it only
                 # matters when the destination cell is down
                 at, ok, status, left = self._attempt(t, dst, 0.0, left, False)
                 if ok:
-                    self.known.add(dst_acct)
+                    self.learned[dst_acct] = at
                 else:
                     status = 503
             if ok:
