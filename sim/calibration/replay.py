@@ -75,7 +75,8 @@ class ReplayModel(ClosedLoopSpec):
                    service=svc, gateway_poll=float(retry.gateway_max_backoff),
                    client_backoff=float(retry.client_backoff),
                    client_max_backoff=float(retry.client_max_backoff),
-                   outage_jitter=float(live.patroni.loop_wait))
+                   outage_jitter=float(live.patroni.loop_wait),
+                   pool=int(live.pool_size) * int(live.app_servers_per_cell))
 
     def settings(self) -> dict:
         """The replay's settings other than service times (echoed in prediction.json ``model.replay``)."""
@@ -83,7 +84,8 @@ class ReplayModel(ClosedLoopSpec):
                 "client_deadline": self.op_deadline, "gateway_max_backoff": self.gateway_poll,
                 "client_backoff": self.client_backoff, "client_max_backoff": self.client_max_backoff,
                 "outage_jitter": self.outage_jitter, "processor_sharing": self.processor_sharing,
-                "min_service_seconds": self.min_service, "in_db_seconds": self.in_db_seconds}
+                "min_service_seconds": self.min_service, "in_db_seconds": self.in_db_seconds,
+                "pool": self.pool}
 
 
 # the live bank's faults as the closed loop takes them (the name callers know)
@@ -109,6 +111,8 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             if override and i in override:
                 k = override[i]
             if e.latency > 0 and e.hold > 0 and k > 0:
+                if e.cls == "latency@app":  # the app server sleeps before it takes a connection
+                    out.unpooled.add(len(out.slows))
                 out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
         if not e.acts or e.cls in skip:  # skip: classes without a figure (predict flags them)

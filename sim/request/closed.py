@@ -74,6 +74,10 @@ class ClosedLoopSpec:
     processor_sharing: bool = True      # latency scales with the users being served (saturated bank)
     outage_jitter: float = 0.0          # each outage lasts its time + U(0, this) s (Patroni's loop_wait)
     reads_in_outage: bool = True        # reads wait through an outage too (False: standbys serve them)
+    # database connections per cell (the app servers' pools); 0: not modelled. Only requests in a
+    # slow window (a latency fault) queue for them: a slowed request holds its connection many
+    # times longer, and the pool, not the database, then decides who waits
+    pool: int = 0
 
 
 @dataclass
@@ -87,6 +91,9 @@ class ClosedFaults:
     errors: list = field(default_factory=list)
     holds: list = field(default_factory=list)
     slows: list = field(default_factory=list)
+    # indices into ``slows`` whose latency is paid before a database connection is taken (an app
+    # server's own injected latency): those requests do not queue for the pool
+    unpooled: set = field(default_factory=set)
     resets: list = field(default_factory=list)
     # (cell, start, end) of the outages whose end no Patroni loop decides (an app server the
     # supervisor restarts): ``outage_jitter`` is not added to them
@@ -161,6 +168,7 @@ class _ClosedLoop:
         outages = faults.outages
         self.m, self.out, self.rng = m, outages, rng
         self.errors, self.holds, self.slows = faults.errors, faults.holds, faults.slows
+        self.unpooled = faults.unpooled
         self.resets = faults.resets
         # The gateway's cache of accounts seen to exist (its cross-cell destination check). The
         # live bank's accounts are created through the gateway at bring-up, so it knows every one
@@ -170,6 +178,7 @@ class _ClosedLoop:
         # checked is known until the first restart.
         self.gateway_restarts = sorted(a for cells, a in faults.resets if cells is None)
         self.learned: dict[int, float] = {}
+        self._busy: dict[int, list[tuple[float, float]]] = {}  # cell -> its pool's busy (start, end)
         self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
         p = np.asarray(m.mix, dtype=float)
         self.p = p / p.sum()
@@ -203,9 +212,10 @@ class _ClosedLoop:
         for cells, a, b in self.errors:  # refused or answered with an error at once: no gateway retry
             if a <= t < b and (cells is None or cell in cells):
                 return t + self.m.error_seconds, False, 504, 0.0
-        slowed = False
-        for cells, a, b, extra in self.slows:
+        slowed = pooled = False
+        for k, (cells, a, b, extra) in enumerate(self.slows):
             if a <= t < b and (cells is None or cell in cells):
+                pooled = pooled or k not in self.unpooled
                 if t + svc + extra > b:
                     # lifted while it runs: the round trips after b go at the normal pace (the
                     # fraction of its work done by b is the slowed time it had)
@@ -214,8 +224,17 @@ class _ClosedLoop:
                 else:
                     svc += extra
                 slowed = True
-        if slowed and svc > budget:  # the app stops at the gateway's deadline (x-hivesim-deadline)
-            return t + budget, False, 504 if write else 503, 0.0
+        if pooled and self.m.pool:  # queue for one of the cell's database connections
+            wait = self._pool_wait(cell, t, budget)
+            if wait < budget:  # it got one: held until done, or cut at the deadline
+                self._busy.setdefault(cell, []).append((t + wait, t + min(wait + svc, budget)))
+            svc += wait
+        if slowed and svc > budget:
+            # the app stops at the gateway's deadline (x-hivesim-deadline), cutting the transaction
+            # before its COMMIT (the latency is paid on every round trip before it): nothing was
+            # committed, 503, and the client retries without a status lookup (live kinds-b
+            # 20261204T103346Z: 76 of the latency fault's 80 failed writes answered 503)
+            return t + budget, False, 503, 0.0
         for cells, a in self.resets:  # in flight when the process died: its connection reset
             if t < a < t + svc and (cells is None or cell in cells):
                 return a, False, 504 if write else 503, 0.0
@@ -240,6 +259,23 @@ class _ClosedLoop:
                 status = 504 if write and m - a < self.m.in_db_seconds else 503
                 return m + budget + svc - pre, False, status, 0.0
         return t + svc, True, 200, budget
+
+    def _pool_wait(self, cell: int, t: float, budget: float) -> float:
+        """Seconds a request arriving at ``t`` waits for a free connection of ``cell``'s pool
+        (``budget`` if none frees within it). Written as a calendar of busy intervals, not a
+        queue of events, because the loop does not visit requests in time order: a user's
+        retries are played ahead of other users' requests (up to its operation deadline), so a
+        request may arrive before one already placed. It starts at the first moment from ``t`` on
+        when fewer than ``pool`` intervals cover it (later requests already placed keep theirs)."""
+        busy = self._busy.get(cell)
+        if not busy:
+            return 0.0
+        if len(busy) > 64:  # intervals long past cannot cover any request still to come
+            busy[:] = [iv for iv in busy if iv[1] > t - 2.0 * self.m.op_deadline]
+        for s in sorted({t, *(e for _, e in busy if t < e < t + budget)}):
+            if sum(1 for a, e in busy if a <= s < e) < self.m.pool:
+                return s - t
+        return budget
 
     def _known(self, account: int, t: float) -> bool:
         """Whether the gateway serving at ``t`` knows ``account`` exists (no check needed)."""
