@@ -79,6 +79,11 @@ RUN_B11, RUN_C8 = "kinds-b-20261203T234742Z-b3eb", "live-chaos-kinds-20261203T23
 RUN_B12, RUN_C9 = "kinds-b-20261204T000109Z-133f", "live-chaos-kinds-20261204T000833Z-2692"  # and again
 RUN_B13 = "kinds-b-20261204T001518Z-af65"  # and kinds-b a third time
 RUN_B14 = "kinds-b-20261204T010944Z-01e8"  # and a fourth: idc-c held only standbys and etcd's leader
+# fresh runs after the replay's re-fit (20261204T11: the live count, the gateway's account cache, the
+# latency fault's pool): kinds-b three times, live-chaos-kinds twice, one helper's tests at nice 19
+RUN_B15, RUN_B16 = "kinds-b-20261204T103346Z-8064", "kinds-b-20261204T105946Z-a350"
+RUN_B17 = "kinds-b-20261204T111709Z-a2e9"
+RUN_C10, RUN_C11 = "live-chaos-kinds-20261204T110651Z-0a09", "live-chaos-kinds-20261204T112545Z-fdf6"
 # (calibration, the run it was made on, a different run predicted from it)
 PAIRS10 = [(CAL10, RUN_A10, RUN_B10), (CAL10, RUN_A10, RUN_C1)]
 PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1, RUN_B1), (CALP, RUN_A1, RUN_C2),
@@ -91,162 +96,189 @@ PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1
                    (CAL5, RUN_A6, RUN_B9), (CAL5, RUN_A6, RUN_C7),
                    (CAL6, RUN_A8, RUN_B11), (CAL6, RUN_A8, RUN_C8), (CAL6, RUN_A8, RUN_B9), (CAL6, RUN_A8, RUN_C7),
                    (CAL6, RUN_A8, RUN_B12), (CAL6, RUN_A8, RUN_C9), (CAL6, RUN_A8, RUN_B13),
-                   (CAL6, RUN_A8, RUN_B14),
+                   (CAL6, RUN_A8, RUN_B14), (CAL6, RUN_A8, RUN_B15), (CAL6, RUN_A8, RUN_B16),
+                   (CAL6, RUN_A8, RUN_B17), (CAL6, RUN_A8, RUN_C10), (CAL6, RUN_A8, RUN_C11),
                    (CAL6, RUN_A8, RUN_B7), (CAL6, RUN_A8, RUN_B8), (CAL6, RUN_A8, RUN_C6)]
 
-# fitted before the in-flight reset of a crashed gateway (sim/request/closed.py ``resets``): their
-# crash@gns figure counts the requests in flight twice
-_TWICE = ("fitted before the replay failed a crashed gateway's in-flight requests (20261204): its refused "
-          "window holds them, and the replay now fails them again")
-
+# Each miss with its numbers as they are now. Re-measured 20261204T11 after every calibration was
+# re-fitted by the replay as it is now (the live count of a fault's requests, the gateway's account
+# cache, the latency fault's pool and 503); the explanations' figures about the calibration runs'
+# own fits are as of when the miss was first found.
 KNOWN_MISSES = {
-    (CAL6, RUN_B12, "crash@gns"):
-        "22 measured, 15.8 predicted (p05-p95 13-20; 6.2 off, tolerance 5); recovery 0.2 s vs 0.1 s: the pooled "
-        "kinds-a gateway crashes failed 15, 14 and 19 (refused window fitted 0.11, 0.11, 0.14 s); kinds-b's failed "
-        "20, 17, 17, 19, 22, 21 (7d58 to af65; its warm spare served after 0.17-0.22 s on the 2 cores kinds-b's 3 "
-        "cells keep busier)",
-    (CAL6, RUN_C6, "crash@gns"):
-        "24 measured, 16.1 predicted (p05-p95 12-20); recovery 0.2 s vs 0.1 s: the same crash failed 24, 14, 11 and "
-        "14 in four live-chaos-kinds runs at 100 req/s",
-    (CAL6, RUN_B8, "down@idc-standby"):
-        "40 measured, 0.5 predicted (p05-p95 0-3); recovery 3.3 s vs 0: fitted on kinds-a ab6a's standby-only loss "
-        "with an etcd follower (0.19 s, 0 failed); this one stalled 0.8 s and recovered after 3.3 s, 7 s after "
-        "etcd0 (then etcd's leader) crashed and came back: what made it longer is not established",
-    (CAL6, RUN_B8, "kill-patroni"):
-        "40 measured, 59.5 predicted (+49 %; p05-p95 54-68); recovery 3.9 s vs 3.9 s: fenced kills at 100 req/s "
-        "failed 66, 57 and 64 (the pooled kinds-a runs), 57, 40, 52, 61, 51, 53 (kinds-b): this is the low one",
-    (CAL6, RUN_B13, "bad-change@app"):
-        "120 measured, 164.4 predicted (+37 %; p05-p95 154-174); recovery 5.9 s vs 6.4 s: the same 6 s bad change "
-        "failed 151, 140, 148, 140, 143 and 120 in six kinds-b runs; the pooled extra beyond the hold (0.49, 0.37, "
-        "-0.08 s in the three kinds-a runs) puts the model at the top of that spread",
-    (CAL1, RUN_B2, "crash@gns"):
-        "66 measured, 83.2 predicted (+26 %; p05-p95 78-88): " + _TWICE,
-    (CAL4, RUN_B7, "crash@gns"): "20 measured, 25.9 predicted (+29 %; p05-p95 23-28): " + _TWICE,
-    (CAL4, RUN_B8, "crash@gns"): "17 measured, 24.3 predicted (p05-p95 22-26; 7.3 off): " + _TWICE,
-    (CAL5, RUN_B9, "crash@gns"): "17 measured, 22.1 predicted (p05-p95 20-25; 5.1 off): " + _TWICE,
-    (CAL5, RUN_C7, "crash@gns"): "14 measured, 21.1 predicted (p05-p95 20-24; 7.1 off): " + _TWICE,
-    (CAL5, RUN_B7, "kill-postmaster"):
-        "64 measured, 47.0 predicted (-27 %; p05-p95 41-53); recovery 4.5 s vs 3.0 s: kinds-a's kill failed 50 "
-        "(recovery 3.78 s), this one's failover took 4.5 s; at 100 req/s the kills failed 50 and 53 in kinds-a, "
-        "64 and 55 in kinds-b (one sample each: the calibration has no failover spread for the class)",
-    (CAL5, RUN_B8, "kill-patroni"):
-        "40 measured, 60.2 predicted (+51 %; p05-p95 55-63); recovery 3.9 s vs 4.1 s: fenced kills at 100 req/s "
+    (CAL5, RUN_B8, 'kill-patroni'):
+        "40 measured, 53.5 predicted (+34 %; p05-p95 46-62); recovery 3.9 s vs 4.2 s: fenced kills at 100 req/s "
         "failed 60, 64 (the kinds-a runs), 57 and 40 (kinds-b); this is the low one",
-    (CAL5, RUN_B8, "down@idc-standby"):
-        "40 measured, 0 predicted (not calibrated); recovery 3.3 s vs 0: an IDC holding only synchronous "
-        "standbys and an etcd follower stalled commits 3.3 s; a crash of every cell's synchronous standby alone "
-        "(kinds-a ba06) stalled them 0.17 s and failed nothing, so it is a class of its own, and no kinds-a run "
-        "has one to fit",
-    (CAL4, RUN_B8, "kill-patroni"):
-        "40 measured, 57.8 predicted (+44 %; p05-p95 52-61); recovery 3.9 s vs 4.0 s: fenced kills at 100 req/s "
+    (CAL5, RUN_B8, 'down@idc-standby'):
+        "40 measured, 0.0 predicted (-100 %; p05-p95 0-0); recovery 3.3 s vs 0.0 s: an IDC holding only "
+        "synchronous standbys and an etcd follower stalled commits 3.3 s; a crash of every cell's synchronous "
+        "standby alone (kinds-a ba06) stalled them 0.17 s and failed nothing, so it is a class of its own, and no"
+        " kinds-a run has one to fit",
+    (CAL5, RUN_C6, 'crash@gns'):
+        "24 measured, 17.4 predicted (-27 %; p05-p95 14-20); recovery 0.2 s vs 0.1 s: with the warm spare the "
+        "same gateway crash failed 24, 14, 11, 14, 20 and 20 in six live-chaos-kinds runs (recovery 0.06-0.20 s);"
+        " the calibration's one kinds-a crash (ba06) failed 19",
+    (CAL4, RUN_B8, 'kill-patroni'):
+        "40 measured, 51.8 predicted (+29 %; p05-p95 45-58); recovery 3.9 s vs 4.1 s: fenced kills at 100 req/s "
         "failed 60 (kinds-a, the calibration's one sample), 57 and 40: writes stop 2 s before the key expires, "
         "then the standby promotes on its next HA loop (U(0, 1 s)) and commits wait for Patroni to name a "
-        "synchronous standby (1.8-3 s): the live spread is about +-20 % around its centre, and one sample "
-        "from the top of it puts a low draw outside +-25 %",
-    (CAL4, RUN_B8, "down@idc-standby"):
-        "40 measured, 0 predicted; recovery 3.3 s vs 0: idc-c held only synchronous standbys (one per cell): "
-        "commits waited until Patroni dropped them from the synchronous set; not modelled (no kinds-a run has "
-        "a standby-only IDC loss to fit, and the mixed losses are not separated per cell)",
-    (CAL4, RUN_B8, "pause@gns"):
-        "0 measured, 6.0 predicted (p05-p95 2-9): the model fails every request in flight when the gateway "
-        "froze (rate x latency: ~6); live, the app servers' answers were already waiting when it thawed and "
-        "few or none timed out (kinds-a 2 of a 4 s pause, kinds-b 4 and 0 of a 3 s one at 100 req/s; 8-14 "
-        "when the machine was saturated)",
-    (CAL3, RUN_B6, "kill-patroni"):
-        "51 measured, 65.8 predicted (+29 %; p05-p95 58-73); recovery 3.4 s vs 4.3 s: with the fence both kills "
+        "synchronous standby (1.8-3 s): the live spread is about +-20 % around its centre, and one sample from "
+        "the top of it puts a low draw outside +-25 %",
+    (CAL4, RUN_B8, 'pause@gns'):
+        "0 measured, 6.3 predicted (p05-p95 3-8; 6.3 off); recovery 0.0 s vs 0.0 s: the model fails every request"
+        " in flight when the gateway froze (rate x latency: ~6); live, the app servers' answers were already "
+        "waiting when it thawed and few or none timed out (kinds-a 2 of a 4 s pause, kinds-b 4 and 0 of a 3 s one"
+        " at 100 req/s; 8-14 when the machine was saturated)",
+    (CAL4, RUN_B8, 'down@idc-standby'):
+        "40 measured, 0.0 predicted (-100 %; p05-p95 0-0); recovery 3.3 s vs 0.0 s: idc-c held only synchronous "
+        "standbys (one per cell): commits waited until Patroni dropped them from the synchronous set; not "
+        "modelled (no kinds-a run has a standby-only IDC loss to fit, and the mixed losses are not separated per "
+        "cell)",
+    (CAL10, RUN_B10, 'down@idc'):
+        "20 measured, 0.0 predicted (-100 %; p05-p95 0-0); recovery 10.1 s vs 0.0 s: at the 10 s deadline every "
+        "IDC loss of the three 10 s runs failed exactly 20 requests (each of the 20 users waits past the deadline"
+        " once), a staircase the fit of kinds-a's 15 s loss met at an extra of -5.04 s (a 10.0 s outage); "
+        "kinds-b's 12 s loss then gives 7.0 s, below the deadline. Those records predate roles: kinds-a's idc-a "
+        "held one leader, the other cell's m0 was a standby (7 processes), and the model stopped both",
+    (CAL10, RUN_B10, 'crash'):
+        "40 measured, 36.1 predicted (-10 %; p05-p95 34-38); recovery 20.3 s vs 29.5 s: at the 10 s deadline the "
+        "failed count is a staircase in the outage (each of the 20 users fails once per 10 s it waits), so "
+        "kinds-a's 40 failed are met by outages from ~20 s to ~30 s alike and the fit took 29.9 s; counted on the"
+        " cell's own requests (as live, since 20261204T11) the predicted recovery follows that outage, where live"
+        " recovered after 20.3 s",
+    (CAL10, RUN_C1, 'crash@etcd-quorum'):
+        "0 measured, 10.2 predicted (p05-p95 3-15; 10.2 off); recovery 0.0 s vs 3.4 s: the model holds every cell"
+        " for the 10 s quorum loss minus the fitted 0.64 s (kinds-a: 8 s loss, 7.68 s stall), so some requests "
+        "pass the 10 s gateway deadline; live stalled only 7.85 s (kinds-b: 6 s loss, 3.44 s stall): the stall is"
+        " not the hold minus a constant (runs without Patroni's failsafe mode)",
+    (CAL3, RUN_B6, 'kill-postmaster'):
+        "78 measured, 57.8 predicted (-26 %; p05-p95 54-64); recovery 5.2 s vs 3.7 s: this kill's failover took "
+        "5.2 s (kinds-a's 3.85 s, 50 failed; earlier kinds-b kills 56-77 failed) on a machine 94 % busy",
+    (CAL3, RUN_B6, 'crash@gns'):
+        "65 measured, 84.7 predicted (+30 %; p05-p95 81-90); recovery 1.2 s vs 1.8 s: at 300 req/s with cold "
+        "restarts (kinds-a 62ce: 91 failed, recovery 1.73 s) the gateway came back after 1.2 s here; the refused "
+        "window fitted on kinds-a is longer than this run's",
+    (CAL3, RUN_B6, 'kill-patroni'):
+        "51 measured, 64.1 predicted (+26 %; p05-p95 58-71); recovery 3.4 s vs 4.2 s: with the fence both kills "
         "stop writes 2 s before the key expires (one mode now: write stall 4.9 s in kinds-a, 69 failed; 2.7 s "
         "stall here); what is left is the promotion on the standby's next HA loop, U(0, 1 s), and the sync chain",
-    (CAL3, RUN_B6, "crash@app"):
-        "40 measured, 5.2 predicted (p05-p95 3-9); recovery 2.0 s vs 0.1 s: the app server's cold restart took "
-        "2.0 s on a machine 94 % busy (kinds-a: 0.95 s, 8 failed)",
-    (CAL3, RUN_B6, "crash@etcd-quorum"):
-        "30 measured, 0 predicted; recovery 1.9 s vs 0: the 6 s quorum loss stalled writes 0.9 s in this run (0 "
-        "failed in the five kinds-b runs before it and in kinds-a)",
-    (CAL3, RUN_B6, "down@idc"):
-        "101 measured, 144.1 predicted (+43 %; p05-p95 139-149); recovery 8.2 s vs 10.9 s: both IDC losses took "
+    (CAL3, RUN_B6, 'crash@etcd-quorum'):
+        "30 measured, 0.0 predicted (-100 %; p05-p95 0-0); recovery 1.9 s vs 0.0 s: the 6 s quorum loss stalled "
+        "writes 0.9 s in this run (0 failed in the five kinds-b runs before it and in kinds-a)",
+    (CAL3, RUN_B6, 'pause@gns'):
+        "9 measured, 16.1 predicted (p05-p95 14-18; 7.1 off); recovery 0.0 s vs 0.0 s: kinds-a's paused gateway "
+        "(4 s) failed 10 and the model keeps its in-flight count; kinds-b's p50 latency ran 100 ms (kinds-a 63 "
+        "ms)",
+    (CAL3, RUN_B6, 'crash@app'):
+        "40 measured, 5.3 predicted (-87 %; p05-p95 3-8); recovery 2.0 s vs 0.1 s: the app server's cold restart "
+        "took 2.0 s on a machine 94 % busy (kinds-a: 0.95 s, 8 failed)",
+    (CAL3, RUN_B6, 'down@idc'):
+        "101 measured, 144.1 predicted (+43 %; p05-p95 137-151); recovery 8.2 s vs 10.9 s: both IDC losses took "
         "one cell's leader and the other cells' synchronous standbys; the model stops the leader's cell for the "
-        "hold plus an extra fitted on kinds-a's loss, where the standby stall of the other cell (not modelled "
-        "per cell) was counted into it",
-    (CAL3, RUN_B6, "kill-postmaster"):
-        "78 measured, 48.8 predicted (-37 %; p05-p95 39-57); recovery 5.2 s vs 2.8 s: this kill's failover took "
-        "5.2 s (kinds-a's 3.85 s, 50 failed; earlier kinds-b kills 56-77 failed) on a machine 94 % busy",
-    (CAL3, RUN_B6, "pause@gns"):
-        "9 measured, 15.2 predicted (p05-p95 13-19): kinds-a's paused gateway (4 s) failed 10 and the model "
-        "keeps its in-flight count; kinds-b's p50 latency ran 100 ms (kinds-a 63 ms)",
-    (CAL10, RUN_C1, "crash@etcd-quorum"):
-        "0 measured, 9.4 predicted (p05-p95 3-14); recovery 0 s measured, 3.9 s predicted: the model holds "
-        "every cell for the 10 s quorum loss minus the fitted 0.64 s (kinds-a: 8 s loss, 7.68 s stall), so "
-        "some requests pass the 10 s gateway deadline; live stalled only 7.85 s (kinds-b: 6 s loss, 3.44 s "
-        "stall): the stall is not the hold minus a constant (runs without Patroni's failsafe mode)",
-    (CAL10, RUN_B10, "down@idc"):
-        "20 measured, 0 predicted; recovery 10.1 s vs 0: at the 10 s deadline every IDC loss of the three 10 s "
-        "runs failed exactly 20 requests (each of the 20 users waits past the deadline once), a staircase the "
-        "fit of kinds-a's 15 s loss met at an extra of -5.04 s (a 10.0 s outage); kinds-b's 12 s loss then "
-        "gives 7.0 s, below the deadline. Those records predate roles: kinds-a's idc-a held one leader, "
-        "the other cell's m0 was a standby (7 processes), and the model stopped both",
-    (CAL1, RUN_B1, "kill-patroni"):
-        "36 measured, 50.4 predicted (+40 %; p05-p95 42-57); recovery 2.7 s vs 2.9 s: fitted on kinds-a's one "
-        "kill (50 failed, 3.25 s recovery); kills vary run to run (50, 37 in kinds-a; 36, 37, 60, 59 in kinds-b)",
-    (CAL1, RUN_B1, "pause@gns"):
-        "11 measured, 3.3 predicted (p05-p95 2-5): requests in flight when the gateway froze fail when it "
-        "thaws; the model has fewer in flight: its latency is kinds-a's (p50 ~15 ms, 2 failed there), this "
-        "run's was longer (recorded at load ~10)",
-    (CAL1, RUN_B1, "crash@app"):
-        "30 measured, 16.7 predicted (p05-p95 15-19; -44 %); recovery 1.9 s vs 0.3 s: the app server's restart "
-        "(restart_delay 0.5 s + Python start-up) was fitted at 1.17 s on kinds-a (19 failed) and took 1.91 s in this "
-        "run recorded at load ~10",
-    (CAL1, RUN_B1, "down@idc"):
-        "133 measured, 172.4 predicted (+30 %); recovery 10.8 s vs 12.7 s: the record predates roles, so all "
-        "three cells count as stopped; by its process counts (7, 21, 20) c0-m2 was a standby",
-    (CALP, RUN_B1, "pause@gns"):
-        "11 measured, 3.3 predicted (p05-p95 1-7): the in-flight count follows the latency, and both kinds-a "
-        "runs ran faster than this one (1 and 2 failed there)",
-    (CALP, RUN_B1, "crash@app"):
-        "30 measured, 14.3 predicted (p05-p95 5-19; -52 %); recovery 1.9 s vs 0.3 s: the two kinds-a restarts "
-        "(fitted 1.17 s and 0.95 s) were faster than this run's 1.91 s at load ~10",
-    (CALP, RUN_B1, "down@idc"):
-        "133 measured, 170.4 predicted (+28 %); recovery 10.8 s vs 12.6 s: the record predates roles (as "
-        "from the one-run calibration)",
-    (CAL1, RUN_B2, "crash@app"):
-        "0 measured, 16.3 predicted (p05-p95 13-17): the app server came back inside the 1 s deadline (stall "
-        "0.9 s); kinds-a's restart failed 19 (fitted 1.17 s); the same crash failed 30, 3, 2 and 0 in four kinds-b runs",
-    (CALP, RUN_B2, "kill-patroni"):
-        "59 measured, 42.6 predicted (-28 %; p05-p95 35-57); recovery 4.4 s vs 2.5 s: the pooled kinds-a kills "
-        "(50 and 37 failed) ran shorter than this one; the one-run calibration (50 failed) gives 49.0, within",
-    (CALP, RUN_B2, "crash@app"):
-        "0 measured, 13.8 predicted (p05-p95 4-19): the pooled kinds-a restarts failed 19 and 0 (fitted 1.17 s "
-        "and 0.95 s)",
-    (CAL2, RUN_B3, "kill-patroni"):
-        "23 measured, 58.3 predicted (+153 %; p05-p95 53-63); recovery 2.1 s vs 3.7 s: kinds-a's kill failed 59 "
+        "hold plus an extra fitted on kinds-a's loss, where the standby stall of the other cell (not modelled per"
+        " cell) was counted into it",
+    (CAL2, RUN_B3, 'kill-patroni'):
+        "23 measured, 56.5 predicted (+146 %; p05-p95 50-61); recovery 2.1 s vs 3.5 s: kinds-a's kill failed 59 "
         "(stall 3.75 s), this one 23 (stall 1.92 s). The write stall is the new leader's wait for a synchronous "
-        "standby: with strict synchronous mode commits block from the promotion until Patroni names one, "
-        "2-3 HA loops (loop_wait 1 s) later (a standby cannot stream before the new leader made its slot); "
-        "the same kill failed 21-60 across eight runs",
-    (CAL2, RUN_B3, "pause@gns"):
-        "11 measured, 2.0 predicted (p05-p95 0-4): the requests in flight when the gateway froze fail; "
-        "kinds-b ran at p50 54 ms (kinds-a: 8 ms, whose latency the model uses); kinds-b's p50 was 16-72 ms "
-        "across five runs",
-    (CAL2, RUN_B3, "crash@app"):
-        "8 measured, 0.0 predicted (p05-p95 0-0): the app server came back after 0.97 s (kinds-a: fitted 0.61 s, "
-        "0 failed), just under the 1 s deadline: Python's start-up on 2 cores busy with kinds-b's 3 cells",
-    (CAL2, RUN_B3, "down@idc"):
-        "130 measured, 163.7 predicted (+26 %; p05-p95 156-172); recovery 10.1 s vs 12.1 s: idc-c held cell "
-        "1's leader; the model stops the cell for the 12 s hold plus kinds-a's fitted 0.35 s; live recovered "
-        "after 10.1 s (12.0 s in the next run, 158 failed, within)",
-    (CAL2, RUN_B4, "kill-patroni"):
-        "21 measured, 58.9 predicted (+180 %; p05-p95 55-66); recovery 2.2 s vs 3.6 s: as in the run "
-        "before (23 failed); kinds-a's one kill (59 failed) is the model's only sample",
-    (CAL2, RUN_B5, "kill-patroni"):
-        "22 measured, 58.9 predicted (+168 %; p05-p95 53-63); recovery 2.3 s vs 3.6 s: the third kinds-b kill in a "
-        "row with a 1.8-1.9 s stall (23, 21, 22 failed), as all three kills of probe-kill-patroni; kinds-a's one "
-        "kill (3.75 s) was of the slower kind (2.4-4.0 s in 4 of the 11 kills at a 1 s deadline with slots)",
-    (CAL2, RUN_B5, "down@idc-standby+etcd-leader"):
-        "79 measured, 0 predicted; recovery 5.9 s vs 0: idc-c held only synchronous standbys (one per cell) and "
-        "etcd's leader; every cell's commits waited until Patroni dropped its dead standby, after etcd's "
-        "election (stall 4.9 s). Not modelled: no kinds-a run has a standby-only IDC loss to fit it on",
-    (CAL2, RUN_B4, "pause@gns"):
-        "8 measured, 2.2 predicted (p05-p95 1-4; 5.8 off): in flight at the freeze, p50 43 ms here vs 8 ms in "
-        "kinds-a",
+        "standby: with strict synchronous mode commits block from the promotion until Patroni names one, 2-3 HA "
+        "loops (loop_wait 1 s) later (a standby cannot stream before the new leader made its slot); the same kill"
+        " failed 21-60 across eight runs",
+    (CAL2, RUN_B3, 'pause@gns'):
+        "11 measured, 2.2 predicted (p05-p95 1-5; 8.8 off); recovery 0.0 s vs 0.0 s: the requests in flight when "
+        "the gateway froze fail; kinds-b ran at p50 54 ms (kinds-a: 8 ms, whose latency the model uses); "
+        "kinds-b's p50 was 16-72 ms across five runs",
+    (CAL2, RUN_B3, 'crash@app'):
+        "8 measured, 0.0 predicted (p05-p95 0-0; 8.0 off); recovery 0.1 s vs 0.0 s: the app server came back "
+        "after 0.97 s (kinds-a: fitted 0.61 s, 0 failed), just under the 1 s deadline: Python's start-up on 2 "
+        "cores busy with kinds-b's 3 cells",
+    (CAL2, RUN_B3, 'down@idc'):
+        "130 measured, 163.4 predicted (+26 %; p05-p95 155-170); recovery 10.1 s vs 12.1 s: idc-c held cell 1's "
+        "leader; the model stops the cell for the 12 s hold plus kinds-a's fitted 0.35 s; live recovered after "
+        "10.1 s (12.0 s in the next run, 158 failed, within)",
+    (CAL2, RUN_B4, 'kill-patroni'):
+        "21 measured, 57.1 predicted (+172 %; p05-p95 53-61); recovery 2.2 s vs 3.5 s: as in the run before (23 "
+        "failed); kinds-a's one kill (59 failed) is the model's only sample",
+    (CAL2, RUN_B5, 'kill-patroni'):
+        "22 measured, 56.6 predicted (+158 %; p05-p95 51-61); recovery 2.2 s vs 3.5 s: the third kinds-b kill in "
+        "a row with a 1.8-1.9 s stall (23, 21, 22 failed), as all three kills of probe-kill-patroni; kinds-a's "
+        "one kill (3.75 s) was of the slower kind (2.4-4.0 s in 4 of the 11 kills at a 1 s deadline with slots)",
+    (CAL2, RUN_B5, 'down@idc-standby+etcd-leader'):
+        "79 measured, 0.0 predicted (-100 %; p05-p95 0-0); recovery 5.9 s vs 0.0 s: idc-c held only synchronous "
+        "standbys (one per cell) and etcd's leader; every cell's commits waited until Patroni dropped its dead "
+        "standby, after etcd's election (stall 4.9 s). Not modelled: no kinds-a run has a standby-only IDC loss "
+        "to fit it on",
+    (CALP, RUN_B1, 'pause@gns'):
+        "11 measured, 3.0 predicted (p05-p95 1-6; 8.0 off); recovery 0.0 s vs 0.0 s: the in-flight count follows "
+        "the latency, and both kinds-a runs ran faster than this one (1 and 2 failed there)",
+    (CALP, RUN_B1, 'crash@app'):
+        "30 measured, 15.2 predicted (-49 %; p05-p95 6-19); recovery 1.9 s vs 0.4 s: the two kinds-a restarts "
+        "(fitted 1.17 s and 0.95 s) were faster than this run's 1.91 s at load ~10",
+    (CALP, RUN_B1, 'down@idc'):
+        "133 measured, 169.8 predicted (+28 %; p05-p95 166-175); recovery 10.8 s vs 12.6 s: the record predates "
+        "roles (as from the one-run calibration)",
+    (CALP, RUN_B2, 'kill-patroni'):
+        "59 measured, 41.2 predicted (-30 %; p05-p95 35-55); recovery 4.4 s vs 2.5 s: the pooled kinds-a kills "
+        "(50 and 37 failed) ran shorter than this one; the one-run calibration (50 failed) gives 49.0, within",
+    (CALP, RUN_B2, 'crash@app'):
+        "0 measured, 14.4 predicted (p05-p95 5-20; 14.4 off); recovery 0.0 s vs 0.4 s: the pooled kinds-a "
+        "restarts failed 19 and 0 (fitted 1.17 s and 0.95 s)",
+    (CAL1, RUN_B1, 'kill-patroni'):
+        "36 measured, 48.2 predicted (+34 %; p05-p95 41-58); recovery 2.7 s vs 2.9 s: fitted on kinds-a's one "
+        "kill (50 failed, 3.25 s recovery); kills vary run to run (50, 37 in kinds-a; 36, 37, 60, 59 in kinds-b)",
+    (CAL1, RUN_B1, 'pause@gns'):
+        "11 measured, 2.6 predicted (p05-p95 1-5; 8.3 off); recovery 0.0 s vs 0.0 s: requests in flight when the "
+        "gateway froze fail when it thaws; the model has fewer in flight: its latency is kinds-a's (p50 ~15 ms, 2"
+        " failed there), this run's was longer (recorded at load ~10)",
+    (CAL1, RUN_B1, 'crash@app'):
+        "30 measured, 17.1 predicted (-43 %; p05-p95 15-18); recovery 1.9 s vs 0.4 s: the app server's restart "
+        "(restart_delay 0.5 s + Python start-up) was fitted at 1.17 s on kinds-a (19 failed) and took 1.91 s in "
+        "this run recorded at load ~10",
+    (CAL1, RUN_B1, 'down@idc'):
+        "133 measured, 171.9 predicted (+29 %; p05-p95 167-177); recovery 10.8 s vs 12.6 s: the record predates "
+        "roles, so all three cells count as stopped; by its process counts (7, 21, 20) c0-m2 was a standby",
+    (CAL1, RUN_B2, 'crash@app'):
+        "0 measured, 17.4 predicted (p05-p95 15-19; 17.4 off); recovery 0.0 s vs 0.4 s: the app server came back "
+        "inside the 1 s deadline (stall 0.9 s); kinds-a's restart failed 19 (fitted 1.17 s); the same crash "
+        "failed 30, 3, 2 and 0 in four kinds-b runs",
+    (CAL6, RUN_B8, 'kill-patroni'):
+        "40 measured, 53.0 predicted (+33 %; p05-p95 44-60); recovery 3.9 s vs 4.1 s: fenced kills at 100 req/s "
+        "failed 66, 57 and 64 (the pooled kinds-a runs), 57, 40, 52, 61, 51, 53 (kinds-b): this is the low one",
+    (CAL6, RUN_B8, 'down@idc-standby'):
+        "40 measured, 0.6 predicted (-98 %; p05-p95 0-3); recovery 3.3 s vs 0.0 s: fitted on kinds-a ab6a's "
+        "standby-only loss with an etcd follower (0.19 s, 0 failed); this one stalled 0.8 s and recovered after "
+        "3.3 s, 7 s after etcd0 (then etcd's leader) crashed and came back: what made it longer is not "
+        "established",
+    (CAL6, RUN_B12, 'crash@gns'):
+        "22 measured, 16.1 predicted (-27 %; p05-p95 13-19); recovery 0.2 s vs 0.1 s: the pooled kinds-a gateway "
+        "crashes failed 15, 14 and 19 (refused window fitted 0.11, 0.11, 0.14 s); kinds-b's failed 20, 17, 17, "
+        "19, 22, 21 (7d58 to af65; its warm spare served after 0.17-0.22 s on the 2 cores kinds-b's 3 cells keep "
+        "busier)",
+    (CAL6, RUN_B13, 'crash@gns'):
+        "21 measured, 15.4 predicted (-26 %; p05-p95 12-20); recovery 0.2 s vs 0.1 s: with the warm spare "
+        "kinds-b's gateway crash failed 20, 17, 17, 19, 22, 21, 16, 10, 27 and 20 in ten runs (7d58 to a2e9; "
+        "recovery 0.13-0.23 s), the three kinds-a runs the window is fitted on 19, 14 and 15 (0.12-0.18 s): no "
+        "single figure holds that spread within 25 % or 5 requests",
+    (CAL6, RUN_B13, 'bad-change@app'):
+        "120 measured, 150.6 predicted (+26 %; p05-p95 130-164); recovery 5.9 s vs 6.2 s: the same 6 s bad change "
+        "failed 151, 140, 148, 140, 143, 120, 149, 151, 164 and 145 in ten kinds-b runs (7d58 to a2e9); this one "
+        "is the lowest, and the prediction (143-151 for the others) sits at the middle of the rest",
+    (CAL6, RUN_C6, 'crash@gns'):
+        "24 measured, 16.6 predicted (-31 %; p05-p95 13-20); recovery 0.2 s vs 0.1 s: the same crash failed 24, "
+        "14, 11 and 14 in four live-chaos-kinds runs at 100 req/s",
+    (CAL6, RUN_C8, 'crash@gns'):
+        "11 measured, 16.4 predicted (p05-p95 13-20; 5.4 off); recovery 0.1 s vs 0.1 s: the low end of the same "
+        "spread (live-chaos-kinds with the warm spare: 24, 14, 11, 14, 20, 20 failed)",
+    (CAL6, RUN_B15, 'crash@gns'):
+        "10 measured, 16.3 predicted (p05-p95 13-21; 6.3 off); recovery 0.1 s vs 0.1 s: the low end of kinds-b's "
+        "spread (20, 17, 17, 19, 22, 21, 16, 10, 27, 20 failed in ten runs with the warm spare): recovery 0.13 s",
+    (CAL6, RUN_B16, 'crash@gns'):
+        "27 measured, 16.2 predicted (-40 %; p05-p95 13-20); recovery 0.2 s vs 0.1 s: the high end of kinds-b's "
+        "spread (20, 17, 17, 19, 22, 21, 16, 10, 27, 20): connections were refused from 60.01 s to 60.23 s, and "
+        "27 user requests and 22 status lookups failed",
+    (CAL6, RUN_B17, 'down@idc-standby+etcd-leader'):
+        "122 measured, 69.2 predicted (-43 %; p05-p95 65-72); recovery 10.2 s vs 4.6 s: the same loss (idc-c with"
+        " every cell's m2, a synchronous standby, and etcd's leader) failed 73 in kinds-a and 79, 62, 87 and 122 "
+        "in four kinds-b runs (recovery 5.8, 5.9, 4.4, 6.3 and 10.2 s): the class is fitted whole on kinds-a's "
+        "one loss; what made this one's recovery 10.2 s is not established (its cluster logs were not kept)",
 }
 
 
@@ -294,16 +326,18 @@ def test_failed_requests_and_recovery_per_fault_class(predictions, cal_name, run
 def test_the_counted_faults_are_within_25_percent(predictions):
     """At the 10 s deadline, the classes that failed >= 20 requests are held to +-25 % (no
     absolute slack): the gateway crash, the bad change, the long pause, the host crash and the
-    IDC's loss (kinds-b's IDC loss misses since the IDC model is the hold plus an extra: a
-    strict xfail of the per-class test, KNOWN_MISSES). (At 1 s, see the per-class test.)"""
+    IDC's loss (kinds-b's IDC loss misses since the IDC model is the hold plus an extra, and the
+    host crash's recovery since the re-fit of 20261204T11: strict xfails of the per-class test,
+    KNOWN_MISSES). (At 1 s, see the per-class test.)"""
     seen = set()
     for cal_name, _, run_name in PAIRS10:
         name, pred = run_name, _predict(predictions, cal_name, run_name)
         for cls, k in pred["kinds"].items():
             if k["measured_failed_requests"] >= 20:
                 seen.add(cls)
-                if (cal_name, run_name, cls) in KNOWN_MISSES:  # a strict xfail of the per-class test
-                    assert abs(k["relative_error"]) > 0.25
+                if (cal_name, run_name, cls) in KNOWN_MISSES:  # a strict xfail of the per-class test:
+                    # off on its count, or (the host crash since the re-fit) on its recovery only
+                    assert abs(k["relative_error"]) > 0.25 or not k["recovery_within_tolerance"], (cls, k)
                     continue
                 assert abs(k["relative_error"]) <= 0.25, (cal_name, name, cls, k)
     assert {"crash@gns", "bad-change@app", "pause", "crash", "down@idc"} <= seen

@@ -57,9 +57,11 @@ REASONS: dict[str, str] = {
     "down@idc-standby+etcd-leader": (
         "Only standbys died in the IDC, and etcd's leader with them: the primary's Patroni cannot write the "
         "new synchronous set until etcd has elected a leader and its client found it, so commits wait "
-        "seconds, not tenths (kinds-a 20261203T233943Z: 4.6 s, 73 failed; kinds-b 20261203T144415Z: 4.9 s, "
-        "79 failed); fitted whole on the kinds-a one. Which etcd member leads is etcd's own election: a "
-        "design cannot choose it, so a calibration has this class only when its run drew it."),
+        "seconds, not tenths (kinds-a 20261203T233943Z: 4.6 s, 73 failed); fitted whole on that one loss. "
+        "The same loss failed 79, 62, 87 and 122 in four kinds-b runs (recovery 5.9, 4.4, 6.3 and 10.2 s); "
+        "what made the last one's 10.2 s is not established (its cluster logs were not kept). Which etcd "
+        "member leads is etcd's own election: a design cannot choose it, so a calibration has this class "
+        "only when its run drew it."),
     "standby-loss": (
         "A synchronous standby crashed: commits wait until Patroni drops it from the synchronous set "
         "(kinds-a 20261203T190204Z, every cell's: 0.17 s, 0 failed); fitted whole on that."),
@@ -81,18 +83,26 @@ REASONS: dict[str, str] = {
         "pause failed 11, 2, 14, 7, 11 and 8 requests in six kinds-b runs whose p50 ran 16-72 ms from run to "
         "run on the shared 2 cores; 1-2 in kinds-a (p50 ~8 ms); the model predicts 2-3."),
     "latency": (
-        "The model adds the fault's latency times one fitted round-trip factor to each request and leaves "
-        "the injected jitter out; the fitted factor can sit at the fit's bound (64 round trips on kinds-a), "
-        "which is not physical, so the predicted count saturates at what the calibration run measured. "
-        "A request running when the fault is lifted finishes at the normal pace (since 20261204); live the "
-        "first failures started ~1 s after the fault (kinds-b 20261203T234742Z: failures from 136 s to 142 s "
-        "of an 8 s fault at 135 s), as the app server's pool queue built up, which the model leaves out: its "
-        "count runs 18-25 % low on kinds-b (66 predicted, 81-88 measured)."),
+        "The model adds the fault's latency times one fitted round-trip factor to each request on the "
+        "slowed cell, leaves the injected jitter out, and queues the slowed requests for the cell's "
+        "database pool (live.pool_size per app server; since 20261204): a slowed transaction holds its "
+        "connection for every round trip, so the pool, not the database, decides who waits, and a write "
+        "still waiting at the gateway's deadline is cut before its COMMIT and answered 503 (live kinds-b "
+        "20261204T103346Z: 76 of 80). Before that the model failed such writes as unknown outcomes, each "
+        "followed by a status lookup on the slowed cell, and its factor sat at the fit's bound (64) with "
+        "counts 18-27 % low on kinds-b (63-66 predicted, 81-88 measured)."),
     "crash@gns": (
         "A crashed gateway fails the requests in flight through it and refuses connections until its warm "
-        "spare serves (~0.12 s); the model fails both, the refused window fitted on kinds-a (15, 14 and 19 "
-        "failed). kinds-b and live-chaos-kinds failed 11-24 with the same 20 users: how many are in flight "
-        "and how many send inside 0.1 s moves with the run's latency and the users' phases."),
+        "spare serves; the model fails both, the refused window fitted on kinds-a (19, 14 and 15 failed, "
+        "recovery 0.12-0.18 s). With the same 20 users kinds-b's crash failed 20, 17, 17, 19, 22, 21, 16, "
+        "10, 27 and 20 in ten runs (recovery 0.13-0.23 s) and live-chaos-kinds' 24, 14, 11, 14, 20, 20: how "
+        "soon the spare serves on the busy cores, and how many users are in flight, vary from run to run "
+        "more than the rule's band (+-25 %, or 5 requests below 20) around any one figure."),
+    "bad-change@app": (
+        "A bad change answers 500 at once for its hold; the model fails each attempt in its window and fits "
+        "the extra beyond the hold on kinds-a. The same 6 s change failed 151, 140, 148, 140, 143, 120, 149, "
+        "151, 164 and 145 in ten kinds-b runs (predicted 143-151 since 20261204T11): the low run (120, "
+        "20261204T001518Z) is what misses; why it failed fewer is not established."),
 }
 
 # (name, sentence): simplifications of the model that hold for every prediction
@@ -113,10 +123,6 @@ SIMPLIFICATIONS: tuple[tuple[str, str], ...] = (
     ("ramp",
      "Recovery is a step in the model and a ramp live (users reach a dead cell one by one); per-second "
      "shapes are plotted, not fitted."),
-    ("cross-cell-count",
-     "A cross-cell transfer counts in both cells' fault windows in the predicted figures, in its source "
-     "cell's only in the measured ones (loadtests/analysis/records.py); counting it as live does moved "
-     "other figures the wrong way, so it is left as is."),
     ("deadline",
      "A stall shorter than the gateway's deadline fails nothing: a class whose faults failed nothing is "
      "fitted on its longest stall, and 0 measured, 0 predicted is a weak check."),
