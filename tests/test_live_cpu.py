@@ -96,13 +96,15 @@ def test_process_cpu_keeps_an_exited_childs_cpu():
                                "c.wait()\ntime.sleep(30)"])
     try:
         deadline = time.time() + 20
-        while time.time() < deadline and process_cpu_seconds([parent.pid]) < 0.45:
+        # the child's burn alone is 0.4 s, less one 10 ms clock tick; the two interpreters' start-up
+        # adds 0.03-0.06 s depending on the cache (CI once read 0.44 and waited here for 0.45)
+        while time.time() < deadline and process_cpu_seconds([parent.pid]) < 0.39:
             time.sleep(0.05)
         alive = process_cpu_seconds([parent.pid])  # the child burnt its 0.4 s and sleeps, alive
         time.sleep(3)  # the child has exited and been reaped
         kids = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == parent.pid]
         assert kids == []
-        assert alive >= 0.45 and process_cpu_seconds([parent.pid]) >= alive
+        assert alive >= 0.39 and process_cpu_seconds([parent.pid]) >= alive
     finally:
         parent.kill()
         parent.wait()
