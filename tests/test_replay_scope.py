@@ -33,6 +33,11 @@ def _live_rows(rows) -> list[RequestRow]:
             for t, lat, k, ok, cells in rows]
 
 
+def _failed_into_2(rows, a=20.0, b=26.0) -> list:
+    """Cross-cell transfers sent in [a, b) from another cell into cell 2 that failed."""
+    return [r for r in rows if a <= r[0] < b and r[2] == "cross" and r[4][1] == 2 and r[4][0] != 2 and not r[3]]
+
+
 def test_the_replay_and_the_live_analysis_count_the_same_requests():
     """A bad change on cell 2's app server (errors at once) right after the gateway restarted (its
     cache of existing accounts empty): cross-cell transfers into cell 2 fail at the destination
@@ -40,8 +45,7 @@ def test_the_replay_and_the_live_analysis_count_the_same_requests():
     failed count and recovery for every fault, cell-scoped or not: exact (same rows)."""
     faults = ClosedFaults({0: [(40.0, 44.0)]}, errors=[((2,), 20.0, 26.0)], resets=[(None, 15.0)])
     rows = closed_rows(_spec(), faults, loop_rng(3))
-    into_2 = [r for r in rows if 20.0 <= r[0] < 26.0 and r[2] == "cross" and r[4][1] == 2 and not r[3]]
-    assert into_2, "the case must hold failures the faulted cell does not serve"
+    assert _failed_into_2(rows), "the case must hold failures the faulted cell does not serve"
     records = [dict(kind="crash", target="gateway", start=15.0, end=15.0),
                dict(kind="bad-change", target="cell[2].app", start=20.0, end=26.0),
                dict(kind="crash", target="cell[0].db.primary", start=40.0, end=40.0)]
@@ -64,13 +68,9 @@ def test_the_gateway_knows_every_account_until_it_restarts():
     for seed in (1, 2, 3):
         quiet = closed_rows(_spec(), ClosedFaults({}, errors=errors), loop_rng(seed))
         restarted = closed_rows(_spec(), ClosedFaults({}, errors=errors, resets=[(None, 19.0)]), loop_rng(seed))
-
-        def into_2(rows):
-            return [r for r in rows if 20.0 <= r[0] < 26.0 and r[2] == "cross" and r[4] == (r[4][0], 2)
-                    and r[4][0] != 2 and not r[3]]
-        assert into_2(quiet) == []
-        assert len(into_2(restarted)) > 0
+        assert _failed_into_2(quiet) == []
+        assert len(_failed_into_2(restarted)) > 0
         # a restart long before the fault: every account checked since, none fails into cell 2
         # unless the loop never sent it there in 19 s (300 accounts, ~30 cross transfers a second)
         early = closed_rows(_spec(), ClosedFaults({}, errors=errors, resets=[(None, 1.0)]), loop_rng(seed))
-        assert len(into_2(early)) < len(into_2(restarted))
+        assert len(_failed_into_2(early)) < len(_failed_into_2(restarted))

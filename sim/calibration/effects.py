@@ -78,6 +78,9 @@ class FaultEffect:
     # the process died at the start (a crashed gateway): the requests in flight through it fail
     # then, whatever the fitted length of what follows (connections refused until its restart)
     resets: bool = False
+    # ``slow``: whether the added latency is paid holding a database connection (a slowed database
+    # or network); an app server's own injected latency is paid before it takes one
+    pooled: bool = True
 
     @property
     def fitted(self) -> bool:
@@ -158,7 +161,8 @@ def fault_effect(run, fault: dict, consts: dict | None = None) -> FaultEffect:
             return FaultEffect(f"{kind}@db-standby", "outage", cells, start, hold)
         if form == "app":
             if kind == "latency":
-                return FaultEffect("latency@app", "slow", cells, start, hold, latency=_latency_of(run, fault))
+                return FaultEffect("latency@app", "slow", cells, start, hold, latency=_latency_of(run, fault),
+                                   pooled=False)
             if kind == "bad-change":
                 return FaultEffect("bad-change@app", "error", cells, start, hold)
             return FaultEffect(f"{kind}@app", "outage", cells, start, hold, exact_end=True)

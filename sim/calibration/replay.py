@@ -111,7 +111,7 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             if override and i in override:
                 k = override[i]
             if e.latency > 0 and e.hold > 0 and k > 0:
-                if e.cls == "latency@app":  # the app server sleeps before it takes a connection
+                if not e.pooled:
                     out.unpooled.add(len(out.slows))
                 out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
             continue
