@@ -160,6 +160,41 @@ def test_a_warm_spare_serves_again_at_once_and_is_replaced(tmp_path):
     assert f"svc restarted as pid {spare}\n" in (tmp_path / "supervisor.log").read_text()
 
 
+def _dead(pid: int) -> bool:
+    """Gone or a zombie (killed, not yet reaped by its supervisor)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_a_held_port_queues_the_connections_of_the_restart_gap(tmp_path):
+    """With ``listen`` the supervisor holds the port: a connection made after the process died and
+    before its spare serves waits in the backlog and is answered by the spare, not refused."""
+    port = _free_port()
+    sup = _start(tmp_path, [{"name": "svc", "argv": [sys.executable, SLOW, str(port), str(START_S)],
+                             "spare": True, "listen": port}], delay=0.5, spare_after=0.3)
+    try:
+        _wait(lambda: _pidfile(tmp_path, "svc")["pid"] and _ready(tmp_path, _pidfile(tmp_path, "svc")["pid"])
+              and _ready(tmp_path, _pidfile(tmp_path, "svc")["spare"]), 20, "the program and its spare")
+        old, spare = _pidfile(tmp_path, "svc")["pid"], _pidfile(tmp_path, "svc")["spare"]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+            assert c.makefile().readline() == f"{old}\n"
+        os.kill(old, signal.SIGKILL)
+        _wait(lambda: _dead(old), 5, "the kill")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as c:  # not refused
+            # in the gap: the restart waits 0.5 s after the supervisor's next look
+            assert _pidfile(tmp_path, "svc")["pid"] in (None, old)
+            assert c.makefile().readline() == f"{spare}\n"
+        assert _pidfile(tmp_path, "svc")["pid"] == spare
+    finally:
+        _stop(sup)
+    # the port is the supervisor's: closed with it
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
 def test_without_a_spare_the_same_kill_waits_for_the_start_up(tmp_path):
     # the control of the test above: the measurement sees the 1 s start-up when there is no spare
     sup, port = _svc(tmp_path, spare=False)

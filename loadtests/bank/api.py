@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import random
+import socket
 import sys
 import time
 from typing import Annotated
@@ -33,6 +34,8 @@ __all__ = ["AccountId", "IdemKey", "TransferIn", "AccountIn", "AccountsIn", "Key
 
 MAX_BODY = 2 * 1024 * 1024  # 10,000 accounts fit with room to spare
 MAX_AMOUNT = 10**15  # cents; keeps every sum far below bigint's limit
+# set by loadtests.cluster.supervisor: the fd of the listening socket it holds (its LISTEN_FD_ENV)
+LISTEN_FD_ENV = "HIVESIM_LISTEN_FD"
 # set in a warm spare's environment by loadtests.cluster.supervisor (its SPARE_ENV; not imported
 # from there: this is the supervisor's protocol, and serve() only reads it)
 SPARE_ENV = "HIVESIM_SPARE"
@@ -302,7 +305,9 @@ def serve(create_app, module: str) -> int:
 
     A warm spare (``$HIVESIM_SPARE`` set by loadtests.cluster.supervisor) does every import and
     reads its config, then blocks until its supervisor writes ``go`` on stdin; only then does it
-    create the app (database pools) and bind its port. If stdin closes first it exits 0."""
+    create the app (database pools) and bind its port. If stdin closes first it exits 0.
+    Under a supervisor that holds the port (``$HIVESIM_LISTEN_FD``) it serves on that inherited
+    socket instead of binding: connections made while no process served wait in its backlog."""
     path = os.environ.get("HIVESIM_BANK_CONFIG") or (sys.argv[1] if len(sys.argv) > 1 else None)
     if not path:
         raise SystemExit(f"usage: HIVESIM_BANK_CONFIG={module}.json python -m loadtests.bank.{module}")
@@ -313,7 +318,8 @@ def serve(create_app, module: str) -> int:
         if sys.stdin.readline().strip() != "go":
             return 0
         os.environ.pop(SPARE_ENV)  # the live process now: nothing it starts is a spare
-    uvicorn_run(create_app(cfg), cfg["port"])
+    fd = os.environ.get(LISTEN_FD_ENV)
+    uvicorn_run(create_app(cfg), cfg["port"], sock=socket.socket(fileno=int(fd)) if fd else None)
     return 0
 
 
@@ -328,10 +334,16 @@ def _preload_uvicorn() -> None:
             pass
 
 
-def uvicorn_run(app, port: int, host: str = "127.0.0.1") -> None:
-    """Serve ``app`` with uvicorn, quietly. ``auto``: uvicorn picks uvloop and httptools (both
-    dependencies of the ``live`` extra; uvloop is absent on Windows) and falls back by itself."""
+def uvicorn_run(app, port: int, host: str = "127.0.0.1", sock: socket.socket | None = None) -> None:
+    """Serve ``app`` with uvicorn, quietly, on ``host:port`` or on the listening socket ``sock``.
+    ``auto``: uvicorn picks uvloop and httptools (both dependencies of the ``live`` extra; uvloop
+    is absent on Windows) and falls back by itself."""
     import uvicorn
     # proxy_headers off: no proxy sits in front of these services (the middleware cost ~2 % per request)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, loop="auto", http="auto",
-                timeout_keep_alive=30, lifespan="on", proxy_headers=False, server_header=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, loop="auto",
+                            http="auto", timeout_keep_alive=30, lifespan="on", proxy_headers=False,
+                            server_header=False)
+    server = uvicorn.Server(config)
+    server.run(sockets=[sock] if sock is not None else None)
+    if not server.started:  # as uvicorn.run: a start-up failure (a taken port) exits non-zero
+        raise SystemExit(3)

@@ -282,7 +282,8 @@ class BringUp:
                 apps.append({"name": name, "cell": cell, "index": i, "port": port})
                 programs.append({"name": name, "argv": [py, "-m", "loadtests.bank.app"],
                                  "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / f"{name}.log"),
-                                 "restart": live.restart_app_servers, "cwd": str(REPO_ROOT), "spare": True})
+                                 "restart": live.restart_app_servers, "cwd": str(REPO_ROOT), "spare": True,
+                                 "listen": port})
         relay_port, gw_port = next(ports), next(ports)
         path = write_conf("relay", {"port": relay_port, "interval": live.relay_interval, "db_timeout": live.db_timeout,
                                     "statement_timeout": live.statement_timeout,
@@ -291,7 +292,8 @@ class BringUp:
                                     "members": [self.db_members(c) for c in range(st["cells"])]})
         programs.append({"name": "relay", "argv": [py, "-m", "loadtests.bank.relay"],
                          "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "relay.log"),
-                         "restart": live.restart_app_servers, "cwd": str(REPO_ROOT), "spare": True})
+                         "restart": live.restart_app_servers, "cwd": str(REPO_ROOT), "spare": True,
+                         "listen": relay_port})
         path = write_conf("gateway", {"name": "gateway", "port": gw_port, "deadline": live.gateway_deadline,
                                       "backoff": live.retry.gateway_backoff,
                                       "max_backoff": live.retry.gateway_max_backoff,
@@ -299,7 +301,7 @@ class BringUp:
                                                 for c in range(st["cells"])]})
         programs.append({"name": "gateway", "argv": [py, "-m", "loadtests.bank.gateway"],
                          "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "gateway.log"),
-                         "restart": True, "cwd": str(REPO_ROOT), "spare": True})
+                         "restart": True, "cwd": str(REPO_ROOT), "spare": True, "listen": gw_port})
         spec = write_conf("supervisor", {"pid_dir": st["pid_dir"], "restart_delay": live.restart_delay,
                                          "programs": programs})
         st["apps"], st["relay"], st["gateway"] = apps, {"port": relay_port}, {"port": gw_port}

@@ -26,11 +26,22 @@ otherwise a fresh process is started. Each live process gets one spare (none if 
 not replaced until the program's next start (no spin). The PID file records the spare's PID as
 ``"spare"`` so teardown can stop it by PID.
 
+Listening sockets held here (program key ``"listen": PORT``; the live cluster sets it for the
+gateway, app servers and relay). With a warm spare a restarted service served again ~0.15 s
+after its crash, but a socket that died with the process refused every connection in that gap:
+a gateway crash still failed 10-27 requests per run at 100 req/s (kinds-b, ten runs), the
+spread coming from how soon the spare served on the busy cores. So, as systemd's socket
+activation and nginx's binary upgrade do, this supervisor binds the port once (127.0.0.1, or
+the program's ``"host"``) before the first start and keeps it open; each process (live or
+spare) inherits it as fd ``$HIVESIM_LISTEN_FD`` and serves on it (``loadtests.bank.api.serve``).
+A connection that arrives while no process serves waits in the kernel's backlog and is
+accepted by the next one: only the requests the dead process had already accepted fail.
+
 On SIGTERM it stops every program and spare (SIGTERM, then SIGKILL after 3 s) and exits.
 
 Run: ``python -m loadtests.cluster.supervisor spec.json`` where the spec is
 ``{"pid_dir": ..., "restart_delay": 0.1, "spare_after": 1.0,
-"programs": [{"name", "argv", "env", "log", "restart", "cwd", "spare"}]}``.
+"programs": [{"name", "argv", "env", "log", "restart", "cwd", "spare", "listen", "host"}]}``.
 """
 
 from __future__ import annotations
@@ -38,12 +49,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "write_pid", "SPARE_ENV"]
+__all__ = ["main", "write_pid", "SPARE_ENV", "LISTEN_FD_ENV"]
 
 # a program that ran this long before dying is restarted after the base delay again
 STABLE_SECONDS = 10.0
@@ -53,6 +65,10 @@ MAX_DELAY = 5.0
 SPARE_AFTER = 1.0
 # set in a spare's environment; loadtests.bank.api.serve waits for the go line when it is set
 SPARE_ENV = "HIVESIM_SPARE"
+# set in every process of a program with "listen": the fd number of the inherited listening socket
+LISTEN_FD_ENV = "HIVESIM_LISTEN_FD"
+# connections a held socket queues while no process serves it (100 req/s x a 0.2 s gap is 20)
+BACKLOG = 1024
 
 
 def write_pid(pid_dir: Path, name: str, pid: int | None, restarts: int, spare: int | None = None) -> None:
@@ -87,13 +103,25 @@ class Program:
         self.started_at = 0.0
         self.spared = False  # a spare was started during this live process's life
         self.delay: float | None = None  # this restart's wait (None: the base delay)
+        self.sock: socket.socket | None = None  # the held listening socket (spec key "listen")
+
+    def bind(self) -> None:
+        """Bind and hold the program's listening socket, inheritable by its processes."""
+        if self.spec.get("listen"):
+            self.sock = socket.create_server((self.spec.get("host", "127.0.0.1"), int(self.spec["listen"])),
+                                             backlog=BACKLOG)
+            self.sock.set_inheritable(True)
 
     def _popen(self, spare: bool) -> subprocess.Popen:
         env = {**os.environ, **self.spec.get("env", {}), **({SPARE_ENV: "1"} if spare else {})}
+        fds: tuple[int, ...] = ()
+        if self.sock is not None:
+            fds = (self.sock.fileno(),)
+            env[LISTEN_FD_ENV] = str(fds[0])
         with open(self.spec["log"], "ab") as out:
             return subprocess.Popen(self.spec["argv"], stdin=subprocess.PIPE if spare else subprocess.DEVNULL,
                                     stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                                    cwd=self.spec.get("cwd"))
+                                    cwd=self.spec.get("cwd"), pass_fds=fds)
 
     def record(self) -> None:
         live = self.proc.pid if self.proc and self.died_at is None else None
@@ -157,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    for p in programs:  # every port first: a program that cannot have its port fails before any starts
+        p.bind()
     for p in programs:
         p.start()
     while not stopping:
