@@ -8,6 +8,7 @@ people run PostgreSQL and Python on this machine too.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -124,10 +125,14 @@ def _port_free(port: int) -> bool:
 
 
 def free_ports(n: int, base: int | None = None) -> list[int]:
-    """``n`` distinct free TCP ports on 127.0.0.1: from ``base`` upwards, or ephemeral ones.
+    """``n`` distinct free TCP ports on 127.0.0.1: from ``base`` upwards, or random ones below the
+    kernel's ephemeral range.
 
-    Ephemeral ports come from binding port 0; a small race with other programs remains, which
-    the caller detects when a service fails to bind.
+    Not ephemeral ones: the kernel hands those out as the local ports of outgoing connections, so
+    one picked now could be taken by any client's connect before PostgreSQL binds it (a bring-up
+    beside a busy test session once failed so). Below the range only another listener can race
+    us, and a random pick makes two bring-ups on the same machine unlikely to collide; the caller
+    still detects a failed bind.
     """
     out: list[int] = []
     if base is not None:
@@ -139,6 +144,28 @@ def free_ports(n: int, base: int | None = None) -> list[int]:
                 out.append(p)
             p += 1
         return out
+    candidates = list(range(LOW_PORT, _ephemeral_low()))
+    random.Random(time.time_ns() ^ os.getpid()).shuffle(candidates)
+    for port in candidates:
+        # keep clear of the etcd/Patroni/PostgreSQL default ports, so a stray system daemon cannot clash
+        if port not in (2379, 2380, 5432, 8008) and _port_free(port):
+            out.append(port)
+            if len(out) == n:
+                return out
+    raise OSError(f"not enough free ports between {LOW_PORT} and the ephemeral range")
+
+
+# the lowest port free_ports picks (clear of the well-known and most registered services' ports)
+LOW_PORT = 20000
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (Linux default 32768)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            return max(LOW_PORT + 1000, int(f.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        return 32768
     socks = []
     try:
         while len(out) < n:
