@@ -191,6 +191,10 @@ class _ClosedLoop:
                     j = rng.random() * m.outage_jitter  # drawn for an exact window too: the others keep theirs
                     self.out[c].append((a, b if (c, a, b) in faults.exact else b + j))
         self.now, self.user = 0.0, None
+        self._quiet = _Quiet(self.out, self.holds, self.errors, self.slows, self.resets)
+        # per kind: (median / users, sigma): the processor-sharing scale without a division per draw
+        self._svc_of = {k: (med / m.users, sig) for k, (med, sig) in m.service.items()}
+        self._blocked_min = math.inf  # no entry of ``blocked`` expires before this
 
     def _svc(self, kind: str) -> float:
         med, sig = self.m.service[kind]
@@ -199,13 +203,18 @@ class _ClosedLoop:
         # waiting on a dead cell load nothing, and the healthy cell gets fast during an outage.
         busy = self.m.users
         if self.m.processor_sharing and self.blocked:
-            self.blocked = {u: x for u, x in self.blocked.items() if x > self.now}
+            if self._blocked_min <= self.now:  # some wait has ended: drop those users
+                self.blocked = {u: x for u, x in self.blocked.items() if x > self.now}
+                self._blocked_min = min(self.blocked.values(), default=math.inf)
             busy -= len(self.blocked)
         return max(med * busy / self.m.users, self.m.min_service) * math.exp(sig * self.rng.gauss(0.0, 1.0))
 
     def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
         """-> (answer time, ok, status, budget left) of a request sent at t with ``budget`` seconds
         of the gateway's deadline left."""
+        if self._quiet(t, t + svc):  # nowhere near a fault (most requests): what the loops below give
+            self.rng.random()  # the draw of ``pre`` below, so the stream stays the same
+            return t + svc, True, 200, budget
         for a, b in self.holds:  # a paused gateway: the kernel queues the connection until it thaws
             if a <= t < b:
                 t = b
@@ -287,6 +296,7 @@ class _ClosedLoop:
     def _block(self, until: float) -> None:
         if self.user is not None and until > self.blocked.get(self.user, 0.0):
             self.blocked[self.user] = until
+            self._blocked_min = min(self._blocked_min, until)
 
     def _cell(self) -> int:
         return int(self.rng.random() * self.m.cells)
@@ -329,18 +339,44 @@ class _ClosedLoop:
         pace = 1.0 / m.rate_per_user
         heap = [(start, u) for u in range(m.users)]  # Locust starts every user at once (spawn rate 0)
         heapq.heapify(heap)
+        p_read, p_intra = float(self.p[0]), float(self.p[0] + self.p[1])
         while heap:
             t, u = heapq.heappop(heap)
             if t >= stop:
                 continue
             self.now, self.user = t, u
             r = self.rng.random()
-            if r < self.p[0]:
+            if r < p_read:
                 cell = self._cell()
                 end, ok, _, _ = self._attempt(t, cell, self._svc("read"), m.deadline, False)
                 self.rows.append((t, end - t, "read", ok, (cell,)))
             else:
-                end = self._transfer(t, r >= self.p[0] + self.p[1])
+                end = self._transfer(t, r >= p_intra)
             heapq.heappush(heap, (max(t + pace, end), u))
         self.rows.sort()
         return self.rows
+
+
+class _Quiet:
+    """Whether a request's span [t, t + svc] meets no fault window at all (any cell): then every
+    check of ``_ClosedLoop._attempt`` would pass it through, and it can skip them. The windows
+    (outages with their jitter, holds, errors, slows; a reset as an instant) merged and sorted;
+    the test is a bisection. Closed ends: a span that only touches a window takes the full
+    checks, which decide exactly as before."""
+
+    def __init__(self, outages: dict, holds, errors, slows, resets):
+        spans = sorted([(a, b) for w in outages.values() for a, b in w] + [(a, b) for a, b in holds]
+                       + [(a, b) for _, a, b in errors] + [(a, b) for _, a, b, _ in slows]
+                       + [(a, a) for _, a in resets])
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        for a, b in spans:
+            if self.ends and a <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], b)
+            else:
+                self.starts.append(a)
+                self.ends.append(b)
+
+    def __call__(self, t: float, end: float) -> bool:
+        i = bisect.bisect_right(self.starts, end) - 1
+        return i < 0 or self.ends[i] < t
