@@ -271,6 +271,12 @@ class BringUp:
                 json.dump(data, f)
             return str(path)
 
+        def program(name: str, module: str, conf_path: str, restart: bool, port: int) -> dict:
+            """A supervised service (loadtests.cluster.supervisor): warm spare, its port held there."""
+            return {"name": name, "argv": [py, "-m", f"loadtests.bank.{module}"],
+                    "env": {**env, "HIVESIM_BANK_CONFIG": conf_path}, "log": str(rd / "logs" / f"{name}.log"),
+                    "restart": restart, "cwd": str(REPO_ROOT), "spare": True, "listen": port}
+
         for cell in range(st["cells"]):
             for i in range(live.app_servers_per_cell):
                 name, port = f"app-c{cell}-{i}", next(ports)
@@ -280,28 +286,20 @@ class BringUp:
                                          "db_timeout": live.db_timeout, "deadline": live.gateway_deadline,
                                          "statement_timeout": live.statement_timeout})
                 apps.append({"name": name, "cell": cell, "index": i, "port": port})
-                programs.append({"name": name, "argv": [py, "-m", "loadtests.bank.app"],
-                                 "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / f"{name}.log"),
-                                 "restart": live.restart_app_servers, "cwd": str(REPO_ROOT), "spare": True,
-                                 "listen": port})
+                programs.append(program(name, "app", path, live.restart_app_servers, port))
         relay_port, gw_port = next(ports), next(ports)
         path = write_conf("relay", {"port": relay_port, "interval": live.relay_interval, "db_timeout": live.db_timeout,
                                     "statement_timeout": live.statement_timeout,
                                     "cells": [self.relay_dsn(c, live.relay_idle_in_transaction_timeout)
                                               for c in range(st["cells"])],
                                     "members": [self.db_members(c) for c in range(st["cells"])]})
-        programs.append({"name": "relay", "argv": [py, "-m", "loadtests.bank.relay"],
-                         "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "relay.log"),
-                         "restart": live.restart_app_servers, "cwd": str(REPO_ROOT), "spare": True,
-                         "listen": relay_port})
+        programs.append(program("relay", "relay", path, live.restart_app_servers, relay_port))
         path = write_conf("gateway", {"name": "gateway", "port": gw_port, "deadline": live.gateway_deadline,
                                       "backoff": live.retry.gateway_backoff,
                                       "max_backoff": live.retry.gateway_max_backoff,
                                       "cells": [[f"http://127.0.0.1:{a['port']}" for a in apps if a["cell"] == c]
                                                 for c in range(st["cells"])]})
-        programs.append({"name": "gateway", "argv": [py, "-m", "loadtests.bank.gateway"],
-                         "env": {**env, "HIVESIM_BANK_CONFIG": path}, "log": str(rd / "logs" / "gateway.log"),
-                         "restart": True, "cwd": str(REPO_ROOT), "spare": True, "listen": gw_port})
+        programs.append(program("gateway", "gateway", path, True, gw_port))
         spec = write_conf("supervisor", {"pid_dir": st["pid_dir"], "restart_delay": live.restart_delay,
                                          "programs": programs})
         st["apps"], st["relay"], st["gateway"] = apps, {"port": relay_port}, {"port": gw_port}
