@@ -177,3 +177,36 @@ def test_an_idc_record_with_hit_data_is_read_from_it_not_from_the_text(runs):
     assert with_leader.cls == "down@idc-standby+etcd-leader"
     unknown = idc([{"name": "c1-m0", "kind": "db", "cell": 1, "role": None}])  # Patroni did not answer
     assert (unknown.cls, unknown.cells) == ("down@idc", (1,))
+
+
+def test_a_gateway_crash_with_its_port_held_is_a_hold_after_failing_what_was_in_flight(runs):
+    """Since its supervisor holds the gateway's port (the fault record's hit says ``port_held``),
+    a crash refuses nothing: the in-flight requests fail (reset) and the connections made until
+    the spare serves wait (a hold of the fitted length); the same record without the flag keeps
+    the refusing model of the runs recorded before (an error window)."""
+    run = runs[KINDS_A.name]
+    f = next(f for f in run.faults if f["kind"] == "crash" and f["target"] == "gateway")
+    before = fault_effect(run, f)
+    assert (before.cls, before.effect, before.resets) == ("crash@gns", "error", True)
+    held = dict(f, hit=[{"name": "gateway", "kind": "gateway", "cell": None, "role": None, "port_held": True}])
+    e = fault_effect(run, held)
+    assert (e.cls, e.effect, e.resets, e.fixed) == ("crash@gns+held-port", "hold", True, False)
+    a, b = e.window({e.cls: 0.18})
+    assert a == pytest.approx(float(f["start"])) and b - a == pytest.approx(0.18)
+
+
+def test_in_the_replay_a_held_crash_fails_only_what_was_in_flight():
+    """The closed loop with a reset at 20 s then a 0.2 s hold fails only requests in flight at
+    20 s, and serves those sent in the hold at its end; refused (an error window) they fail.
+    Exact for these seeds."""
+    from sim.request.closed import ClosedFaults, closed_rows, loop_rng
+    from tests.test_replay_scope import _spec
+    for seed in (1, 2, 3):
+        held = closed_rows(_spec(), ClosedFaults({}, holds=[(20.0, 20.2)], resets=[(None, 20.0)]), loop_rng(seed))
+        refused = closed_rows(_spec(), ClosedFaults({}, errors=[(None, 20.0, 20.2)], resets=[(None, 20.0)]),
+                              loop_rng(seed))
+        failed = [r for r in held if not r[3]]
+        assert all(r[0] < 20.0 <= r[0] + r[1] for r in failed), failed  # in flight at the crash
+        sent_in_hold = [r for r in held if 20.0 <= r[0] < 20.2]
+        assert sent_in_hold and all(r[3] and r[0] + r[1] >= 20.2 for r in sent_in_hold)
+        assert sum(1 for r in refused if not r[3]) > len(failed)

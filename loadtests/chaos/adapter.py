@@ -31,6 +31,8 @@ class ClusterAdapter:
         self._idcs = idcs
         live = scenario.live
         self.fence_margin = fence_margin(live, float(live.patroni.ttl)) if live is not None else None
+        # whether the supervisor holds the services' ports (clusters brought up since 20261204T15)
+        self._held = bool(getattr(cluster, "state", {}).get("held_ports"))
 
     def db_members(self, cell: int) -> list[DbMember]:
         return [DbMember(cell=m["cell"], index=m["index"], name=m["name"], idc=m["idc"], role=m["role"],
@@ -42,14 +44,14 @@ class ClusterAdapter:
         out = []
         for a in sorted((a for a in self.c.app_servers if a["cell"] == cell), key=lambda a: a["index"]):
             out.append(Proc(a["name"], a["pid"], self._app_idcs[a["index"] % len(self._app_idcs)], "app", a["url"],
-                            cell=cell))
+                            cell=cell, port_held=self._held))
         return out
 
     def gateway(self) -> Proc | None:
-        return Proc("gateway", self.c.gateway_pid, None, "gateway")
+        return Proc("gateway", self.c.gateway_pid, None, "gateway", port_held=self._held)
 
     def relay(self) -> Proc | None:
-        return Proc("relay", self.c.relay_pid, None, "relay")
+        return Proc("relay", self.c.relay_pid, None, "relay", port_held=self._held)
 
     def etcd_members(self) -> list[Proc]:
         # each member's role goes into a fault's record: losing etcd's leader costs an election,

@@ -69,7 +69,8 @@ class Held:
     lifters: list[Callable[[], None]] = field(default_factory=list)
     # what was hit, as data for the fault's record: {"name", "kind" (db | app | gateway | relay |
     # etcd), "cell" (db members and app servers), "role" (db: leader | sync_standby | replica;
-    # etcd: leader | follower; None: not known)}; ``detail`` says the same for people
+    # etcd: leader | follower; None: not known), and "port_held": true for a service whose
+    # supervisor holds its port}; ``detail`` says the same for people
     hit: list[dict] = field(default_factory=list)
     lifted: bool = False
 
@@ -124,7 +125,10 @@ def _member_hit(m: DbMember) -> dict:
 
 
 def _proc_hit(p: Proc) -> dict:
-    return {"name": p.name, "kind": p.kind, "cell": p.cell, "role": p.role}
+    hit = {"name": p.name, "kind": p.kind, "cell": p.cell, "role": p.role}
+    if p.port_held:  # a crash then refuses no connection: the replay models it as a hold
+        hit["port_held"] = True
+    return hit
 
 
 def _signal_member(m: DbMember, sig: signal.Signals, notes: list[str]) -> list[int]:

@@ -43,6 +43,8 @@ class Proc:
     url: str | None = None  # HTTP base URL, for services with an admin hook
     role: str | None = None  # etcd: leader | follower when resolved (None: not known or not asked)
     cell: int | None = None  # app servers: the cell they serve
+    # its supervisor holds its listening socket: connections wait in the backlog while it restarts
+    port_held: bool = False
 
 
 @dataclass

@@ -303,6 +303,7 @@ class BringUp:
         spec = write_conf("supervisor", {"pid_dir": st["pid_dir"], "restart_delay": live.restart_delay,
                                          "programs": programs})
         st["apps"], st["relay"], st["gateway"] = apps, {"port": relay_port}, {"port": gw_port}
+        st["held_ports"] = True  # the supervisor holds every service's port (fault records say so)
         p = procs.spawn([py, "-m", "loadtests.cluster.supervisor", spec], rd / "logs" / "supervisor.log",
                         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=str(REPO_ROOT))
         self._procs[p.pid] = p

@@ -98,6 +98,12 @@ REASONS: dict[str, str] = {
         "10, 27 and 20 in ten runs (recovery 0.13-0.23 s) and live-chaos-kinds' 24, 14, 11, 14, 20, 20: how "
         "soon the spare serves on the busy cores, and how many users are in flight, vary from run to run "
         "more than the rule's band (+-25 %, or 5 requests below 20) around any one figure."),
+    "crash@gns+held-port": (
+        "A crashed gateway whose supervisor holds its port fails only the requests in flight through it; "
+        "connections made until its warm spare serves wait in the backlog (live: stalls of 0.15-0.21 s). "
+        "The model fails every request in flight at the crash, so its count follows how many users are "
+        "in flight at that instant: Locust's users start together and pace at 0.2 s, so a crash on a "
+        "whole second can meet an idle moment (0 failed in most runs) or a burst."),
     "bad-change@app": (
         "A bad change answers 500 at once for its hold; the model fails each attempt in its window and fits "
         "the extra beyond the hold on kinds-a. The same 6 s change failed 151, 140, 148, 140, 143, 120, 149, "
