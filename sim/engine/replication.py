@@ -77,6 +77,9 @@ class Replication:
         roles = _ROLE_OF.get(self.plan, (), lambda: [_ROLES.get(srv.role, _BUS) for srv in self.plan.servers])
         self._role = list(roles)
         self._cell = [self.cells[srv.cell] if srv.cell is not None else None for srv in self.plan.servers]
+        # ``handlers``' answers, bound once per replication rather than once per component
+        self._app_handlers = (self.app_fail, self.app_repair)
+        self._server_handlers = (self.server_fail, self.server_repair)
         self.replica_sets = ReplicaSets(self.env, self.cells, self.ledger, self.streams,
                                         self.server_down, sim.warmup)
         self.shared = SharedServices(self.env, sc.topology, self.plan, self.ledger, self.episodes)
@@ -147,9 +150,7 @@ class Replication:
     def handlers(self, s: int):
         """``(fail, repair)`` for a component of server ``s``: an app node's (its role is fixed;
         ~3/4 of a webank year's component steps) skip the dispatch on the role."""
-        if self._role[s] == _APP:
-            return self.app_fail, self.app_repair
-        return self.server_fail, self.server_repair
+        return self._app_handlers if self._role[s] == _APP else self._server_handlers
 
     # ``ReplicaSets.app_changed`` written out in both: an app component's step (~2/3 of a
     # webank year's events) then costs one Python call fewer
