@@ -58,7 +58,9 @@ def alternating(root: int, ids: np.ndarray, mttf: np.ndarray, mttr: np.ndarray, 
     """
     n = len(ids)
     cycles = horizon / np.maximum(np.min(mttf + mttr), 1e-300) if n else 0.0
-    block = 2 * int(min(cycles, 1e5) + 4.0 * np.sqrt(min(cycles, 1e5)) + 4)
+    # draws per component and round: the fastest component's mean cycles and one standard
+    # deviation (the few that fail more draw a second round; the values do not depend on it)
+    block = 2 * int(min(cycles, 1e5) + np.sqrt(min(cycles, 1e5)) + 2)
     comp, fails, reps = [], [], []
     active = np.arange(n)
     t0 = np.zeros(n)
