@@ -47,8 +47,9 @@ def _nominal_slow_timeseries(cm, plan, led, nominal_cap, mean_tps) -> tuple[floa
     return memo[key]
 
 
-# capacity model -> {(cell, (app_up, primary)): CapacityOverlay._entry}: without gray nodes the
-# answer depends on the pair alone, and the same for every replication of the scenario
+# capacity model -> {cell: {(app_up, primary): CapacityOverlay._entry}}: without gray nodes the
+# answer depends on the pair alone, and the same for every replication of the scenario (a dict
+# per cell: the look-up at each app node's step hashes the pair, not a (cell, pair) tuple too)
 _ANSWERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
@@ -69,8 +70,9 @@ class CapacityOverlay:
         self._shed_memo: dict[int, tuple] = {}
         # (cell, its tier state, the nominal one) -> its spans in _deferred, or False (sheds)
         self._spans: dict[tuple, tuple | bool] = {}
-        # (cell, (app_up, primary)) -> _entry, without gray nodes (a function of the pair)
-        self._answers = _ANSWERS.setdefault(cm, {})
+        # per cell, (app_up, primary) -> _entry, without gray nodes (a function of the pair)
+        store = _ANSWERS.setdefault(cm, {})
+        self._answers = [store.setdefault(c.index, {}) for c in plan.cells]
         self.state_by_cap = cm.state_by_cap
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
         self._nominal_key = [(c.index, round(cap, 6)) for c, cap in zip(plan.cells, self.nominal_cap)]
@@ -127,9 +129,10 @@ class CapacityOverlay:
                 if asked == c.cap_asked:
                     entry = c.cap_answer
                 else:
-                    entry = self._answers.get((c.index, asked))
+                    answers = self._answers[c.index]
+                    entry = answers.get(asked)
                     if entry is None:
-                        entry = self._answers[(c.index, asked)] = self._entry(c)
+                        entry = answers[asked] = self._entry(c)
                     self.state_by_cap[entry[0]] = entry[1]
                     c.cap_answer, c.cap_asked = entry, asked
             key, new = entry[0], entry[2]

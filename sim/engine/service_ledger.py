@@ -167,7 +167,7 @@ class ServiceLedger(Ledger):
 
     def _episode(self, c, end, fractions):
         effect = "cell-down" if fractions[1] >= 1.0 else "writes-down" if fractions[1] <= 0.0 else "path-down"
-        self.episodes.record(c.episode_start, end, f"cell[{c.index}]", c.episode_cause, effect,
+        self.episodes.record(c.episode_start, end, c.name, c.episode_cause, effect,
                              c.share * max(fractions), True)
 
     def close_cell(self, c, horizon: float):

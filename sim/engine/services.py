@@ -110,9 +110,12 @@ class _Cell:
             k = self.fallback[k]
         return False
 
-    def refresh(self):
+    def refresh(self) -> bool:
+        """Recompute each kind's failed share; whether any changed (no copy to compare with)."""
         # what each service serves depends only on reads or writes: computed once for each
         # (intra- and cross-cell transfers share it), a path checked by map (no generator frame)
+        changed = False
+        down = self.down
         by_writes: dict[bool, list[bool]] = {}
         for kind, types in self.kinds.items():
             writes = _WRITES[kind]
@@ -123,7 +126,11 @@ class _Cell:
                 ok = by_writes[writes] = [
                     (u >= n and (o is None or (o.w if writes else o.r) == 0.0)) or self.serves(k, writes)
                     for k, (u, n, o) in enumerate(zip(self.up, self.needs, self.own))]
-            self.down[kind] = sum([q for q, path in types if not all(map(ok.__getitem__, path))])
+            share = sum([q for q, path in types if not all(map(ok.__getitem__, path))])
+            if share != down[kind]:
+                down[kind] = share
+                changed = True
+        return changed
 
 
 # each cell's services (``_shape``, from its transaction types) and each service server's slot:
@@ -183,10 +190,7 @@ class ServiceStates:
 
     def changed(self, ci: int, cause: str):
         """A service of cell ``ci`` may have changed what it serves: refresh its paths."""
-        cell = self.cells[ci]
-        before = dict(cell.down)
-        cell.refresh()
-        if cell.down != before:
+        if self.cells[ci].refresh():
             led = self.bank.ledger
             led.set_cell(self.bank.cells[ci], led.base_w[ci], led.base_r[ci], cause, self.bank.env._now)
 

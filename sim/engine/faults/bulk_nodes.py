@@ -130,17 +130,24 @@ class BulkNodes:
         owner = np.concatenate([node, node])
         times = np.concatenate([fail, rep])
         cause2 = np.concatenate([cause, cause])
-        order, cum = step_counts(owner, times, delta)
-        d, t, o, ca = delta[order], times[order], owner[order], cause2[order]
+        by_time = np.argsort(times)
+        order, cum = step_counts(owner, times, delta, by_time)
+        d, t, o = delta[order], times[order], owner[order]
         starts, ends = (d == 1) & (cum == 1), (d == -1) & (cum == 0)
         self.n_start, self.n_end = t[starts], t[ends]   # each node's down spans, node by node
         node_of_span = o[starts]
         self.n_off = np.searchsorted(node_of_span, np.arange(n_nodes + 1))
         tr = starts | ends
-        gown = node_group[o[tr]]
-        order2, count = step_counts(gown, t[tr], d[tr])
-        self.T, self.G, self.C = t[tr][order2], gown[order2], count
-        self.cause = ca[tr][order2]
+        # the nodes' transitions in time order without sorting their times again: the steps'
+        # time order (``by_time``) kept to those that are transitions
+        is_tr = np.zeros(len(times), dtype=bool)
+        is_tr[order[tr]] = True
+        sub = by_time[is_tr[by_time]]
+        gown = node_group[owner[sub]]
+        order2, count = step_counts(gown, times[sub], delta[sub], np.arange(len(sub)))
+        idx = sub[order2]
+        self.T, self.G, self.C = times[idx], gown[order2], count
+        self.cause = cause2[idx]
         prev = np.concatenate([[0], count[:-1]])
         if len(prev):
             prev[np.concatenate([[True], self.G[1:] != self.G[:-1]])] = 0

@@ -266,7 +266,9 @@ class _Component(Event):
         self.fail, self.repair = bank.handlers(s)
         # whether raw episodes are kept is fixed for the replication: read once, not per repair
         self.episodes = bank.episodes if bank.episodes.detail else None
-        t = env._now + ttf.draw_residual(rng)
+        # an exponential's residual life is the law itself: ``draw_residual``'s expovariate inline
+        rate = self.ttf_rate
+        t = env._now + (-_log(1.0 - rng.random()) / rate if rate is not None else ttf.draw_residual(rng))
         if t < self.horizon:
             self.callbacks = self._on_fail
             heappush(self.queue, (t, NORMAL, next(self.eid), self))
