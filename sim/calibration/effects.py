@@ -13,7 +13,7 @@ Effects on the closed-loop replay (``sim.calibration.replay``):
   app server restarted by the supervisor, etcd's quorum lost);
 * ``error``: requests fail at once and the client sees an unknown outcome (a crashed gateway
   refused connections until its spare served, in runs recorded before its supervisor held the
-  port, 20261204T15; a bad change answers 500): it looks the key up, backs off and retries;
+  port, 20261204T16; a bad change answers 500): it looks the key up, backs off and retries;
 * ``hold``: requests wait until it ends, then are served (a paused gateway: the kernel queues
   the connections; its length is the fault's own, ``fixed``: not calibrated; a crashed gateway
   whose supervisor holds its port: the takeover by its spare, fitted);
@@ -79,8 +79,8 @@ class FaultEffect:
     # no loop_wait jitter to it
     exact_end: bool = False
     # the process died at the start (a crashed gateway): the requests in flight through it fail
-    # then, whatever the fitted length of what follows (connections refused until its restart;
-    # since its supervisor holds the port they wait in the backlog instead, and the fit gives ~0)
+    # then, whatever the fitted length of what follows (connections refused until its restart,
+    # crash@gns; or held in the backlog by its supervisor, crash@gns+held-port)
     resets: bool = False
     # ``slow``: whether the added latency is paid holding a database connection (a slowed database
     # or network); an app server's own injected latency is paid before it takes one
