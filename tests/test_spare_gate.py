@@ -29,7 +29,11 @@ def served(monkeypatch, tmp_path):
     (tmp_path / "gw.json").write_text(json.dumps({"port": 12345}))
     monkeypatch.setenv("HIVESIM_BANK_CONFIG", str(tmp_path / "gw.json"))
     calls = []
-    monkeypatch.setattr(api, "uvicorn_run", lambda app, port: calls.append(("run", app, port)))
+    monkeypatch.delenv("HIVESIM_LISTEN_FD", raising=False)
+
+    def uvicorn_run(app, port, sock=None):
+        calls.append(("run", app, port) if sock is None else ("run", app, port, sock.fileno()))
+    monkeypatch.setattr(api, "uvicorn_run", uvicorn_run)
 
     def create_app(cfg):
         calls.append(("create", cfg))
@@ -43,6 +47,19 @@ def served(monkeypatch, tmp_path):
 
 def test_the_supervisor_and_serve_agree_on_the_name():
     assert api.SPARE_ENV == supervisor.SPARE_ENV == "HIVESIM_SPARE"
+    assert api.LISTEN_FD_ENV == supervisor.LISTEN_FD_ENV == "HIVESIM_LISTEN_FD"
+
+
+def test_under_a_supervisor_holding_the_port_it_serves_on_the_inherited_socket(served, monkeypatch):
+    run, calls = served
+    held = socket.create_server(("127.0.0.1", 0))
+    fd = os.dup(held.fileno())  # serve() owns what it is handed, as a child owns its inherited fd
+    monkeypatch.setenv("HIVESIM_LISTEN_FD", str(fd))
+    try:
+        assert run("") == 0
+        assert calls == [("create", {"port": 12345}), ("run", "the app", 12345, fd)]
+    finally:
+        held.close()
 
 
 def test_a_spare_waits_for_go_before_it_creates_the_app(served, monkeypatch):
