@@ -88,7 +88,6 @@ class Replication:
         self.replica_sets.always_set = self.services is not None
         self.bulk = None
         self.capacity = None
-        self._refresh_capacity = None  # ``self.capacity.refresh``, bound once
         if sc.capacity is not None:
             if capacity is None:
                 from sim.capacity import CapacityModel
@@ -96,7 +95,6 @@ class Replication:
             self.capacity = CapacityOverlay(capacity, self.plan, sc, self.env, self.ledger,
                                             self.server_down, self.gray)
             self.replica_sets.capacity = self.capacity
-            self._refresh_capacity = self.capacity.refresh
 
     # ------------------------------------------------------------------ servers
     def server_fail(self, s: int, cause: str):
@@ -152,8 +150,6 @@ class Replication:
         ~3/4 of a webank year's component steps) skip the dispatch on the role."""
         return self._app_handlers if self._role[s] == _APP else self._server_handlers
 
-    # ``ReplicaSets.app_changed`` written out in both: an app component's step (~2/3 of a
-    # webank year's events) then costs one Python call fewer
     def app_fail(self, s: int, cause: str):
         """``server_fail`` of an app node."""
         down = self.server_down
@@ -161,10 +157,7 @@ class Replication:
         if down[s] == 1:
             c = self._cell[s]
             c.app_up -= 1
-            if c.app_up == c.app_min - 1:  # the tier goes down with it
-                self.replica_sets.update(c, cause)
-            elif self._refresh_capacity is not None:
-                self._refresh_capacity(c)
+            self.replica_sets.app_changed(c, c.app_up == c.app_min - 1, cause)
 
     def app_repair(self, s: int, cause: str):
         """``server_repair`` of an app node."""
@@ -173,10 +166,7 @@ class Replication:
         if down[s] == 0:
             c = self._cell[s]
             c.app_up += 1
-            if c.app_up == c.app_min:  # the tier comes back with it
-                self.replica_sets.update(c, cause)
-            elif self._refresh_capacity is not None:
-                self._refresh_capacity(c)
+            self.replica_sets.app_changed(c, c.app_up == c.app_min, cause)
 
     def adopt_bulk(self, bulk):
         """Service nodes drawn in bulk (``faults.bulk_nodes``): their holders go to ``bulk``."""
