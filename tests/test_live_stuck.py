@@ -80,14 +80,22 @@ def test_gateway_pause_under_load_leaves_no_open_transaction_and_relay_drains(cl
     stop, lock, counts = threading.Event(), threading.Lock(), {}
     threads = [threading.Thread(target=_load, args=(c.gateway_url, stop, counts, lock, i), daemon=True)
                for i in range(THREADS)]
-    peak = {"sessions": 0, "idle_tx_seconds": 0.0, "at": None}
+    # "held": a member's sessions in two samples in a row (~1 s apart), the count a pile-up keeps;
+    # "sessions": any one sample, which may catch backends of connections the pool has just cut
+    # (they end within client_connection_check_interval, 1 s: loadtests.cluster.patroni)
+    peak = {"sessions": 0, "held": 0, "idle_tx_seconds": 0.0, "at": None}
+    last_seen: dict[str, int] = {}
 
     def sample():
         rep = sessions_report(members)
         for name, r in rep.items():
-            if r.get("sessions", 0) > peak["sessions"]:  # which clients, in which states, at the peak
+            n = r.get("sessions", 0)
+            held = min(n, last_seen.get(name, 0))
+            last_seen[name] = n
+            if held > peak["held"]:  # which clients, in which states, at the peak
                 peak["at"] = (round(time.monotonic() - t0, 1), name, r.get("by_client_state"))
-            peak["sessions"] = max(peak["sessions"], r.get("sessions", 0))
+            peak["held"] = max(peak["held"], held)
+            peak["sessions"] = max(peak["sessions"], n)
             for s in r.get("idle_in_transaction", []):
                 peak["idle_tx_seconds"] = max(peak["idle_tx_seconds"], s["state_seconds"])
         return rep
@@ -135,7 +143,7 @@ def test_gateway_pause_under_load_leaves_no_open_transaction_and_relay_drains(cl
         time.sleep(1.0)
     settled = time.monotonic() - load_end
     print(f"\nstuck-test: requests {dict(sorted(counts.items()))}; peak sessions per member "
-          f"{peak['sessions']}; longest idle-in-transaction seen {peak['idle_tx_seconds']:.1f}s; "
+          f"{peak['sessions']} (held over two samples {peak['held']}); longest idle-in-transaction seen {peak['idle_tx_seconds']:.1f}s; "
           f"settled after {settled:.1f}s; audit pending {audit and audit['pending_transfers']}, "
           f"in flight {audit and audit['in_flight']}")
     for line in describe_sessions(rep):
@@ -146,9 +154,12 @@ def test_gateway_pause_under_load_leaves_no_open_transaction_and_relay_drains(cl
     assert audit["total"] == N_ACCOUNTS * BALANCE
     assert not any("error" in x for x in rep.values()), rep
     # bounded: each pool holds at most 2 x its size on the server (in use + parked COMMITs):
-    # app servers (pool_size each) and the relay (2 per cell), never a pile-up behind a lock
+    # app servers (pool_size each) and the relay (2 per cell), never a pile-up behind a lock.
+    # A connection the pool cut leaves its backend for up to a second (a CI run once sampled 21
+    # against 20 right as the frozen standby resumed): the bound is on sessions held, two
+    # samples in a row. A pile-up grows and stays; that one-sample excess did not.
     bound = 2 * sc.live.pool_size * sc.live.app_servers_per_cell + 2 * 2
-    assert peak["sessions"] <= bound, f"{peak['sessions']} sessions on one member (bound {bound}): {peak['at']}"
+    assert peak["held"] <= bound, f"{peak['held']} sessions held on one member (bound {bound}): {peak['at']}"
 
 
 def test_server_ends_a_transaction_left_idle_and_checker_reports_a_stuck_relay(cluster):
@@ -221,3 +232,57 @@ def test_a_frozen_relay_holds_destination_rows_only_briefly(cluster):
             relay.execute("SELECT 1")
     finally:
         relay.close()
+
+
+def test_a_cut_clients_backend_ends_within_the_client_check_not_the_lock_timeout(cluster):
+    """A backend waiting for a row lock whose client the pool cut (``db.discard``: socket shut
+    down, through the fault proxy) ends within ``client_connection_check_interval`` (1 s, set
+    for the bank's role), not when the lock is granted or ``live.lock_timeout`` (4 s) passes:
+    the pool's bound on server sessions (2 x pool_size) holds within that second."""
+    import psycopg
+
+    from loadtests.bank.db import discard
+    from loadtests.cluster.patroni import CLIENT_CHECK_SECONDS
+
+    sc, c = cluster
+    lock_timeout = float(sc.live.lock_timeout)
+    assert CLIENT_CHECK_SECONDS + 1.5 < lock_timeout  # else the check below could not tell them apart
+    acct = account_id(2)
+    cell = cell_of(acct, 2)
+    holder = psycopg.connect(c.app_dsn(cell, app="lock-holder"))
+    waiter = psycopg.connect(c.app_dsn(cell, app="lock-waiter"))
+    watcher = psycopg.connect(c.app_dsn(cell, app="watcher"), autocommit=True)
+    try:
+        assert watcher.execute("SHOW client_connection_check_interval").fetchone()[0] == "1s"
+        holder.execute("SELECT balance FROM accounts WHERE id = %s FOR UPDATE", (acct,))
+        pid = waiter.info.backend_pid
+        errors: list[Exception] = []
+
+        def wait_for_lock():
+            try:
+                waiter.execute("UPDATE accounts SET balance = balance WHERE id = %s", (acct,))
+            except psycopg.Error as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=wait_for_lock, daemon=True)
+        t.start()
+        q = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s"
+        end = time.monotonic() + 3
+        while (row := watcher.execute(q, (pid,)).fetchone()) is None or row[0] != "Lock":
+            assert time.monotonic() < end, f"the waiter never waited for the lock: {row}"
+            time.sleep(0.05)
+        discard(waiter)
+        t0 = time.monotonic()
+        while watcher.execute(q, (pid,)).fetchone() is not None:
+            assert time.monotonic() - t0 < lock_timeout, "the cut client's backend outlived lock_timeout"
+            time.sleep(0.05)
+        gone = time.monotonic() - t0
+        t.join(5)
+        print(f"\ncut-client test: backend {pid} ended {gone:.2f} s after its socket was cut "
+              f"(client check {CLIENT_CHECK_SECONDS} s, lock_timeout {lock_timeout} s)")
+        # bound: the check interval plus the proxy's close and a loaded machine's scheduling
+        assert gone < CLIENT_CHECK_SECONDS + 1.5
+        assert errors, "the waiter's call did not fail when its socket was cut"
+    finally:
+        for conn in (holder, watcher):
+            conn.close()

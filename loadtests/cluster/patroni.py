@@ -164,6 +164,10 @@ def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port
     return cfg
 
 
+# how often a busy backend of the bank's role checks that its client is still there (role_timeouts)
+CLIENT_CHECK_SECONDS = 1.0
+
+
 def role_timeouts(live) -> dict[str, str]:
     """PostgreSQL settings bounding every session of the bank's role (``ALTER ROLE ... SET``),
     from ``live.idle_in_transaction_timeout``, ``live.lock_timeout``, ``live.statement_timeout``.
@@ -171,10 +175,16 @@ def role_timeouts(live) -> dict[str, str]:
     Set for the role, not the server: Patroni's own sessions, pg_rewind and base backups must
     never be cut. A session idle in a transaction is ended (its locks released) whatever left it
     there; a lock wait fails while its client still waits for it (lock_timeout < db_timeout) and
-    is retried; a runaway statement is cancelled (the bank exempts COMMIT: ``db.Pool``)."""
+    is retried; a runaway statement is cancelled (the bank exempts COMMIT: ``db.Pool``).
+
+    ``client_connection_check_interval`` (a constant, not a scenario field: it changes no figure):
+    a backend whose client is gone (the pool cut its socket, ``db.discard``) notices it within a
+    second even while it waits for a row lock, instead of lingering until the lock is granted or
+    ``lock_timeout``; the pool's bound on server sessions then holds within that second."""
     ms = lambda seconds: f"{int(round(float(seconds) * 1000))}ms"  # noqa: E731
     return {"idle_in_transaction_session_timeout": ms(live.idle_in_transaction_timeout),
-            "lock_timeout": ms(live.lock_timeout), "statement_timeout": ms(live.statement_timeout)}
+            "lock_timeout": ms(live.lock_timeout), "statement_timeout": ms(live.statement_timeout),
+            "client_connection_check_interval": ms(CLIENT_CHECK_SECONDS)}
 
 
 def cluster_view(rest_ports: list[int], timeout: float = 1.0) -> dict | None:
