@@ -98,8 +98,8 @@ def wait_dead(pids: list[int], timeout: float) -> list[int]:
         time.sleep(0.05)
 
 
-def listening_ports(ports: set[int]) -> set[int]:
-    """Which of ``ports`` have a TCP socket in LISTEN state on this host (from /proc/net/tcp*)."""
+def listening_ports(ports: set[int] | None = None) -> set[int]:
+    """Which of ``ports`` (default: any) have a TCP socket in LISTEN state on this host (from /proc/net/tcp*)."""
     found = set()
     for f in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
@@ -110,18 +110,22 @@ def listening_ports(ports: set[int]) -> set[int]:
             parts = ln.split()
             if len(parts) > 3 and parts[3] == "0A":  # TCP_LISTEN
                 port = int(parts[1].rsplit(":", 1)[1], 16)
-                if port in ports:
+                if ports is None or port in ports:
                     found.add(port)
     return found
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, listening: set[int]) -> bool:
+    """Bindable on 127.0.0.1 now, and not listening on any address (``listening``: read once per
+    ``free_ports`` call, not once per candidate)."""
+    if port in listening:
+        return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
             return False
-    return port not in listening_ports({port})
+    return True
 
 
 def free_ports(n: int, base: int | None = None) -> list[int]:
@@ -135,12 +139,13 @@ def free_ports(n: int, base: int | None = None) -> list[int]:
     still detects a failed bind.
     """
     out: list[int] = []
+    listening = listening_ports()
     if base is not None:
         p = base
         while len(out) < n:
             if p > 65535:
                 raise OSError(f"not enough free ports above {base}")
-            if _port_free(p):
+            if _port_free(p, listening):
                 out.append(p)
             p += 1
         return out
@@ -148,7 +153,7 @@ def free_ports(n: int, base: int | None = None) -> list[int]:
     random.Random(time.time_ns() ^ os.getpid()).shuffle(candidates)
     for port in candidates:
         # keep clear of the etcd/Patroni/PostgreSQL default ports, so a stray system daemon cannot clash
-        if port not in (2379, 2380, 5432, 8008) and _port_free(port):
+        if port not in (2379, 2380, 5432, 8008) and _port_free(port, listening):
             out.append(port)
             if len(out) == n:
                 return out
