@@ -10,7 +10,7 @@ with the bound stated.
 
 from __future__ import annotations
 
-from sim.request.closed import ClosedFaults, ClosedLoopSpec, closed_rows, loop_rng
+from sim.request.closed import ClosedFaults, ClosedLoopSpec, Slow, closed_rows, loop_rng
 
 LIVE = {"min_service": 0.005, "in_db_seconds": 0.05, "error_seconds": 0.002}
 
@@ -55,10 +55,10 @@ def test_the_pool_makes_slowed_requests_queue():
 
 
 def test_an_app_servers_own_latency_does_not_hold_a_connection():
-    """The same fault marked ``unpooled`` (latency@app: the app sleeps before it takes a
+    """The same fault as an unpooled ``Slow`` (latency@app: the app sleeps before it takes a
     connection) behaves as without a pool: the rows are identical."""
     kw = dict(users=10, rate_per_user=10.0)
     free = closed_rows(_spec(**kw), ClosedFaults({}, slows=[(None, 10.0, 30.0, 0.28)]), loop_rng(5))
-    app = closed_rows(_spec(pool=2, **kw), ClosedFaults({}, slows=[(None, 10.0, 30.0, 0.28)], unpooled={0}),
+    app = closed_rows(_spec(pool=2, **kw), ClosedFaults({}, slows=[Slow(None, 10.0, 30.0, 0.28, pooled=False)]),
                       loop_rng(5))
     assert app == free

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.calibration.effects import fault_effect, run_constants
-from sim.request.closed import ERROR_SECONDS, IN_DB_SECONDS, ClosedFaults, ClosedLoopSpec, closed_rows, loop_rng
+from sim.request.closed import (ERROR_SECONDS, IN_DB_SECONDS, ClosedFaults, ClosedLoopSpec, Slow, closed_rows,
+                                loop_rng)
 from sim.results.reader import Run
 from sim.errors import HivesimError
 from sim.scenario.chaos_effects import ROUND_TRIPS
@@ -111,9 +112,7 @@ def outages_of(run: Run, outage_seconds: dict, default: float | None = None,
             if override and i in override:
                 k = override[i]
             if e.latency > 0 and e.hold > 0 and k > 0:
-                if not e.pooled:
-                    out.unpooled.add(len(out.slows))
-                out.slows.append((e.cells, e.start, e.start + e.hold, e.latency * float(k)))
+                out.slows.append(Slow(e.cells, e.start, e.start + e.hold, e.latency * float(k), e.pooled))
             continue
         if not e.acts or e.cls in skip:  # skip: classes without a figure (predict flags them)
             continue

@@ -34,13 +34,14 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
 from sim.request.result import RequestResult
 from sim.request.spec import FAILED, OK
 
-__all__ = ["ClosedLoopSpec", "ClosedFaults", "closed_rows", "closed_results", "loop_rng", "IN_DB_SECONDS",
+__all__ = ["ClosedLoopSpec", "ClosedFaults", "Slow", "closed_rows", "closed_results", "loop_rng", "IN_DB_SECONDS",
            "ERROR_SECONDS"]
 
 # the live bank's figures, read by both users of the loop (request mode's defaults and the
@@ -80,6 +81,18 @@ class ClosedLoopSpec:
     pool: int = 0
 
 
+class Slow(NamedTuple):
+    """A slow window: requests of ``cells`` (None: every cell) started in [start, end) take ``extra``
+    s longer. ``pooled``: False when the latency is paid before a database connection is taken
+    (an app server's own injected latency), so those requests do not queue for the pool."""
+
+    cells: tuple | None
+    start: float
+    end: float
+    extra: float
+    pooled: bool = True
+
+
 @dataclass
 class ClosedFaults:
     """The loop's faults: per cell its outages (start, end); error windows (cells or None,
@@ -90,14 +103,14 @@ class ClosedFaults:
     outages: dict[int, list[tuple[float, float]]]
     errors: list = field(default_factory=list)
     holds: list = field(default_factory=list)
-    slows: list = field(default_factory=list)
-    # indices into ``slows`` whose latency is paid before a database connection is taken (an app
-    # server's own injected latency): those requests do not queue for the pool
-    unpooled: set = field(default_factory=set)
+    slows: list = field(default_factory=list)  # ``Slow`` windows (plain 4-tuples are read as pooled ones)
     resets: list = field(default_factory=list)
     # (cell, start, end) of the outages whose end no Patroni loop decides (an app server the
     # supervisor restarts): ``outage_jitter`` is not added to them
     exact: set = field(default_factory=set)
+
+    def __post_init__(self):
+        self.slows = [Slow(*w) for w in self.slows]
 
     def __getitem__(self, cell):  # read like the per-cell outage mapping it extends
         return self.outages[cell]
@@ -168,7 +181,6 @@ class _ClosedLoop:
         outages = faults.outages
         self.m, self.out, self.rng = m, outages, rng
         self.errors, self.holds, self.slows = faults.errors, faults.holds, faults.slows
-        self.unpooled = faults.unpooled
         self.resets = faults.resets
         # The gateway's cache of accounts seen to exist (its cross-cell destination check). The
         # live bank's accounts are created through the gateway at bring-up, so it knows every one
@@ -222,9 +234,9 @@ class _ClosedLoop:
             if a <= t < b and (cells is None or cell in cells):
                 return t + self.m.error_seconds, False, 504, 0.0
         slowed = pooled = False
-        for k, (cells, a, b, extra) in enumerate(self.slows):
+        for cells, a, b, extra, in_pool in self.slows:
             if a <= t < b and (cells is None or cell in cells):
-                pooled = pooled or k not in self.unpooled
+                pooled = pooled or in_pool
                 if t + svc + extra > b:
                     # lifted while it runs: the round trips after b go at the normal pace (the
                     # fraction of its work done by b is the slowed time it had)
@@ -366,7 +378,7 @@ class _Quiet:
 
     def __init__(self, outages: dict, holds, errors, slows, resets):
         spans = sorted([(a, b) for w in outages.values() for a, b in w] + [(a, b) for a, b in holds]
-                       + [(a, b) for _, a, b in errors] + [(a, b) for _, a, b, _ in slows]
+                       + [(a, b) for _, a, b in errors] + [(w.start, w.end) for w in slows]
                        + [(a, a) for _, a in resets])
         self.starts: list[float] = []
         self.ends: list[float] = []
