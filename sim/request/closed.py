@@ -194,7 +194,7 @@ class _ClosedLoop:
         self.rows: list[tuple] = []  # start, latency s, kind, ok, cells touched
         p = np.asarray(m.mix, dtype=float)
         self.p = p / p.sum()
-        self.blocked: dict[int, float] = {}  # user -> waiting on a dead cell until then (only while > now)
+        self.blocked = _Waits()  # users waiting on a dead cell, each until when
         if m.outage_jitter > 0:  # Patroni notices a failure on its next loop: a random extra delay
             self.out = {}
             for c, w in outages.items():
@@ -206,7 +206,6 @@ class _ClosedLoop:
         self._quiet = _Quiet(self.out, self.holds, self.errors, self.slows, self.resets)
         # per kind: (median / users, sigma): the processor-sharing scale without a division per draw
         self._svc_of = {k: (med / m.users, sig) for k, (med, sig) in m.service.items()}
-        self._blocked_min = math.inf  # no entry of ``blocked`` expires before this
 
     def _svc(self, kind: str) -> float:
         med, sig = self.m.service[kind]
@@ -214,11 +213,8 @@ class _ClosedLoop:
         # processor sharing: latency scales with the users actually being served. Users
         # waiting on a dead cell load nothing, and the healthy cell gets fast during an outage.
         busy = self.m.users
-        if self.m.processor_sharing and self.blocked:
-            if self._blocked_min <= self.now:  # some wait has ended: drop those users
-                self.blocked = {u: x for u, x in self.blocked.items() if x > self.now}
-                self._blocked_min = min(self.blocked.values(), default=math.inf)
-            busy -= len(self.blocked)
+        if self.m.processor_sharing and self.blocked.until:
+            busy -= self.blocked.count_at(self.now)
         return max(med * busy / self.m.users, self.m.min_service) * math.exp(sig * self.rng.gauss(0.0, 1.0))
 
     def _attempt(self, t: float, cell: int, svc: float, budget: float, write: bool):
@@ -306,9 +302,8 @@ class _ClosedLoop:
         return self.learned.get(account, -math.inf) >= self.gateway_restarts[i - 1]
 
     def _block(self, until: float) -> None:
-        if self.user is not None and until > self.blocked.get(self.user, 0.0):
-            self.blocked[self.user] = until
-            self._blocked_min = min(self._blocked_min, until)
+        if self.user is not None:
+            self.blocked.wait(self.user, until)
 
     def _cell(self) -> int:
         return int(self.rng.random() * self.m.cells)
@@ -367,6 +362,26 @@ class _ClosedLoop:
             heapq.heappush(heap, (max(t + pace, end), u))
         self.rows.sort()
         return self.rows
+
+
+class _Waits:
+    """Users waiting on a dead cell, each until an instant; ``count_at(now)`` forgets the waits
+    that have ended, but only when one has (the earliest end is kept), not on every call."""
+
+    def __init__(self):
+        self.until: dict[int, float] = {}
+        self._first_end = math.inf  # no wait ends before this
+
+    def wait(self, user: int, until: float) -> None:
+        if until > self.until.get(user, 0.0):
+            self.until[user] = until
+            self._first_end = min(self._first_end, until)
+
+    def count_at(self, now: float) -> int:
+        if self._first_end <= now:
+            self.until = {u: x for u, x in self.until.items() if x > now}
+            self._first_end = min(self.until.values(), default=math.inf)
+        return len(self.until)
 
 
 class _Quiet:
