@@ -26,7 +26,7 @@ import simpy
 from simpy.events import NORMAL, Event
 
 from sim.distributions import Sampler
-from sim.engine.faults import bulk_nodes, timed
+from sim.engine.faults import bulk_apps, bulk_nodes, timed
 from sim.engine.plan_cache import PlanCache
 from sim.engine.services import TIER
 from sim.model.plan import override_layers
@@ -46,7 +46,7 @@ def start(bank) -> None:
     # service nodes that only matter through needs: drawn in bulk (``bulk_nodes``)
     prep = bulk_nodes.prepare(sc, plan, entries) if bank.services is not None else None
     bulk = prep.bulk if prep is not None else ()
-    components, crewed, chosen = _steps(sc, plan, entries, bulk)
+    components, crewed, chosen, apps = _steps(sc, plan, entries, bulk)
     for spec in components:  # no queue for a crew, no process needed
         _Component(bank, spec)
     for pos in crewed:
@@ -57,6 +57,8 @@ def start(bank) -> None:
             crews = (crews, tier_crew) if crews is not None else tier_crew
         env.process(_component(bank, srv.index, ttf, ttr, name, crews))
     timed.start(bank, chosen)  # crew-free exponential components: pre-drawn timelines
+    if apps:  # app nodes that only matter through min_nodes and capacity (``bulk_apps``)
+        bank.adopt_bulk_apps(bulk_apps.BulkApps(bank, apps))
     if bulk:
         bank.adopt_bulk(bulk_nodes.BulkNodes(bank, prep))
 
@@ -67,22 +69,25 @@ _ENTRIES = PlanCache()
 _STEPS = PlanCache()
 
 
-def _steps(sc, plan, entries, bulk) -> tuple[list, list, list]:
-    """The entries not drawn in bulk, sorted: ``(components, crewed, timed)``.
+def _steps(sc, plan, entries, bulk) -> tuple[list, list, list, list]:
+    """The entries not drawn in bulk, sorted: ``(components, crewed, timed, apps)``.
 
     ``components``: a ``_Component`` spec (its stream key, exponential rates) per crew-free
     component with a law other than exponential; ``crewed``: the positions in ``entries`` of
     those with crews (a process each); ``timed``: the entries of crew-free exponential
-    components (``timed``: pre-drawn timelines). Which is which depends only on the scenario,
-    so the replications of a worker sort the entries once.
+    components (``timed``: pre-drawn timelines); ``apps``: those of the app nodes of cells
+    whose every app component is such (``bulk_apps``). Which is which depends only on the
+    scenario, so the replications of a worker sort the entries once.
     """
-    return _STEPS.get(plan, (sc.failures, sc.topology, entries, bulk), lambda: _build_steps(sc, plan, entries, bulk))
+    return _STEPS.get(plan, (sc.failures, sc.topology, sc.capacity, entries, bulk),
+                      lambda: _build_steps(sc, plan, entries, bulk))
 
 
-def _build_steps(sc, plan, entries, bulk) -> tuple[list, list, list]:
+def _build_steps(sc, plan, entries, bulk) -> tuple[list, list, list, list]:
     crew_cells = {c.index for c in plan.cells if c.spec.db.repair_crews != "unlimited"}
     spec = sc.failures.crews
     components, crewed, chosen = [], [], []
+    apps_apart = set()  # cells with an app component that is not crew-free exponential
     for pos, (srv, tier, name, ttf, ttr) in enumerate(entries):
         if srv.index in bulk:
             continue
@@ -93,10 +98,16 @@ def _build_steps(sc, plan, entries, bulk) -> tuple[list, list, list]:
             crewed.append(pos)
         elif bulk_nodes.exponential(ttf) and bulk_nodes.exponential(ttr):
             chosen.append(entries[pos])
+            continue
         else:
             rate = [1.0 / f.mean if bulk_nodes.exponential(f) else None for f in (ttf, ttr)]
             components.append((srv.index, srv.scope, name, f"{srv.scope}/{name}", ttf, ttr, *rate))
-    return components, crewed, chosen
+        if srv.role == "app":
+            apps_apart.add(srv.cell)
+    if not bulk_apps.eligible(sc):
+        return components, crewed, chosen, []
+    apps = [e for e in chosen if e[0].role == "app" and e[0].cell not in apps_apart]
+    return components, crewed, [e for e in chosen if not (e[0].role == "app" and e[0].cell not in apps_apart)], apps
 
 
 def _entries(sc, plan) -> list[tuple]:
