@@ -106,9 +106,7 @@ class Replication:
             return
         role = self._role[s]
         if role == _DB:
-            c = self._cell[s]
-            c.n_up -= 1
-            self.replica_sets.reconcile(c, cause)
+            self.replica_sets.replica_changed(self._cell[s], -1, cause)
         elif role == _APP:
             c = self._cell[s]
             c.app_up -= 1
@@ -132,9 +130,7 @@ class Replication:
             return
         role = self._role[s]
         if role == _DB:
-            c = self._cell[s]
-            c.n_up += 1
-            self.replica_sets.reconcile(c, cause)
+            self.replica_sets.replica_changed(self._cell[s], +1, cause)
         elif role == _APP:
             c = self._cell[s]
             c.app_up += 1
