@@ -47,6 +47,8 @@ class _Prep:
         self.nodes = [s for _, app in self.cells for s in app]   # global node number -> server
         node_of = {s: i for i, s in enumerate(self.nodes)}
         self.node_cell = np.array([k for k, (_, app) in enumerate(self.cells) for _ in app], dtype=np.int64)
+        self.server_of = np.array(self.nodes, dtype=np.int64)
+        self.position = np.array([j for _, app in self.cells for j in range(len(app))], dtype=np.int64)
         self.causes = sorted({name for _, _, name, _, _ in entries})
         code = {c: i for i, c in enumerate(self.causes)}
         self.ids = key_ids([f"{srv.scope}/{name}" for srv, _, name, _, _ in entries])
@@ -64,7 +66,7 @@ _PREP = PlanCache()
 class _Tier:
     """One cell's app tier: its node steps in time order, the replay's cursor and state."""
 
-    __slots__ = ("cell", "nodes", "own", "up", "held", "crit", "T", "N", "D", "K", "k", "n",
+    __slots__ = ("cell", "nodes", "own", "up", "held", "crit", "T", "S", "J", "D", "K", "k", "n",
                  "hi", "hi_t", "token")
 
     def __init__(self, cell, nodes):
@@ -129,10 +131,12 @@ class BulkApps:
             prev[np.concatenate([[True], G[1:] != G[:-1]])] = 0
         level = np.maximum(count, prev)
         off = np.searchsorted(G, np.arange(len(self.tiers) + 1)).tolist()
-        Tl, Nl, Dl, Kl = T.tolist(), owner[idx].tolist(), delta[idx].tolist(), cause2[idx].tolist()
+        node = owner[idx]
+        Tl, Sl, Jl = T.tolist(), prep.server_of[node].tolist(), prep.position[node].tolist()
+        Dl, Kl = delta[idx].tolist(), cause2[idx].tolist()
         for gi, t in enumerate(self.tiers):
             a, b = off[gi], off[gi + 1]
-            t.T, t.N, t.D, t.K, t.k, t.n = Tl[a:b], Nl[a:b], Dl[a:b], Kl[a:b], 0, b - a
+            t.T, t.S, t.J, t.D, t.K, t.k, t.n = Tl[a:b], Sl[a:b], Jl[a:b], Dl[a:b], Kl[a:b], 0, b - a
             t.hi, t.hi_t = [], []
         for i in np.flatnonzero(level >= 2).tolist():  # rare: two nodes of a tier down at once
             t = self.tiers[int(G[i])]
@@ -147,23 +151,32 @@ class BulkApps:
             self._replay(t, now, False)
 
     def _replay(self, t: _Tier, now: float, inclusive: bool):
-        servers, down, c, cap = self.servers, self.bank.server_down, t.cell, self.capacity
-        T, own, app_min = t.T, t.own, c.app_min
-        while t.k < t.n and (T[t.k] < now or (inclusive and T[t.k] == now)):
-            k = t.k
-            t.k = k + 1   # first: what the step calls may replay this cell again
-            j = t.nodes[servers[t.N[k]]]
-            own[j] = t.D[k] > 0
-            if down[servers[t.N[k]]] > 0:
+        c, down = t.cell, self.bank.server_down
+        T, S, J, D, own, app_min = t.T, t.S, t.J, t.D, t.own, c.app_min
+        # the overlay's replay, None while the cell fails (it accounts nothing then: a cell's
+        # failing state changes only in ``refresh``, i.e. after ``app_changed`` below)
+        replay = self.capacity.replay if self.capacity is not None and not c.cap_failing else None
+        k, n = t.k, t.n
+        while k < n:
+            at = T[k]
+            if not (at < now or (inclusive and at == now)):
+                break
+            k += 1
+            t.k = k   # first: what the step calls may replay this cell again
+            s = S[k - 1]
+            own[J[k - 1]] = up_step = D[k - 1] > 0
+            if down[s] > 0:
                 continue   # held by another holder: already counted down
             was = t.up
-            t.up = up = was - t.D[k]
+            t.up = up = was - 1 if up_step else was + 1
             c.app_up = up
             flipped = (was >= app_min) != (up >= app_min)
-            if flipped or (inclusive and T[k] == now):   # at its own instant: as the event would
-                self.bank.replica_sets.app_changed(c, flipped, self.causes[t.K[k]])
-            elif cap is not None:
-                cap.replay(c, T[k])
+            if flipped or at == now:   # at its own instant: as the event would
+                self.bank.replica_sets.app_changed(c, flipped, self.causes[t.K[k - 1]])
+                k = t.k
+                replay = self.capacity.replay if self.capacity is not None and not c.cap_failing else None
+            elif replay is not None:
+                replay(c, at)
 
     def finish(self, horizon: float):
         """At the horizon: every step not yet replayed (the capacity overlay closes after)."""
