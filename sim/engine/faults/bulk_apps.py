@@ -237,31 +237,3 @@ class BulkApps:
             app_min = c.app_min
             self.bank.replica_sets.app_changed(c, (was >= app_min) != (up >= app_min), cause)
         self._schedule(t, now)
-
-    def hold_many(self, servers: list[int], down: bool, cause: str):
-        """One more holder of each of ``servers`` (``down``) or one fewer: a correlated group.
-
-        ``held`` for each, each tier replayed before its first count changes and its cell told
-        once, after all of them (the tier's intermediate states last no time).
-        """
-        count, tier_of = self.bank.server_down, self.tier_of
-        now = self.env._now
-        step, edge = (1, 1) if down else (-1, 0)
-        touched: dict[_Tier, int] = {}   # tier -> its nodes up before, in the order first touched
-        for s in servers:
-            t = tier_of[s]
-            if t not in touched:
-                if t.k < t.n and t.T[t.k] < now:
-                    self._replay(t, now, False)
-                touched[t] = t.up
-            count[s] += step
-            if count[s] == edge:
-                t.held += step
-                if not t.own[t.nodes[s]]:
-                    t.up -= step
-        for t, was in touched.items():
-            c, up = t.cell, t.up
-            if up != was:
-                c.app_up = up
-                self.bank.replica_sets.app_changed(c, (was >= c.app_min) != (up >= c.app_min), cause)
-            self._schedule(t, now)

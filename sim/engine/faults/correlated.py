@@ -14,8 +14,8 @@ __all__ = ["start"]
 
 
 def start(bank) -> None:
-    for members, held, apps, rate, dur, cause, target in _groups(bank):
-        bank.env.process(_group(bank, members, held, apps, rate, dur, cause, target))
+    for members, held, rate, dur, cause, target in _groups(bank):
+        bank.env.process(_group(bank, members, held, rate, dur, cause, target))
 
 
 # a scenario's groups, their members and samplers hold no randomness, so a worker's replications
@@ -24,15 +24,13 @@ _GROUPS = PlanCache()
 
 
 def _groups(bank) -> list[tuple]:
-    """``(members, held, apps, rate, duration sampler, cause, target)`` per group, in start
-    order: ``held`` its bulk service nodes, ``apps`` its bulk app nodes, ``members`` the others."""
+    """``(members, held, rate, duration sampler, cause, target)`` per group, in start order."""
     sc, plan = bank.sc, bank.plan
     bulk = bank.bulk.servers if bank.bulk is not None else None
-    apps = bank.bulk_apps.servers if bank.bulk_apps is not None else None
-    return _GROUPS.get(plan, (sc.failures, bulk, apps), lambda: _build_groups(sc, plan, bulk, apps))
+    return _GROUPS.get(plan, (sc.failures, bulk), lambda: _build_groups(sc, plan, bulk))
 
 
-def _build_groups(sc, plan, bulk, apps) -> list[tuple]:
+def _build_groups(sc, plan, bulk) -> list[tuple]:
     comp = sc.failures.components
     corr = sc.failures.correlated
     beta = corr.common_cause_beta
@@ -61,20 +59,18 @@ def _build_groups(sc, plan, bulk, apps) -> list[tuple]:
     for cause, ev, members, target in groups:
         if members:
             out.append((members, ev.rate, Sampler(ev.distribution, ev.duration, 1.0, ev.sigma), cause, target))
-    # bulk-drawn service nodes (``bulk_nodes``) and app nodes (``bulk_apps``) are held all at
-    # once: each service or app tier they belong to is looked at once per event, after all of
-    # them (holds only grow, then only shrink)
-    in_bulk, in_apps = frozenset(bulk or ()), frozenset(apps or ())
-    split = [([s for s in members if s not in in_bulk and s not in in_apps],
-              [s for s in members if s in in_bulk], [s for s in members if s in in_apps], *rest)
+    # bulk-drawn service nodes (``bulk_nodes``) are held all at once: each service they belong
+    # to is looked at once per event, after all of them (holds only grow, then only shrink)
+    in_bulk = frozenset(bulk or ())
+    split = [([s for s in members if s not in in_bulk], [s for s in members if s in in_bulk], *rest)
              for members, *rest in out]
     return split
 
 
-def _group(bank, members, held, apps, rate, dur: Sampler, cause, target):
+def _group(bank, members, held, rate, dur: Sampler, cause, target):
     env = bank.env
     rng = bank.stream(f"{target}/{cause}")
-    bulk, bulk_apps = bank.bulk, bank.bulk_apps
+    bulk = bank.bulk
     while True:
         yield env.timeout(rng.expovariate(rate))
         start = env.now
@@ -82,13 +78,9 @@ def _group(bank, members, held, apps, rate, dur: Sampler, cause, target):
             bank.server_fail(s, cause)
         if held:
             bulk.hold_many(held, True, cause)
-        if apps:
-            bulk_apps.hold_many(apps, True, cause)
         yield env.timeout(dur.draw(rng))
         for s in members:
             bank.server_repair(s, cause)
         if held:
             bulk.hold_many(held, False, cause)
-        if apps:
-            bulk_apps.hold_many(apps, False, cause)
         bank.episodes.record(start, env.now, target, cause, "group", 0.0, False)
