@@ -1,7 +1,7 @@
 """Service nodes drawn in bulk (sim/engine/faults/bulk_nodes.py) against the same nodes as events.
 
 Without bulk nodes a service node runs as one SimPy event per failure and repair
-(``components._Timed``) from the very same pre-drawn timeline (same stream keys), so the two
+(``faults.timed``'s walker) from the very same pre-drawn timeline (same stream keys), so the two
 replications see the same faults at the same instants: every figure must agree (to float
 rounding: event times are accumulated differently). Services with ``needs`` of 1, n - 1 and n
 exercise the three paths (a step of level >= 2, the exact count, every step), racks, power

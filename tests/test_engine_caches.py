@@ -32,7 +32,7 @@ def test_cached_models_give_the_replication_of_fresh_ones(monkeypatch):
     from sim.engine.capacity_overlay import CapacityOverlay
     closed = []
     close = CapacityOverlay.close_period
-    monkeypatch.setattr(CapacityOverlay, "close_period", lambda self, c: closed.append(c) or close(self, c))
+    monkeypatch.setattr(CapacityOverlay, "close_period", lambda self, c, now: closed.append(c) or close(self, c, now))
     sc = _tight()
     for i in (0, 3):
         closed.clear()

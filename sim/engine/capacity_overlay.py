@@ -73,6 +73,7 @@ class CapacityOverlay:
         # per cell, (app_up, primary) -> _entry, without gray nodes (a function of the pair)
         store = _ANSWERS.setdefault(cm, {})
         self._answers = [store.setdefault(c.index, {}) for c in plan.cells]
+        self.catch_up = None  # ``BulkApps.sync``, when app nodes are drawn in bulk
         self.state_by_cap = cm.state_by_cap
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
         self._nominal_key = [(c.index, round(cap, 6)) for c, cap in zip(plan.cells, self.nominal_cap)]
@@ -96,58 +97,78 @@ class CapacityOverlay:
                     led.ts_failed[k] += shed * off / tot
             led.cause_failed["capacity"] = shed
 
-    def _entry(self, c) -> tuple:
-        """The model's ``capacity_entry`` for the cell now, its capacity None when nominal."""
+    def _entry(self, c, app_up: int, primary) -> tuple:
+        """The model's ``capacity_entry`` for the cell with ``app_up`` nodes up and ``primary``,
+        its gray nodes now, its capacity None when nominal."""
         cm = self.cm
         gray = self.gray
-        dbf = cm.db_factor_for(c.index, c.primary)
+        dbf = cm.db_factor_for(c.index, primary)
         if gray:
             down = self.server_down
             app_gray = sum(1 for s in c.app if s in gray and down[s] == 0)
-            if c.primary in gray:
+            if primary in gray:
                 dbf *= cm.gray_factor
         else:
             app_gray = 0
-        key, state, cap = cm.capacity_entry(c.index, c.app_up - app_gray, app_gray, dbf)
+        key, state, cap = cm.capacity_entry(c.index, app_up - app_gray, app_gray, dbf)
         return key, state, None if cap >= self._nominal_floor[c.index] else cap
 
     def refresh(self, c):
         """After a change in cell ``c``: open or close its below-nominal period."""
+        now = self.env._now  # ``now``, without the property's call
+        if self.catch_up is not None:
+            self.catch_up(c, now)  # app nodes drawn in bulk: their steps since the cell's last change
         if c.writes_failed > 0.0 or c.reads_failed > 0.0:
+            c.cap_failing = True
             new = key = None  # a failing cell is left to the outage accounting
         else:
+            c.cap_failing = False
+            c.cap_primary = c.primary
             if self.gray:
-                entry = self._entry(c)
+                entry = self._entry(c, c.app_up, c.primary)
                 self.state_by_cap[entry[0]] = entry[1]  # as cell_capacity_tps records it
                 c.cap_asked = None
             else:
-                # without gray nodes the capacity depends only on (app_up, primary): when they are
-                # what this cell last asked the model for, so is the answer (and the model's record
-                # of which state gave that capacity is already this one), so it is not asked again;
-                # other answers are memoised per model and pair (a look-up, not three calls)
-                asked = (c.app_up, c.primary)
-                if asked == c.cap_asked:
-                    entry = c.cap_answer
-                else:
-                    answers = self._answers[c.index]
-                    entry = answers.get(asked)
-                    if entry is None:
-                        entry = answers[asked] = self._entry(c)
-                    self.state_by_cap[entry[0]] = entry[1]
-                    c.cap_answer, c.cap_asked = entry, asked
+                entry = self._answer(c, c.app_up, c.primary)
             key, new = entry[0], entry[2]
-        if new == c.cap:
-            return
+        if new != c.cap:
+            self._change(c, key, new, now)
+
+    def replay(self, c, at: float):
+        """An app node's step at ``at`` (drawn in bulk: ``faults.bulk_apps``) between two changes
+        of cell ``c``: the cell otherwise as at its last ``refresh`` (no gray nodes)."""
+        if c.cap_failing:
+            return  # left to the outage accounting, whatever its nodes
+        entry = self._answer(c, c.app_up, c.cap_primary)
+        if entry[2] != c.cap:
+            self._change(c, entry[0], entry[2], at)
+
+    def _answer(self, c, app_up: int, primary) -> tuple:
+        # without gray nodes the capacity depends only on (app_up, primary): when they are
+        # what this cell last asked the model for, so is the answer (and the model's record
+        # of which state gave that capacity is already this one), so it is not asked again;
+        # other answers are memoised per model and pair (a look-up, not three calls)
+        asked = (app_up, primary)
+        if asked == c.cap_asked:
+            return c.cap_answer
+        answers = self._answers[c.index]
+        entry = answers.get(asked)
+        if entry is None:
+            entry = answers[asked] = self._entry(c, app_up, primary)
+        self.state_by_cap[entry[0]] = entry[1]
+        c.cap_answer, c.cap_asked = entry, asked
+        return entry
+
+    def _change(self, c, key, new, now: float):
         if c.cap is not None:
-            self.close_period(c)
+            self.close_period(c, now)
         c.cap = new
         c.cap_key = key  # the model's (cell, capacity rounded): which state its tables follow
-        c.cap_since = self.env._now if new is not None else None  # ``now``, without the property's call
+        c.cap_since = now if new is not None else None
 
-    def close_period(self, c):
-        """Account the cell's below-nominal period up to now."""
+    def close_period(self, c, now: float):
+        """Account the cell's below-nominal period up to ``now``."""
         led = self.ledger
-        now = self.env._now
         a = c.cap_since
         if led.warm > a:  # max(cap_since, warm), without the call (~3,000 periods a year)
             a = led.warm
@@ -199,7 +220,7 @@ class CapacityOverlay:
     def close(self, cells):
         for c in cells:
             if c.cap is not None:
-                self.close_period(c)
+                self.close_period(c, self.env._now)
         batches = [(i, tab, nom, t0s, t1s) for (i, _, _), (tab, nom, t0s, t1s)
                    in sorted(self._deferred.items(), key=lambda kv: kv[0][0])]
         for eff in excess_many(self.cm, batches):

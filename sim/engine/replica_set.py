@@ -92,6 +92,21 @@ class ReplicaSets:
         elif self.capacity is not None:
             self.capacity.refresh(c)
 
+    def replica_changed(self, c, delta: int, cause: str):
+        """A DB replica of the cell went down (``delta`` -1) or came back (+1).
+
+        A standby's change while the primary serves, the replicas up staying on the same side
+        of the quorum and of 1, changes nothing ``update`` computes (and the capacity overlay
+        reads only the primary): most replica events (~2/3), skipped.
+        """
+        was = c.n_up
+        c.n_up = n = was + delta
+        p = c.primary
+        if (p is not None and self.server_down[p] == 0 and (was >= c.quorum) == (n >= c.quorum)
+                and (was >= 1) == (n >= 1)):
+            return
+        self.reconcile(c, cause)
+
     def reconcile(self, c, cause: str):
         """After a change in the cell: start a failover if the primary is gone, update state."""
         if c.primary is not None and self.server_down[c.primary] > 0:

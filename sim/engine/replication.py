@@ -35,7 +35,7 @@ __all__ = ["Replication", "run_replication"]
 
 # server roles as small integers (compared at every failure and repair); as before, any other
 # role is treated as a bus node
-_DB, _APP, _GNS, _BUS, _SVC, _BULK = range(6)
+_DB, _APP, _GNS, _BUS, _SVC, _BULK, _BULK_APP = range(7)
 _ROLES = {"db": _DB, "app": _APP, "gns": _GNS, "bus": _BUS, "svc": _SVC, "svcdb": _SVC}
 
 # scenario constants a worker's replications share (the day profile's weights take ~100 numpy
@@ -87,6 +87,7 @@ class Replication:
         self.services = ServiceStates(self) if self.plan.has_services else None
         self.replica_sets.always_set = self.services is not None
         self.bulk = None
+        self.bulk_apps = None
         self.capacity = None
         if sc.capacity is not None:
             if capacity is None:
@@ -105,13 +106,13 @@ class Replication:
             return
         role = self._role[s]
         if role == _DB:
-            c = self._cell[s]
-            c.n_up -= 1
-            self.replica_sets.reconcile(c, cause)
+            self.replica_sets.replica_changed(self._cell[s], -1, cause)
         elif role == _APP:
             c = self._cell[s]
             c.app_up -= 1
             self.replica_sets.app_changed(c, c.app_up == c.app_min - 1, cause)
+        elif role == _BULK_APP:
+            self.bulk_apps.held(s, True, cause)
         elif role == _SVC:
             self.services.server(s, -1, cause)
         elif role == _BULK:
@@ -129,13 +130,13 @@ class Replication:
             return
         role = self._role[s]
         if role == _DB:
-            c = self._cell[s]
-            c.n_up += 1
-            self.replica_sets.reconcile(c, cause)
+            self.replica_sets.replica_changed(self._cell[s], +1, cause)
         elif role == _APP:
             c = self._cell[s]
             c.app_up += 1
             self.replica_sets.app_changed(c, c.app_up == c.app_min, cause)
+        elif role == _BULK_APP:
+            self.bulk_apps.held(s, False, cause)
         elif role == _SVC:
             self.services.server(s, +1, cause)
         elif role == _BULK:
@@ -174,6 +175,15 @@ class Replication:
         for s in bulk.servers:
             self._role[s] = _BULK
 
+    def adopt_bulk_apps(self, bulk_apps):
+        """App nodes drawn in bulk (``faults.bulk_apps``): their holders go to ``bulk_apps``, and
+        the capacity overlay replays their steps before each change of their cell."""
+        self.bulk_apps = bulk_apps
+        for s in bulk_apps.servers:
+            self._role[s] = _BULK_APP
+        if self.capacity is not None:
+            self.capacity.catch_up = bulk_apps.sync
+
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:
         faults.start_all(self)
@@ -185,6 +195,8 @@ class Replication:
         self.env._queue.clear()
         led = self.ledger
         led.advance(self.horizon)
+        if self.bulk_apps is not None:
+            self.bulk_apps.finish(self.horizon)
         if self.capacity is not None:
             self.capacity.close(self.cells)
         for c in self.cells:

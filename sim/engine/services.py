@@ -214,9 +214,7 @@ class ServiceStates:
             if (cell.up[k] >= cell.needs[k]) != was:
                 self.changed(ci, cause)
         else:
-            own = cell.own[k]
-            own.n_up += delta
-            self.db_sets.reconcile(own, cause)
+            self.db_sets.replica_changed(cell.own[k], delta, cause)
 
     def close(self, horizon: float):
         self.db_sets.close(horizon)

@@ -17,7 +17,7 @@ class CellState:
                  "detected", "n_up", "app_up", "stall", "maint", "maint_all", "bad",
                  "bad_impacts", "async_since", "writes_failed", "reads_failed", "cause", "acc",
                  "snap", "episode_start", "episode_cause", "cap", "cap_key", "cap_since",
-                 "cap_asked", "cap_answer")
+                 "cap_asked", "cap_answer", "cap_failing", "cap_primary")
 
     def __init__(self, plan_cell):
         self.index = plan_cell.index
@@ -59,6 +59,10 @@ class CellState:
         self.cap_since = None
         self.cap_asked = None   # (app_up, primary) the capacity model was last asked about
         self.cap_answer = None  # ... and what it answered (CapacityOverlay._entry)
+        # the cell at its last capacity refresh: failing, and its primary (what app node steps
+        # replayed later are accounted in: CapacityOverlay.replay)
+        self.cap_failing = False
+        self.cap_primary = self.primary
 
     @property
     def impaired(self) -> bool:

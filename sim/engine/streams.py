@@ -4,8 +4,10 @@ Replication ``i`` of a scenario with seed ``s`` draws from child ``i`` of ``Seed
 each component or process then draws from its own stream keyed by its scope name
 (``cell[3].db.replica[1]/server``). Keys, not order, fix the streams: a variant with one more
 replica draws the same failure times for every other component (common random numbers).
-Service nodes draw from counter-based streams on the same keys and root instead
-(``sim.engine.timelines``: their whole timelines at once, in numpy).
+Crew-free components with exponential laws (nearly all of a bank's: app, DB, service, router
+and bus nodes) draw from counter-based streams on the same keys and root instead
+(``sim.engine.timelines``: their whole timelines at once, in numpy, no stream seeded); the
+streams here serve the rest (failovers, correlated groups, changes, gray nodes, other laws).
 """
 
 from __future__ import annotations

@@ -29,6 +29,10 @@ from sim.results.schema import EVENTS_COLUMNS, REPLICATIONS_COLUMNS, TIMESERIES_
 __all__ = ["Frames", "FRAME_NAMES", "run_frames", "summary_row"]
 
 FRAME_NAMES = ("summary", "replications", "events", "timeseries")
+# columns of the contract that hold real numbers: read as floats whatever their values (a
+# column whose every value is written "0", a run without failures, would parse as integers)
+_FLOAT_COLUMNS = {"availability_request", "availability_time", "downtime_minutes", "start_s", "end_s",
+                  "duration_s", "failed_fraction", "t_start_s", "t_end_s"}
 _CSV = {"replications": ("replications.csv", REPLICATIONS_COLUMNS),
         "events": ("events.csv", EVENTS_COLUMNS),
         "timeseries": ("timeseries.csv", TIMESERIES_COLUMNS)}
@@ -93,6 +97,9 @@ def _csv_frame(pd, run, name: str):
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ResultsError(f"missing column(s) {', '.join(missing)}", file=str(path), line=1)
+    for c in columns:
+        if c in _FLOAT_COLUMNS and frame[c].dtype.kind in "iub":
+            frame[c] = frame[c].astype(float)
     return frame
 
 

@@ -10,10 +10,10 @@ models are the bank's with its cell's, service's and replica's overrides applied
 (``sim.scenario.failure_models.resolve``); ``failures.crews`` adds a pool of repair crews per
 tier (for the bank or per IDC), taken after the set's own crews.
 
-Service nodes (role ``svc``) without crews draw their whole timelines in bulk
-(``sim.engine.timelines``); where a service's nodes only matter through ``needs``,
-``bulk_nodes`` keeps them off SimPy's queue altogether. Every other component draws from its
-keyed ``random.Random`` stream, event by event.
+Crew-free components with exponential laws (nearly all) draw their whole timelines before the
+run (``timed``: counter-based, keyed by ``scope/cause``, no stream seeded); where a service's
+nodes only matter through ``needs``, ``bulk_nodes`` keeps them off SimPy's queue altogether.
+Every other component draws from its keyed ``random.Random`` stream, event by event.
 """
 
 from __future__ import annotations
@@ -22,15 +22,13 @@ from functools import partial
 from math import log as _log
 from heapq import heappush
 
-import numpy as np
 import simpy
 from simpy.events import NORMAL, Event
 
 from sim.distributions import Sampler
-from sim.engine.faults import bulk_nodes
+from sim.engine.faults import bulk_apps, bulk_nodes, timed
 from sim.engine.plan_cache import PlanCache
 from sim.engine.services import TIER
-from sim.engine.timelines import alternating, key_ids
 from sim.model.plan import override_layers
 from sim.scenario.failure_models import resolve
 
@@ -48,22 +46,19 @@ def start(bank) -> None:
     # service nodes that only matter through needs: drawn in bulk (``bulk_nodes``)
     prep = bulk_nodes.prepare(sc, plan, entries) if bank.services is not None else None
     bulk = prep.bulk if prep is not None else ()
-    timed = []
-    for pos, spec in _steps(sc, plan, entries, bulk):
-        if spec is not None:  # no queue for a crew, no process needed
-            _Component(bank, spec)
-            continue
+    components, crewed, chosen, apps = _steps(sc, plan, entries, bulk)
+    for spec in components:  # no queue for a crew, no process needed
+        _Component(bank, spec)
+    for pos in crewed:
         srv, tier, name, ttf, ttr = entries[pos]
         crews = crews_for.get(srv.cell) if srv.role == "db" else _own_crews(bank, srv, crews_for)
         tier_crew = _tier_crews(bank, srv, tier, crews_for)
         if tier_crew is not None:  # its set's crew first, then its tier's: one order, no deadlock
             crews = (crews, tier_crew) if crews is not None else tier_crew
-        if crews is not None:
-            env.process(_component(bank, srv.index, ttf, ttr, name, crews))
-        else:  # a service node drawn as the bulk ones are, its service not
-            timed.append(pos)
-    if timed:
-        _start_timed(bank, entries, timed)
+        env.process(_component(bank, srv.index, ttf, ttr, name, crews))
+    timed.start(bank, chosen)  # crew-free exponential components: pre-drawn timelines
+    if apps:  # app nodes that only matter through min_nodes and capacity (``bulk_apps``)
+        bank.adopt_bulk_apps(bulk_apps.BulkApps(bank, apps))
     if bulk:
         bank.adopt_bulk(bulk_nodes.BulkNodes(bank, prep))
 
@@ -74,33 +69,45 @@ _ENTRIES = PlanCache()
 _STEPS = PlanCache()
 
 
-def _steps(sc, plan, entries, bulk) -> list[tuple]:
-    """``(position in entries, _Component spec or None)`` of each entry not drawn in bulk, in order.
+def _steps(sc, plan, entries, bulk) -> tuple[list, list, list, list]:
+    """The entries not drawn in bulk, sorted: ``(components, crewed, timed, apps)``.
 
-    Whether an entry needs a crew or is a timed service node depends only on the scenario, so
-    the replications of a worker sort the entries once, and build each crew-free component's
-    constants (its stream key, exponential rates) once; None: crews or timed, sorted at start.
+    ``components``: a ``_Component`` spec (its stream key, exponential rates) per crew-free
+    component with a law other than exponential; ``crewed``: the positions in ``entries`` of
+    those with crews (a process each); ``timed``: the entries of crew-free exponential
+    components (``timed``: pre-drawn timelines); ``apps``: those of the app nodes of cells
+    whose every app component is such (``bulk_apps``). Which is which depends only on the
+    scenario, so the replications of a worker sort the entries once.
     """
-    return _STEPS.get(plan, (sc.failures, sc.topology, entries, bulk), lambda: _build_steps(sc, plan, entries, bulk))
+    return _STEPS.get(plan, (sc.failures, sc.topology, sc.capacity, entries, bulk),
+                      lambda: _build_steps(sc, plan, entries, bulk))
 
 
-def _build_steps(sc, plan, entries, bulk) -> list[tuple]:
+def _build_steps(sc, plan, entries, bulk) -> tuple[list, list, list, list]:
     crew_cells = {c.index for c in plan.cells if c.spec.db.repair_crews != "unlimited"}
     spec = sc.failures.crews
-    out = []
+    components, crewed, chosen = [], [], []
+    apps_apart = set()  # cells with an app component that is not crew-free exponential
     for pos, (srv, tier, name, ttf, ttr) in enumerate(entries):
         if srv.index in bulk:
             continue
         crews = ((srv.role == "db" and srv.cell in crew_cells)
                  or (srv.role == "svcdb" and plan.db_spec_of(srv.index).repair_crews != "unlimited")
                  or (spec is not None and getattr(spec, tier, "unlimited") != "unlimited"))
-        timed = srv.role == "svc" and bulk_nodes.exponential(ttf) and bulk_nodes.exponential(ttr)
-        if crews or timed:
-            out.append((pos, None))
+        if crews:
+            crewed.append(pos)
+        elif bulk_nodes.exponential(ttf) and bulk_nodes.exponential(ttr):
+            chosen.append(entries[pos])
+            continue
         else:
             rate = [1.0 / f.mean if bulk_nodes.exponential(f) else None for f in (ttf, ttr)]
-            out.append((pos, (srv.index, srv.scope, name, f"{srv.scope}/{name}", ttf, ttr, *rate)))
-    return out
+            components.append((srv.index, srv.scope, name, f"{srv.scope}/{name}", ttf, ttr, *rate))
+        if srv.role == "app":
+            apps_apart.add(srv.cell)
+    if not bulk_apps.eligible(sc):
+        return components, crewed, chosen, []
+    apps = [e for e in chosen if e[0].role == "app" and e[0].cell not in apps_apart]
+    return components, crewed, [e for e in chosen if not (e[0].role == "app" and e[0].cell not in apps_apart)], apps
 
 
 def _entries(sc, plan) -> list[tuple]:
@@ -180,60 +187,6 @@ def _own_crews(bank, srv, crews_for):
         cr = bank.plan.db_spec_of(srv.index).repair_crews
         crews_for[key] = None if cr == "unlimited" else simpy.Resource(bank.env, capacity=cr)
     return crews_for[key]
-
-
-def _start_timed(bank, entries, timed: list[int]) -> None:
-    """Crew-free exponential service nodes outside ``bulk_nodes``: events on bulk-drawn timelines.
-
-    Service nodes draw from ``sim.engine.timelines`` (counter-based, keyed like the streams),
-    whether their service is drawn in bulk or not: the same node fails at the same instants
-    either way (tests/test_bulk_nodes.py compares the two).
-    """
-    chosen = [entries[p] for p in timed]
-    ids = key_ids([f"{srv.scope}/{name}" for srv, _, name, _, _ in chosen])
-    comp, fail, rep = alternating(bank.streams.root, ids, np.array([f.mean for *_, f, _ in chosen]),
-                                  np.array([r.mean for *_, r in chosen]), bank.horizon)
-    order = np.lexsort((fail, comp))
-    bounds = np.searchsorted(comp[order], np.arange(len(timed) + 1)).tolist()
-    fails, reps = fail[order].tolist(), rep[order].tolist()
-    for j, (srv, _, name, _, _) in enumerate(chosen):
-        a, b = bounds[j], bounds[j + 1]
-        if a < b:  # else it does not fail within the horizon
-            _Timed(bank, srv, name, fails[a:b], reps[a:b])
-
-
-class _Timed(Event):
-    """A component whose failure and repair times are already drawn: one event on SimPy's queue.
-
-    Like ``_Component`` (its own event, rescheduled), without a draw per event nor a start
-    event; repairs after the horizon are not scheduled.
-    """
-
-    def __init__(self, bank, srv, cause: str, fails: list[float], reps: list[float]):
-        self.env = bank.env
-        self.s, self.scope, self.cause, self.fails, self.reps, self.k = srv.index, srv.scope, cause, fails, reps, 0
-        self.horizon = bank.horizon
-        self.fail, self.repair, self.episodes = bank.server_fail, bank.server_repair, bank.episodes
-        self._ok, self._value = True, None
-        self.callbacks = [self._failed]
-        self.env.schedule(self, NORMAL, fails[0])
-
-    def _failed(self, _):
-        self.fail(self.s, self.cause)
-        rep = self.reps[self.k]
-        if rep < self.horizon:
-            self.callbacks = [self._repaired]
-            self.env.schedule(self, NORMAL, max(rep - self.env.now, 0.0))
-
-    def _repaired(self, _):
-        self.repair(self.s, self.cause)
-        k = self.k
-        if self.episodes.detail:
-            self.episodes.record(self.fails[k], self.env.now, self.scope, self.cause, "none", 0.0, False)
-        self.k = k = k + 1
-        if k < len(self.fails):
-            self.callbacks = [self._failed]
-            self.env.schedule(self, NORMAL, max(self.fails[k] - self.env.now, 0.0))
 
 
 class _Component(Event):
