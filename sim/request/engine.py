@@ -47,9 +47,9 @@ def poisson_arrivals(spec: RequestSpec, rng, lanes: int) -> np.ndarray:
     total = cum[-1]
     counts = rng.poisson(total, lanes)
     nmax = int(counts.max()) if lanes else 0
-    u = rng.random((lanes, nmax)) * total
-    u[np.arange(nmax)[None, :] >= counts[:, None]] = np.inf
-    u.sort(axis=1)
+    u = rng.random((lanes, nmax))
+    u *= total  # in place: the same floats as rng.random(...) * total
+    _sort_rows(u, counts, total)
     if rates.size == 1:  # one piece: edges[0] + (u - cum[0]) / rate is u / rate, bit for bit
         u /= rates[0]  # in place: fresh arrays of a million requests cost page faults
         return u
@@ -60,6 +60,34 @@ def poisson_arrivals(spec: RequestSpec, rng, lanes: int) -> np.ndarray:
     out = np.full_like(u, np.inf)
     out[finite] = edges[j] + (u[finite] - cum[j]) / rates[j]
     return out
+
+
+# rows at least this long are sorted by buckets (below: one np.sort, fewer numpy calls)
+_BUCKET_ROW = 256
+
+
+def _sort_rows(u, counts, top):
+    """Sort each row's first ``counts[i]`` values (in [0, top)) in place, padding the rest with inf.
+
+    The result is what ``np.sort`` gives (a sorted row is unique), but cheaper for the uniform
+    points drawn here: numpy's comparison sort costs ~25 ns a value on long rows. A stable
+    argsort of 16-bit buckets of the value is a radix sort (linear), the gather leaves the row
+    sorted up to order within a bucket, and timsort (``kind="stable"``) finishes such a nearly
+    sorted row in about linear time. Row by row, so each row's work stays in cache.
+    """
+    if u.shape[1] < _BUCKET_ROW:
+        u[np.arange(u.shape[1])[None, :] >= counts[:, None]] = np.inf
+        u.sort(axis=1)
+        return
+    scale = 65535.0 / top  # a value below top maps below 65536: fits uint16 after truncation
+    buf = np.empty(u.shape[1])
+    for row, c in zip(u, counts.tolist()):
+        head = row[:c]
+        order = (head * scale).astype(np.uint16).argsort(kind="stable")
+        np.take(head, order, out=buf[:c])
+        buf[:c].sort(kind="stable")
+        head[...] = buf[:c]
+        row[c:] = np.inf
 
 
 def _in_windows(t, windows):
