@@ -59,3 +59,16 @@ def test_fifo_lanes_equal_the_heap_recursion_with_ties_and_padding(servers):
         assert finish[i].tolist() == _heap_fifo(arr[i].tolist(), svc[i].tolist(), servers)
         s1, f1 = fifo_lane(arr[i].tolist(), svc[i].tolist(), servers)
         assert start[i].tolist() == s1 and finish[i].tolist() == f1
+
+
+@pytest.mark.parametrize("mean", [1.0, 0.010, 0.002, 0.0123456789, 3.7])
+def test_exponential_service_times_are_numpys_exponential_draws(mean):
+    """Tier.sample scales standard draws in place: the floats and the generator's state after
+    them are those of ``rng.exponential(mean, size)``."""
+    from sim.request.spec import Tier
+    want_rng, got_rng = np.random.default_rng(5), np.random.default_rng(5)
+    for size in ((3, 1000), 4096):
+        want = want_rng.exponential(mean, size)
+        got = Tier("t", 1, mean).sample(got_rng, size)
+        assert got.tobytes() == want.tobytes()
+    assert got_rng.random(5).tolist() == want_rng.random(5).tolist()
