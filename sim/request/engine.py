@@ -174,7 +174,33 @@ def _vector(spec, lanes, arr, valid, write, svc):
                 fin = np.where(slowed, fin + delay, fin)
         served = s if served is None else served + s
         t = fin
+    finish, outcome, committed, service = _answers(spec, arr, t, write, served, rejected)
+    v = valid
+    n = int(np.count_nonzero(v))
+    # rows are filled from the left (arrivals padded with inf), so a lane's requests are the
+    # first counts[lane] of its row: its lane number repeated that many times
+    lane = np.repeat(np.arange(lanes, dtype=np.int32), np.count_nonzero(v, axis=1))
+    arrival = arr[v]
+    return RequestResult(
+        spec=spec, replications=lanes, method="vector", lane=lane,
+        arrival=arrival, finish=finish[v],
+        outcome=outcome[v] if outcome is not None else np.full(n, OK, np.int8),
+        attempts=np.ones(n, np.int16), write=write[v], committed=committed[v], service=service[v],
+        # one attempt per request: the attempt arrays are the request arrays (shared, read-only;
+        # copying millions of values into fresh memory costs page faults)
+        attempt_lane=lane, attempt_time=arrival)
+
+
+def _answers(spec, arr, t, write, served, rejected):
+    """(finish, outcome, committed, service) per request slot from the last tier's finishes ``t``.
+
+    ``outcome`` is None when every request is ok: with no deadline and nothing refused, each is
+    answered at its finish (every mask below would be all true; skipping them saves passes over
+    every request, and the records are the same).
+    """
     timeout, att_to = spec.timeout, spec.retry.attempt_timeout
+    if rejected is None and min(timeout, att_to) == math.inf:
+        return t, None, write, served
     deadline = arr + min(timeout, att_to)
     ok = t <= deadline
     if rejected is not None:
@@ -191,19 +217,7 @@ def _vector(spec, lanes, arr, valid, write, svc):
     outcome[ok] = OK
     finish = deadline  # the deadline, except where an answer came first (in place)
     np.copyto(finish, t, where=ok | fast_fail if fast_fail is not None else ok)
-    v = valid
-    n = int(np.count_nonzero(v))
-    # rows are filled from the left (arrivals padded with inf), so a lane's requests are the
-    # first counts[lane] of its row: its lane number repeated that many times
-    lane = np.repeat(np.arange(lanes, dtype=np.int32), np.count_nonzero(v, axis=1))
-    arrival = arr[v]
-    return RequestResult(
-        spec=spec, replications=lanes, method="vector", lane=lane,
-        arrival=arrival, finish=finish[v], outcome=outcome[v], attempts=np.ones(n, np.int16),
-        write=write[v], committed=committed[v], service=_where_ok(served, ok)[v],
-        # one attempt per request: the attempt arrays are the request arrays (shared, read-only;
-        # copying millions of values into fresh memory costs page faults)
-        attempt_lane=lane, attempt_time=arrival)
+    return finish, outcome, committed, _where_ok(served, ok)
 
 
 def _where_ok(served, ok):
