@@ -44,7 +44,8 @@ class RequestResult:
     def counts(self) -> dict:
         """Measured requests by outcome, plus attempts, summed over lanes."""
         m = self.measured
-        out = {name: int(np.count_nonzero(self.outcome[m] == code)) for code, name in enumerate(OUTCOMES)}
+        oc = self.outcome[m]
+        out = {name: int(np.count_nonzero(oc == code)) for code, name in enumerate(OUTCOMES)}
         out["requests"] = int(np.count_nonzero(m))
         out["attempts"] = int(self.attempts[m].sum())
         return out
@@ -52,15 +53,19 @@ class RequestResult:
     def per_lane(self, what: str = "wait") -> np.ndarray:
         """One value per lane: mean ``wait``/``latency`` of ok requests, or ``failed`` etc. counts."""
         m = self.measured
-        lane = self.lane[m]
         if what in ("wait", "latency"):
-            ok = self.outcome[m] == OK
-            x = self.latency[m] - (self.service[m] if what == "wait" else 0.0)
-            s = np.bincount(lane[ok], weights=x[ok], minlength=self.replications)
-            n = np.bincount(lane[ok], minlength=self.replications)
+            # one selection of the measured ok requests, in record order (bincount sums in that
+            # order): the figures do not depend on how the mask was built
+            m &= self.outcome == OK
+            x = self.latency
+            if what == "wait":
+                x -= self.service  # in place: latency is a fresh array
+            lane = self.lane[m]
+            s = np.bincount(lane, weights=x[m], minlength=self.replications)
+            n = np.bincount(lane, minlength=self.replications)
             return s / np.maximum(n, 1)
         code = OUTCOMES.index(what)
-        return np.bincount(lane[self.outcome[m] == code], minlength=self.replications).astype(float)
+        return np.bincount(self.lane[m & (self.outcome == code)], minlength=self.replications).astype(float)
 
     def mean_wait(self, batches: int = 20) -> Interval:
         """Mean queueing wait of ok requests and its 95 % CI: across lanes, or batch means of one lane
