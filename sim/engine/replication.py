@@ -183,6 +183,7 @@ class Replication:
             self._role[s] = _BULK_APP
         if self.capacity is not None:
             self.capacity.catch_up = bulk_apps.sync
+            self.capacity.catch_up_tiers = bulk_apps.by_cell
 
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:

@@ -77,8 +77,8 @@ class _OwnDbSets(ReplicaSets):
 
 
 def _shape(cp, types) -> tuple:
-    """A cell's services as the scenario fixes them: ``(names, needs, nodes, fallbacks, kinds)``
-    (read-only: ``_Cell``s of every replication share them)."""
+    """A cell's services as the scenario fixes them: ``(names, needs, nodes, fallbacks, kinds,
+    positions with an own set)`` (read-only: ``_Cell``s of every replication share them)."""
     names = [sp.name for sp in cp.services]
     pos = {n: k for k, n in enumerate(names)}
     needs = [sp.spec.needs for sp in cp.services]
@@ -90,14 +90,21 @@ def _shape(cp, types) -> tuple:
     for t in types:
         q = t.share / getattr(total, t.like) if getattr(total, t.like) > 0 else 0.0
         kinds.setdefault(t.like, []).append((q, tuple(pos[n] for n, _ in t.path)))
-    return names, needs, nodes, fallback, kinds
+    owned = tuple(k for k, sp in enumerate(cp.services) if sp.db)
+    return names, needs, nodes, fallback, kinds, owned
+
+
+# a memo of ``_Cell.refresh``'s shares holds at most this many states (then it stops growing)
+_MEMO_MAX = 4096
 
 
 class _Cell:
     """One cell's services: nodes up, own sets, fallbacks and the paths of its types."""
 
-    def __init__(self, shape: tuple):
-        self.names, self.needs, self.nodes, self.fallback, self.kinds = shape
+    def __init__(self, shape: tuple, memo: dict | None = None):
+        self.names, self.needs, self.nodes, self.fallback, self.kinds, self.owned = shape
+        # shared by the cells of the same services (``_build_shapes``); its own one if not given
+        self.memo = {} if memo is None else memo
         self.up = [len(n) for n in self.nodes]
         self.own: list[_OwnDb | None] = [None] * len(self.names)
         self.down = {"reads": 0.0, "intra_cell": 0.0, "cross_cell": 0.0}
@@ -112,10 +119,36 @@ class _Cell:
 
     def refresh(self) -> bool:
         """Recompute each kind's failed share; whether any changed (no copy to compare with)."""
-        # what each service serves depends only on reads or writes: computed once for each
-        # (intra- and cross-cell transfers share it), a path checked by map (no generator frame)
+        # the shares are a function of the nodes up and whether each own set serves writes and
+        # reads (and of the services' needs, fallbacks and paths: the same for every cell the
+        # memo is shared by), so they are memoised on those: the same floats, computed once a
+        # scenario (a webank year refreshes ~500 times, over a few states)
+        own = self.own
+        owned = self.owned
+        if owned:
+            key = (tuple(self.up), tuple([own[k].w == 0.0 for k in owned]),
+                   tuple([own[k].r == 0.0 for k in owned]))
+        else:
+            key = tuple(self.up)
+        memo = self.memo
+        shares = memo.get(key)
+        if shares is None:
+            shares = self._shares()
+            if len(memo) < _MEMO_MAX:
+                memo[key] = shares
         changed = False
         down = self.down
+        for kind, share in zip(self.kinds, shares):
+            if share != down[kind]:
+                down[kind] = share
+                changed = True
+        return changed
+
+    def _shares(self) -> tuple[float, ...]:
+        """Each kind's failed share (in ``kinds`` order) as the services stand now."""
+        # what each service serves depends only on reads or writes: computed once for each
+        # (intra- and cross-cell transfers share it), a path checked by map (no generator frame)
+        out = []
         by_writes: dict[bool, list[bool]] = {}
         for kind, types in self.kinds.items():
             writes = _WRITES[kind]
@@ -126,11 +159,8 @@ class _Cell:
                 ok = by_writes[writes] = [
                     (u >= n and (o is None or (o.w if writes else o.r) == 0.0)) or self.serves(k, writes)
                     for k, (u, n, o) in enumerate(zip(self.up, self.needs, self.own))]
-            share = sum([q for q, path in types if not all(map(ok.__getitem__, path))])
-            if share != down[kind]:
-                down[kind] = share
-                changed = True
-        return changed
+            out.append(sum([q for q, path in types if not all(map(ok.__getitem__, path))]))
+        return tuple(out)
 
 
 # each cell's services (``_shape``, from its transaction types) and each service server's slot:
@@ -145,10 +175,15 @@ def _shapes(sc, plan) -> tuple[dict[int, tuple], dict[int, tuple[int, int, bool]
 
 def _build_shapes(sc, plan):
     shapes, slot = {}, {}
+    memos: dict[tuple, dict] = {}  # what ``_Cell.refresh`` reads of a shape -> its memo
     for cp in plan.cells:
         if not cp.services:
             continue
-        shapes[cp.index] = _shape(cp, transaction_types(sc.workload, cp.spec.services))
+        shape = _shape(cp, transaction_types(sc.workload, cp.spec.services))
+        _, needs, _, fallback, kinds, owned = shape
+        reads = (tuple(needs), tuple(fallback), owned,
+                 tuple((kind, tuple(types)) for kind, types in kinds.items()))
+        shapes[cp.index] = (shape, memos.setdefault(reads, {}))
         for k, sp in enumerate(cp.services):
             for s in sp.nodes + sp.db:
                 slot[s] = (cp.index, k, plan.servers[s].role == "svc")
@@ -170,7 +205,7 @@ class ServiceStates:
         for cp in plan.cells:
             if not cp.services:
                 continue
-            cell = self.cells[cp.index] = _Cell(shapes[cp.index])
+            cell = self.cells[cp.index] = _Cell(*shapes[cp.index])
             for k, sp in enumerate(cp.services):
                 if sp.db:
                     cell.own[k] = _OwnDb(cp.index, k, sp)
