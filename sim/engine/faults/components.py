@@ -106,8 +106,9 @@ def _build_steps(sc, plan, entries, bulk) -> tuple[list, list, list, list]:
             apps_apart.add(srv.cell)
     if not bulk_apps.eligible(sc):
         return components, crewed, chosen, []
-    apps = [e for e in chosen if e[0].role == "app" and e[0].cell not in apps_apart]
-    return components, crewed, [e for e in chosen if not (e[0].role == "app" and e[0].cell not in apps_apart)], apps
+    in_bulk = [e[0].role == "app" and e[0].cell not in apps_apart for e in chosen]
+    return (components, crewed, [e for e, b in zip(chosen, in_bulk) if not b],
+            [e for e, b in zip(chosen, in_bulk) if b])
 
 
 def _entries(sc, plan) -> list[tuple]:
