@@ -15,10 +15,11 @@ draw them changes nothing: draw ``j`` is a function of ``j`` alone.
 from __future__ import annotations
 
 import hashlib
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["key_ids", "uniforms", "alternating", "step_counts"]
+__all__ = ["key_ids", "uniforms", "alternating", "step_counts", "group_steps", "GroupSteps"]
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -99,3 +100,51 @@ def step_counts(owner: np.ndarray, times: np.ndarray, delta: np.ndarray, by_time
     else:
         order = np.lexsort((times, owner))
     return order, np.cumsum(delta[order])
+
+
+class GroupSteps(NamedTuple):
+    """``group_steps``'s answer: the groups' steps, sorted by (group, time)."""
+
+    T: np.ndarray        # each step's time
+    G: np.ndarray        # its group
+    C: np.ndarray        # the group's nodes down after it
+    level: np.ndarray    # max of the count before and after: the nodes down at once around it
+    node: np.ndarray     # the node that went down (+1) or came back (-1)
+    delta: np.ndarray    # +1 or -1
+    cause: np.ndarray    # the cause code of the component whose span made the step
+    span_start: np.ndarray  # each node's down spans (union of its components'), node by node
+    span_end: np.ndarray
+    span_node: np.ndarray
+
+
+def group_steps(node, cause, fail, rep, group_of) -> GroupSteps:
+    """Nodes down, per group of nodes, as a step function, from the components' spans.
+
+    Component ``i`` (of node ``node[i]``, cause code ``cause[i]``) is down from ``fail[i]`` to
+    ``rep[i]``; a node is down while any of its components is (the union of their spans), and
+    ``group_of[n]`` is node n's group (a service, an app tier). Shared by ``faults.bulk_nodes``
+    and ``faults.bulk_apps``.
+    """
+    n = len(fail)
+    times = np.concatenate([fail, rep])
+    owner = np.concatenate([node, node])
+    delta = np.concatenate([np.ones(n, dtype=np.int64), -np.ones(n, dtype=np.int64)])
+    by_time = np.argsort(times)
+    order, cum = step_counts(owner, times, delta, by_time)
+    d = delta[order]
+    starts, ends = (d == 1) & (cum == 1), (d == -1) & (cum == 0)   # a node goes down, comes back
+    t, o = times[order], owner[order]
+    # the nodes' transitions in time order without sorting their times again: the steps'
+    # time order (``by_time``) kept to those that are transitions
+    is_tr = np.zeros(len(times), dtype=bool)
+    is_tr[order[starts | ends]] = True
+    sub = by_time[is_tr[by_time]]
+    grp = group_of[owner[sub]]
+    order2, count = step_counts(grp, times[sub], delta[sub], np.arange(len(sub)))
+    idx = sub[order2]
+    G = grp[order2]
+    prev = np.concatenate([[0], count[:-1]])
+    if len(prev):
+        prev[np.concatenate([[True], G[1:] != G[:-1]])] = 0
+    return GroupSteps(times[idx], G, count, np.maximum(count, prev), owner[idx], delta[idx],
+                      np.concatenate([cause, cause])[idx], t[starts], t[ends], o[starts])

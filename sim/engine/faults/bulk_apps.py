@@ -27,7 +27,7 @@ import numpy as np
 from simpy.events import NORMAL, Event
 
 from sim.engine.plan_cache import PlanCache
-from sim.engine.timelines import alternating, key_ids, step_counts
+from sim.engine.timelines import alternating, group_steps, key_ids
 
 __all__ = ["eligible", "BulkApps"]
 
@@ -110,30 +110,11 @@ class BulkApps:
 
         Repairs after the horizon are steps too (the counts need every step's pair); the replay
         never reaches them."""
-        n = len(fail)
-        times = np.concatenate([fail, rep])
-        owner = np.concatenate([node, node])
-        delta = np.concatenate([np.ones(n, dtype=np.int64), -np.ones(n, dtype=np.int64)])
-        cause2 = np.concatenate([cause, cause])
-        by_time = np.argsort(times)
-        order, cum = step_counts(owner, times, delta, by_time)
-        d = delta[order]
-        tr = ((d == 1) & (cum == 1)) | ((d == -1) & (cum == 0))   # a node goes down or comes back
-        is_tr = np.zeros(len(times), dtype=bool)
-        is_tr[order[tr]] = True
-        sub = by_time[is_tr[by_time]]   # the transitions in time order
-        tier = prep.node_cell[owner[sub]]
-        order2, count = step_counts(tier, times[sub], delta[sub], np.arange(len(sub)))
-        idx = sub[order2]
-        T, G = times[idx], tier[order2]
-        prev = np.concatenate([[0], count[:-1]])
-        if len(prev):
-            prev[np.concatenate([[True], G[1:] != G[:-1]])] = 0
-        level = np.maximum(count, prev)
+        st = group_steps(node, cause, fail, rep, prep.node_cell)
+        T, G, level, node = st.T, st.G, st.level, st.node
         off = np.searchsorted(G, np.arange(len(self.tiers) + 1)).tolist()
-        node = owner[idx]
         Tl, Sl, Jl = T.tolist(), prep.server_of[node].tolist(), prep.position[node].tolist()
-        Dl, Kl = delta[idx].tolist(), cause2[idx].tolist()
+        Dl, Kl = st.delta.tolist(), st.cause.tolist()
         for gi, t in enumerate(self.tiers):
             a, b = off[gi], off[gi + 1]
             t.T, t.S, t.J, t.D, t.K, t.k, t.n = Tl[a:b], Sl[a:b], Jl[a:b], Dl[a:b], Kl[a:b], 0, b - a

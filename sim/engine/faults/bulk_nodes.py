@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from sim.engine.timelines import alternating, key_ids, step_counts
+from sim.engine.timelines import alternating, group_steps, key_ids
 
 __all__ = ["prepare", "BulkNodes", "exponential"]
 
@@ -124,34 +124,11 @@ class BulkNodes:
 
     # ------------------------------------------------------------------ the step functions
     def _steps(self, n_nodes, node_group, node, cause, fail, rep):
-        # a node is down by its own failures when any of its components is: the union of them
-        n = len(fail)
-        delta = np.concatenate([np.ones(n, dtype=np.int64), -np.ones(n, dtype=np.int64)])
-        owner = np.concatenate([node, node])
-        times = np.concatenate([fail, rep])
-        cause2 = np.concatenate([cause, cause])
-        by_time = np.argsort(times)
-        order, cum = step_counts(owner, times, delta, by_time)
-        d, t, o = delta[order], times[order], owner[order]
-        starts, ends = (d == 1) & (cum == 1), (d == -1) & (cum == 0)
-        self.n_start, self.n_end = t[starts], t[ends]   # each node's down spans, node by node
-        node_of_span = o[starts]
-        self.n_off = np.searchsorted(node_of_span, np.arange(n_nodes + 1))
-        tr = starts | ends
-        # the nodes' transitions in time order without sorting their times again: the steps'
-        # time order (``by_time``) kept to those that are transitions
-        is_tr = np.zeros(len(times), dtype=bool)
-        is_tr[order[tr]] = True
-        sub = by_time[is_tr[by_time]]
-        gown = node_group[owner[sub]]
-        order2, count = step_counts(gown, times[sub], delta[sub], np.arange(len(sub)))
-        idx = sub[order2]
-        self.T, self.G, self.C = times[idx], gown[order2], count
-        self.cause = cause2[idx]
-        prev = np.concatenate([[0], count[:-1]])
-        if len(prev):
-            prev[np.concatenate([[True], self.G[1:] != self.G[:-1]])] = 0
-        level = np.maximum(count, prev)
+        st = group_steps(node, cause, fail, rep, node_group)
+        self.n_start, self.n_end = st.span_start, st.span_end   # each node's down spans
+        self.n_off = np.searchsorted(st.span_node, np.arange(n_nodes + 1))
+        self.T, self.G, self.C, self.cause = st.T, st.G, st.C, st.cause
+        level = st.level
         off = np.searchsorted(self.G, np.arange(len(self.groups) + 1))
         for gi, g in enumerate(self.groups):
             g.lo = (int(off[gi]), int(off[gi + 1]))
