@@ -247,3 +247,36 @@ def test_a_parked_commit_finishing_while_every_slot_is_taken_is_closed_not_kept(
         s2.close()
 
     asyncio.run(main())
+
+
+def test_a_caller_still_waiting_for_its_connection_does_not_make_a_release_close_one():
+    """Idle spares are bounded by the connections held, not by the slots taken: a caller whose
+    slot is taken but who waits (here for the leader lookup, refreshed once a second) used to
+    count as a connection, so the release beside it closed a clean one and the next caller
+    reconnected (~2 reconnects a second under bench_bank load; issue 17 item 4)."""
+    async def main():
+        socks = [socket.socketpair() for _ in range(2)]
+        for c, _ in socks:
+            c.setblocking(False)
+        conns = [FakeConn(c) for c, _ in socks]
+        pool = _pool_with(list(conns), size=2)
+        lookup = asyncio.Event()
+
+        class SlowFinder:  # the leader lookup of the next caller waits until told
+            async def port(self):
+                await lookup.wait()
+                return 1, True
+        async with pool.connection(1.0) as a:
+            async with pool.connection(1.0) as b:
+                pool.finder = SlowFinder()
+                waiter = asyncio.ensure_future(pool.connection(1.0).__aenter__())
+            await asyncio.sleep(0.01)  # b released while the third caller holds a slot, no connection
+            assert pool._idle == [b] and not b.closed
+        assert pool._idle == [b, a] and not a.closed  # both kept: idle + held <= size
+        lookup.set()
+        got = await waiter
+        assert got is a and pool.held == 1 and pool.connects == 0
+        for _, s in socks:
+            s.close()
+
+    asyncio.run(main())

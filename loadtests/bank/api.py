@@ -327,7 +327,8 @@ def _preload_uvicorn() -> None:
     """Import what ``uvicorn.run`` would import at start (~0.07 s): a spare does it before ``go``."""
     import importlib
     for name in ("uvicorn", "uvicorn.loops.auto", "uvloop", "uvicorn.loops.uvloop", "uvicorn.loops.asyncio",
-                 "uvicorn.protocols.http.auto", "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on"):
+                 "uvicorn.protocols.http.auto", "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on",
+                 "loadtests.bank.onewrite"):
         try:
             importlib.import_module(name)
         except ImportError:  # uvloop is optional (absent on Windows); uvicorn falls back by itself
@@ -336,12 +337,16 @@ def _preload_uvicorn() -> None:
 
 def uvicorn_run(app, port: int, host: str = "127.0.0.1", sock: socket.socket | None = None) -> None:
     """Serve ``app`` with uvicorn, quietly, on ``host:port`` or on the listening socket ``sock``.
-    ``auto``: uvicorn picks uvloop and httptools (both dependencies of the ``live`` extra; uvloop
-    is absent on Windows) and falls back by itself."""
+    ``auto``: uvicorn picks uvloop (a dependency of the ``live`` extra, absent on Windows) and falls
+    back by itself; HTTP is httptools writing each response once (``onewrite``), else h11."""
     import uvicorn
+    try:  # httptools with one socket write per response (loadtests.bank.onewrite)
+        from loadtests.bank.onewrite import OneWriteProtocol as http
+    except ImportError:  # no httptools: uvicorn's own choice (h11)
+        http = "auto"
     # proxy_headers off: no proxy sits in front of these services (the middleware cost ~2 % per request)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, loop="auto",
-                            http="auto", timeout_keep_alive=30, lifespan="on", proxy_headers=False,
+                            http=http, timeout_keep_alive=30, lifespan="on", proxy_headers=False,
                             server_header=False)
     server = uvicorn.Server(config)
     server.run(sockets=[sock] if sock is not None else None)
