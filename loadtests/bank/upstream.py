@@ -86,8 +86,8 @@ class _Conn(asyncio.Protocol):
         self.close()
 
     def send(self, data: bytes) -> asyncio.Future:
-        if self.closed:  # the server closed it between the connect and now
-            raise Lost("connection closed before the request")
+        if self.closed:  # the server closed it between the connect (or its reuse) and now:
+            raise NotSent("connection closed before the request")  # nothing went out
         self.body = []
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
