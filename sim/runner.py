@@ -20,6 +20,7 @@ from pathlib import Path
 from sim.engine import ReplicationResult, run_replication
 from sim.errors import ScenarioError
 from sim.metrics import aggregate
+from sim.metrics.intervals import warm_up
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
@@ -335,19 +336,24 @@ def simulate(sc: Scenario, workers: int | None = None, progress: bool = False) -
 
 def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
                progress: bool = True, scenario_file: str | None = None,
-               results_root: str | os.PathLike = "results", scheduler=None) -> tuple[Path, dict]:
+               results_root: str | os.PathLike = "results", scheduler=None, meanwhile=None) -> tuple[Path, dict]:
     """Simulate and write the run directory; a failed run still leaves its config and error.
 
     ``scheduler``: a Dask scheduler address (``tcp://host:port``) or ``distributed.Client``
     to run the replications on (``sim.executors``); None = the local process pool.
+    ``meanwhile()``: called once in this process when the run's own replications are in, while
+    the workers may still simulate its cost variant (``hivesim run`` imports the report's
+    modules then, instead of after the run).
     """
-    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root, scheduler)
+    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root, scheduler,
+                                         meanwhile)
     return target, summary
 
 
 def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
                     progress: bool = True, scenario_file: str | None = None,
-                    results_root: str | os.PathLike = "results", scheduler=None) -> tuple[Path, dict, list]:
+                    results_root: str | os.PathLike = "results", scheduler=None,
+                    meanwhile=None) -> tuple[Path, dict, list]:
     """``run_to_dir``, also returning the replication results (``sim.simulate(..., results=True)``)."""
     from sim.executors import open_executor
     sha = scenario_sha256(sc)
@@ -356,10 +362,16 @@ def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers:
     target = Path(out) if out else default_run_dir(sc.name, run_id, results_root)
     # the executor opens (a Dask scheduler is reached and checked) before anything is written
     csvs: dict = {}  # the CSV files' text, formatted while the cost variant still simulates (sim.rundir)
+
+    def own_results_in(results):
+        csvs.update(run_csvs(sc, results))
+        warm_up()  # scipy.special, for the summary's intervals
+        if meanwhile is not None:
+            meanwhile()
     with open_executor(scheduler, resolve_workers(sc, workers)) as ex:
         try:
             summary, results = simulate_full(sc, workers, progress, ex if scheduler is not None else None,
-                                             on_results=lambda results: csvs.update(run_csvs(sc, results)))
+                                             on_results=own_results_in)
         except ScenarioError:
             raise  # bad input found late is still bad input: nothing written (sim.preflight should catch it first)
         except Exception as exc:

@@ -96,6 +96,12 @@ def _special():
     return special
 
 
+def warm_up() -> None:
+    """Import scipy.special now: ``sim.runner`` calls this while its workers simulate and this
+    process only waits, so the summary at the end does not pay for the import."""
+    _special()
+
+
 # scipy.stats' t.ppf, chi2.ppf, norm.ppf and norm.cdf, bit for bit (scipy 1.17: each is the special
 # function below once the arguments are checked; tests/test_intervals.py compares them): a
 # probability outside [0, 1] or a df <= 0 is NaN, the ends of [0, 1] the ends of the support
@@ -118,7 +124,7 @@ def _norm_ppf(q: float) -> float:
 def _norm_cdf(x: float) -> float:
     return float(_special().ndtr(x))
 
-__all__ = ["Interval", "LossInterval", "t_interval", "loss_interval", "garwood", "FEW_EVENTS", "METHOD"]
+__all__ = ["Interval", "LossInterval", "t_interval", "loss_interval", "garwood", "warm_up", "FEW_EVENTS", "METHOD"]
 
 FEW_EVENTS = 30                 # fewer episodes than this: reliability "few-events"
 METHOD = "compound-poisson"     # ci_method of the availability blocks built on loss_interval
