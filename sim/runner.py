@@ -19,10 +19,12 @@ from pathlib import Path
 
 from sim.engine import ReplicationResult, run_replication
 from sim.errors import ScenarioError
-from sim.metrics import MINUTES_PER_YEAR, aggregate
+from sim.metrics import aggregate
+from sim.metrics.intervals import warm_up
 from sim.model import build_bank
 from sim.results import default_run_dir, new_run_id, write_run_dir
 from sim.results.schema import run_block, scenario_file_ref, summary_header, utc_iso
+from sim.rundir import run_csvs
 from sim.scenario import Scenario, scenario_sha256
 from sim.scenario.chaos_effects import CREDIT_DELAY
 
@@ -182,7 +184,7 @@ def _summarize(sc: Scenario, results: list[ReplicationResult], companions: dict,
 
 
 def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = None,
-                  keep_events: bool = True, fail_fast: bool = True) -> list:
+                  keep_events: bool = True, fail_fast: bool = True, on_results=None) -> list:
     """Simulate every scenario on executor ``ex`` (``sim.executors``) as ONE batch of tasks.
 
     Each scenario's replications (and its cost variant's) are cut into chunks and every chunk
@@ -193,7 +195,10 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     one of its tasks raised. ``bar``: a rich Progress; one line per simulation run, or one line
     ``label`` counting every replication run (and saying how many simulations were shared).
     Results are put back in replication order, so they do not depend on the executor, its
-    worker count or the chunking.
+    worker count or the chunking. ``on_results(i, results)``: called once scenario ``i``'s own
+    replications are all in, while its companions (a cost variant) may still run, so the caller
+    can prepare what needs only those (``run_to_dir``: the CSV files) on a core the workers leave
+    idle (the main process waits for them).
     """
     from sim.batch import share, simulations
     from sim.executors import Task, chunk_size, chunks
@@ -231,10 +236,12 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
             else:
                 parts[k].append(res)
             left[k] -= 1
-            if not left[k]:
-                done_at[k] = time.perf_counter() - t0
             if lines:
                 bar.advance(lines[k], n)
+            if not left[k]:
+                done_at[k] = time.perf_counter() - t0
+                if on_results is not None:
+                    _announce(on_results, sims, needers[k], parts[k], failed)
     for k, f in enumerate(first):
         if f != k:  # the same replications; a request-mode summary is a dict its owner updates: a copy
             parts[k] = copy.deepcopy(parts[f]) if sims[k][1] == "whole" else parts[f]
@@ -252,6 +259,16 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     for i, exc in failed.items():
         out[i] = exc
     return out
+
+
+def _announce(on_results, sims: list, users: list[int], parts: list, failed: dict) -> None:
+    """``on_results(i, results in replication order)`` for each scenario ``i`` whose own simulation
+    (not a companion's) this was and that has not failed."""
+    mine = [j for j in users if sims[j][1] == "simulating" and sims[j][0] not in failed]
+    if mine:
+        results = sorted((r for part in parts for r in part), key=lambda r: r.index)
+        for j in mine:
+            on_results(sims[j][0], results)
 
 
 def _progress_lines(bar, label: str | None, sims: list, needers: dict, weight: dict) -> dict:
@@ -291,11 +308,12 @@ def _assemble(sims, k: int, parts: list[list], done_at: list[float], ex) -> tupl
     return _summarize(sc, results, companions, ex, ready), results
 
 
-def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False, ex=None):
+def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = False, ex=None, on_results=None):
     """Run all replications; return (summary dict, replication results). Deterministic.
 
     ``ex``: an open executor (``sim.executors.open_executor``); default a local pool of
-    ``workers`` processes (the scenario's ``simulation.workers`` when None).
+    ``workers`` processes (the scenario's ``simulation.workers`` when None). ``on_results``:
+    ``simulate_many``'s (``results`` only; never called in request mode).
     """
     if ex is None and sc.simulation.mode == "request":
         from sim.executors import LOCAL_NAME
@@ -307,7 +325,8 @@ def simulate_full(sc: Scenario, workers: int | None = None, progress: bool = Fal
         from sim.executors import LocalPool
         ex = LocalPool(resolve_workers(sc, workers))
     with progress_display(progress) as bar:
-        return simulate_many([sc], ex, bar)[0]
+        hook = None if on_results is None else (lambda _i, results: on_results(results))
+        return simulate_many([sc], ex, bar, on_results=hook)[0]
 
 
 def simulate(sc: Scenario, workers: int | None = None, progress: bool = False) -> dict:
@@ -315,50 +334,26 @@ def simulate(sc: Scenario, workers: int | None = None, progress: bool = False) -
     return simulate_full(sc, workers, progress)[0]
 
 
-def _rows(results: list[ReplicationResult]):
-    events = [e for r in results for e in r.events]
-    ts_rows = []
-    r0 = results[0]
-    if r0.timeseries:
-        ts = r0.timeseries
-        step = ts["step"]
-        span = r0.span
-        slow = ts.get("slow") or [0.0] * len(ts["offered"])
-        for k, (off, fail, sl, cd) in enumerate(zip(ts["offered"], ts["failed"], slow, ts["cells_down"])):
-            t0 = k * step
-            t1 = min(span, (k + 1) * step)
-            ts_rows.append((0, float(t0), float(t1), off, fail, sl, fail / off if off > 0 else 0.0, cd))
-    # downtime_minutes is per year, as summary.json's downtime_minutes_per_year (whose mean over
-    # replications it is); until 2026-12 it was also multiplied by 365 d / span, inflating it
-    # in every run whose horizon was not one year
-    reps = [(r.index, r.availability_request, r.availability_time,
-             (1.0 - r.availability_request) * MINUTES_PER_YEAR, r.outages)
-            for r in results]
-    return events, ts_rows, reps
-
-
-def _scale_timeseries(ts_rows, sc: Scenario):
-    """Offered/failed as request counts (the engine works in mean-rate seconds)."""
-    rate = sc.workload.transactions_per_day
-    return [(r, a, b, off * rate, fail * rate, slow * rate, ff, cd)
-            for (r, a, b, off, fail, slow, ff, cd) in ts_rows]
-
-
 def run_to_dir(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
                progress: bool = True, scenario_file: str | None = None,
-               results_root: str | os.PathLike = "results", scheduler=None) -> tuple[Path, dict]:
+               results_root: str | os.PathLike = "results", scheduler=None, meanwhile=None) -> tuple[Path, dict]:
     """Simulate and write the run directory; a failed run still leaves its config and error.
 
     ``scheduler``: a Dask scheduler address (``tcp://host:port``) or ``distributed.Client``
     to run the replications on (``sim.executors``); None = the local process pool.
+    ``meanwhile()``: called once in this process when the run's own replications are in, while
+    the workers may still simulate its cost variant (``hivesim run`` imports the report's
+    modules then, instead of after the run).
     """
-    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root, scheduler)
+    target, summary, _ = run_to_dir_full(sc, out, workers, progress, scenario_file, results_root, scheduler,
+                                         meanwhile)
     return target, summary
 
 
 def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers: int | None = None,
                     progress: bool = True, scenario_file: str | None = None,
-                    results_root: str | os.PathLike = "results", scheduler=None) -> tuple[Path, dict, list]:
+                    results_root: str | os.PathLike = "results", scheduler=None,
+                    meanwhile=None) -> tuple[Path, dict, list]:
     """``run_to_dir``, also returning the replication results (``sim.simulate(..., results=True)``)."""
     from sim.executors import open_executor
     sha = scenario_sha256(sc)
@@ -366,9 +361,17 @@ def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers:
     run_id = new_run_id(sha, started)
     target = Path(out) if out else default_run_dir(sc.name, run_id, results_root)
     # the executor opens (a Dask scheduler is reached and checked) before anything is written
+    csvs: dict = {}  # the CSV files' text, formatted while the cost variant still simulates (sim.rundir)
+
+    def own_results_in(results):
+        csvs.update(run_csvs(sc, results))
+        warm_up()  # scipy.special, for the summary's intervals
+        if meanwhile is not None:
+            meanwhile()
     with open_executor(scheduler, resolve_workers(sc, workers)) as ex:
         try:
-            summary, results = simulate_full(sc, workers, progress, ex if scheduler is not None else None)
+            summary, results = simulate_full(sc, workers, progress, ex if scheduler is not None else None,
+                                             on_results=own_results_in)
         except ScenarioError:
             raise  # bad input found late is still bad input: nothing written (sim.preflight should catch it first)
         except Exception as exc:
@@ -382,7 +385,5 @@ def run_to_dir_full(sc: Scenario, out: str | os.PathLike | None = None, workers:
             raise
     summary["run"].update({"run_id": target.name, "scenario_file": scenario_file_ref(scenario_file),
                            "started_utc": utc_iso(started)})
-    events, ts_rows, reps = _rows(results)
-    write_run_dir(target, summary, sc.model_dump(mode="json"), events,
-                  _scale_timeseries(ts_rows, sc), reps)
+    write_run_dir(target, summary, sc.model_dump(mode="json"), csvs=csvs or run_csvs(sc, results))
     return target, summary, results

@@ -48,3 +48,30 @@ def test_no_cost_variant_no_second_simulation():
     sc = load_scenario("scenarios/examples/one-cell.yaml", ["simulation.replications=2"])
     summary, _ = simulate_full(sc, workers=1)
     assert "cost_variant" not in summary
+
+
+def test_the_runs_own_results_are_announced_before_its_cost_variant_finishes(tmp_path):
+    # run_to_dir formats the run's CSV files as soon as its own replications are in, while the
+    # variant still simulates (sim.runner.simulate_many's on_results): called once, with exactly
+    # the results returned, and the files are those formatted from them at the end
+    from sim.executors import LocalPool
+    from sim.rundir import run_csvs
+    from sim.runner import simulate_many
+    sc = load_scenario("scenarios/webank-2023.yaml", SETS + ["simulation.replications=3"])
+    calls, variant_done = [], []
+    ex = LocalPool(1)  # in this process, chunks in order: the variant's come after the run's
+    real_run = ex.run
+
+    def recording_run(tasks):
+        for ti, res, exc in real_run(tasks):
+            if tasks[ti].scenario.name != sc.name:
+                variant_done.append(len(calls))
+            yield ti, res, exc
+
+    ex.run = recording_run
+    (summary, results), = simulate_many([sc], ex, on_results=lambda i, res: calls.append((i, res)))
+    assert len(calls) == 1 and calls[0][0] == 0 and calls[0][1] == results
+    assert variant_done and variant_done[0] == 1  # the run's results came before the variant's first chunk
+    out, _ = run_to_dir(sc, tmp_path / "run", workers=2, progress=False)
+    for name, text in run_csvs(sc, results).items():
+        assert (out / name).read_text() == text

@@ -33,6 +33,22 @@ def test_garwood_published_values():
     assert garwood(10) == (pytest.approx(4.795, abs=1e-3), pytest.approx(18.39, abs=1e-2))
 
 
+def test_quantiles_are_scipy_stats_bit_for_bit():
+    # the intervals call scipy.special directly (scipy.stats' import was most of a run's serial
+    # tail); every figure they give must stay the one scipy.stats gives, to the last bit
+    from sim.metrics.intervals import _chi2_ppf, _norm_cdf, _norm_ppf, _t_ppf
+    rng = np.random.default_rng(17)
+    qs = np.concatenate([rng.random(3000), [0.0, 1.0, 0.025, 0.975, 0.0125, 0.9875, 0.083, 1e-300, 1 - 1e-16]])
+    dfs = np.concatenate([rng.integers(1, 400, 60).astype(float), rng.random(40) * 60, [1e-6, 0.0, -1.0, math.nan]])
+    for i, q in enumerate(qs):
+        df = float(dfs[i % len(dfs)])
+        for df_ in (df, int(df) if df == df and df == int(df) else df):
+            assert np.array_equal(_t_ppf(float(q), df_), float(stats.t.ppf(q, df_)), equal_nan=True), (q, df_)
+            assert np.array_equal(_chi2_ppf(float(q), df_), float(stats.chi2.ppf(q, df_)), equal_nan=True), (q, df_)
+        assert _norm_ppf(float(q)) == float(stats.norm.ppf(q))
+        assert _norm_cdf(float(q) * 8 - 4) == float(stats.norm.cdf(float(q) * 8 - 4))
+
+
 def test_edges():
     assert loss_interval([0.0])[:4] == (0.0, None, None, 0)        # one replication: no interval
     li = loss_interval([0.0, 0.0, 0.0], [0, 0, 0])                 # nothing seen: unbounded

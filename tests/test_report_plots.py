@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import struct
 
+import pytest
+
 from sim.report import write_report
 from sim.report.timeline import timeline
 from sim.results.reader import load_run
@@ -75,3 +77,32 @@ def test_equal_cost_runs_are_drawn_apart_in_compare(tmp_path):
     assert abs(on_screen[0] - on_screen[1]) >= 5  # but drawn apart
     assert "drawn a few points apart" in ax.get_xlabel()
     assert sorted(t.get_text() for t in ax.texts) == ["#1", "#2"]
+
+
+def test_plots_drawn_in_a_pool_equal_those_drawn_here_and_a_failure_writes_nothing(tmp_path, monkeypatch):
+    # write_report draws each plot in a pool process (sim.report.draw_plots): the files and the
+    # report must not depend on it, and a plot that fails there must fail the report as it would
+    # here: no plots/, no report.html, the run directory itself untouched
+    import sim.report as report
+    run = make_run(tmp_path, cells=4, replications=6, seed=5)
+    monkeypatch.setattr(report, "plot_workers", lambda: 2)
+    write_report(run)
+    pooled = {p.name: p.read_bytes() for p in (run / "plots").iterdir()}
+    pooled_html = (run / "report.html").read_bytes()
+    monkeypatch.setattr(report, "plot_workers", lambda: 1)
+    write_report(run)
+    assert {p.name: p.read_bytes() for p in (run / "plots").iterdir()} == pooled
+    assert (run / "report.html").read_bytes() == pooled_html
+
+    def boom(_run):
+        raise RuntimeError("plot exploded")
+
+    fresh = make_run(tmp_path / "fresh", cells=4, replications=6, seed=5)
+    before = sorted(p.name for p in fresh.iterdir())
+    monkeypatch.setattr(report, "plot_workers", lambda: 2)
+    plots = list(report.PLOTS)
+    plots[2] = plots[2][:3] + (boom,)
+    monkeypatch.setattr(report, "PLOTS", plots)
+    with pytest.raises(RuntimeError, match="plot exploded"):
+        write_report(fresh)
+    assert sorted(p.name for p in fresh.iterdir()) == before  # no plots/, no report.html, no staging left

@@ -87,13 +87,44 @@ from typing import NamedTuple
 import numpy as np
 
 
-def _stats():
-    """scipy.stats, imported on first use: it is ~0.85 s of a CLI process's 1.3 s start-up, and
-    most commands (``--help``, ``validate``, ``check``, the live ones) never compute an interval."""
-    from scipy import stats
-    return stats
+def _special():
+    """scipy.special, imported on first use: most commands (``--help``, ``validate``, ``check``, the
+    live ones) never compute an interval. Not scipy.stats: its import (~0.9 s, most of it modules
+    no interval uses) was the largest part of ``hivesim run``'s serial tail, and the four quantile
+    functions below are what its ``t``, ``chi2`` and ``norm`` compute for these arguments."""
+    from scipy import special
+    return special
 
-__all__ = ["Interval", "LossInterval", "t_interval", "loss_interval", "garwood", "FEW_EVENTS", "METHOD"]
+
+def warm_up() -> None:
+    """Import scipy.special now: ``sim.runner`` calls this while its workers simulate and this
+    process only waits, so the summary at the end does not pay for the import."""
+    _special()
+
+
+# scipy.stats' t.ppf, chi2.ppf, norm.ppf and norm.cdf, bit for bit (scipy 1.17: each is the special
+# function below once the arguments are checked; tests/test_intervals.py compares them): a
+# probability outside [0, 1] or a df <= 0 is NaN, the ends of [0, 1] the ends of the support
+def _t_ppf(q: float, df: float) -> float:
+    if not (df > 0 and 0.0 <= q <= 1.0):
+        return math.nan
+    return -math.inf if q == 0.0 else math.inf if q == 1.0 else float(_special().stdtrit(df, q))
+
+
+def _chi2_ppf(q: float, df: float) -> float:
+    if not (df > 0 and 0.0 <= q <= 1.0):
+        return math.nan
+    return 0.0 if q == 0.0 else math.inf if q == 1.0 else float(2 * _special().gammaincinv(df / 2, q))
+
+
+def _norm_ppf(q: float) -> float:
+    return float(_special().ndtri(q))
+
+
+def _norm_cdf(x: float) -> float:
+    return float(_special().ndtr(x))
+
+__all__ = ["Interval", "LossInterval", "t_interval", "loss_interval", "garwood", "warm_up", "FEW_EVENTS", "METHOD"]
 
 FEW_EVENTS = 30                 # fewer episodes than this: reliability "few-events"
 METHOD = "compound-poisson"     # ci_method of the availability blocks built on loss_interval
@@ -124,7 +155,7 @@ def t_interval(values, level: float = 0.95) -> Interval:
     if x.size < 2:
         return Interval(m, None, None)
     s = float(x.std(ddof=1))
-    h = float(_stats().t.ppf(0.5 + level / 2, x.size - 1)) * s / math.sqrt(x.size)
+    h = _t_ppf(0.5 + level / 2, x.size - 1) * s / math.sqrt(x.size)
     return Interval(m, m - h, m + h)
 
 
@@ -132,8 +163,8 @@ def garwood(n: float, level: float = 0.95) -> tuple[float, float]:
     """Exact two-sided Poisson interval of a mean count, ``n`` observed (lower end 0 when n = 0);
     a non-integer ``n`` interpolates through the gamma function (an effective count)."""
     a = (1.0 - level) / 2.0
-    lo = 0.0 if n <= 0 else float(_stats().chi2.ppf(a, 2 * n)) / 2.0
-    return lo, float(_stats().chi2.ppf(1.0 - a, 2 * n + 2)) / 2.0
+    lo = 0.0 if n <= 0 else _chi2_ppf(a, 2 * n) / 2.0
+    return lo, _chi2_ppf(1.0 - a, 2 * n + 2) / 2.0
 
 
 def _split(level: float, effective: float) -> float:
@@ -142,7 +173,7 @@ def _split(level: float, effective: float) -> float:
     alpha = (1.0 - level) / 2.0                           # one end of the two-sided interval
     if effective < FEW_EVENTS:
         return alpha / 2.0
-    return float(_stats().norm.cdf(_stats().norm.ppf(alpha) / math.sqrt(2.0)))
+    return _norm_cdf(_norm_ppf(alpha) / math.sqrt(2.0))
 
 
 def _bounds(x: np.ndarray, counts: np.ndarray, n: int, level: float) -> tuple[float, float, float]:
@@ -155,13 +186,13 @@ def _bounds(x: np.ndarray, counts: np.ndarray, n: int, level: float) -> tuple[fl
     ne = min(float(n), 2.0 * s * s / ss) if ss > 0 else float(n)
     a = _split(level, ne)
     g_lo, g_hi = garwood(ne, 1.0 - 2.0 * a)
-    lo = g_lo * 2.0 * s / float(_stats().chi2.ppf(1.0 - a, 2 * ne)) / r
-    hi = g_hi * 2.0 * s / float(_stats().chi2.ppf(a, 2 * ne)) / r
+    lo = g_lo * 2.0 * s / _chi2_ppf(1.0 - a, 2 * ne) / r
+    hi = g_hi * 2.0 * s / _chi2_ppf(a, 2 * ne) / r
     m = int((counts > 0).sum())
     if m >= 2:  # (b): Garwood on the n episodes x a t bound on the ratio estimator s / n
         c = s / n
         e = x - c * counts
-        h = float(_stats().t.ppf(1.0 - a, m - 1)) * math.sqrt(r / (r - 1) * float(e @ e)) / n
+        h = _t_ppf(1.0 - a, m - 1) * math.sqrt(r / (r - 1) * float(e @ e)) / n
         g_lo, g_hi = garwood(n, 1.0 - 2.0 * a)
         lo, hi = min(lo, g_lo * max(0.0, c - h) / r), max(hi, g_hi * (c + h) / r)
     return lo, hi, ne

@@ -10,7 +10,7 @@ overwritten. Single files (``report.html``) go through a temporary file and ``os
   its records into it while the load runs); ``commit()`` renames it into place. A run that dies
   half-way leaves the staging directory for inspection (its path is in the error).
 * ``write_run_dir``: a complete run directory in the contract (summary.json, scenario.yaml,
-  events.csv, timeseries.csv, replications.csv, extra files).
+  events.csv, timeseries.csv, replications.csv, extra files); ``run_csv_texts`` its CSV files' text.
 * ``json_safe`` / ``dumps_json`` / ``csv_text``: the formats (NaN and inf become ``null``).
 """
 
@@ -33,7 +33,7 @@ from sim.errors import ResultsError
 from sim.results.schema import EVENTS_COLUMNS, REPLICATIONS_COLUMNS, TIMESERIES_COLUMNS
 
 __all__ = ["check_output", "atomic_dir", "StagedDir", "atomic_write_text", "atomic_write_bytes", "write_run_dir", "write_json",
-           "json_safe", "dumps_json", "csv_text", "new_run_id", "default_run_dir", "scenario_yaml"]
+           "json_safe", "dumps_json", "csv_text", "run_csv_texts", "new_run_id", "default_run_dir", "scenario_yaml"]
 
 
 # --------------------------------------------------------------------------- formats
@@ -227,20 +227,33 @@ def atomic_dir(target: str | os.PathLike, *, replace: bool = False):
 
 
 # --------------------------------------------------------------------------- run directories
+def run_csv_texts(events=(), timeseries=(), replications=()) -> dict[str, str]:
+    """``{file name: CSV text}`` of a simulator run directory's CSV files (``replications.csv``
+    only when there are replications rows)."""
+    out = {"events.csv": csv_text(events, EVENTS_COLUMNS), "timeseries.csv": csv_text(timeseries, TIMESERIES_COLUMNS)}
+    if replications:
+        out["replications.csv"] = csv_text(replications, REPLICATIONS_COLUMNS)
+    return out
+
+
 def write_run_dir(out: str | os.PathLike, summary: dict, scenario_dump: dict, events=(), timeseries=(),
                   replications=(), extra_files: dict[str, str] | None = None,
-                  allow_existing_empty: bool = True) -> Path:
-    """Write a complete simulator run directory at ``out`` atomically; refuse to overwrite."""
+                  allow_existing_empty: bool = True, csvs: dict[str, str] | None = None) -> Path:
+    """Write a complete simulator run directory at ``out`` atomically; refuse to overwrite.
+
+    ``csvs``: the CSV files' text already formatted (``run_csv_texts``), instead of ``events``,
+    ``timeseries`` and ``replications`` rows.
+    """
     out = Path(out)
     if out.exists() and allow_existing_empty and out.is_dir() and not any(out.iterdir()):
         out.rmdir()  # an empty directory made for us (e.g. by a CI step) is not overwritten data
+    if csvs is None:
+        csvs = run_csv_texts(events, timeseries, replications)
     with atomic_dir(out) as tmp:
         write_json(tmp / "summary.json", summary)
         (tmp / "scenario.yaml").write_text(scenario_yaml(scenario_dump), encoding="utf-8")
-        (tmp / "events.csv").write_text(csv_text(events, EVENTS_COLUMNS), encoding="utf-8")
-        (tmp / "timeseries.csv").write_text(csv_text(timeseries, TIMESERIES_COLUMNS), encoding="utf-8")
-        if replications:
-            (tmp / "replications.csv").write_text(csv_text(replications, REPLICATIONS_COLUMNS), encoding="utf-8")
+        for name, text in csvs.items():
+            (tmp / name).write_text(text, encoding="utf-8")
         for name, text in (extra_files or {}).items():
             (tmp / name).write_text(text, encoding="utf-8")
     return out
