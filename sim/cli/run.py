@@ -70,7 +70,8 @@ def cmd_run(args) -> int:
         return 3
     if not args.no_report:
         from sim.report import write_report
-        write_report(out)
+        from sim.runner import resolve_workers
+        write_report(out, workers=resolve_workers(sc, args.workers))  # as many processes as the run had
     if args.json:
         from sim.cli.options import print_json
         print_json(summary)

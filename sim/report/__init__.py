@@ -102,8 +102,10 @@ def draw_plots(run, out_dir: Path, formats=("png", "svg"), workers: int | None =
     return drawn, skipped
 
 
-def write_report(run_dir) -> Path:
-    """Write ``RUN_DIR/plots/`` and ``RUN_DIR/report.html``; return the report's path."""
+def write_report(run_dir, workers: int | None = None) -> Path:
+    """Write ``RUN_DIR/plots/`` and ``RUN_DIR/report.html``; return the report's path.
+
+    ``workers``: processes to draw the plots in (``draw_plots``; default: one per CPU)."""
     p = Path(run_dir)
     if not p.is_dir():
         raise ResultsError(f"{p}: no such run directory")
@@ -116,5 +118,5 @@ def write_report(run_dir) -> Path:
     if run.replications() is None:
         run.events()
     with atomic_dir(p / "plots", replace=True) as tmp:
-        drawn, skipped = draw_plots(run, tmp)
+        drawn, skipped = draw_plots(run, tmp, workers=workers)
     return atomic_write_text(p / "report.html", render(run, drawn, skipped))
