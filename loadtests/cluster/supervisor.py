@@ -127,26 +127,30 @@ class Program:
         live = self.proc.pid if self.proc and self.died_at is None else None
         write_pid(self.pid_dir, self.name, live, self.restarts, self.spare.pid if self.spare else None)
 
-    def _take_spare(self) -> subprocess.Popen | None:
-        """The warm spare, told to go; None if there is none or it is dead."""
-        spare, self.spare = self.spare, None
-        if spare is None:
-            return None
+    def _go(self, spare: subprocess.Popen) -> bool:
+        """Tell the warm spare to go; False if it died since the last look (then reaped)."""
         try:
             spare.stdin.write(b"go\n")
             spare.stdin.close()  # flushes; the spare never reads stdin again
-            return spare
-        except OSError:  # it died since the last look: reap it, start cold
+            return True
+        except OSError:
             _signal_group(spare, signal.SIGKILL)
             spare.wait(timeout=5)
-            return None
+            return False
 
     def start(self) -> None:
-        self.proc = self._take_spare() or self._popen(spare=False)
         self.restarts += 1
         self.died_at = None
-        self.started_at = time.monotonic()
         self.spared = False
+        spare, self.spare = self.spare, None
+        if spare is not None:
+            # the PID file names the spare before it is told to go: it may serve at once, and
+            # whoever reads the file then (the chaos injector finds processes by it) finds it
+            self.proc, self.started_at = spare, time.monotonic()
+            self.record()
+            if self._go(spare):
+                return
+        self.proc, self.started_at = self._popen(spare=False), time.monotonic()
         self.record()
 
     def tend_spare(self, now: float) -> None:
