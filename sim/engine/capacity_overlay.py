@@ -73,8 +73,7 @@ class CapacityOverlay:
         # per cell, (app_up, primary) -> _entry, without gray nodes (a function of the pair)
         store = _ANSWERS.setdefault(cm, {})
         self._answers = [store.setdefault(c.index, {}) for c in plan.cells]
-        self.catch_up = None  # ``BulkApps.sync``, when app nodes are drawn in bulk
-        self.catch_up_tiers = None  # and ``BulkApps.by_cell``, the tiers it looks at
+        self.bulk_apps = None  # ``faults.bulk_apps.BulkApps``, when app nodes are drawn in bulk
         self.state_by_cap = cm.state_by_cap
         self.nominal_cap = [cm.nominal_capacity_tps(c.index) for c in plan.cells]
         self._nominal_key = [(c.index, round(cap, 6)) for c, cap in zip(plan.cells, self.nominal_cap)]
@@ -117,13 +116,13 @@ class CapacityOverlay:
     def refresh(self, c):
         """After a change in cell ``c``: open or close its below-nominal period."""
         now = self.env._now  # ``now``, without the property's call
-        tiers = self.catch_up_tiers
-        if tiers is not None:
-            # app nodes drawn in bulk: their steps since the cell's last change. ``sync``'s own
-            # test first, inline: most changes (~4 in 5) have no step of the cell to replay
-            t = tiers[c.index]
+        bulk = self.bulk_apps
+        if bulk is not None:
+            # app nodes drawn in bulk: their steps since the cell's last change. The test is
+            # inline: most changes (~4 in 5) have no step of the cell to replay
+            t = bulk.by_cell[c.index]
             if t is not None and t.k < t.n and t.T[t.k] < now:
-                self.catch_up(c, now)
+                bulk.replay_before(t, now)
         if c.writes_failed > 0.0 or c.reads_failed > 0.0:
             c.cap_failing = True
             new = key = None  # a failing cell is left to the outage accounting

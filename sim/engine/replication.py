@@ -182,8 +182,7 @@ class Replication:
         for s in bulk_apps.servers:
             self._role[s] = _BULK_APP
         if self.capacity is not None:
-            self.capacity.catch_up = bulk_apps.sync
-            self.capacity.catch_up_tiers = bulk_apps.by_cell
+            self.capacity.bulk_apps = bulk_apps
 
     # ------------------------------------------------------------------ run
     def run(self) -> ReplicationResult:

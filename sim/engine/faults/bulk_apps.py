@@ -12,7 +12,7 @@ Only two kinds of instant come to SimPy's queue: a node step that could flip the
 ``bulk_nodes``: with ``P`` nodes held by correlated groups or chaos, the tier is down when
 ``m = nodes - min_nodes + 1 - P`` of the others are down by their own failures, so only a step
 of the whole cell's count at a level >= ``m`` can flip it), and the holders' own events. Every
-other step is replayed when the cell next has an event (``sync``, which the capacity overlay
+other step is replayed when the cell next has an event (``replay_before``, which the capacity overlay
 calls first at each refresh) or at the horizon: the capacity overlay accounts it at its own
 instant, in the state the cell had since its last event (``CapacityOverlay.replay``).
 """
@@ -125,11 +125,10 @@ class BulkApps:
             t.hi_t.append(Tl[i])
 
     # ------------------------------------------------------------------ replay
-    def sync(self, c, now: float):
-        """Replay cell ``c``'s node steps before ``now`` (before its state changes at ``now``)."""
-        t = self.by_cell[c.index]
-        if t is not None and t.k < t.n and t.T[t.k] < now:
-            self._replay(t, now, False)
+    def replay_before(self, t: _Tier, now: float):
+        """Replay tier ``t``'s node steps before ``now`` (its cell's state changes at ``now``).
+        ``CapacityOverlay.refresh`` calls it when ``by_cell`` shows one is due (its own test, inline)."""
+        self._replay(t, now, False)
 
     def _replay(self, t: _Tier, now: float, inclusive: bool):
         c, down = t.cell, self.bank.server_down
