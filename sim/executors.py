@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from sim.errors import HivesimError
 
-__all__ = ["Task", "LocalPool", "DaskCluster", "open_executor", "parse_scheduler", "scheduler_from_env",
+__all__ = ["usable_cpus", "Task", "LocalPool", "DaskCluster", "open_executor", "parse_scheduler", "scheduler_from_env",
            "chunk_size", "chunks", "SCHEDULER_ENV", "CONNECT_TIMEOUT_S", "LOCAL_NAME", "CHUNKS_PER_WORKER"]
 
 SCHEDULER_ENV = "HIVESIM_SCHEDULER"
@@ -62,6 +62,15 @@ def _call(task: Task):
 
 
 # --------------------------------------------------------------------------- chunks
+def usable_cpus() -> int:
+    """The CPUs this process may run on: its affinity mask where the OS has one (a container's
+    cpuset, ``taskset``), else ``os.cpu_count()``. What ``workers: auto`` and the report's plot
+    pool count, so neither starts more processes than can run at once."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def chunk_size(total: int, workers: int) -> int:
     """Replications per chunk for ``total`` replications over ``workers`` slots."""
     return max(1, math.ceil(total / (max(1, workers) * CHUNKS_PER_WORKER)))

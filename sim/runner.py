@@ -35,7 +35,8 @@ __all__ = ["simulate", "simulate_full", "simulate_many", "run_to_dir", "resolve_
 def resolve_workers(sc: Scenario, workers: int | None = None) -> int:
     w = workers if workers is not None else sc.simulation.workers
     if w == "auto" or w is None:
-        w = os.cpu_count() or 1
+        from sim.executors import usable_cpus
+        w = usable_cpus()
     return max(1, min(int(w), sc.simulation.replications))
 
 

@@ -237,9 +237,9 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
     ``None`` = local process pool (``workers`` processes, default CPU count); ``"tcp://host:port"``
     or a ``distributed.Client`` = that Dask cluster (``sim.executors``).
     """
-    from sim.executors import open_executor
+    from sim.executors import open_executor, usable_cpus
     from sim.runner import progress_display, simulate_many
-    with open_executor(scheduler, max(1, workers or os.cpu_count() or 1)) as ex, \
+    with open_executor(scheduler, max(1, workers or usable_cpus())) as ex, \
             progress_display(bool(progress)) as bar:
         # summaries only: replications come back without their events (sweeps write no events.csv)
         done = simulate_many(scenarios, ex, bar, label=label, keep_events=False, fail_fast=False)

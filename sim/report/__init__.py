@@ -20,12 +20,11 @@ it; the report is the same whichever process drew what (tests/test_report_*.py).
 
 from __future__ import annotations
 
-import os
 from contextlib import closing
 from pathlib import Path
 
 from sim.errors import ResultsError
-from sim.executors import LocalPool, Task
+from sim.executors import LocalPool, Task, usable_cpus
 from sim.report import plots as _plots
 from sim.report.figures import save_figure
 from sim.report.html import render
@@ -73,8 +72,7 @@ def _draw(run, index: int, out_dir: Path, formats) -> tuple[bool, bytes | str]:
 
 def plot_workers() -> int:
     """Processes to draw the plots in: the CPUs this process may use, at most one per plot."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(cpus, len(PLOTS)))
+    return max(1, min(usable_cpus(), len(PLOTS)))
 
 
 def draw_plots(run, out_dir: Path, formats=("png", "svg"), workers: int | None = None) -> tuple[list, list]:
