@@ -8,6 +8,12 @@ of concurrent clients and the same transaction code (``loadtests.bank.transfers.
 * **service**: HTTP clients posting the same kind of transfers to the gateway (gateway -> app
   server -> fault proxy -> primary).
 
+The service path's load client is measurement harness, not service tier, and it shares the cores
+with the bank: by default it is the gateway's own keep-alive HTTP/1.1 client
+(``loadtests.bank.upstream.Upstream``: one write per request, httptools parsing), about half the
+CPU per transfer of aiohttp's general client; ``--client aiohttp`` measures with aiohttp as before
+(``client`` in the result says which). Either way the client's CPU is reported as its own part.
+
 Reports both rates, their ratio (target >= 0.75, ``TARGET_RATIO``), latency percentiles (per
 round, and pooled over the rounds) and the machine's load averages before and after, as JSON. The
 client load generator runs on the same shared cores as the bank, so both figures are understated
@@ -19,7 +25,8 @@ Where the time goes: each path also reports the CPU milliseconds one transfer co
 server, fault proxies, database members, etcd; from /proc, ``loadtests.analysis.cpu``). On a
 machine whose cores are busy the ratio follows the ratio of these totals (issue 17 item 4).
 
-Run: ``python benchmarks/bench_bank.py [--seconds 10] [--rounds 2] [--concurrency 16] [--out result.json]``;
+Run: ``python benchmarks/bench_bank.py [--seconds 10] [--rounds 2] [--concurrency 16] [--client lean|aiohttp]
+[--out result.json]``;
 ``hivesim bench --bank`` runs ``measure`` (``skip_reason`` says why it cannot run here).
 """
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -42,16 +50,22 @@ import aiohttp  # noqa: E402
 import psycopg  # noqa: E402
 
 from loadtests.bank.transfers import transfer_tx  # noqa: E402
+from loadtests.bank.upstream import Upstream  # noqa: E402
 from loadtests.bank.routing import account_id, cell_of  # noqa: E402
 from loadtests.cluster import Cluster  # noqa: E402
 from loadtests.cluster.procs import read_postmaster_pid  # noqa: E402
 from sim.cli.options import add_cluster_dir  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 
-__all__ = ["measure", "skip_reason", "run_raw", "run_service", "TARGET_RATIO", "main"]
+__all__ = ["measure", "skip_reason", "run_raw", "run_service", "TARGET_RATIO", "CLIENTS", "main"]
 
 # issue 17 item 4: the service tier keeps at least this share of raw psycopg's transfer rate
 TARGET_RATIO = 0.75
+# the service path's HTTP load clients (the first is the default; see the module docstring)
+CLIENTS = ("lean", "aiohttp")
+# a request's bound in the lean client (aiohttp's default total timeout is 300 s; the gateway
+# answers every request within its deadline, seconds)
+CLIENT_TIMEOUT = 60.0
 
 
 def _pct(xs: list[float], q: float) -> float:
@@ -100,21 +114,19 @@ def _result(lat: list[float], wall: float, used: dict | None, **extra) -> dict:
     return out
 
 
-async def run_service(url: str, accounts: list[str], seconds: float, conc: int, cpu=None) -> dict:
+async def run_service(url: str, accounts: list[str], seconds: float, conc: int, cpu=None,
+                      client: str = CLIENTS[0]) -> dict:
     lat: list[float] = []
     errors: dict[int, int] = {}
     end = time.monotonic() + seconds
-    # aiohttp: the lightest well-kept async HTTP client here; the load generator shares the cores
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as client:
+    post = _lean_post if client == "lean" else _aiohttp_post
+    async with post(url, conc) as send:
         async def worker(seed: int):
             rng = random.Random(seed)
             while time.monotonic() < end:
                 a, b = rng.sample(accounts, 2)
                 t0 = time.perf_counter()
-                async with client.post(url + "/transfers", json={"key": uuid.uuid4().hex, "from": a, "to": b,
-                                                                 "amount": 1}) as r:
-                    await r.read()
-                    status = r.status
+                status = await send({"key": uuid.uuid4().hex, "from": a, "to": b, "amount": 1})
                 if status == 200:
                     lat.append(time.perf_counter() - t0)
                 else:
@@ -125,7 +137,35 @@ async def run_service(url: str, accounts: list[str], seconds: float, conc: int, 
         await asyncio.gather(*[worker(1000 + i) for i in range(conc)])
         wall = time.monotonic() - t0
         used = _cpu_delta(before, cpu()) if cpu else None
-    return _result(lat, wall, used, errors=errors)
+    return _result(lat, wall, used, errors=errors, client=client)
+
+
+@contextlib.asynccontextmanager
+async def _lean_post(url: str, conc: int):
+    """-> ``send(transfer dict) -> status``: POST /transfers on keep-alive connections of the
+    gateway's own HTTP client (``Upstream``; a connection lost raises, as aiohttp's would)."""
+    up = Upstream(limit=conc)
+    headers = {"content-type": "application/json"}
+
+    async def send(transfer: dict) -> int:
+        status, _ = await up.request("POST", url, "/transfers", body=json.dumps(transfer).encode(),
+                                     headers=headers, timeout=CLIENT_TIMEOUT)
+        return status
+    try:
+        yield send
+    finally:
+        await up.close()
+
+
+@contextlib.asynccontextmanager
+async def _aiohttp_post(url: str, conc: int):
+    """``_lean_post`` with aiohttp (the general well-kept client; ``--client aiohttp``)."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as session:
+        async def send(transfer: dict) -> int:
+            async with session.post(url + "/transfers", json=transfer) as r:
+                await r.read()
+                return r.status
+        yield send
 
 
 def _cpu_groups(c: Cluster) -> dict[str, list[int]]:
@@ -180,7 +220,8 @@ def _pooled(rounds: list[dict]) -> dict:
 
 
 def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds: float = 10.0, rounds: int = 2,
-            concurrency: int = 16, cluster_dir: str = "/tmp/hivesim-bench-bank", progress=None) -> dict:
+            concurrency: int = 16, cluster_dir: str = "/tmp/hivesim-bench-bank", progress=None,
+            client: str = CLIENTS[0]) -> dict:
     """Bring a cluster up, time raw and service transfers in alternating rounds, bring it down.
 
     -> the result dict (``ratio``: service / raw transfers per second; ``pass``: ratio >= target)."""
@@ -195,7 +236,7 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
         dsn = c.app_dsn(0, via_proxy=False)
         # warm both paths (connections, caches, prepared statements) before measuring
         asyncio.run(run_raw(dsn, accounts, 1.0, concurrency))
-        asyncio.run(run_service(c.gateway_url, accounts, 1.0, concurrency))
+        asyncio.run(run_service(c.gateway_url, accounts, 1.0, concurrency, client=client))
         cpu = _cpu_reader(c)
         raws, svcs = [], []
         # alternate the two so a neighbour's load burst on the shared machine hits both alike
@@ -203,13 +244,16 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
             first, second = (run_raw, run_service) if r % 2 == 0 else (run_service, run_raw)
             for fn in (first, second):
                 say(f"bank: round {r + 1}/{rounds}, {'raw' if fn is run_raw else 'service'}")
-                target = dsn if fn is run_raw else c.gateway_url
-                (raws if fn is run_raw else svcs).append(asyncio.run(fn(target, accounts, seconds, concurrency, cpu)))
+                if fn is run_raw:
+                    raws.append(asyncio.run(run_raw(dsn, accounts, seconds, concurrency, cpu)))
+                else:
+                    svcs.append(asyncio.run(run_service(c.gateway_url, accounts, seconds, concurrency, cpu, client)))
     finally:
         c.down()
     raw, svc = _pooled(raws), _pooled(svcs)
     ratio = round(svc["tps"] / raw["tps"], 3) if raw["tps"] else None
     return {"bench": "bank_service_vs_raw", "concurrency": concurrency, "seconds": seconds, "rounds": rounds,
+            "client": client,
             "bringup_seconds": bringup, "raw": raws, "service": svcs, "raw_tps": raw["tps"],
             "service_tps": svc["tps"], "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"],
             "service_p50_ms": svc["p50_ms"], "service_p99_ms": svc["p99_ms"], "ratio": ratio,
@@ -225,12 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=2, help="alternating raw/service rounds")
+    ap.add_argument("--client", choices=CLIENTS, default=CLIENTS[0],
+                    help="the service path's HTTP load client (lean: the gateway's own keep-alive client)")
     # the cluster's directory has one name in every command (sim.cli.options); the old spelling warns
     add_cluster_dir(ap, "/tmp/hivesim-bench-bank", old="--run-dir")
     ap.add_argument("--out", help="also write the result JSON here")
     args = ap.parse_args(argv)
     result = measure(args.scenario, args.seconds, args.rounds, args.concurrency,
-                     args.cluster_dir or "/tmp/hivesim-bench-bank")
+                     args.cluster_dir or "/tmp/hivesim-bench-bank", client=args.client)
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

@@ -20,7 +20,7 @@ import os
 import time
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from loadtests.bank.api import (ERROR_HANDLERS, AccountsIn, BadRequest, BankApp, Faults, KeysIn, Metrics,
@@ -80,7 +80,15 @@ def _check_id(account: str) -> None:
         raise BadRequest(422, "invalid", "account id: expected [A-Za-z0-9_-]{1,64}")
 
 
-def _tagged(resp: JSONResponse, outcome: str) -> JSONResponse:
+def _transfer_ok(key: str, status: str, cross_cell: bool) -> Response:
+    """``JSONResponse({"key": key, "status": status, "cross_cell": cross_cell})`` byte for byte
+    (same body, same headers), without the general encoder on every transfer: the key matches
+    [A-Za-z0-9_-] and the status is a fixed word, so there is nothing to escape."""
+    body = f'{{"key":"{key}","status":"{status}","cross_cell":{"true" if cross_cell else "false"}}}'
+    return Response(body.encode(), media_type=JSONResponse.media_type)
+
+
+def _tagged(resp: Response, outcome: str) -> Response:
     resp.outcome = outcome
     return resp
 
@@ -142,7 +150,7 @@ async def transfer(request: Request):
 
     r = await run_tx(st.pool, _deadline(request), tx)
     if r.outcome in ("applied", "pending"):
-        return _tagged(JSONResponse({"key": r.key, "status": r.outcome, "cross_cell": r.cross_cell}), r.outcome)
+        return _tagged(_transfer_ok(r.key, r.outcome, r.cross_cell), r.outcome)
     if r.outcome == "rejected":
         return _tagged(error(422, "insufficient_funds", key=r.key, status="rejected"), "rejected")
     if r.outcome == "unknown_account":

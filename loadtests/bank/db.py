@@ -103,11 +103,11 @@ class Watchdog:
     """After ``timeout`` s, unless cancelled first, calls ``on_fire(conn)``: by default shuts the
     connection's socket down (``shutdown_socket``); no cancel request is ever sent to the server."""
 
-    def __init__(self, conn: psycopg.AsyncConnection, timeout: float, on_fire=None):
+    def __init__(self, conn: psycopg.AsyncConnection, timeout: float, on_fire=None, loop=None):
         self.conn = conn
         self.fired = False
         self._on_fire = on_fire or shutdown_socket
-        self._handle = asyncio.get_running_loop().call_later(max(timeout, 0.001), self._fire)
+        self._handle = (loop or asyncio.get_running_loop()).call_later(max(timeout, 0.001), self._fire)
 
     def _fire(self) -> None:
         self.fired = True
@@ -205,14 +205,17 @@ class Pool:
     async def connection(self, timeout: float):
         """A connection in a fresh transaction; one not clean on release is discarded, not reused."""
         end = time.monotonic() + timeout
-        try:
-            # asyncio.timeout, not wait_for: Semaphore.acquire itself handles being cancelled
-            # after it was woken up, so no permit is ever lost
-            async with asyncio.timeout(max(timeout, 0.001)):
-                await self._sem.acquire()
-        except TimeoutError:
-            self.busy_timeouts += 1
-            raise Unavailable("all database connections busy") from None
+        if self._sem.locked():  # every connection in use: wait for one until the deadline
+            try:
+                # asyncio.timeout, not wait_for: Semaphore.acquire itself handles being cancelled
+                # after it was woken up, so no permit is ever lost
+                async with asyncio.timeout(max(timeout, 0.001)):
+                    await self._sem.acquire()
+            except TimeoutError:
+                self.busy_timeouts += 1
+                raise Unavailable("all database connections busy") from None
+        else:  # a free permit is taken without suspending: no timer to arm and cancel per call
+            await self._sem.acquire()
         self.in_use += 1
         conn = None
         try:
@@ -275,13 +278,22 @@ def _discard_result(task: asyncio.Future) -> None:
 class _Attempt:
     """One transaction attempt of ``run_tx`` as its own task: the connection it holds, whether
     its caller gave up (then it must not start its body), whether COMMIT was sent, and
-    ``released``: set when the caller's time ran out during COMMIT (it gets ``UnknownOutcome``)."""
+    ``released``: set when the attempt's task is done or, before that, when the caller's time
+    ran out during COMMIT (the caller then gets ``UnknownOutcome``). The caller waits on this one
+    future (``release``), not on ``asyncio.wait`` over two: the same wake-up, without a waiter,
+    two callbacks and two sets made and undone on every database call (issue 17 item 4)."""
 
-    def __init__(self):
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
         self.conn: psycopg.AsyncConnection | None = None
         self.abandoned = False
         self.committing = False
-        self.released = asyncio.get_running_loop().create_future()
+        self.released = loop.create_future()
+
+    def release(self, _task=None) -> None:
+        """Wake the caller (once; a cancelled caller has cancelled ``released``: nothing to wake)."""
+        if not self.released.done():
+            self.released.set_result(None)
 
 
 async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
@@ -298,13 +310,13 @@ async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
             # and cut it only after commit_hold
             if att.committing:
                 pool.park(conn)
-                if not att.released.done():
-                    att.released.set_result(None)
-                hold.append(Watchdog(conn, pool.commit_hold))
+                att.release()
+                hold.append(Watchdog(conn, pool.commit_hold, loop=att.loop))
             else:
                 shutdown_socket(conn)
 
-        wd = Watchdog(conn, max(min(pool.op_timeout, deadline - time.monotonic()), MIN_CALL_SECONDS), times_up)
+        wd = Watchdog(conn, max(min(pool.op_timeout, deadline - time.monotonic()), MIN_CALL_SECONDS), times_up,
+                      att.loop)
         try:
             result, commit = await body(conn)
             if commit:
@@ -354,15 +366,17 @@ async def run_tx(pool: Pool, deadline: float, body):
     """
     backoff = DB_RETRY_BACKOFF
     last_err: Exception | None = None
+    loop = asyncio.get_running_loop()
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise Unavailable(str(last_err) if last_err else "deadline passed")
-        att = _Attempt()
-        task = asyncio.ensure_future(_attempt(pool, deadline, body, att))
+        att = _Attempt(loop)
+        task = loop.create_task(_attempt(pool, deadline, body, att))
+        task.add_done_callback(att.release)
         try:
-            # asyncio.wait never cancels the attempt: a cancelled caller is handled below
-            await asyncio.wait({task, att.released}, return_when=asyncio.FIRST_COMPLETED)
+            # a cancelled caller cancels ``released`` only, never the attempt: handled below
+            await att.released
         except asyncio.CancelledError:
             if not task.done():
                 att.abandoned = True

@@ -41,7 +41,8 @@ class Lost(Exception):
 class _Conn(asyncio.Protocol):
     """One keep-alive connection: at most one request in flight, its answer parsed as it arrives."""
 
-    def __init__(self):
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.waiter: asyncio.Future | None = None
@@ -89,7 +90,7 @@ class _Conn(asyncio.Protocol):
         if self.closed:  # the server closed it between the connect (or its reuse) and now:
             raise NotSent("connection closed before the request")  # nothing went out
         self.body = []
-        self.waiter = asyncio.get_running_loop().create_future()
+        self.waiter = self.loop.create_future()
         self.transport.write(data)
         return self.waiter
 
@@ -97,6 +98,12 @@ class _Conn(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+
+def _expire(waiter: asyncio.Future, timeout: float) -> None:
+    """An answer's time is up: its request fails with ``Lost`` (the connection is then closed)."""
+    if not waiter.done():
+        waiter.set_exception(Lost(f"no answer within {timeout:.3f}s"))
 
 
 class Upstream:
@@ -158,11 +165,15 @@ class Upstream:
             conn = self._take(addr)
             if conn is None:
                 conn = await self._connect(addr, min(connect_timeout or self.connect_timeout, end - time.monotonic()))
+            # the answer's bound: a timer failing the answer's future, on the connection's loop
+            # (an asyncio.timeout costs two loop lookups, each a getpid system call on Python
+            # 3.11, a context object and the task's uncancel bookkeeping on every request)
+            waiter = conn.send(data)
+            timer = conn.loop.call_later(max(end - time.monotonic(), 0.001), _expire, waiter, timeout)
             try:
-                async with asyncio.timeout(max(end - time.monotonic(), 0.001)):
-                    status, content = await conn.send(data)
-            except TimeoutError:
-                raise Lost(f"no answer within {timeout:.3f}s") from None
+                status, content = await waiter
+            finally:
+                timer.cancel()
             if conn.keep and not conn.closed:
                 conn.idle_since = time.monotonic()
                 self._idle.setdefault(addr, []).append(conn)
@@ -187,7 +198,7 @@ class Upstream:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(max(timeout, 0.001)):
-                _, conn = await loop.create_connection(_Conn, addr[0], addr[1])
+                _, conn = await loop.create_connection(lambda: _Conn(loop), addr[0], addr[1])
         except (OSError, TimeoutError) as exc:
             raise NotSent(f"cannot connect to {addr[0]}:{addr[1]}: {type(exc).__name__}") from None
         return conn
