@@ -166,8 +166,8 @@ class Upstream:
             if conn is None:
                 conn = await self._connect(addr, min(connect_timeout or self.connect_timeout, end - time.monotonic()))
             # the answer's bound: a timer failing the answer's future, on the connection's loop
-            # (an asyncio.timeout costs two loop lookups, each a getpid system call on Python
-            # 3.11, a context object and the task's uncancel bookkeeping on every request)
+            # (an asyncio.timeout per request makes a context object, looks the loop up twice and
+            # keeps the task's uncancel bookkeeping: fewer objects and callbacks this way)
             waiter = conn.send(data)
             timer = conn.loop.call_later(max(end - time.monotonic(), 0.001), _expire, waiter, timeout)
             try:
