@@ -99,6 +99,7 @@ RUN_B20, RUN_C14 = "kinds-b-20261204T173130Z-886f", "live-chaos-kinds-20261204T1
 RUN_B21, RUN_C15 = "kinds-b-20261204T190349Z-0b58", "live-chaos-kinds-20261204T191038Z-bb21"
 RUN_B22 = "kinds-b-20261204T204411Z-e567"  # and kinds-b a fifth time, after the engine merges (20261204T20:44)
 RUN_B23 = "kinds-b-20261204T222130Z-cb53"  # a sixth, after the gateway's own HTTP client (20261204T22:21)
+RUN_B24 = "kinds-b-20261205T012154Z-8905"  # a seventh, after the service tier's third pass (20261205T01:21)
 # (calibration, the run it was made on, a different run predicted from it)
 PAIRS10 = [(CAL10, RUN_A10, RUN_B10), (CAL10, RUN_A10, RUN_C1)]
 # Each calibration predicts one kinds-b and one live-chaos-kinds run recorded after it (the runs
@@ -113,7 +114,7 @@ PAIRS = PAIRS10 + [(CAL1, RUN_A1, RUN_B1), (CAL1, RUN_A1, RUN_C2), (CALP, RUN_A1
                    (CAL7, RUN_A11, RUN_B18), (CAL7, RUN_A11, RUN_C12), (CAL7, RUN_A11, RUN_B19),
                    (CAL7, RUN_A11, RUN_C13), (CAL7, RUN_A11, RUN_B20),
                    (CAL7, RUN_A11, RUN_C14), (CAL7, RUN_A11, RUN_B21), (CAL7, RUN_A11, RUN_C15),
-                   (CAL7, RUN_A11, RUN_B22), (CAL7, RUN_A11, RUN_B23)]
+                   (CAL7, RUN_A11, RUN_B22), (CAL7, RUN_A11, RUN_B23), (CAL7, RUN_A11, RUN_B24)]
 
 # Each miss with its numbers as they are now. Re-measured 20261204T11 after every calibration was
 # re-fitted by the replay as it is now (the live count of a fault's requests, the gateway's account
