@@ -208,9 +208,8 @@ class Faults:
         return self.error_rate > 0 or self.latency > 0
 
     async def apply(self) -> JSONResponse | None:
-        """Delay and/or fail this request (before it touches any data)."""
-        if not self.active():
-            return None
+        """Delay and/or fail this request (before it touches any data); called once ``active()``
+        said a fault is set (``endpoint``: most requests need no coroutine at all)."""
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         if self.error_rate > 0 and self.rng.random() < self.error_rate:

@@ -103,11 +103,11 @@ class Watchdog:
     """After ``timeout`` s, unless cancelled first, calls ``on_fire(conn)``: by default shuts the
     connection's socket down (``shutdown_socket``); no cancel request is ever sent to the server."""
 
-    def __init__(self, conn: psycopg.AsyncConnection, timeout: float, on_fire=None, loop=None):
+    def __init__(self, conn: psycopg.AsyncConnection, timeout: float, on_fire=None):
         self.conn = conn
         self.fired = False
         self._on_fire = on_fire or shutdown_socket
-        self._handle = (loop or asyncio.get_running_loop()).call_later(max(timeout, 0.001), self._fire)
+        self._handle = asyncio.get_running_loop().call_later(max(timeout, 0.001), self._fire)
 
     def _fire(self) -> None:
         self.fired = True
@@ -284,7 +284,6 @@ class _Attempt:
     two callbacks and two sets made and undone on every database call (issue 17 item 4)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop):
-        self.loop = loop
         self.conn: psycopg.AsyncConnection | None = None
         self.abandoned = False
         self.committing = False
@@ -311,12 +310,11 @@ async def _attempt(pool: Pool, deadline: float, body, att: _Attempt):
             if att.committing:
                 pool.park(conn)
                 att.release()
-                hold.append(Watchdog(conn, pool.commit_hold, loop=att.loop))
+                hold.append(Watchdog(conn, pool.commit_hold))
             else:
                 shutdown_socket(conn)
 
-        wd = Watchdog(conn, max(min(pool.op_timeout, deadline - time.monotonic()), MIN_CALL_SECONDS), times_up,
-                      att.loop)
+        wd = Watchdog(conn, max(min(pool.op_timeout, deadline - time.monotonic()), MIN_CALL_SECONDS), times_up)
         try:
             result, commit = await body(conn)
             if commit:
