@@ -61,7 +61,6 @@ def _call(task: Task):
     return task.fn(task.scenario, *task.args)
 
 
-# --------------------------------------------------------------------------- chunks
 def usable_cpus() -> int:
     """The CPUs this process may run on: its affinity mask where the OS has one (a container's
     cpuset, ``taskset``), else ``os.cpu_count()``. What ``workers: auto`` and the report's plot
@@ -71,6 +70,7 @@ def usable_cpus() -> int:
     return os.cpu_count() or 1
 
 
+# --------------------------------------------------------------------------- chunks
 def chunk_size(total: int, workers: int) -> int:
     """Replications per chunk for ``total`` replications over ``workers`` slots."""
     return max(1, math.ceil(total / (max(1, workers) * CHUNKS_PER_WORKER)))

@@ -234,7 +234,7 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
 
     Every variant's replication chunks (and its cost variant's) go to the executor as one batch
     (``sim.runner.simulate_many``), so the workers stay busy across variants. ``scheduler``:
-    ``None`` = local process pool (``workers`` processes, default CPU count); ``"tcp://host:port"``
+    ``None`` = local process pool (``workers`` processes, default ``usable_cpus()``); ``"tcp://host:port"``
     or a ``distributed.Client`` = that Dask cluster (``sim.executors``).
     """
     from sim.executors import open_executor, usable_cpus
