@@ -6,7 +6,14 @@ of concurrent clients and the same transaction code (``loadtests.bank.transfers.
 * **raw**: asyncio psycopg connections straight to cell 0's primary (no proxy, no HTTP), each
   committing same-cell transfers with synchronous replication to the standbys;
 * **service**: HTTP clients posting the same kind of transfers to the gateway (gateway -> app
-  server -> fault proxy -> primary).
+  server -> primary).
+
+What is measured is the service tier (gateway + app server + pool), so by default the cluster is
+brought up without the chaos harness's fault proxies (``Cluster(..., fault_proxies=False)``): a
+fault proxy is a process of its own on every database round trip, there to inject network faults,
+which this benchmark never does, and the raw path never crossed it. ``--fault-proxy`` measures the
+bank as ``hivesim live`` deploys it, every database round trip of the service through its member's
+fault proxy (``fault_proxy`` in the result says which ran; the proxies' CPU is its own part).
 
 The service path's load client is measurement harness, not service tier, and it shares the cores
 with the bank: by default it is the gateway's own keep-alive HTTP/1.1 client
@@ -26,7 +33,7 @@ server, fault proxies, database members, etcd; from /proc, ``loadtests.analysis.
 machine whose cores are busy the ratio follows the ratio of these totals (issue 17 item 4).
 
 Run: ``python benchmarks/bench_bank.py [--seconds 10] [--rounds 2] [--concurrency 16] [--client lean|aiohttp]
-[--out result.json]``;
+[--fault-proxy] [--out result.json]``;
 ``hivesim bench --bank`` runs ``measure`` (``skip_reason`` says why it cannot run here).
 """
 
@@ -221,13 +228,14 @@ def _pooled(rounds: list[dict]) -> dict:
 
 def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds: float = 10.0, rounds: int = 2,
             concurrency: int = 16, cluster_dir: str = "/tmp/hivesim-bench-bank", progress=None,
-            client: str = CLIENTS[0]) -> dict:
-    """Bring a cluster up, time raw and service transfers in alternating rounds, bring it down.
+            client: str = CLIENTS[0], fault_proxy: bool = False) -> dict:
+    """Bring a cluster up (with fault proxies on the service's database path only if
+    ``fault_proxy``), time raw and service transfers in alternating rounds, bring it down.
 
     -> the result dict (``ratio``: service / raw transfers per second; ``pass``: ratio >= target)."""
     say = progress or (lambda m: None)
     sc = load_scenario(scenario, sets=["live.accounts=2000", f"live.pool_size={max(concurrency, 8)}"])
-    c = Cluster(sc, cluster_dir)
+    c = Cluster(sc, cluster_dir, fault_proxies=fault_proxy)
     load_before = os.getloadavg()
     say("bank: bringing the live cluster up")
     bringup = c.up()
@@ -253,7 +261,7 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
     raw, svc = _pooled(raws), _pooled(svcs)
     ratio = round(svc["tps"] / raw["tps"], 3) if raw["tps"] else None
     return {"bench": "bank_service_vs_raw", "concurrency": concurrency, "seconds": seconds, "rounds": rounds,
-            "client": client,
+            "client": client, "fault_proxy": fault_proxy,
             "bringup_seconds": bringup, "raw": raws, "service": svcs, "raw_tps": raw["tps"],
             "service_tps": svc["tps"], "raw_p50_ms": raw["p50_ms"], "raw_p99_ms": raw["p99_ms"],
             "service_p50_ms": svc["p50_ms"], "service_p99_ms": svc["p99_ms"], "ratio": ratio,
@@ -271,12 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="alternating raw/service rounds")
     ap.add_argument("--client", choices=CLIENTS, default=CLIENTS[0],
                     help="the service path's HTTP load client (lean: the gateway's own keep-alive client)")
+    ap.add_argument("--fault-proxy", action="store_true",
+                    help="route the service's database round trips through the chaos fault proxies, as "
+                         "'hivesim live' deploys the bank (default: the service tier alone)")
     # the cluster's directory has one name in every command (sim.cli.options); the old spelling warns
     add_cluster_dir(ap, "/tmp/hivesim-bench-bank", old="--run-dir")
     ap.add_argument("--out", help="also write the result JSON here")
     args = ap.parse_args(argv)
     result = measure(args.scenario, args.seconds, args.rounds, args.concurrency,
-                     args.cluster_dir or "/tmp/hivesim-bench-bank", client=args.client)
+                     args.cluster_dir or "/tmp/hivesim-bench-bank", client=args.client,
+                     fault_proxy=args.fault_proxy)
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

@@ -42,24 +42,29 @@ def test_check_ignores_a_skipped_bank_but_not_a_missed_one(monkeypatch, capsys):
 
 
 @pytest.mark.live
-def test_bank_figure_measures_both_paths():
+@pytest.mark.parametrize("fault_proxy", [False, True], ids=["service-tier", "through-fault-proxy"])
+def test_bank_figure_measures_both_paths(fault_proxy):
     import uuid
 
     from tests.conftest import require_live
     require_live()
     import benchmarks.bench_bank as bb
     # under /tmp itself: the postgres user must traverse the run dir (pytest's tmp_path is 0700)
-    r = bb.measure(seconds=2.0, rounds=1, cluster_dir=f"/tmp/hivesim-test-{uuid.uuid4().hex[:8]}")
+    r = bb.measure(seconds=2.0, rounds=1, cluster_dir=f"/tmp/hivesim-test-{uuid.uuid4().hex[:8]}",
+                   fault_proxy=fault_proxy)
+    assert r["fault_proxy"] is fault_proxy
     for path in ("raw", "service"):
         assert r[f"{path}_tps"] > 0 and 0 < r[f"{path}_p50_ms"] <= r[f"{path}_p99_ms"]
         assert all(not x.get("errors") for x in r[path])
     assert r["ratio"] == round(r["service_tps"] / r["raw_tps"], 3) and r["pass"] == (r["ratio"] >= 0.75)
     assert len(r["machine"]["loadavg_before"]) == 3
-    # where the time goes: only the service path runs the gateway, the app server and the proxy;
-    # both paths make the database and the load generator work
+    # where the time goes: only the service path runs the gateway and the app server (and, with
+    # --fault-proxy, the proxies); both paths make the database and the load generator work
     raw, svc = r["raw_cpu_ms_per_transfer"], r["service_cpu_ms_per_transfer"]
-    for part in ("gateway", "app", "proxy"):
+    for part in ("gateway", "app", "proxy") if fault_proxy else ("gateway", "app"):
         assert svc[part] > 0 and raw[part] < svc[part] / 5, (part, raw, svc)
+    if not fault_proxy:  # no proxy process was started: none of the CPU is a proxy's
+        assert raw["proxy"] == svc["proxy"] == 0
     assert raw["database"] > 0 and svc["database"] > 0 and raw["client"] > 0 and svc["client"] > 0
     assert svc["total"] == pytest.approx(sum(v for k, v in svc.items() if k != "total"), abs=0.01)
 

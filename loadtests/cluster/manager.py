@@ -6,7 +6,8 @@ What ``Cluster.up()`` starts, all on 127.0.0.1, each process in its own session:
 2. per cell, one Patroni per database member (``cells.template.db.replicas``, placed in IDCs by
    ``db.placement``), each managing a PostgreSQL (as the ``postgres`` user when we are root);
 3. one fault proxy per member (``loadtests.chaos.proxy``): app servers and relay reach members only
-   through it;
+   through it (``Cluster(..., fault_proxies=False)`` starts none: they reach members directly and
+   network faults cannot be injected; ``benchmarks/bench_bank.py`` measures the service tier so);
 4. a supervisor (``loadtests.cluster.supervisor``) running the app servers, the relay and the
    gateway, restarting any that die;
 5. the schema and ``live.accounts`` seeded accounts.
@@ -49,8 +50,10 @@ __all__ = ["Cluster", "ClusterError", "ProxyControl", "check_prerequisites"]
 class Cluster(BringUp, Teardown, FaultHelpers):
     """A live bank built from a scenario. ``with Cluster(sc) as c: ...`` brings it up and down."""
 
-    def __init__(self, scenario=None, run_dir: str | os.PathLike | None = None, *, state: dict | None = None):
+    def __init__(self, scenario=None, run_dir: str | os.PathLike | None = None, *, state: dict | None = None,
+                 fault_proxies: bool = True):
         self.scenario = scenario
+        self.fault_proxies_wanted = fault_proxies  # read by up(); an attached cluster says in its state
         if state is not None:
             self.state = state
             self.run_dir = Path(state["run_dir"])
@@ -155,7 +158,8 @@ class Cluster(BringUp, Teardown, FaultHelpers):
                 "patroni_pid": self._live_pid(m["pid"]),
                 "postmaster_pid": procs.read_postmaster_pid(Path(m["member_dir"]) / "data"),
                 "patroni_url": f"http://127.0.0.1:{m['rest_port']}", "pg_port": m["pg_port"],
-                "proxy_port": m["proxy_port"], "proxy_url": f"http://127.0.0.1:{m['proxy_control_port']}",
+                "proxy_port": m["proxy_port"] if self.fault_proxies else None,
+                "proxy_url": f"http://127.0.0.1:{m['proxy_control_port']}" if self.fault_proxies else None,
                 "proxy_pid": self._live_pid(m.get("proxy_pid")),
                 "data_dir": str(Path(m["member_dir"]) / "data")}
 
@@ -186,7 +190,15 @@ class Cluster(BringUp, Teardown, FaultHelpers):
                 return m
         return None
 
+    @property
+    def fault_proxies(self) -> bool:
+        """Whether app servers and relay reach the database members through fault proxies."""
+        return self.state.get("fault_proxies", True)
+
     def proxy(self, member: str) -> ProxyControl:
+        if not self.fault_proxies:
+            raise ClusterError(f"{self.run_dir}: this cluster was brought up without fault proxies "
+                               "(Cluster(..., fault_proxies=False)); network faults need them")
         for m in self.state["members"]:
             if m["name"] == member:
                 return ProxyControl(member, f"http://127.0.0.1:{m['proxy_control_port']}", self.admin_token)

@@ -1,8 +1,9 @@
 """``hivesim bench --bank``: the live bank's own overhead, an optional figure of ``hivesim bench``.
 
-The service tier (gateway -> app server -> fault proxy -> primary) against raw psycopg transfers
-on the same cell, in alternating rounds of one run: ``benchmarks/bench_bank.py`` (``measure``)
-brings a live cluster up and down for it. Without the live stack (etcd, Patroni, PostgreSQL) the
+The service tier (gateway -> app server -> primary) against raw psycopg transfers on the same
+cell, in alternating rounds of one run: ``benchmarks/bench_bank.py`` (``measure``) brings a live
+cluster up and down for it, without the chaos harness's fault proxies (no fault is injected; the
+bank as ``hivesim live`` deploys it: ``python benchmarks/bench_bank.py --fault-proxy``). Without the live stack (etcd, Patroni, PostgreSQL) the
 figure is reported as skipped, with the reason; ``--check`` does not count a skipped figure.
 """
 
@@ -54,7 +55,8 @@ def bank_table(fig: dict):
     m = fig["machine"]
     basis = (f"raw {fig['raw_tps']:,.0f}/s p50 {fig['raw_p50_ms']:.1f} p99 {fig['raw_p99_ms']:.1f} ms; service "
              f"{fig['service_tps']:,.0f}/s p50 {fig['service_p50_ms']:.1f} p99 {fig['service_p99_ms']:.1f} ms; "
-             f"{fig['rounds']} x {fig['seconds']:g} s each way, {fig['concurrency']} clients; load "
+             f"{fig['rounds']} x {fig['seconds']:g} s each way, {fig['concurrency']} clients, "
+             f"{'through' if fig.get('fault_proxy') else 'no'} fault proxy; load "
              f"{m['loadavg_before'][0]:.1f} -> {m['loadavg_after'][0]:.1f} on {m['cpus']} cores")
     rc, sc = fig.get("raw_cpu_ms_per_transfer"), fig.get("service_cpu_ms_per_transfer")
     if rc and sc:  # where the time goes: CPU per transfer, by part of the service path
