@@ -75,3 +75,22 @@ def test_pooled_cpu_is_per_transfer_over_all_rounds():
               {"transfers": 300, "seconds": 1.0, "_lat": [0.02] * 300, "_cpu": {"app": 0.15, "client": 0.02}}]
     out = bb._pooled(rounds)
     assert out["tps"] == 200.0 and out["cpu_ms"] == {"app": 0.5, "client": 0.1, "total": 0.6}
+
+
+@pytest.mark.parametrize("fault_proxy", [False, True])
+def test_the_table_says_whether_the_fault_proxies_ran(fault_proxy):
+    from rich.console import Console
+
+    from sim.cli.bankbench import bank_table
+    cpu = {"client": 0.07, "gateway": 0.15, "app": 0.46, "proxy": 0.14 if fault_proxy else 0.0,
+           "database": 0.65, "etcd": 0.03, "total": 1.5}
+    fig = {"value": 0.7, "pass": False, "target": 0.75, "quick": False, "fault_proxy": fault_proxy,
+           "raw_tps": 1700.0, "service_tps": 1190.0, "raw_p50_ms": 9.0, "raw_p99_ms": 15.0,
+           "service_p50_ms": 13.0, "service_p99_ms": 22.0, "rounds": 3, "seconds": 10.0, "concurrency": 16,
+           "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
+           "raw_cpu_ms_per_transfer": {**cpu, "total": 0.95}, "service_cpu_ms_per_transfer": cpu}
+    console = Console(width=400, record=True)
+    console.print(bank_table(fig))
+    text = console.export_text()
+    assert ("through fault proxy" in text) is fault_proxy and ("no fault proxy" in text) is not fault_proxy
+    assert ("proxy 0.14" in text) is fault_proxy and "proxy 0.00" not in text
