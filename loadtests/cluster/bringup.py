@@ -28,6 +28,20 @@ from loadtests.cluster.patroni import (bootstrap_script, ensure_template, patron
 __all__ = ["BringUp"]
 
 
+def _start_fault_proxies(members: list[dict], logs: Path, token: str) -> dict:
+    """One fault proxy (``loadtests.chaos.proxy``) per database member, from its ``proxy_port`` to
+    its ``pg_port``; records each one's ``proxy_pid`` in ``members``. -> {pid: Popen}."""
+    env = {**os.environ, "HIVESIM_ADMIN_TOKEN": token, "PYTHONPATH": str(REPO_ROOT)}
+    started = {}
+    for m in members:
+        p = procs.spawn([sys.executable, "-m", "loadtests.chaos.proxy", "--listen", str(m["proxy_port"]),
+                         "--target", str(m["pg_port"]), "--control", str(m["proxy_control_port"]),
+                         "--name", m["name"]], logs / f"proxy-{m['name']}.log", env=env, cwd=str(REPO_ROOT))
+        started[p.pid] = p
+        m["proxy_pid"] = p.pid
+    return started
+
+
 class BringUp:
     """``up()`` and its steps (mixin of ``Cluster``)."""
 
@@ -175,14 +189,8 @@ class BringUp:
             if m["index"] == 0 and m is order[n_cells - 1]:
                 self._save()
                 time.sleep(1.0)
-        proxy_env = {**os.environ, "HIVESIM_ADMIN_TOKEN": token, "PYTHONPATH": str(REPO_ROOT)}
-        for m in st["members"] if self.fault_proxies else []:
-            log = rd / "logs" / f"proxy-{m['name']}.log"
-            p = procs.spawn([sys.executable, "-m", "loadtests.chaos.proxy", "--listen", str(m["proxy_port"]),
-                             "--target", str(m["pg_port"]), "--control", str(m["proxy_control_port"]),
-                             "--name", m["name"]], log, env=proxy_env, cwd=str(REPO_ROOT))
-            self._procs[p.pid] = p
-            m["proxy_pid"] = p.pid
+        if self.fault_proxies:
+            self._procs.update(_start_fault_proxies(st["members"], rd / "logs", token))
         self._save()
         # -- app servers, relay, gateway under the supervisor, started now so their (slow) Python
         #    start-up overlaps Patroni's bootstrap; they connect to the database on demand
