@@ -94,3 +94,19 @@ def test_the_table_says_whether_the_fault_proxies_ran(fault_proxy):
     text = console.export_text()
     assert ("through fault proxy" in text) is fault_proxy and ("no fault proxy" in text) is not fault_proxy
     assert ("proxy 0.14" in text) is fault_proxy and "proxy 0.00" not in text
+
+
+def test_a_result_from_before_the_option_reads_as_through_the_proxies():
+    from rich.console import Console
+
+    from sim.cli.bankbench import bank_table
+    cpu = {"client": 0.07, "gateway": 0.14, "app": 0.42, "proxy": 0.14, "database": 0.63, "total": 1.44}
+    fig = {"value": 0.687, "pass": False, "target": 0.75, "quick": False, "raw_tps": 1752.0, "service_tps": 1204.0,
+           "raw_p50_ms": 9.0, "raw_p99_ms": 15.3, "service_p50_ms": 13.0, "service_p99_ms": 21.8, "rounds": 3,
+           "seconds": 10.0, "concurrency": 16,
+           "machine": {"cpus": 2, "loadavg_before": [1.5, 1.0, 1.0], "loadavg_after": [4.4, 1.0, 1.0]},
+           "raw_cpu_ms_per_transfer": {**cpu, "total": 0.93}, "service_cpu_ms_per_transfer": cpu}
+    console = Console(width=400, record=True)
+    console.print(bank_table(fig))  # no "fault_proxy" key: every result before it crossed the proxies
+    text = console.export_text()
+    assert "through fault proxy" in text and "proxy 0.14" in text

@@ -57,11 +57,12 @@ def bank_table(fig: dict):
     basis = (f"raw {fig['raw_tps']:,.0f}/s p50 {fig['raw_p50_ms']:.1f} p99 {fig['raw_p99_ms']:.1f} ms; service "
              f"{fig['service_tps']:,.0f}/s p50 {fig['service_p50_ms']:.1f} p99 {fig['service_p99_ms']:.1f} ms; "
              f"{fig['rounds']} x {fig['seconds']:g} s each way, {fig['concurrency']} clients, "
-             f"{'through' if fig.get('fault_proxy') else 'no'} fault proxy; load "
+             f"{'through' if fig.get('fault_proxy', True) else 'no'} fault proxy; load "
              f"{m['loadavg_before'][0]:.1f} -> {m['loadavg_after'][0]:.1f} on {m['cpus']} cores")
     rc, sc = fig.get("raw_cpu_ms_per_transfer"), fig.get("service_cpu_ms_per_transfer")
     if rc and sc:  # where the time goes: CPU per transfer, by part of the service path
-        # the proxies' part only where they ran (results from before the option always had them)
+        # the proxies' part only where they ran (results without the key are from before the
+        # option: they always had them, as the line above says)
         shown = ("client", "gateway", "app", "proxy", "database") if fig.get("fault_proxy", True) else \
             ("client", "gateway", "app", "database")
         parts = ", ".join(f"{k} {sc[k]:.2f}" for k in shown if k in sc)
