@@ -38,3 +38,10 @@ def test_a_cluster_without_proxies_refuses_proxy_faults_clearly(tmp_path):
     assert view["proxy_url"] is None and view["proxy_port"] is None
     with_proxies = Cluster(state=_state(tmp_path))
     assert with_proxies.proxy("c0-m0").url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize("wanted", [False, True])
+def test_a_cluster_not_yet_up_says_what_it_was_asked_for(tmp_path, wanted):
+    from sim.scenario import load_scenario
+    c = Cluster(load_scenario("scenarios/live-smoke.yaml"), tmp_path / "cluster", fault_proxies=wanted)
+    assert c.fault_proxies is wanted  # before up() records it in the state

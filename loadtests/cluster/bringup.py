@@ -120,7 +120,7 @@ class BringUp:
             "sync_count": sync_count, "token": token, "pid_dir": str(rd / "pids"), "user": os.geteuid(),
             "passwords": {k: secrets.token_hex(12) for k in ("superuser", "replication", "rest", "app")},
             "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "etcd": [], "members": [],
-            "fault_proxies": self.fault_proxies_wanted,
+            "fault_proxies": self._fault_proxies,
         }
         self._save()
         # -- etcd (data on tmpfs when asked: run_dir/etcd is then a symlink to it)
@@ -224,7 +224,7 @@ class BringUp:
 
     def _dsn(self, cell: int, user: str, password: str, db: str, via_proxy: bool = True, app: str = "hivesim") -> str:
         members = [m for m in self.state["members"] if m["cell"] == cell]
-        ports = ",".join(str(m["proxy_port" if via_proxy and self.fault_proxies else "pg_port"]) for m in members)
+        ports = ",".join(str(self._app_port(m) if via_proxy else m["pg_port"]) for m in members)
         hosts = ",".join("127.0.0.1" for _ in members)
         return (f"host={hosts} port={ports} dbname={db} user={user} password={password} "
                 f"target_session_attrs=read-write connect_timeout=3 application_name={app}")
@@ -232,8 +232,7 @@ class BringUp:
     def db_members(self, cell: int) -> list[dict]:
         """The cell's members as app servers see them: name, proxy port (the database's own port
         when the cluster has no fault proxies), Patroni REST URL."""
-        return [{"name": m["name"], "port": m["proxy_port" if self.fault_proxies else "pg_port"],
-                 "rest": f"http://127.0.0.1:{m['rest_port']}"}
+        return [{"name": m["name"], "port": self._app_port(m), "rest": f"http://127.0.0.1:{m['rest_port']}"}
                 for m in self.state["members"] if m["cell"] == cell]
 
     def app_dsn(self, cell: int, via_proxy: bool = True, app: str = "hivesim") -> str:

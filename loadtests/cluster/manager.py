@@ -53,7 +53,7 @@ class Cluster(BringUp, Teardown, FaultHelpers):
     def __init__(self, scenario=None, run_dir: str | os.PathLike | None = None, *, state: dict | None = None,
                  fault_proxies: bool = True):
         self.scenario = scenario
-        self.fault_proxies_wanted = fault_proxies  # read by up(); an attached cluster says in its state
+        self._fault_proxies = fault_proxies  # until up() records it in the state (see ``fault_proxies``)
         if state is not None:
             self.state = state
             self.run_dir = Path(state["run_dir"])
@@ -192,8 +192,13 @@ class Cluster(BringUp, Teardown, FaultHelpers):
 
     @property
     def fault_proxies(self) -> bool:
-        """Whether app servers and relay reach the database members through fault proxies."""
-        return self.state.get("fault_proxies", True)
+        """Whether app servers and relay reach the database members through fault proxies: as
+        recorded at ``up()`` (a state file from before the option had them), else as asked."""
+        return self.state.get("fault_proxies", self._fault_proxies)
+
+    def _app_port(self, m: dict) -> int:
+        """The port app servers and the relay reach member ``m`` at (its proxy's, if it has one)."""
+        return m["proxy_port"] if self.fault_proxies else m["pg_port"]
 
     def proxy(self, member: str) -> ProxyControl:
         if not self.fault_proxies:
