@@ -29,7 +29,8 @@ def add_arguments(p) -> None:
 
 def bank_figure(args, progress=None) -> dict | None:
     """None without ``--bank``; else the figure: ``value`` (service / raw transfers per second),
-    ``target``, ``pass``, the p50/p99 of both and the machine's load, or ``skipped`` (the reason)."""
+    ``target``, ``pass`` (true only when the rounds' interval is all at or above the target:
+    ``verdict``), the p50/p99 of both and the machine's load, or ``skipped`` (the reason)."""
     if not getattr(args, "bank", False):
         return None
     # importable: cmd_bench has loaded the suite (benchmarks/ of the source tree) already
@@ -67,6 +68,19 @@ def bank_table(fig: dict):
             ("client", "gateway", "app", "database")
         parts = ", ".join(f"{k} {sc[k]:.2f}" for k in shown if k in sc)
         basis += f"; CPU ms/transfer raw {rc['total']:.2f}, service {sc['total']:.2f} ({parts})"
-    ok = "[green]yes[/green]" if fig["pass"] else "[red]no[/red]"
+    ok = _verdict_cell(fig)
+    if fig.get("ratio_rounds"):
+        ci = fig.get("ratio_ci95")
+        basis += ("; rounds " + ", ".join(f"{x:.3f}" for x in fig["ratio_rounds"])
+                  + (f", 95 % CI of their mean [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""))
     t.add_row("bank", f"{fig['value']:.3g}" if fig["value"] is not None else "-", f">= {fig['target']}", ok, basis)
     return t
+
+
+def _verdict_cell(fig: dict) -> str:
+    """The pass column: the rounds' verdict (``benchmarks.bench_bank.verdict``); a result from
+    before it (no ``verdict`` key) says what its point estimate said, as it did then."""
+    said = fig.get("verdict")
+    if said is None:
+        return "[green]yes[/green]" if fig["pass"] else "[red]no[/red]"
+    return {"met": "[green]yes[/green]", "not met": "[red]no[/red]"}.get(said, f"[yellow]{said}[/yellow]")
