@@ -16,7 +16,7 @@ __all__ = ["add_arguments", "bank_figure", "bank_table"]
 
 # full: 4 alternating rounds of 10 s each way (~2 min with bring-up): an even count, so each path
 # goes first equally often, and t(3) = 3.18 instead of t(2) = 4.30 makes the verdict's interval
-# ~1.7x narrower than 3 rounds'; --quick: 1 round of 2 s (no verdict)
+# ~1.6x narrower than 3 rounds'; --quick: 1 round of 2 s (no verdict)
 FULL = (10.0, 4)
 QUICK = (2.0, 1)
 
