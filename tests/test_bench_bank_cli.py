@@ -142,7 +142,8 @@ def test_a_wrong_verdict_is_as_rare_as_stated():
         assert 0.021 <= said.count(v) / len(said) <= 0.029, (v, said.count(v))
 
 
-def test_the_table_shows_the_rounds_and_their_verdict():
+@pytest.mark.parametrize("said,shown", [("inconclusive", "inconclusive"), ("met", "yes"), ("not met", "no")])
+def test_the_table_shows_the_rounds_and_their_verdict(said, shown):
     from rich.console import Console
 
     from sim.cli.bankbench import bank_table
@@ -150,8 +151,24 @@ def test_the_table_shows_the_rounds_and_their_verdict():
            "raw_tps": 1700.0, "service_tps": 1258.0, "raw_p50_ms": 9.0, "raw_p99_ms": 15.0,
            "service_p50_ms": 13.0, "service_p99_ms": 22.0, "rounds": 3, "seconds": 10.0, "concurrency": 16,
            "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
-           "ratio_rounds": [0.74, 0.72, 0.76], "ratio_ci95": [0.6903, 0.7897], "verdict": "inconclusive"}
+           "ratio_rounds": [0.74, 0.72, 0.76], "ratio_ci95": [0.6903, 0.7897], "verdict": said}
+    console = Console(width=400, record=True)
+    console.print(bank_table(fig))
+    row = next(line for line in console.export_text().splitlines() if "bank" in line and "0.74" in line)
+    cells = [c.strip() for c in row.split("│")]
+    assert cells[4] == shown and "rounds 0.740, 0.720, 0.760" in row and "[0.690, 0.790]" in row
+
+
+def test_one_round_is_shown_as_no_verdict():
+    from rich.console import Console
+
+    from sim.cli.bankbench import bank_table
+    fig = {"value": 0.8, "pass": None, "target": 0.75, "quick": True, "fault_proxy": False,
+           "raw_tps": 1000.0, "service_tps": 800.0, "raw_p50_ms": 9.0, "raw_p99_ms": 15.0,
+           "service_p50_ms": 13.0, "service_p99_ms": 22.0, "rounds": 1, "seconds": 2.0, "concurrency": 16,
+           "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
+           "ratio_rounds": [0.8], "ratio_ci95": None, "verdict": "one round"}
     console = Console(width=400, record=True)
     console.print(bank_table(fig))
     text = console.export_text()
-    assert "inconclusive" in text and "rounds 0.740, 0.720, 0.760" in text and "[0.690, 0.790]" in text
+    assert "one round" in text and "rounds 0.800" in text and "CI" not in text and " yes " not in text
