@@ -24,7 +24,7 @@ CPU per transfer of aiohttp's general client; ``--client aiohttp`` measures with
 Reports both rates, their ratio (target >= 0.75, ``TARGET_RATIO``), latency percentiles (per
 round, and pooled over the rounds) and the machine's load averages before and after, as JSON.
 The verdict comes from the rounds, not from the pooled ratio alone: run to run, the pooled ratio
-of the same code swings by several hundredths on this shared machine (0.68-0.74), as wide as the
+of the same code swings by several hundredths on this shared machine (0.67-0.74), as wide as the
 distance to the target. Each round's two paths ran back to back, so each round gives one paired
 ratio; ``ratio_ci95`` is a Student-t interval for their mean (``ratio_interval``), and
 ``verdict`` is "met" when the whole interval is at or above the target, "not met" when it is all
