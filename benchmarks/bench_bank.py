@@ -323,12 +323,36 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]}}
 
 
+def _at_least_one(text: str) -> int:
+    """argparse type: an integer >= 1 (rounds, clients)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {n}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    """argparse type: a finite number of seconds > 0."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
+    if not (math.isfinite(x) and x > 0):
+        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
+    return x
+
+
 def main(argv: list[str] | None = None) -> int:
+    from sim.errors import HivesimError
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--scenario", default="scenarios/live-smoke.yaml")
-    ap.add_argument("--seconds", type=float, default=10.0)
-    ap.add_argument("--concurrency", type=int, default=16)
-    ap.add_argument("--rounds", type=int, default=2, help="alternating raw/service rounds")
+    ap.add_argument("--scenario", default=str(REPO / "scenarios" / "live-smoke.yaml"))
+    ap.add_argument("--seconds", type=_seconds, default=10.0)
+    ap.add_argument("--concurrency", type=_at_least_one, default=16)
+    ap.add_argument("--rounds", type=_at_least_one, default=2,
+                    help="alternating raw/service rounds (2 or more give the verdict's interval)")
     ap.add_argument("--client", choices=CLIENTS, default=CLIENTS[0],
                     help="the service path's HTTP load client (lean: the gateway's own keep-alive client)")
     ap.add_argument("--fault-proxy", action="store_true",
@@ -338,9 +362,17 @@ def main(argv: list[str] | None = None) -> int:
     add_cluster_dir(ap, "/tmp/hivesim-bench-bank", old="--run-dir")
     ap.add_argument("--out", help="also write the result JSON here")
     args = ap.parse_args(argv)
-    result = measure(args.scenario, args.seconds, args.rounds, args.concurrency,
-                     args.cluster_dir or "/tmp/hivesim-bench-bank", client=args.client,
-                     fault_proxy=args.fault_proxy)
+    try:
+        # checked before minutes of cluster work: the scenario (first thing ``measure`` reads) and
+        # the --out file's directory
+        if args.out and not Path(args.out).resolve().parent.is_dir():
+            raise HivesimError(f"--out {args.out}: its directory does not exist")
+        result = measure(args.scenario, args.seconds, args.rounds, args.concurrency,
+                         args.cluster_dir or "/tmp/hivesim-bench-bank", client=args.client,
+                         fault_proxy=args.fault_proxy)
+    except HivesimError as exc:
+        print(f"bench_bank: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(json.dumps(result, indent=1))
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=1))

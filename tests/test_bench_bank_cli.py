@@ -172,3 +172,24 @@ def test_one_round_is_shown_as_no_verdict():
     console.print(bank_table(fig))
     text = console.export_text()
     assert "one round" in text and "rounds 0.800" in text and "CI" not in text and " yes " not in text
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--rounds", "0"], "argument --rounds: expected an integer >= 1, got 0"),
+    (["--concurrency", "x"], "argument --concurrency: expected an integer >= 1, got 'x'"),
+    (["--seconds", "nan"], "argument --seconds: expected seconds > 0, got nan"),
+    (["--scenario", "no-such.yaml"], "bench_bank: error: no-such.yaml: file not found"),
+    (["--out", "/no-such-dir/r.json"], "bench_bank: error: --out /no-such-dir/r.json: its directory does not exist"),
+])
+def test_bench_bank_refuses_bad_input_before_any_work(argv, said, capsys, monkeypatch, tmp_path):
+    """One clear line, exit 2, no traceback, no cluster: checked before ``measure`` brings one up
+    (a bad scenario is the first thing it reads, before any process starts)."""
+    import benchmarks.bench_bank as bb
+    monkeypatch.chdir(tmp_path)  # the default scenario is found from anywhere, a relative one is not
+    monkeypatch.setattr(bb, "Cluster", lambda *a, **k: pytest.fail("a cluster was made"))
+    try:
+        code = bb.main(argv)
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and said in err and "Traceback" not in err
