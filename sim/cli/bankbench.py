@@ -57,18 +57,18 @@ def bank_table(fig: dict):
         t.add_row("bank", "-", f">= {fig['target']}", "[yellow]skipped[/yellow]", fig["skipped"])
         return t
     m = fig["machine"]
+    # results without the key are from before the option: they always had the proxies
+    proxied = fig.get("fault_proxy", True)
     basis = (f"raw {fig['raw_tps']:,.0f}/s p50 {fig['raw_p50_ms']:.1f} p99 {fig['raw_p99_ms']:.1f} ms; service "
              f"{fig['service_tps']:,.0f}/s p50 {fig['service_p50_ms']:.1f} p99 {fig['service_p99_ms']:.1f} ms; "
              f"{fig['rounds']} x {fig['seconds']:g} s each way, {fig['concurrency']} clients, "
-             f"{'through' if fig.get('fault_proxy', True) else 'no'} fault proxy; load "
+             f"{'through' if proxied else 'no'} fault proxy; load "
              f"{m['loadavg_before'][0]:.1f} -> {m['loadavg_after'][0]:.1f} on {m['cpus']} cores")
     rc, sc = fig.get("raw_cpu_ms_per_transfer"), fig.get("service_cpu_ms_per_transfer")
     if rc and sc:  # where the time goes: CPU per transfer, by part of the service path
-        # the proxies' part only where they ran (results without the key are from before the
-        # option: they always had them, as the line above says)
-        shown = ("client", "gateway", "app", "proxy", "database") if fig.get("fault_proxy", True) else \
-            ("client", "gateway", "app", "database")
-        parts = ", ".join(f"{k} {sc[k]:.2f}" for k in shown if k in sc)
+        # the proxies' part only where they ran
+        parts = ", ".join(f"{k} {sc[k]:.2f}" for k in ("client", "gateway", "app", "proxy", "database")
+                          if k in sc and (proxied or k != "proxy"))
         basis += f"; CPU ms/transfer raw {rc['total']:.2f}, service {sc['total']:.2f} ({parts})"
     ok = _verdict_cell(fig)
     if fig.get("ratio_rounds"):
