@@ -323,35 +323,13 @@ def measure(scenario: str = str(REPO / "scenarios" / "live-smoke.yaml"), seconds
                         "loadavg_after": [round(x, 2) for x in os.getloadavg()]}}
 
 
-def _at_least_one(text: str) -> int:
-    """argparse type: an integer >= 1 (rounds, clients)."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {n}")
-    return n
-
-
-def _seconds(text: str) -> float:
-    """argparse type: a finite number of seconds > 0."""
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text!r}") from None
-    if not (math.isfinite(x) and x > 0):
-        raise argparse.ArgumentTypeError(f"expected seconds > 0, got {text}")
-    return x
-
-
 def main(argv: list[str] | None = None) -> int:
     from sim.errors import HivesimError
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scenario", default=str(REPO / "scenarios" / "live-smoke.yaml"))
-    ap.add_argument("--seconds", type=_seconds, default=10.0)
-    ap.add_argument("--concurrency", type=_at_least_one, default=16)
-    ap.add_argument("--rounds", type=_at_least_one, default=2,
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--rounds", type=int, default=2,
                     help="alternating raw/service rounds (2 or more give the verdict's interval)")
     ap.add_argument("--client", choices=CLIENTS, default=CLIENTS[0],
                     help="the service path's HTTP load client (lean: the gateway's own keep-alive client)")
@@ -363,8 +341,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="also write the result JSON here")
     args = ap.parse_args(argv)
     try:
-        # checked before minutes of cluster work: the scenario (first thing ``measure`` reads) and
-        # the --out file's directory
+        # checked before minutes of cluster work, as the hivesim commands check theirs (the
+        # scenario is the first thing ``measure`` reads)
+        for name in ("rounds", "concurrency"):
+            if getattr(args, name) < 1:
+                raise HivesimError(f"--{name}: expected an integer >= 1, got {getattr(args, name)}")
+        if not (math.isfinite(args.seconds) and args.seconds > 0):
+            raise HivesimError(f"--seconds: expected a number of seconds > 0, got {args.seconds}")
         if args.out and not Path(args.out).resolve().parent.is_dir():
             raise HivesimError(f"--out {args.out}: its directory does not exist")
         result = measure(args.scenario, args.seconds, args.rounds, args.concurrency,

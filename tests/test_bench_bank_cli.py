@@ -175,9 +175,10 @@ def test_one_round_is_shown_as_no_verdict():
 
 
 @pytest.mark.parametrize("argv,said", [
-    (["--rounds", "0"], "argument --rounds: expected an integer >= 1, got 0"),
-    (["--concurrency", "x"], "argument --concurrency: expected an integer >= 1, got 'x'"),
-    (["--seconds", "nan"], "argument --seconds: expected seconds > 0, got nan"),
+    (["--rounds", "0"], "bench_bank: error: --rounds: expected an integer >= 1, got 0"),
+    (["--concurrency", "-3"], "bench_bank: error: --concurrency: expected an integer >= 1, got -3"),
+    (["--concurrency", "x"], "argument --concurrency: invalid int value: 'x'"),
+    (["--seconds", "nan"], "bench_bank: error: --seconds: expected a number of seconds > 0, got nan"),
     (["--scenario", "no-such.yaml"], "bench_bank: error: no-such.yaml: file not found"),
     (["--out", "/no-such-dir/r.json"], "bench_bank: error: --out /no-such-dir/r.json: its directory does not exist"),
 ])
