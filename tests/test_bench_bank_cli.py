@@ -80,38 +80,36 @@ def test_pooled_cpu_is_per_transfer_over_all_rounds():
     assert out["tps"] == 200.0 and out["cpu_ms"] == {"app": 0.5, "client": 0.1, "total": 0.6}
 
 
-@pytest.mark.parametrize("fault_proxy", [False, True])
-def test_the_table_says_whether_the_fault_proxies_ran(fault_proxy):
+def _table_text(drop=(), **changes) -> str:
+    """``bank_table`` of a 3-round result (without the keys in ``drop``, with ``changes``), as text."""
     from rich.console import Console
 
     from sim.cli.bankbench import bank_table
-    cpu = {"client": 0.07, "gateway": 0.15, "app": 0.46, "proxy": 0.14 if fault_proxy else 0.0,
-           "database": 0.65, "etcd": 0.03, "total": 1.5}
-    fig = {"value": 0.7, "pass": False, "target": 0.75, "quick": False, "fault_proxy": fault_proxy,
+    fig = {"value": 0.7, "pass": False, "target": 0.75, "quick": False, "fault_proxy": False,
            "raw_tps": 1700.0, "service_tps": 1190.0, "raw_p50_ms": 9.0, "raw_p99_ms": 15.0,
            "service_p50_ms": 13.0, "service_p99_ms": 22.0, "rounds": 3, "seconds": 10.0, "concurrency": 16,
-           "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
-           "raw_cpu_ms_per_transfer": {**cpu, "total": 0.95}, "service_cpu_ms_per_transfer": cpu}
+           "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]}}
+    fig = {**{k: v for k, v in fig.items() if k not in drop}, **changes}
     console = Console(width=400, record=True)
     console.print(bank_table(fig))
-    text = console.export_text()
+    return console.export_text()
+
+
+@pytest.mark.parametrize("fault_proxy", [False, True])
+def test_the_table_says_whether_the_fault_proxies_ran(fault_proxy):
+    cpu = {"client": 0.07, "gateway": 0.15, "app": 0.46, "proxy": 0.14 if fault_proxy else 0.0,
+           "database": 0.65, "etcd": 0.03, "total": 1.5}
+    text = _table_text(fault_proxy=fault_proxy, raw_cpu_ms_per_transfer={**cpu, "total": 0.95},
+                       service_cpu_ms_per_transfer=cpu)
     assert ("through fault proxy" in text) is fault_proxy and ("no fault proxy" in text) is not fault_proxy
     assert ("proxy 0.14" in text) is fault_proxy and "proxy 0.00" not in text
 
 
 def test_a_result_from_before_the_option_reads_as_through_the_proxies():
-    from rich.console import Console
-
-    from sim.cli.bankbench import bank_table
     cpu = {"client": 0.07, "gateway": 0.14, "app": 0.42, "proxy": 0.14, "database": 0.63, "total": 1.44}
-    fig = {"value": 0.687, "pass": False, "target": 0.75, "quick": False, "raw_tps": 1752.0, "service_tps": 1204.0,
-           "raw_p50_ms": 9.0, "raw_p99_ms": 15.3, "service_p50_ms": 13.0, "service_p99_ms": 21.8, "rounds": 3,
-           "seconds": 10.0, "concurrency": 16,
-           "machine": {"cpus": 2, "loadavg_before": [1.5, 1.0, 1.0], "loadavg_after": [4.4, 1.0, 1.0]},
-           "raw_cpu_ms_per_transfer": {**cpu, "total": 0.93}, "service_cpu_ms_per_transfer": cpu}
-    console = Console(width=400, record=True)
-    console.print(bank_table(fig))  # no "fault_proxy" key: every result before it crossed the proxies
-    text = console.export_text()
+    # no "fault_proxy" key: every result before it crossed the proxies
+    text = _table_text(drop=("fault_proxy",), raw_cpu_ms_per_transfer={**cpu, "total": 0.93},
+                       service_cpu_ms_per_transfer=cpu)
     assert "through fault proxy" in text and "proxy 0.14" in text
 
 
@@ -144,33 +142,16 @@ def test_a_wrong_verdict_is_as_rare_as_stated():
 
 @pytest.mark.parametrize("said,shown", [("inconclusive", "inconclusive"), ("met", "yes"), ("not met", "no")])
 def test_the_table_shows_the_rounds_and_their_verdict(said, shown):
-    from rich.console import Console
-
-    from sim.cli.bankbench import bank_table
-    fig = {"value": 0.74, "pass": False, "target": 0.75, "quick": False, "fault_proxy": False,
-           "raw_tps": 1700.0, "service_tps": 1258.0, "raw_p50_ms": 9.0, "raw_p99_ms": 15.0,
-           "service_p50_ms": 13.0, "service_p99_ms": 22.0, "rounds": 3, "seconds": 10.0, "concurrency": 16,
-           "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
-           "ratio_rounds": [0.74, 0.72, 0.76], "ratio_ci95": [0.6903, 0.7897], "verdict": said}
-    console = Console(width=400, record=True)
-    console.print(bank_table(fig))
-    row = next(line for line in console.export_text().splitlines() if "bank" in line and "0.74" in line)
+    text = _table_text(value=0.74, service_tps=1258.0, ratio_rounds=[0.74, 0.72, 0.76],
+                       ratio_ci95=[0.6903, 0.7897], verdict=said)
+    row = next(line for line in text.splitlines() if "bank" in line and "0.74" in line)
     cells = [c.strip() for c in row.split("│")]
     assert cells[4] == shown and "rounds 0.740, 0.720, 0.760" in row and "[0.690, 0.790]" in row
 
 
 def test_one_round_is_shown_as_no_verdict():
-    from rich.console import Console
-
-    from sim.cli.bankbench import bank_table
-    fig = {"value": 0.8, "pass": None, "target": 0.75, "quick": True, "fault_proxy": False,
-           "raw_tps": 1000.0, "service_tps": 800.0, "raw_p50_ms": 9.0, "raw_p99_ms": 15.0,
-           "service_p50_ms": 13.0, "service_p99_ms": 22.0, "rounds": 1, "seconds": 2.0, "concurrency": 16,
-           "machine": {"cpus": 2, "loadavg_before": [1.0, 1.0, 1.0], "loadavg_after": [2.0, 1.0, 1.0]},
-           "ratio_rounds": [0.8], "ratio_ci95": None, "verdict": "one round"}
-    console = Console(width=400, record=True)
-    console.print(bank_table(fig))
-    text = console.export_text()
+    text = _table_text(value=0.8, quick=True, rounds=1, seconds=2.0, raw_tps=1000.0, service_tps=800.0,
+                       ratio_rounds=[0.8], ratio_ci95=None, verdict="one round", **{"pass": None})
     assert "one round" in text and "rounds 0.800" in text and "CI" not in text and " yes " not in text
 
 
