@@ -185,7 +185,8 @@ def _summarize(sc: Scenario, results: list[ReplicationResult], companions: dict,
 
 
 def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = None,
-                  keep_events: bool = True, fail_fast: bool = True, on_results=None) -> list:
+                  keep_events: bool = True, fail_fast: bool = True, on_results=None,
+                  done: dict | None = None) -> list:
     """Simulate every scenario on executor ``ex`` (``sim.executors``) as ONE batch of tasks.
 
     Each scenario's replications (and its cost variant's) are cut into chunks and every chunk
@@ -199,9 +200,12 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     worker count or the chunking. ``on_results(i, results)``: called once scenario ``i``'s own
     replications are all in, while its companions (a cost variant) may still run, so the caller
     can prepare what needs only those (``run_to_dir``: the CSV files) on a core the workers leave
-    idle (the main process waits for them).
+    idle (the main process waits for them). ``done``: simulation key (``sim.batch.simulation_key``)
+    -> ``(its chunks' results, its seconds)``, from earlier batches of the same caller (a cheapest-first sweep's cost
+    levels, ``sim.readers.cheapest``): a simulation found there is not run again, and every
+    simulation this batch runs is added to it.
     """
-    from sim.batch import share, simulations
+    from sim.batch import share, simulation_key, simulations
     from sim.executors import Task, chunk_size, chunks
     t0 = time.perf_counter()
     failed: dict[int, BaseException] = {}
@@ -212,7 +216,16 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     needers: dict[int, list[int]] = {}  # simulation that runs -> every simulation that takes its results
     for j, f in enumerate(first):
         needers.setdefault(f, []).append(j)
-    runs = list(needers)
+    parts: list[list] = [[] for _ in sims]
+    keys = {k: simulation_key(sims[k][1], sims[k][2]) for k in needers if sims[k][1] != "whole"} \
+        if done is not None else {}
+    known = {k for k, key in keys.items() if key in done}  # simulated in an earlier batch: nothing to run
+    done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
+    for k in known:  # results and seconds as in the batch that ran them
+        parts[k], done_at[k] = done[keys[k]]
+        if on_results is not None:
+            _announce(on_results, sims, needers[k], parts[k], failed)
+    runs = [k for k in needers if k not in known]
     weight = {k: 1 if sims[k][1] == "whole" else sims[k][2].simulation.replications for k in runs}
     size = chunk_size(sum(w for k, w in weight.items() if sims[k][1] != "whole"), ex.workers)
     tasks, owner, left = [], [], [0] * len(sims)
@@ -223,8 +236,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
             owner.append((k, 1 if idx is None else len(idx)))
             left[k] += 1
     lines = _progress_lines(bar, label, sims, needers, weight)
-    parts: list[list] = [[] for _ in sims]
-    done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
+    broken: set[int] = set()     # simulations a task of which raised
     # closing: a failure (or Ctrl-C) here cancels the tasks not run yet, now rather than at exit
     with closing(ex.run(tasks)) as completed:
         for ti, res, exc in completed:
@@ -232,6 +244,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
             if exc is not None:
                 if fail_fast:
                     raise exc
+                broken.add(k)
                 for j in needers[k]:  # every summary that needed it fails
                     failed.setdefault(sims[j][0], exc)
             else:
@@ -243,6 +256,9 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
                 done_at[k] = time.perf_counter() - t0
                 if on_results is not None:
                     _announce(on_results, sims, needers[k], parts[k], failed)
+    for k in runs:
+        if k in keys and k not in broken:
+            done[keys[k]] = (parts[k], done_at[k])
     for k, f in enumerate(first):
         if f != k:  # the same replications; a request-mode summary is a dict its owner updates: a copy
             parts[k] = copy.deepcopy(parts[f]) if sims[k][1] == "whole" else parts[f]

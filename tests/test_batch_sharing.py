@@ -75,6 +75,20 @@ def test_a_shared_cost_variant_runs_once_and_gives_the_figures_of_separate_runs(
     assert _without_wall(a)["cost_variant"] == _without_wall(b)["cost_variant"]  # ... one cost variant
 
 
+def test_a_simulation_an_earlier_batch_ran_is_not_run_again(two_variants):
+    """``done`` carries simulations across batches (a cheapest-first sweep's cost levels): the second
+    variant's batch runs its own replications only and gives the summary it gets alone."""
+    pool, done = CountingPool(), {}
+    (first,) = simulate_many(two_variants[:1], pool, keep_events=False, done=done)
+    assert sum(n for _, n in pool.tasks) == 6 and len(done) == 2  # r2 and the cost variant
+    pool.tasks.clear()
+    (second,) = simulate_many(two_variants[1:], pool, keep_events=False, done=done)
+    assert sum(n for _, n in pool.tasks) == 3 and len(done) == 3  # r3 only: its cost variant was done
+    (alone,) = simulate_many(two_variants[1:], CountingPool(), keep_events=False)
+    assert _without_wall(second[0]) == _without_wall(alone[0]) and second[1] == alone[1]
+    assert second[0]["cost_variant"]["wall_seconds"] == first[0]["cost_variant"]["wall_seconds"]
+
+
 def test_a_failure_of_a_shared_simulation_fails_every_summary_that_needs_it(two_variants):
     out = simulate_many(two_variants, FailingVariantPool(), keep_events=False, fail_fast=False)
     assert [str(o) for o in out] == ["planted failure", "planted failure"]

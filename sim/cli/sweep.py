@@ -11,6 +11,9 @@ Examples:
 With ``--target`` the sweep also answers "the cheapest variant that meets the target"
 (``sim.readers.target``): printed under the table, in table.json's ``selection`` and marked on the
 frontier. Exit 1 when no variant meets it (everything is written first); 3 when a variant failed.
+``--cheapest-first`` runs the variants in order of their cost, known before simulating, and stops
+once the choice and its runner-up are known (``sim.readers.cheapest``): the same answer, from
+only the variants it needs; the others are listed as skipped.
 """
 
 from __future__ import annotations
@@ -51,6 +54,10 @@ def register(subparsers) -> None:
     p.add_argument("--minimize", metavar="KEY", help="what --target minimises (default cost.per_account_per_year)")
     p.add_argument("--confidence", metavar="LEVEL",
                    help="read --target on a .mean key at the pessimistic end of this interval (e.g. 0.95)")
+    p.add_argument("--cheapest-first", action="store_true",
+                   help="with --target: run the variants in order of --minimize (a cost figure, known before "
+                        "simulating), one cost level at a time, and stop once the choice and its runner-up are "
+                        "known; the same answer as the full sweep, the variants not needed listed as skipped")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar or table: the sweep directory only")
     add_json(p, "the sweep (its directory and every variant's row)")
     p.set_defaults(func=cmd_sweep)
@@ -72,8 +79,8 @@ def cmd_sweep(args) -> int:
         from sim.readers.target import check_minimize, parse_target
         target = parse_target(args.target, args.confidence)
         minimize = check_minimize(args.minimize or "cost.per_account_per_year")
-    elif args.minimize is not None or args.confidence is not None:
-        raise HivesimError("--minimize and --confidence go with --target EXPR")
+    elif args.minimize is not None or args.confidence is not None or args.cheapest_first:
+        raise HivesimError("--minimize, --confidence and --cheapest-first go with --target EXPR")
     base = []
     if args.replications is not None:
         base.append(f"simulation.replications={args.replications}")
@@ -97,29 +104,43 @@ def cmd_sweep(args) -> int:
     from pathlib import Path
     if Path(out).exists():
         raise HivesimError(f"{out}: already exists (choose another --out or remove it)")
-    results = run_variants(scenarios, scheduler=scheduler, workers=args.workers,
-                           progress=not (args.quiet or args.json),
-                           label=f"{scenarios[0].name}: {len(variants)} variants")
+    label = f"{scenarios[0].name}: {len(variants)} variants"
+    cheapest = None
+    if args.cheapest_first:
+        from sim.readers.cheapest import planned_values, run_cheapest_first
+        planned = planned_values(scenarios, [v.name for v in variants], minimize)  # before anything runs
+        results, cheapest = run_cheapest_first(scenarios, planned, target, minimize, scheduler=scheduler,
+                                               workers=args.workers, progress=not (args.quiet or args.json),
+                                               label=label)
+    else:
+        results = run_variants(scenarios, scheduler=scheduler, workers=args.workers,
+                               progress=not (args.quiet or args.json), label=label)
     rows = table_rows(variants, results)
     swept = list(dict.fromkeys(k for v in variants for k in v.sets if len({json_key(x.sets.get(k)) for x in variants}) > 1))
     meta = {"scenario_file": scenario_file_ref(args.scenario), "scenario_name": scenarios[0].name, "base_sets": base,
             "grid": args.sets, "variants_file": args.variants, "swept_keys": swept,
             "scheduler": scheduler or LOCAL_NAME}
+    if cheapest is not None:
+        meta["cheapest_first"] = cheapest
     choice = None
     if target is not None:
         from sim.readers.target import choose
         choice = choose(rows, results, target, minimize)
         meta["selection"] = choice.to_dict()
     path = write_sweep(out, rows, results, meta)
-    failed = [r for r in rows if r["status"] != "ok"]
+    failed = [r for r in rows if r["status"] == "failed"]
     if args.json:
         from sim.cli.options import print_json
         print_json({"out": str(path), "variants": len(rows), "failed": len(failed), "rows": rows,
-                    **({"selection": choice.to_dict()} if choice else {})})
+                    **({"selection": choice.to_dict()} if choice else {}),
+                    **({"cheapest_first": cheapest} if cheapest else {})})
     elif not args.quiet:
         wide_console().print(sweep_table(rows, path))
         if choice is not None:
             print(choice.text)
+        if cheapest is not None:
+            from sim.readers.cheapest import describe
+            print(describe(cheapest))
     for r in failed:
         print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)
     if not args.json:

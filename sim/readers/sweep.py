@@ -41,7 +41,7 @@ from sim.results.schema import run_block, summary_header
 from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
-           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "table_rows", "tidy_rows", "pareto", "write_sweep", "TABLE_KEYS",
+           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "summaries_of", "table_rows", "tidy_rows", "pareto", "write_sweep", "TABLE_KEYS",
            "default_sweep_dir"]
 
 @dataclass
@@ -243,8 +243,13 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
             progress_display(bool(progress)) as bar:
         # summaries only: replications come back without their events (sweeps write no events.csv)
         done = simulate_many(scenarios, ex, bar, label=label, keep_events=False, fail_fast=False)
-    # each summary carries its per-replication values (sim.readers.paired), so variants run with one
-    # seed are compared replication by replication (common random numbers)
+    return summaries_of(done)
+
+
+def summaries_of(done: list) -> list[dict | BaseException]:
+    """``simulate_many``'s answers as a sweep keeps them: each summary with its per-replication
+    values (``sim.readers.paired``), so variants run with one seed are compared replication by
+    replication (common random numbers); a failed variant's exception as it is."""
     from sim.readers.paired import per_replication_block
     out = []
     for d in done:
@@ -263,7 +268,7 @@ def write_sweep(out: str | os.PathLike, rows: list[dict], summaries: list, meta:
     ``table.json`` starts with the contract's header (``kind: sweep``) and ``run`` block (status
     ``failed`` with the count when a variant failed), then ``meta`` and the rows.
     """
-    failed = sum(1 for r in rows if r.get("status") != "ok")
+    failed = sum(1 for r in rows if r.get("status") == "failed")  # "skipped" (cheapest first) is not a failure
     run = run_block(status="failed" if failed else "ok", mode="sweep", variants=len(rows),
                     error=f"{failed} of {len(rows)} variants failed" if failed else None)
     with atomic_dir(out) as tmp:

@@ -62,6 +62,9 @@ def table_rows(variants: list, results: list) -> list[dict]:
         if isinstance(res, BaseException):
             row.update({"status": "failed", "error": f"{type(res).__name__}: {res}"})
             row.update({k: None for k in TABLE_KEYS})
+        elif res is None:  # not run: a cheapest-first sweep knew its answer without it (sim.readers.cheapest)
+            row.update({"status": "skipped", "error": ""})
+            row.update({k: None for k in TABLE_KEYS})
         else:
             row.update({"status": "ok", "error": ""})
             for k in TABLE_KEYS:

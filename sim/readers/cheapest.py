@@ -1,0 +1,111 @@
+"""Cheapest-first sweeps: ``hivesim sweep --target T --cheapest-first`` runs only what the answer needs.
+
+The planner's question "which is the cheapest design that meets T?" needs only the variants that
+cost no more than its answer and its runner-up. When what ``--minimize`` minimises is known before
+simulating (a ``cost.*`` figure: ``sim.cost.cost_summary`` of the scenario alone, the function and
+numbers the summary reports after the run), the variants can run in that order, one cost level
+(the variants of equal cost) at a time, and the sweep can stop as soon as the answer is known.
+
+Stopping rule: cost levels run in ascending order, each level whole; after a level, once at least
+two of the variants run meet the target, the sweep stops. The choice and its runner-up are then
+those the full sweep gives (``sim.readers.target.choose``): each variant runs with its own seed
+and replications whatever else runs, so its summary, hence its verdict, does not depend on which
+others ran; every variant cheaper than the runner-up has run, and so has every variant costing
+the same as the choice or the runner-up (ties are broken by the margin). With fewer than two
+variants meeting the target every level runs, and the answer ("none meets it", the closest miss)
+is again the full sweep's. No statistics change: the same verdicts are read, on fewer variants.
+
+What differs from a full sweep: variants not run are rows with status ``skipped``; the selection's
+``met`` lists the meeting variants among those run; the Pareto marks and the ``vs_first`` columns
+are over the variants run (``vs_first`` is empty when the first variant did not run). Levels run
+one after another, so on a Dask cluster each level is its own batch of tasks, not one task graph.
+"""
+
+from __future__ import annotations
+
+from sim.errors import HivesimError
+from sim.results.lookup import finite_number, lookup_optional
+
+__all__ = ["planned_values", "cost_levels", "meets", "run_until_answered", "run_cheapest_first", "describe"]
+
+
+def planned_values(scenarios: list, names: list[str], key: str) -> list[float]:
+    """``key`` (a ``cost.*`` summary key) of each variant, computed from its scenario before any
+    simulation; one clear error (exit 2) when it cannot be known before simulating."""
+    if not key.startswith("cost."):
+        raise HivesimError(f"--cheapest-first: --minimize {key} is known only after simulating; "
+                           "it needs a cost figure known before, such as cost.per_account_per_year")
+    from sim.cost import cost_summary
+    out = []
+    for sc, name in zip(scenarios, names):
+        if sc.cost is None:
+            raise HivesimError(f"--cheapest-first: variant {name!r} has no cost: section, so {key} is unknown")
+        value = finite_number(lookup_optional({"cost": cost_summary(sc)}, key, None))
+        if value is None:
+            raise HivesimError(f"--cheapest-first: --minimize {key} is known only after simulating (it needs "
+                               "the availability); choose a cost figure such as cost.per_account_per_year")
+        out.append(value)
+    return out
+
+
+def cost_levels(values: list[float]) -> list[list[int]]:
+    """Variant indices grouped by equal value, the groups in ascending value, each in input order."""
+    levels: dict[float, list[int]] = {}
+    for i, v in enumerate(values):
+        levels.setdefault(v, []).append(i)
+    return [levels[v] for v in sorted(levels)]
+
+
+def meets(summary, target, minimize: str) -> bool:
+    """Whether ``choose`` counts this variant as meeting the target (a figure for ``minimize`` too)."""
+    from sim.readers.target import evaluate
+    return (isinstance(summary, dict) and evaluate(summary, target).passed
+            and finite_number(lookup_optional(summary, minimize, None)) is not None)
+
+
+def run_until_answered(levels: list[list[int]], run_level) -> int:
+    """The stopping rule (module docstring): ``run_level(k, level)`` runs level ``k`` (from 1) whole
+    and returns how many of its variants meet the target; -> the number of levels run."""
+    met = 0
+    for k, level in enumerate(levels, 1):
+        met += run_level(k, level)
+        if met >= 2:  # the choice and its runner-up are known
+            return k
+    return len(levels)
+
+
+def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: str, scheduler=None,
+                       workers: int | None = None, progress: bool = True, label: str = "sweep"):
+    """Run the cost levels in order until the answer is known (module docstring).
+
+    -> ``(results, info)``: per variant its summary, the exception it raised, or None (not run);
+    ``info`` counts the levels and variants run, for ``table.json`` and the console.
+    """
+    from sim.executors import open_executor, usable_cpus
+    from sim.readers.sweep import summaries_of
+    from sim.runner import progress_display, simulate_many
+    levels = cost_levels(planned)
+    results: list = [None] * len(scenarios)
+    simulated: dict = {}  # simulation key -> results: a cost variant two levels share runs once
+    with open_executor(scheduler, max(1, workers or usable_cpus())) as ex, \
+            progress_display(bool(progress)) as bar:
+
+        def run_level(k: int, level: list[int]) -> int:
+            done = simulate_many([scenarios[i] for i in level], ex, bar, keep_events=False, fail_fast=False,
+                                 label=f"{label}: cost level {k} of {len(levels)}, {len(level)} variants",
+                                 done=simulated)
+            for i, summary in zip(level, summaries_of(done)):
+                results[i] = summary
+            return sum(meets(results[i], target, minimize) for i in level)
+
+        run = run_until_answered(levels, run_level)
+    ran = sum(len(level) for level in levels[:run])
+    info = {"levels": len(levels), "levels_run": run, "variants_run": ran, "skipped": len(scenarios) - ran,
+            "planned": planned}
+    return results, info
+
+
+def describe(info: dict) -> str:
+    """One console line: what the cheapest-first sweep ran and left out."""
+    return (f"cheapest first: ran {info['variants_run']} of {info['variants_run'] + info['skipped']} variants "
+            f"({info['levels_run']} of {info['levels']} cost levels); {info['skipped']} not needed, listed as skipped")
