@@ -133,6 +133,8 @@ def test_cost_levels_ascending_ties_together_in_input_order():
     (["--cheapest-first"], "go with --target"),
     (["--cheapest-first", "--target", "availability.request.lower>=99.9%", "--minimize",
       "downtime_minutes_per_year.mean"], "known only after simulating"),
+    (["--cheapest-first", "--target", "availability.request.lower>=99.9%", "--minimize", "cost.per_extra_nine"],
+     "it needs the availability"),
 ])
 def test_bad_input_is_one_line_exit_2_nothing_written(scenario, tmp_path, capsys, extra, words):
     out = tmp_path / "never"
@@ -149,3 +151,21 @@ def test_a_scenario_without_cost_is_refused_before_running(tmp_path, capsys):
                  "--cheapest-first", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "has no cost: section" in err and len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_a_dask_cluster_gives_the_same_table(pair, scenario):
+    """The cost levels on a Dask LocalCluster of 2 workers: the same rows as on the local pool."""
+    distributed = pytest.importorskip("distributed")
+    (_, _, _), (_, _, local) = pair
+    out = scenario.parent / "cheapest-dask"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster:
+        assert main(["sweep", str(scenario), *GRID, "--out", str(out), "--scheduler", cluster.scheduler_address,
+                     "-q", "--target", "availability.request.lower>=99.9%", "--cheapest-first"]) == 0
+    remote = json.loads((out / "table.json").read_text())
+
+    def rows(doc):
+        return [{k: v for k, v in r.items() if k != "run.wall_seconds"} for r in doc["rows"]]
+
+    assert rows(remote) == rows(local) and remote["selection"] == local["selection"]
+    assert remote["cheapest_first"] == local["cheapest_first"] and remote["scheduler"] != local["scheduler"]
