@@ -92,7 +92,7 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
 
         def run_level(k: int, level: list[int]) -> int:
             done = simulate_many([scenarios[i] for i in level], ex, bar, keep_events=False, fail_fast=False,
-                                 label=f"{label}: cost level {k} of {len(levels)}, {len(level)} variants",
+                                 label=f"{label}, cost level {k} of {len(levels)} ({_plural(len(level), 'variant')})",
                                  done=simulated)
             for i, summary in zip(level, summaries_of(done)):
                 results[i] = summary
@@ -107,5 +107,13 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
 
 def describe(info: dict) -> str:
     """One console line: what the cheapest-first sweep ran and left out."""
-    return (f"cheapest first: ran {info['variants_run']} of {info['variants_run'] + info['skipped']} variants "
-            f"({info['levels_run']} of {info['levels']} cost levels); {info['skipped']} not needed, listed as skipped")
+    ran, total = info["variants_run"], info["variants_run"] + info["skipped"]
+    levels = f"{info['levels_run']} of {info['levels']} cost levels"
+    if not info["skipped"]:
+        return f"cheapest first: ran all {_plural(total, 'variant')} ({levels}): the answer needed every level"
+    return (f"cheapest first: ran {ran} of {_plural(total, 'variant')} ({levels}); "
+            f"{info['skipped']} dearer not needed, listed as skipped")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
