@@ -201,9 +201,9 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     replications are all in, while its companions (a cost variant) may still run, so the caller
     can prepare what needs only those (``run_to_dir``: the CSV files) on a core the workers leave
     idle (the main process waits for them). ``done``: simulation key (``sim.batch.simulation_key``)
-    -> ``(its chunks' results, its seconds)``, from earlier batches of the same caller (a cheapest-first sweep's cost
-    levels, ``sim.readers.cheapest``): a simulation found there is not run again, and every
-    simulation this batch runs is added to it.
+    -> its chunks' results, from earlier batches of the same caller (a cheapest-first sweep's cost
+    levels, ``sim.readers.cheapest``): a simulation found there is not run again (its results were
+    in before this batch began: 0 s of its wall time), and every one this batch runs is added.
     """
     from sim.batch import share, simulation_key, simulations
     from sim.executors import Task, chunk_size, chunks
@@ -220,9 +220,8 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     keys = {k: simulation_key(sims[k][1], sims[k][2]) for k in needers if sims[k][1] != "whole"} \
         if done is not None else {}
     known = {k for k, key in keys.items() if key in done}  # simulated in an earlier batch: nothing to run
-    done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
-    for k in known:  # results and seconds as in the batch that ran them
-        parts[k], done_at[k] = done[keys[k]]
+    for k in known:
+        parts[k] = done[keys[k]]
         if on_results is not None:
             _announce(on_results, sims, needers[k], parts[k], failed)
     runs = [k for k in needers if k not in known]
@@ -236,6 +235,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
             owner.append((k, 1 if idx is None else len(idx)))
             left[k] += 1
     lines = _progress_lines(bar, label, sims, needers, weight)
+    done_at = [0.0] * len(sims)  # seconds from the start until each simulation's last task
     broken: set[int] = set()     # simulations a task of which raised
     # closing: a failure (or Ctrl-C) here cancels the tasks not run yet, now rather than at exit
     with closing(ex.run(tasks)) as completed:
@@ -258,7 +258,7 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
                     _announce(on_results, sims, needers[k], parts[k], failed)
     for k in runs:
         if k in keys and k not in broken:
-            done[keys[k]] = (parts[k], done_at[k])
+            done[keys[k]] = parts[k]
     for k, f in enumerate(first):
         if f != k:  # the same replications; a request-mode summary is a dict its owner updates: a copy
             parts[k] = copy.deepcopy(parts[f]) if sims[k][1] == "whole" else parts[f]

@@ -86,7 +86,7 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
     from sim.runner import progress_display, simulate_many
     levels = cost_levels(planned)
     results: list = [None] * len(scenarios)
-    simulated: dict = {}  # simulation key -> results: a cost variant two levels share runs once
+    simulated: dict = {}  # simulation key -> its results: a cost variant two levels share runs once
     with open_executor(scheduler, max(1, workers or usable_cpus())) as ex, \
             progress_display(bool(progress)) as bar:
 
