@@ -138,9 +138,11 @@ def cmd_sweep(args) -> int:
         wide_console().print(sweep_table(rows, path))
         if choice is not None:
             print(choice.text)
+        from sim.readers.cheapest import describe, hint
         if cheapest is not None:
-            from sim.readers.cheapest import describe
             print(describe(cheapest))
+        elif target is not None and (line := hint(results, target, minimize)):
+            print(line)
     for r in failed:
         print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)
     if not args.json:

@@ -26,7 +26,8 @@ from __future__ import annotations
 from sim.errors import HivesimError
 from sim.results.lookup import finite_number, lookup_optional
 
-__all__ = ["planned_values", "cost_levels", "meets", "run_until_answered", "run_cheapest_first", "describe"]
+__all__ = ["planned_values", "cost_levels", "meets", "run_until_answered", "run_cheapest_first", "hint",
+           "describe"]
 
 
 def planned_values(scenarios: list, names: list[str], key: str) -> list[float]:
@@ -103,6 +104,23 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
     info = {"levels": len(levels), "levels_run": run, "variants_run": ran, "skipped": len(scenarios) - ran,
             "planned": planned}
     return results, info
+
+
+def hint(summaries: list, target, minimize: str) -> str | None:
+    """After a full sweep: how many variants ``--cheapest-first`` would have run for the same answer
+    (the stopping rule on the costs the summaries report); None when it saves nothing or when a
+    variant has no figure for ``minimize`` (a failed one: its place in the order is unknown)."""
+    if not minimize.startswith("cost."):
+        return None
+    values = [finite_number(lookup_optional(s, minimize, None)) if isinstance(s, dict) else None for s in summaries]
+    if not values or any(v is None for v in values):
+        return None
+    levels = cost_levels(values)
+    run = run_until_answered(levels, lambda _k, level: sum(meets(summaries[i], target, minimize) for i in level))
+    ran = sum(len(level) for level in levels[:run])
+    if ran == len(summaries):
+        return None
+    return f"--cheapest-first would have given this answer from {ran} of the {len(summaries)} variants"
 
 
 def describe(info: dict) -> str:
