@@ -71,7 +71,7 @@ def test_runs_only_what_the_answer_needs(pair):
     assert {r["variant"] for r in rows if r["status"] == "skipped"} == dearer
     assert info["skipped"] == len(dearer) and info["variants_run"] == len(rows) - len(dearer)
     assert info["levels"] == 5 and info["levels_run"] < 5
-    for i, (r_full, r) in enumerate(zip(full["rows"], rows)):
+    for i, r in enumerate(rows):
         if r["status"] == "skipped":
             assert r[COST] is None and r["pareto"] is False and not (out / "summaries" / f"{i:03d}.json").exists()
             continue
