@@ -90,6 +90,16 @@ def test_cells_have_leader_and_sync_standbys_in_their_idcs(cluster):
     assert cluster.gateway_pid and len(cluster.app_servers) == 2
 
 
+def test_a_primary_stop_is_bounded_in_every_cell(cluster):
+    """Each member runs with ``primary_stop_timeout`` in synchronous mode (Patroni applies it only
+    there): a thawed ex-primary's stop is SIGKILLed past it instead of waiting on its postmaster
+    (docs/live-cluster.md)."""
+    from loadtests.cluster.patroni import PRIMARY_STOP_SECONDS
+    for m in cluster.status():
+        config = httpx.get(f"{m['patroni_url']}/config", timeout=5).json()
+        assert (config["primary_stop_timeout"], config["synchronous_mode"]) == (PRIMARY_STOP_SECONDS, True), m["name"]
+
+
 def test_transfers_within_and_across_cells(cluster, http):
     by = accounts_by_cell(2)
     a, b = by[0][0], by[0][1]  # same cell

@@ -87,6 +87,11 @@ def bootstrap_script(member_dir: Path, template: Path) -> Path:
     return script
 
 
+# seconds a primary's stop may take before Patroni kills it (``primary_stop_timeout``): PostgreSQL
+# itself SIGKILLs the children of an immediate shutdown after 5 s, so 10 s is that and a margin
+PRIMARY_STOP_SECONDS = 10
+
+
 def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port: int, rest_port: int,
                    etcd_ports: list[int], bin_dir: str, passwords: dict, ttl: int, loop_wait: int,
                    retry_timeout: int, sync_count: int, max_lag: int, bootstrap_command: str | None = None,
@@ -111,6 +116,13 @@ def patroni_config(*, scope: str, name: str, idc: str, member_dir: Path, pg_port
                 "failsafe_mode": failsafe,
                 "maximum_lag_on_failover": max_lag,
                 "primary_start_timeout": 0,
+                # a primary's stop (a thawed ex-primary demoting itself) is bounded: past this,
+                # Patroni SIGKILLs the postmaster and its children (synchronous mode only, which
+                # is what keeps acknowledged commits on a standby). Unbounded, one demotion after
+                # the `pause` fault waited 60 s for the postmaster to finish an immediate
+                # shutdown (its children had been SIGKILLed 5 s in), and the cell was still
+                # without its synchronous standby 60 s after the load (CI, 2026-12-05)
+                "primary_stop_timeout": PRIMARY_STOP_SECONDS,
                 "synchronous_mode": sync, "synchronous_mode_strict": sync,
                 "synchronous_node_count": max(sync_count, 1),
                 "postgresql": {
