@@ -49,12 +49,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import json
 import math
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
@@ -231,24 +229,16 @@ def round_ratios(raws: list[dict], svcs: list[dict]) -> list[float]:
 
 
 def ratio_interval(ratios: list[float], level: float = CI_LEVEL) -> tuple[float, float] | None:
-    """Student-t interval for the mean of the rounds' paired ratios; None below 2 rounds.
+    """Student-t interval for the mean of the rounds' paired ratios (``sim.metrics.intervals.
+    t_interval``, rounded to 4 places); None below 2 rounds.
 
     Assumes the rounds' ratios independent and near normal around the service tier's true ratio
     (pairing takes out what a slow spell does to both paths alike). With 3 rounds t is 4.30: the
     interval is as wide as three rounds leave it. Under those assumptions each one-sided verdict
     ("met", "not met") is wrong with probability at most (1 - level) / 2 = 2.5 %."""
-    n = len(ratios)
-    if n < 2:
-        return None
-    half = _t_quantile(0.5 + level / 2, n - 1) * statistics.stdev(ratios) / math.sqrt(n)
-    mean = statistics.fmean(ratios)
-    return round(mean - half, 4), round(mean + half, 4)
-
-
-@functools.lru_cache(maxsize=None)
-def _t_quantile(p: float, df: int) -> float:
-    from scipy.stats import t
-    return float(t.ppf(p, df))
+    from sim.metrics.intervals import t_interval
+    _, lo, hi = t_interval(ratios, level)
+    return None if lo is None else (round(lo, 4), round(hi, 4))
 
 
 def verdict(ci: tuple[float, float] | None, target: float = TARGET_RATIO) -> str:
