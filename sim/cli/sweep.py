@@ -141,7 +141,7 @@ def cmd_sweep(args) -> int:
         from sim.readers.cheapest import describe, hint
         if cheapest is not None:
             print(describe(cheapest))
-        elif target is not None and (line := hint(results, target, minimize)):
+        elif choice is not None and (line := hint(results, choice.met, minimize)):
             print(line)
     for r in failed:
         print(f"hivesim: variant {r['variant']!r} failed: {r['error']}", file=sys.stderr)

@@ -26,7 +26,7 @@ from __future__ import annotations
 from sim.errors import HivesimError
 from sim.results.lookup import finite_number, lookup_optional
 
-__all__ = ["planned_values", "cost_levels", "meets", "run_until_answered", "run_cheapest_first", "hint",
+__all__ = ["planned_values", "cost_levels", "run_until_answered", "run_cheapest_first", "hint",
            "describe"]
 
 
@@ -57,13 +57,6 @@ def cost_levels(values: list[float]) -> list[list[int]]:
     return [levels[v] for v in sorted(levels)]
 
 
-def meets(summary, target, minimize: str) -> bool:
-    """Whether ``choose`` counts this variant as meeting the target (a figure for ``minimize`` too)."""
-    from sim.readers.target import evaluate
-    return (isinstance(summary, dict) and evaluate(summary, target).passed
-            and finite_number(lookup_optional(summary, minimize, None)) is not None)
-
-
 def run_until_answered(levels: list[list[int]], run_level) -> int:
     """The stopping rule (module docstring): ``run_level(k, level)`` runs level ``k`` (from 1) whole
     and returns how many of its variants meet the target; -> the number of levels run."""
@@ -84,6 +77,7 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
     """
     from sim.executors import open_executor, usable_cpus
     from sim.readers.sweep import summaries_of
+    from sim.readers.target import meets
     from sim.runner import progress_display, simulate_many
     levels = cost_levels(planned)
     results: list = [None] * len(scenarios)
@@ -106,17 +100,19 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
     return results, info
 
 
-def hint(summaries: list, target, minimize: str) -> str | None:
+def hint(summaries: list, met: list[int], minimize: str) -> str | None:
     """After a full sweep: how many variants ``--cheapest-first`` would have run for the same answer
-    (the stopping rule on the costs the summaries report); None when it saves nothing or when a
-    variant has no figure for ``minimize`` (a failed one: its place in the order is unknown)."""
+    (the stopping rule on the costs the summaries report and ``met``, the choice's variants meeting
+    the target); None when it saves nothing or when a variant has no figure for ``minimize`` (a
+    failed one: its place in the order is unknown)."""
     if not minimize.startswith("cost."):
         return None
     values = [finite_number(lookup_optional(s, minimize, None)) if isinstance(s, dict) else None for s in summaries]
     if not values or any(v is None for v in values):
         return None
     levels = cost_levels(values)
-    run = run_until_answered(levels, lambda _k, level: sum(meets(summaries[i], target, minimize) for i in level))
+    meeting = set(met)
+    run = run_until_answered(levels, lambda _k, level: sum(i in meeting for i in level))
     ran = sum(len(level) for level in levels[:run])
     if ran == len(summaries):
         return None

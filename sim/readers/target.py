@@ -26,7 +26,7 @@ from sim.results.lookup import finite_number, lookup_optional
 from sim.results.schema import higher_is_better, is_known_key
 
 from sim.results.formatting import format_delta, format_threshold, format_value
-__all__ = ["Target", "parse_target", "check_minimize", "evaluate", "Choice", "choose"]
+__all__ = ["Target", "parse_target", "check_minimize", "meets", "evaluate", "Choice", "choose"]
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,19 @@ def check_minimize(key: str) -> str:
     return key
 
 
+def meets(summary, target: Target, minimize: str) -> bool:
+    """Whether ``choose`` counts this summary as meeting the target: it passes and has a figure
+    for ``minimize`` (what a cheapest-first sweep's stopping rule counts, ``sim.readers.cheapest``)."""
+    return isinstance(summary, dict) and _score(summary, target, minimize)[2]
+
+
+def _score(summary: dict, target: Target, minimize: str):
+    """``(the target's verdict, the figure minimised, whether it meets)``: ``choose``'s one test."""
+    res = evaluate(summary, target)
+    cost = finite_number(lookup_optional(summary, minimize, None))
+    return res, cost, res.passed and cost is not None
+
+
 def evaluate(summary: dict, target: Target):
     """The target's verdict on one summary (a ``GateResult``: value read, passed, detail)."""
     from sim.readers.paired import table_from_summary  # a level other than 0.95 reads the replications
@@ -106,10 +119,9 @@ def choose(rows: list[dict], summaries: list, target: Target, minimize: str) -> 
         row["target.value"] = row["target.met"] = row["target.choice"] = None
         if row.get("status") != "ok" or not isinstance(s, dict):
             continue
-        res = evaluate(s, target)
-        cost = finite_number(lookup_optional(s, minimize, None))
+        res, cost, met = _score(s, target, minimize)
         row["target.value"], row["target.met"] = res.value, res.passed
-        scored.append((i, res.value, res.passed and cost is not None, cost))
+        scored.append((i, res.value, met, cost))
     met = sorted((t for t in scored if t[2]), key=lambda t: (t[3], -sign * t[1]))
     ch.met = [t[0] for t in met]
     thr = target.gate.value
