@@ -71,11 +71,15 @@ def simulation_key(role: str, sc: Scenario) -> str:
     return ("whole:" if role == "whole" else "chunks:") + hashlib.sha256(blob.encode()).hexdigest()
 
 
-def share(sims: list[tuple[int, str, Scenario]]) -> list[int]:
+def share(sims: list[tuple[int, str, Scenario]], keys: list[str] | None = None) -> list[int]:
     """For each simulation, the index of the one whose results it takes: itself when it is the
-    first of its kind (it runs), else the first equal one before it (it runs nothing)."""
+    first of its kind (it runs), else the first equal one before it (it runs nothing).
+    ``keys``: the simulations' ``simulation_key``s when the caller has them already (a key
+    dumps and hashes its whole scenario: a few ms each)."""
+    if keys is None:
+        keys = [simulation_key(role, sc) for _, role, sc in sims]
     first: dict[str, int] = {}
-    return [first.setdefault(simulation_key(role, sc), k) for k, (_, role, sc) in enumerate(sims)]
+    return [first.setdefault(key, k) for k, key in enumerate(keys)]
 
 
 def count_simulations(scenarios: list[Scenario]) -> tuple[int, int]:

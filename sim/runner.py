@@ -212,13 +212,13 @@ def simulate_many(scenarios: list[Scenario], ex, bar=None, label: str | None = N
     sims = simulations(scenarios, failed)
     if failed and fail_fast:
         raise next(iter(failed.values()))
-    first = share(sims)  # a repeat (first[k] != k) runs nothing: it takes simulation first[k]'s results
+    sim_keys = [simulation_key(role, s) for _, role, s in sims]
+    first = share(sims, sim_keys)  # a repeat (first[k] != k) runs nothing: it takes simulation first[k]'s results
     needers: dict[int, list[int]] = {}  # simulation that runs -> every simulation that takes its results
     for j, f in enumerate(first):
         needers.setdefault(f, []).append(j)
     parts: list[list] = [[] for _ in sims]
-    keys = {k: simulation_key(sims[k][1], sims[k][2]) for k in needers if sims[k][1] != "whole"} \
-        if done is not None else {}
+    keys = {k: sim_keys[k] for k in needers if sims[k][1] != "whole"} if done is not None else {}
     known = {k for k, key in keys.items() if key in done}  # simulated in an earlier batch: nothing to run
     for k in known:
         parts[k] = done[keys[k]]
