@@ -75,15 +75,13 @@ def run_cheapest_first(scenarios: list, planned: list[float], target, minimize: 
     -> ``(results, info)``: per variant its summary, the exception it raised, or None (not run);
     ``info`` counts the levels and variants run, for ``table.json`` and the console.
     """
-    from sim.executors import open_executor, usable_cpus
-    from sim.readers.sweep import summaries_of
+    from sim.readers.sweep import summaries_of, sweep_executor
     from sim.readers.target import meets
-    from sim.runner import progress_display, simulate_many
+    from sim.runner import simulate_many
     levels = cost_levels(planned)
     results: list = [None] * len(scenarios)
     simulated: dict = {}  # simulation key -> its results: a cost variant two levels share runs once
-    with open_executor(scheduler, max(1, workers or usable_cpus())) as ex, \
-            progress_display(bool(progress)) as bar:
+    with sweep_executor(scheduler, workers, progress) as (ex, bar):
 
         def run_level(k: int, level: list[int]) -> int:
             done = simulate_many([scenarios[i] for i in level], ex, bar, keep_events=False, fail_fast=False,

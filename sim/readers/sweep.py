@@ -26,6 +26,7 @@ in ``sim.readers.target``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -41,7 +42,7 @@ from sim.results.schema import run_block, summary_header
 from sim.results.writer import atomic_dir, dumps_json
 
 __all__ = ["Variant", "split_values", "parse_grid", "grid_variants", "load_variants_file", "combine",
-           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "summaries_of", "table_rows", "tidy_rows", "pareto", "write_sweep", "TABLE_KEYS",
+           "build_scenarios", "variant_count", "check_variant_count", "run_variants", "sweep_executor", "summaries_of", "table_rows", "tidy_rows", "pareto", "write_sweep", "TABLE_KEYS",
            "default_sweep_dir"]
 
 @dataclass
@@ -237,13 +238,23 @@ def run_variants(scenarios: list, scheduler=None, workers: int | None = None, pr
     ``None`` = local process pool (``workers`` processes, default ``usable_cpus()``); ``"tcp://host:port"``
     or a ``distributed.Client`` = that Dask cluster (``sim.executors``).
     """
-    from sim.executors import open_executor, usable_cpus
-    from sim.runner import progress_display, simulate_many
-    with open_executor(scheduler, max(1, workers or usable_cpus())) as ex, \
-            progress_display(bool(progress)) as bar:
+    from sim.runner import simulate_many
+    with sweep_executor(scheduler, workers, progress) as (ex, bar):
         # summaries only: replications come back without their events (sweeps write no events.csv)
         done = simulate_many(scenarios, ex, bar, label=label, keep_events=False, fail_fast=False)
     return summaries_of(done)
+
+
+@contextlib.contextmanager
+def sweep_executor(scheduler=None, workers: int | None = None, progress: bool = True):
+    """``(executor, progress bar)`` for a sweep's batches: the Dask cluster at ``scheduler``, else a
+    local pool of ``workers`` processes (default ``usable_cpus()``). Shared by ``run_variants`` and
+    the cheapest-first sweep (``sim.readers.cheapest``), which runs several batches on it."""
+    from sim.executors import open_executor, usable_cpus
+    from sim.runner import progress_display
+    with open_executor(scheduler, max(1, workers or usable_cpus())) as ex, \
+            progress_display(bool(progress)) as bar:
+        yield ex, bar
 
 
 def summaries_of(done: list) -> list[dict | BaseException]:
